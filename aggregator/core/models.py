@@ -1,0 +1,304 @@
+"""What a provider returns: typed, validated pydantic v2 models.
+
+Money is ``Decimal`` with a currency, never a float. Every model is immutable and JSON-safe,
+so readings can be stored and served as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "AccountState",
+    "AutopaySettings",
+    "Balance",
+    "ChatAuthor",
+    "ChatMessage",
+    "ChatTopic",
+    "CostRule",
+    "Model",
+    "Money",
+    "NewsItem",
+    "OperationResult",
+    "PackageRemainder",
+    "Payment",
+    "PaymentKind",
+    "PollResult",
+    "Profile",
+    "Report",
+    "ReportFormat",
+    "Service",
+    "ServiceChangeResult",
+    "Subaccount",
+    "Suspension",
+    "SuspensionQuote",
+    "SuspensionState",
+    "Tariff",
+    "TariffCatalogue",
+    "TariffChangeResult",
+    "TopUpResult",
+    "TrafficStats",
+    "Usage",
+    "UsageUnit",
+]
+
+
+class Model(BaseModel):
+    """Base of every contract model: frozen, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Money(Model):
+    """An amount of money. ``amount`` is exact (Decimal, two places); ``currency`` ISO 4217."""
+
+    amount: Decimal
+    currency: str = "RUB"
+
+    @field_validator("amount")
+    @classmethod
+    def _two_places(cls, value: Decimal) -> Decimal:
+        if not value.is_finite():
+            raise ValueError("amount must be finite")
+        return value.quantize(Decimal("0.01"))
+
+    @classmethod
+    def rub(cls, amount: Decimal | int | str) -> Money:
+        """Roubles from a Decimal, int or decimal string (never a float)."""
+        return cls(amount=Decimal(amount), currency="RUB")
+
+    @classmethod
+    def from_kopecks(cls, kopecks: int) -> Money:
+        """Roubles from an integer number of kopecks (Rostelecom answers in kopecks)."""
+        if isinstance(kopecks, bool) or not isinstance(kopecks, int):
+            raise TypeError("kopecks must be an int")
+        return cls(amount=Decimal(kopecks) / 100, currency="RUB")
+
+
+class AccountState(StrEnum):
+    """The operator-side state of an account or number."""
+
+    ACTIVE = "active"
+    BLOCKED = "blocked"  # blocked for debt (balance below zero)
+    SUSPENDED = "suspended"  # voluntary block
+    CLOSED = "closed"
+    UNKNOWN = "unknown"
+
+
+class Balance(Model):
+    """The balance of one account at ``as_of``."""
+
+    amount: Money
+    as_of: dt.datetime
+    credit_limit: Money | None = None
+    bonus: Money | None = None
+    next_charge_date: dt.date | None = None
+    next_charge_amount: Money | None = None
+
+
+class Tariff(Model):
+    id: str
+    name: str
+    price: Money | None = None
+    period: Literal["day", "month", "year", "once"] | None = "month"
+    description: str = ""
+
+
+class TariffCatalogue(Model):
+    current: Tariff
+    available: list[Tariff] = []
+    pending: Tariff | None = None  # a change already ordered for the next period
+    pending_from: dt.date | None = None
+
+
+class TariffChangeResult(Model):
+    tariff: Tariff
+    effective_date: dt.date
+
+
+class Service(Model):
+    id: str
+    name: str
+    enabled: bool
+    price: Money | None = None
+    period: Literal["day", "month", "year", "once"] | None = "month"
+    description: str = ""
+    can_toggle: bool = True
+
+
+class ServiceChangeResult(Model):
+    service: Service
+    effective_date: dt.date | None = None
+
+
+class SuspensionState(StrEnum):
+    ACTIVE = "active"  # not suspended
+    REQUESTED = "requested"  # asked, waiting for the operator's approval
+    SUSPENDED = "suspended"
+    SCHEDULED = "scheduled"  # approved, starts later
+
+
+class CostRule(Model):
+    """What a voluntary block costs: free for ``free_days``, then ``daily_fee`` per day."""
+
+    free_days: int | None = None
+    daily_fee: Money | None = None
+    monthly_fee: Money | None = None
+    description: str = ""
+
+
+class Suspension(Model):
+    state: SuspensionState
+    start: dt.date | None = None
+    end: dt.date | None = None
+    cost_rule: CostRule | None = None
+    max_days: int | None = None
+
+
+class SuspensionQuote(Model):
+    """What a block from ``start`` to ``end`` will cost, shown before the user confirms."""
+
+    start: dt.date
+    end: dt.date
+    days: int
+    free_days: int
+    paid_days: int
+    total: Money
+    cost_rule: CostRule
+
+
+class ChatTopic(Model):
+    id: str
+    title: str
+
+
+class ChatAuthor(StrEnum):
+    USER = "user"
+    BOT = "bot"
+    AGENT = "agent"
+
+
+class ChatMessage(Model):
+    id: str
+    topic_id: str | None = None
+    author: ChatAuthor
+    text: str
+    sent_at: dt.datetime
+    author_name: str | None = None
+
+
+class PaymentKind(StrEnum):
+    PAYMENT = "payment"  # money in
+    CHARGE = "charge"  # money out
+
+
+class Payment(Model):
+    id: str
+    at: dt.datetime
+    amount: Money
+    kind: PaymentKind = PaymentKind.PAYMENT
+    description: str = ""
+
+
+class TopUpResult(Model):
+    payment: Payment
+    balance: Money | None = None
+
+
+class AutopaySettings(Model):
+    enabled: bool
+    threshold: Money | None = None  # top up when the balance falls below
+    amount: Money | None = None
+    card_mask: str | None = None
+
+
+class ReportFormat(StrEnum):
+    PDF = "pdf"
+    XLSX = "xlsx"
+
+
+class Report(Model):
+    period_start: dt.date
+    period_end: dt.date
+    format: ReportFormat
+    filename: str
+    content: bytes = Field(repr=False)
+
+    @property
+    def media_type(self) -> str:
+        if self.format is ReportFormat.PDF:
+            return "application/pdf"
+        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class UsageUnit(StrEnum):
+    SECONDS = "seconds"
+    SMS = "sms"
+    BYTES = "bytes"
+
+
+class PackageRemainder(Model):
+    name: str
+    unit: UsageUnit
+    rest: Decimal
+    size: Decimal | None = None
+
+
+class TrafficStats(Model):
+    period_start: dt.date
+    period_end: dt.date
+    downloaded_bytes: int
+    uploaded_bytes: int
+
+
+class Usage(Model):
+    remainders: list[PackageRemainder] = []
+    traffic: TrafficStats | None = None
+
+
+class NewsItem(Model):
+    id: str
+    title: str
+    text: str = ""
+    published: dt.date | None = None
+    kind: Literal["news", "offer", "maintenance"] = "news"
+
+
+class Profile(Model):
+    full_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    account_number: str | None = None
+    address: str | None = None
+
+
+class Subaccount(Model):
+    """One number or account reachable through a login; each becomes its own linked account."""
+
+    id: str
+    number: str  # as the operator shows it (phone, account or contract number)
+    label: str = ""
+    kind: Literal["mobile", "internet", "tv", "landline", "bundle", "other"] = "other"
+
+
+class PollResult(Model):
+    """What one scheduled poll stores: the balance plus whatever else is cheap to read."""
+
+    balance: Balance
+    tariff_name: str | None = None
+    state: AccountState = AccountState.UNKNOWN
+    suspension_end: dt.date | None = None
+
+
+class OperationResult(Model):
+    """The result of an operation confirmed with a one-time code."""
+
+    operation: str
+    message: str = ""
+    effective_date: dt.date | None = None
+    details: dict[str, Annotated[str, Field(max_length=500)]] = {}

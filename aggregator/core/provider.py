@@ -1,0 +1,268 @@
+"""The provider contract: what an operator plugin implements.
+
+A provider is a class. The core creates one instance per process with a
+:class:`ProviderContext` (a shared ``httpx.AsyncClient``, the operator's base URL, the flow
+registry, the browser pool) and calls its ``async`` methods. ``balance`` is required; every
+other capability is optional and *present exactly when the method is overridden*: the registry
+reads :meth:`Provider.capabilities`, the UI shows only those, and calling a missing one raises
+:class:`NotSupported`.
+
+Methods take the operator :class:`Session` and ``account``: the id of a :class:`Subaccount`
+(one login may hold several numbers or accounts; each becomes its own linked account).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from .errors import NotSupported
+from .flows import Challenge, ChallengeAnswer, FlowRegistry, Session
+from .login import Credentials, LoginScheme
+from .models import (
+    AutopaySettings,
+    Balance,
+    ChatMessage,
+    ChatTopic,
+    NewsItem,
+    OperationResult,
+    Payment,
+    PollResult,
+    Profile,
+    Report,
+    ReportFormat,
+    Service,
+    ServiceChangeResult,
+    Subaccount,
+    Suspension,
+    SuspensionQuote,
+    TariffCatalogue,
+    TariffChangeResult,
+    TopUpResult,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["BrowserPool", "Capability", "Provider", "ProviderContext"]
+
+
+class BrowserPool(Protocol):
+    """One shared browser per process; each login gets a fresh context (see aggregator.browser)."""
+
+    async def new_context(self) -> Any: ...
+
+
+@dataclass
+class ProviderContext:
+    """What the host gives a provider instance."""
+
+    http: httpx.AsyncClient
+    base_url: str
+    flows: FlowRegistry = field(default_factory=FlowRegistry)
+    browser: BrowserPool | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class Capability(StrEnum):
+    """Each capability is one method of :class:`Provider`; present when it is overridden."""
+
+    BALANCE = "balance"
+    SUBACCOUNTS = "subaccounts"
+    TARIFFS = "tariffs"
+    TARIFF_CHANGE = "change_tariff"
+    SERVICES = "services"
+    SERVICE_TOGGLE = "set_service"
+    SUSPENSION = "suspension"
+    SUSPEND = "suspend"
+    CHAT = "chat_history"
+    PAYMENTS = "payments"
+    TOP_UP = "top_up"
+    AUTOPAY = "autopay"
+    REPORTS = "report"
+    USAGE = "usage"
+    NEWS = "news"
+    PROFILE = "profile"
+
+
+# Methods that come with a capability; a provider overriding the first must override these.
+_COMPANIONS: dict[Capability, tuple[str, ...]] = {
+    Capability.SUSPEND: ("quote_suspension", "resume"),
+    Capability.CHAT: ("chat_topics", "send_chat_message"),
+    Capability.AUTOPAY: ("set_autopay",),
+}
+
+
+class Provider:
+    """Base class of every operator plugin's provider. See the module docstring."""
+
+    id: ClassVar[str]
+    name: ClassVar[str]  # as Russians call it: "Билайн"
+    name_en: ClassVar[str]  # "Beeline"
+    default_base_url: ClassVar[str]
+    login_schemes: ClassVar[tuple[LoginScheme, ...]]
+    # Polling more often than this gets the account blocked or rate limited.
+    min_poll_interval: ClassVar[dt.timedelta] = dt.timedelta(minutes=5)
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for capability, companions in _COMPANIONS.items():
+            if cls._overrides(capability.value):
+                missing = [m for m in companions if not cls._overrides(m)]
+                if missing:
+                    raise TypeError(
+                        f"{cls.__name__} implements {capability.value} but not {missing}"
+                    )
+
+    @classmethod
+    def _overrides(cls, method: str) -> bool:
+        return getattr(cls, method, None) is not getattr(Provider, method, None)
+
+    @classmethod
+    def capabilities(cls) -> frozenset[Capability]:
+        """The capabilities this provider has: those whose method it overrides."""
+        return frozenset(c for c in Capability if cls._overrides(c.value))
+
+    @classmethod
+    def has(cls, capability: Capability | str) -> bool:
+        return Capability(capability) in cls.capabilities()
+
+    @classmethod
+    def scheme(cls, scheme_id: str) -> LoginScheme:
+        for scheme in cls.login_schemes:
+            if scheme.id == scheme_id:
+                return scheme
+        raise ValueError(f"{cls.id} has no login scheme {scheme_id!r}")
+
+    def _missing(self, capability: Capability) -> NotSupported:
+        return NotSupported(f"{self.id} does not support {capability.value}")
+
+    # -- login ---------------------------------------------------------------------------
+    async def start_login(self, credentials: Credentials) -> Session | Challenge:
+        """Log in with validated credentials; return a session or the first challenge."""
+        raise NotImplementedError
+
+    async def continue_login(
+        self, challenge: Challenge, answer: ChallengeAnswer
+    ) -> Session | Challenge:
+        """Answer a login challenge; return a session or the next challenge."""
+        raise NotSupported(f"{self.id} has no login challenges")
+
+    async def subaccounts(self, session: Session) -> list[Subaccount]:
+        """Every number or account under this login; each becomes its own linked account."""
+        raise self._missing(Capability.SUBACCOUNTS)
+
+    async def logout(self, session: Session) -> None:
+        """End the operator session, when the operator offers it."""
+        return None
+
+    # -- polling -------------------------------------------------------------------------
+    async def balance(self, session: Session, account: str) -> Balance:
+        """The current balance (required)."""
+        raise NotImplementedError
+
+    async def poll(self, session: Session, account: str) -> PollResult:
+        """One scheduled poll: the balance and whatever else is cheap. Default: balance only."""
+        return PollResult(balance=await self.balance(session, account))
+
+    def refreshed_session(self, session: Session) -> Session | None:
+        """A session whose data changed during the last calls (fresh cookies), or None."""
+        return None
+
+    # -- operations confirmed by a code ----------------------------------------------------
+    async def confirm(
+        self, session: Session, challenge: Challenge, answer: ChallengeAnswer
+    ) -> OperationResult | Challenge:
+        """Finish an operation that returned a challenge (a one-time code)."""
+        raise NotSupported(f"{self.id} does not confirm operations")
+
+    # -- optional capabilities -------------------------------------------------------------
+    async def tariffs(self, session: Session, account: str) -> TariffCatalogue:
+        raise self._missing(Capability.TARIFFS)
+
+    async def change_tariff(
+        self, session: Session, account: str, tariff_id: str
+    ) -> TariffChangeResult | Challenge:
+        raise self._missing(Capability.TARIFF_CHANGE)
+
+    async def services(self, session: Session, account: str) -> list[Service]:
+        raise self._missing(Capability.SERVICES)
+
+    async def set_service(
+        self, session: Session, account: str, service_id: str, enabled: bool
+    ) -> ServiceChangeResult | Challenge:
+        raise self._missing(Capability.SERVICE_TOGGLE)
+
+    async def suspension(self, session: Session, account: str) -> Suspension:
+        raise self._missing(Capability.SUSPENSION)
+
+    async def quote_suspension(
+        self, session: Session, account: str, start: dt.date, end: dt.date
+    ) -> SuspensionQuote:
+        raise self._missing(Capability.SUSPEND)
+
+    async def suspend(
+        self, session: Session, account: str, start: dt.date, end: dt.date
+    ) -> Suspension | Challenge:
+        raise self._missing(Capability.SUSPEND)
+
+    async def resume(self, session: Session, account: str) -> Suspension:
+        raise self._missing(Capability.SUSPEND)
+
+    async def chat_topics(self, session: Session, account: str) -> list[ChatTopic]:
+        raise self._missing(Capability.CHAT)
+
+    async def chat_history(
+        self, session: Session, account: str, since: dt.datetime | None = None
+    ) -> list[ChatMessage]:
+        raise self._missing(Capability.CHAT)
+
+    async def send_chat_message(
+        self, session: Session, account: str, topic_id: str, text: str
+    ) -> list[ChatMessage]:
+        """Send a message; return what came back at once (a bot answer), possibly nothing."""
+        raise self._missing(Capability.CHAT)
+
+    async def payments(
+        self, session: Session, account: str, since: dt.date, until: dt.date
+    ) -> list[Payment]:
+        raise self._missing(Capability.PAYMENTS)
+
+    async def top_up(
+        self, session: Session, account: str, amount: Decimal
+    ) -> TopUpResult | Challenge:
+        raise self._missing(Capability.TOP_UP)
+
+    async def autopay(self, session: Session, account: str) -> AutopaySettings:
+        raise self._missing(Capability.AUTOPAY)
+
+    async def set_autopay(
+        self, session: Session, account: str, settings: AutopaySettings
+    ) -> AutopaySettings | Challenge:
+        raise self._missing(Capability.AUTOPAY)
+
+    async def report(
+        self,
+        session: Session,
+        account: str,
+        period_start: dt.date,
+        period_end: dt.date,
+        fmt: ReportFormat,
+    ) -> Report:
+        raise self._missing(Capability.REPORTS)
+
+    async def usage(self, session: Session, account: str) -> Usage:
+        raise self._missing(Capability.USAGE)
+
+    async def news(self, session: Session, account: str) -> list[NewsItem]:
+        raise self._missing(Capability.NEWS)
+
+    async def profile(self, session: Session, account: str) -> Profile:
+        raise self._missing(Capability.PROFILE)

@@ -1,0 +1,206 @@
+"""The plugin manager: entry points, allow and block lists, the registry of providers.
+
+Every plugin, built-in or third-party, is found through the entry point group ``aggregator``.
+``AGGREGATOR_PLUGINS`` (comma-separated names) keeps only those; ``AGGREGATOR_DISABLE_PLUGINS``
+blocks some. A plugin that fails to import or register is reported by name with the reason and
+does not stop the others; a misspelled hook implementation is caught by ``check_pending``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from .core import hookspecs
+from .core.notify import Notifier
+from .core.provider import Provider
+
+__all__ = ["LoadedPlugin", "PluginFailure", "PluginRegistry", "load_plugins"]
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "aggregator"
+
+
+@dataclass
+class LoadedPlugin:
+    name: str  # the entry point name
+    distribution: str | None
+    version: str | None
+    providers: list[str] = field(default_factory=list)
+    notifiers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PluginFailure:
+    name: str
+    reason: str
+
+
+@dataclass
+class PluginRegistry:
+    """What the loaded plugins registered, and which plugins failed and why."""
+
+    plugins: dict[str, LoadedPlugin] = field(default_factory=dict)
+    providers: dict[str, type[Provider]] = field(default_factory=dict)
+    notifiers: dict[str, type[Notifier]] = field(default_factory=dict)
+    failures: list[PluginFailure] = field(default_factory=list)
+    provider_plugin: dict[str, str] = field(default_factory=dict)
+
+    def provider(self, provider_id: str) -> type[Provider]:
+        try:
+            return self.providers[provider_id]
+        except KeyError:
+            raise KeyError(f"no plugin provides the operator {provider_id!r}") from None
+
+
+def _csv(value: str | None) -> set[str]:
+    return {part.strip() for part in (value or "").split(",") if part.strip()}
+
+
+def _check_provider(cls: Any) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise TypeError(f"{cls!r} is not a Provider subclass")
+    for attr in ("id", "name", "name_en", "default_base_url", "login_schemes"):
+        if not hasattr(cls, attr):
+            raise TypeError(f"{cls.__name__} lacks the class attribute {attr!r}")
+    if not cls.login_schemes:
+        raise TypeError(f"{cls.__name__} declares no login scheme")
+    if cls.balance is Provider.balance or cls.start_login is Provider.start_login:
+        raise TypeError(f"{cls.__name__} must implement start_login and balance")
+
+
+def _check_notifier(cls: Any) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Notifier)):
+        raise TypeError(f"{cls!r} is not a Notifier subclass")
+    if not hasattr(cls, "id") or cls.send is Notifier.send:
+        raise TypeError(f"{cls.__name__} must set id and implement send")
+
+
+def _constant(value: object) -> Callable[[], object]:
+    return lambda: value
+
+
+def load_plugins(
+    *,
+    allow: Iterable[str] | None = None,
+    block: Iterable[str] | None = None,
+    extra: Iterable[tuple[str, object]] = (),
+    entry_points: bool = True,
+) -> PluginRegistry:
+    """Load every plugin of the entry point group (plus ``extra`` (name, module) pairs).
+
+    ``allow``/``block`` default to AGGREGATOR_PLUGINS / AGGREGATOR_DISABLE_PLUGINS.
+    """
+    allowed = set(allow) if allow is not None else _csv(os.environ.get("AGGREGATOR_PLUGINS"))
+    blocked = (
+        set(block) if block is not None else _csv(os.environ.get("AGGREGATOR_DISABLE_PLUGINS"))
+    )
+    registry = PluginRegistry()
+    pm = pluggy.PluginManager("aggregator")
+    pm.add_hookspecs(hookspecs)
+
+    candidates: list[tuple[str, Callable[[], object], str | None, str | None]] = []
+    if entry_points:
+        for ep in sorted(
+            importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
+        ):
+            dist = ep.dist
+            candidates.append(
+                (ep.name, ep.load, dist.name if dist else None, dist.version if dist else None)
+            )
+    for name, module in extra:
+        candidates.append((name, _constant(module), None, None))
+
+    for name, load, dist_name, version in candidates:
+        if (allowed and name not in allowed) or name in blocked:
+            continue
+        try:
+            module = load()
+            pm.register(module, name=name)
+        except Exception as exc:
+            registry.failures.append(PluginFailure(name, f"import failed: {exc!r}"))
+            log.warning("plugin %s failed to load: %r", name, exc)
+            continue
+        registry.plugins[name] = LoadedPlugin(name, dist_name, version)
+
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        bad = pm.get_name(exc.plugin) or str(exc.plugin)
+        registry.failures.append(PluginFailure(bad, f"unknown hook: {exc}"))
+        registry.plugins.pop(bad, None)
+        pm.unregister(name=bad)
+        log.warning("plugin %s has an unknown hook: %s", bad, exc)
+        # Look for further misspellings in the remaining plugins.
+        return _rerun_without(
+            bad, allow=allow, block=block, extra=extra, entry_points=entry_points, first=registry
+        )
+
+    for name in list(registry.plugins):
+        plugin = pm.get_plugin(name)
+        _register_from(name, plugin, registry)
+    return registry
+
+
+def _rerun_without(
+    bad: str,
+    *,
+    allow: Iterable[str] | None,
+    block: Iterable[str] | None,
+    extra: Iterable[tuple[str, object]],
+    entry_points: bool,
+    first: PluginRegistry,
+) -> PluginRegistry:
+    blocked = (
+        set(block) if block is not None else _csv(os.environ.get("AGGREGATOR_DISABLE_PLUGINS"))
+    )
+    again = load_plugins(allow=allow, block=blocked | {bad}, extra=extra, entry_points=entry_points)
+    known = {f.name for f in again.failures}
+    again.failures.extend(f for f in first.failures if f.name not in known)
+    return again
+
+
+def _register_from(name: str, plugin: object, registry: PluginRegistry) -> None:
+    """Call the plugin's own hook implementations with callbacks that enforce the rules."""
+    loaded = registry.plugins[name]
+    staged_providers: dict[str, type[Provider]] = {}
+    staged_notifiers: dict[str, type[Notifier]] = {}
+
+    def register_provider(cls: type[Provider]) -> None:
+        _check_provider(cls)
+        if cls.id in registry.providers or cls.id in staged_providers:
+            owner = registry.provider_plugin.get(cls.id, name)
+            raise ValueError(f"operator id {cls.id!r} is already registered by {owner}")
+        staged_providers[cls.id] = cls
+
+    def register_notifier(cls: type[Notifier]) -> None:
+        _check_notifier(cls)
+        if cls.id in registry.notifiers or cls.id in staged_notifiers:
+            raise ValueError(f"notifier id {cls.id!r} is already registered")
+        staged_notifiers[cls.id] = cls
+
+    try:
+        hook = getattr(plugin, "register_providers", None)
+        if hook is not None:
+            hook(register=register_provider)
+        hook = getattr(plugin, "register_notifiers", None)
+        if hook is not None:
+            hook(register=register_notifier)
+    except Exception as exc:
+        registry.failures.append(PluginFailure(name, f"registration failed: {exc}"))
+        registry.plugins.pop(name, None)
+        log.warning("plugin %s failed to register: %s", name, exc)
+        return
+    registry.providers.update(staged_providers)
+    registry.notifiers.update(staged_notifiers)
+    for pid in staged_providers:
+        registry.provider_plugin[pid] = name
+    loaded.providers = sorted(staged_providers)
+    loaded.notifiers = sorted(staged_notifiers)

@@ -1,0 +1,341 @@
+"""The database schema (SQLAlchemy 2, typed). Money is stored as integer minor units.
+
+Secrets live only in ``*_sealed`` columns, sealed by :mod:`aggregator.vault` with associated
+data naming the table, row and column, so a sealed value copied to another row fails to open.
+Times are stored as UTC and always come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "AccountStatus",
+    "AlertEpisode",
+    "AlertRule",
+    "AuditLog",
+    "BalanceReading",
+    "Base",
+    "ChatTranscript",
+    "Household",
+    "Invitation",
+    "LinkedAccount",
+    "OutboxMessage",
+    "User",
+    "WebSession",
+    "from_minor",
+    "to_minor",
+    "utcnow",
+]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def to_minor(amount: Decimal) -> int:
+    """Decimal roubles to integer kopecks (exact)."""
+    return int((amount * 100).to_integral_exact())
+
+
+def from_minor(minor: int) -> Decimal:
+    return (Decimal(minor) / 100).quantize(Decimal("0.01"))
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC that always comes back timezone-aware (SQLite too)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class AccountStatus(StrEnum):
+    NEW = "new"  # linked, never polled
+    OK = "ok"
+    STALE = "stale"  # temporary failures: last reading kept, backing off
+    NEEDS_LOGIN = "needs_login"  # only a person can fix it; polling paused
+    OPERATOR_ERROR = "operator_error"  # the operator refused
+    PLUGIN_ERROR = "plugin_error"  # a parse error: the plugin needs fixing
+
+
+class Household(Base):
+    __tablename__ = "households"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+    lang: Mapped[str] = mapped_column(String(8), default="ru")
+    poll_interval_s: Mapped[int] = mapped_column(Integer, default=3600)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="household")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    role: Mapped[str] = mapped_column(String(16), default="member")  # owner | member
+    lang: Mapped[str] = mapped_column(String(8), default="ru")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    household: Mapped[Household] = relationship(back_populates="users")
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)  # sha256 of the token
+    expires_at: Mapped[dt.datetime]
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A server-side dashboard session; the cookie holds a random token, stored hashed."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)  # sha256 of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class LinkedAccount(Base):
+    """One operator account (or number) of a household, polled on its own interval."""
+
+    __tablename__ = "linked_accounts"
+    __table_args__ = (
+        UniqueConstraint("household_id", "provider_id", "login_key", "subaccount_id"),
+        Index("ix_linked_accounts_due", "status", "next_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    provider_id: Mapped[str] = mapped_column(String(64))
+    login_scheme: Mapped[str] = mapped_column(String(64))
+    # A keyed hash (HMAC) of the login identifier: finds siblings without storing the login.
+    login_key: Mapped[str] = mapped_column(String(128))
+    subaccount_id: Mapped[str] = mapped_column(String(128), default="")
+    label: Mapped[str] = mapped_column(String(200), default="")
+    number_masked: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="other")
+    credentials_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    session_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    status: Mapped[str] = mapped_column(String(32), default=AccountStatus.NEW.value)
+    last_error_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # redacted
+    poll_interval_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    next_due_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_polled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    tariff_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    operator_state: Mapped[str | None] = mapped_column(String(32), default=None)
+    suspension_end: Mapped[dt.date | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    readings: Mapped[list[BalanceReading]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class BalanceReading(Base):
+    """One balance reading: the time series behind charts, forecasts and alerts."""
+
+    __tablename__ = "balance_readings"
+    __table_args__ = (Index("ix_balance_readings_account_at", "account_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("linked_accounts.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime]
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="RUB")
+    credit_limit_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    bonus_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    next_charge_date: Mapped[dt.date | None] = mapped_column(default=None)
+    next_charge_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+    account: Mapped[LinkedAccount] = relationship(back_populates="readings")
+
+    @property
+    def amount(self) -> Decimal:
+        return from_minor(self.amount_minor)
+
+
+class AlertRule(Base):
+    """An alert rule; ``account_id`` NULL means the household default for that kind."""
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (UniqueConstraint("household_id", "account_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("linked_accounts.id", ondelete="CASCADE"), default=None
+    )
+    kind: Mapped[str] = mapped_column(
+        String(32)
+    )  # low_balance|runs_out|needs_login|suspension_ends
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    threshold_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    margin_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    days: Mapped[int | None] = mapped_column(Integer, default=None)
+    reminder_interval_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lang: Mapped[str | None] = mapped_column(String(8), default=None)
+
+
+class AlertEpisode(Base):
+    """An alert from opening to closing; exactly one notification per episode (+ reminders)."""
+
+    __tablename__ = "alert_episodes"
+    __table_args__ = (
+        Index(
+            "uq_alert_episodes_open",
+            "account_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("linked_accounts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    reading_id: Mapped[int | None] = mapped_column(
+        ForeignKey("balance_readings.id", ondelete="SET NULL"), default=None
+    )
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_notified_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OutboxMessage(Base):
+    """A durable outbox: rows are written in the alert's transaction and sent after commit."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    episode_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alert_episodes.id", ondelete="SET NULL"), default=None
+    )
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    notifier: Mapped[str] = mapped_column(String(64), default="email")
+    kind: Mapped[str] = mapped_column(String(32))
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    lang: Mapped[str] = mapped_column(String(8), default="ru")
+    link: Mapped[str | None] = mapped_column(Text, default=None)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class ChatTranscript(Base):
+    """Support chat messages kept per account, so history and unseen replies survive."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (UniqueConstraint("account_id", "remote_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("linked_accounts.id", ondelete="CASCADE"))
+    remote_id: Mapped[str] = mapped_column(String(128))
+    topic_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    author: Mapped[str] = mapped_column(String(16))  # user | bot | agent
+    author_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    text: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime]
+    seen: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditLog(Base):
+    """Who did what: operations on accounts, sign-ins, key rotation. Never secrets."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), default=None
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("linked_accounts.id", ondelete="SET NULL"), default=None
+    )
+    action: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,102 @@
+"""The one place where httpx and Playwright errors become the contract's errors.
+
+Plugins wrap their I/O in :func:`mapped_errors` (or call :func:`check_response`) instead of
+catching transport exceptions themselves, as httpx's own ``map_httpcore_exceptions`` does::
+
+    async with mapped_errors():
+        response = await http.get(url)
+    check_response(response)
+    data = json_body(response)
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from .core.errors import AggregatorError, ParseError, RateLimited, Timeout, Unavailable
+
+__all__ = ["check_response", "json_body", "map_exception", "mapped_errors", "retry_after"]
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def check_response(response: httpx.Response) -> httpx.Response:
+    """Raise RateLimited for 429 and Unavailable for 5xx; return the response otherwise."""
+    if response.status_code == 429:
+        raise RateLimited("the operator asks to slow down", retry_after=retry_after(response))
+    if response.status_code >= 500:
+        raise Unavailable(f"the operator answered {response.status_code}")
+    return response
+
+
+def json_body(response: httpx.Response, secrets: Iterable[str] = ()) -> Any:
+    """The JSON body, or ParseError (with the body redacted) for malformed or truncated JSON."""
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:
+        raise ParseError(
+            f"the operator sent malformed JSON ({exc.__class__.__name__})",
+            payload=response.content[:2000],
+            secrets=secrets,
+        ) from None
+
+
+def map_exception(exc: BaseException) -> AggregatorError | None:
+    """The contract error for a transport exception, or None when it is not one."""
+    if isinstance(exc, AggregatorError):
+        return exc
+    if isinstance(exc, httpx.TimeoutException):
+        return Timeout("the operator did not answer in time")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return Unavailable("the operator closed the connection")
+    if isinstance(exc, httpx.TransportError):
+        return Unavailable(f"cannot reach the operator ({exc.__class__.__name__})")
+    if isinstance(exc, httpx.HTTPStatusError):
+        try:
+            check_response(exc.response)
+        except AggregatorError as mapped:
+            return mapped
+        return None
+    try:  # Playwright is optional for plugins that never drive a browser
+        from playwright.async_api import Error as PlaywrightError
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(exc, PlaywrightTimeout):
+        return Timeout("the operator's page did not load in time")
+    if isinstance(exc, PlaywrightError):
+        return Unavailable("the browser could not load the operator's page")
+    return None
+
+
+@asynccontextmanager
+async def mapped_errors() -> AsyncIterator[None]:
+    """Re-raise httpx and Playwright exceptions as the contract's errors (secrets stay out)."""
+    try:
+        yield
+    except AggregatorError:
+        raise
+    except Exception as exc:
+        mapped = map_exception(exc)
+        if mapped is None:
+            raise
+        raise mapped from None
