@@ -13,6 +13,7 @@ A challenge carries serialisable plugin state in ``state``. State that cannot be
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import secrets
 import time
