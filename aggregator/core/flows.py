@@ -176,7 +176,5 @@ class FlowRegistry:
     @staticmethod
     async def _release(entry: _Entry) -> None:
         if entry.on_expire is not None:
-            try:
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(entry.on_expire(entry.value), timeout=10)
-            except Exception:
-                pass
