@@ -175,6 +175,20 @@ def _redact_obj(value: Any) -> Any:
     return value
 
 
+_WORDS = _SENSITIVE_KEY.pattern
+_JSONISH_PAIR = re.compile(rf'("[^"]*(?:{_WORDS})[^"]*"\s*:\s*)("[^"]*"?|[^,}}\s]+)', re.I)
+_KEY_VALUE = re.compile(rf"(\b[\w-]*(?:{_WORDS})[\w-]*\s*[=:]\s*)[^\s&;,\"'<>]+", re.I)
+_HTML_VALUE = re.compile(r'(value\s*=\s*")[^"]*(")', re.I)
+
+
+def _redact_text(text: str) -> str:
+    """Redact text that is not valid JSON: truncated JSON, HTML, query strings."""
+    text = _JSONISH_PAIR.sub(r'\1"***"', text)
+    text = _KEY_VALUE.sub(r"\1***", text)
+    text = _HTML_VALUE.sub(r"\1***\2", text)
+    return str(_redact_obj(text))
+
+
 def redact(payload: Any, secrets: Iterable[str] = ()) -> str:
     """Make a payload safe to store in an error report.
 
@@ -188,8 +202,7 @@ def redact(payload: Any, secrets: Iterable[str] = ()) -> str:
         try:
             parsed = json.loads(payload)
         except ValueError:
-            text = re.sub(r'(value\s*=\s*")[^"]*(")', r"\1***\2", payload, flags=re.I)
-            text = _redact_obj(text)
+            text = _redact_text(payload)
         else:
             text = json.dumps(_redact_obj(parsed), ensure_ascii=False)
     else:

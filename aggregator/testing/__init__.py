@@ -1,0 +1,1 @@
+"""The contract test kit for plugin authors (work in progress)."""

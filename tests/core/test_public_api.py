@@ -1,0 +1,21 @@
+"""The names plugin authors import from ``aggregator`` are pinned (as httpx pins its API)."""
+
+from __future__ import annotations
+
+import aggregator
+
+EXPECTED = {
+    "AccountLocked", "AggregatorError", "AuthError", "Capability", "Challenge",
+    "ChallengeAnswer", "ChallengeKind", "Credentials", "ExtraField", "FlowExpired",
+    "FlowRegistry", "IdentifierKind", "IdentifierSpec", "InvalidCredentials", "LoginScheme",
+    "NotSupported", "Notification", "Notifier", "OperationRejected", "ParseError",
+    "PasswordPolicy", "Provider", "ProviderContext", "RateLimited", "Secret", "SecretKind",
+    "Session", "SessionExpired", "SsoProvider", "TemporaryError", "Timeout", "Unavailable",
+    "__version__", "errors", "hookimpl", "models", "normalise_phone", "redact",
+}  # fmt: skip
+
+
+def test_public_names_are_pinned() -> None:
+    assert set(aggregator.__all__) == EXPECTED
+    for name in aggregator.__all__:
+        assert hasattr(aggregator, name)
