@@ -99,7 +99,7 @@ def mask_number(number: str, kind: str) -> str:
         return f"{local[:1]}{_MASK * 3}@{domain}"
     digits = re.sub(r"\D", "", value)
     phone_like = re.fullmatch(r"[\s()+\-.\d]+", value) is not None
-    if phone_like and (len(digits) == 11 and digits[0] in "78" or len(digits) == 10):
+    if phone_like and ((len(digits) == 11 and digits[0] in "78") or len(digits) == 10):
         ten = digits[-10:]
         if kind in ("mobile", "landline") or ten[0] == "9":
             return f"+7 {ten[:3]} ***-**-{ten[-2:]}"

@@ -8,6 +8,7 @@ does not stop the others; a misspelled hook implementation is caught by ``check_
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import logging
 import os
@@ -83,6 +84,20 @@ def _check_notifier(cls: Any) -> None:
         raise TypeError(f"{cls.__name__} must set id and implement send")
 
 
+def _check_hook_names(plugin: object) -> None:
+    """Refuse a ``register_*`` function that is not a hook, with or without ``@hookimpl``.
+
+    pluggy's ``check_pending`` catches misspelled hooks marked ``@hookimpl``; a misspelling
+    without the marker would be silently ignored, so look for those by name too.
+    """
+    known = {n for n in dir(hookspecs) if n.startswith("register_")}
+    for attr in dir(plugin):
+        if attr.startswith("register_") and attr not in known and callable(getattr(plugin, attr)):
+            close = difflib.get_close_matches(attr, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(f"{attr} is not a hook{hint}; hooks are {sorted(known)}")
+
+
 def _constant(value: object) -> Callable[[], object]:
     return lambda: value
 
@@ -123,10 +138,16 @@ def load_plugins(
             continue
         try:
             module = load()
-            pm.register(module, name=name)
         except Exception as exc:
             registry.failures.append(PluginFailure(name, f"import failed: {exc!r}"))
             log.warning("plugin %s failed to load: %r", name, exc)
+            continue
+        try:
+            _check_hook_names(module)
+            pm.register(module, name=name)
+        except Exception as exc:
+            registry.failures.append(PluginFailure(name, f"invalid hook: {exc}"))
+            log.warning("plugin %s has an invalid hook: %s", name, exc)
             continue
         registry.plugins[name] = LoadedPlugin(name, dist_name, version)
 

@@ -3,7 +3,8 @@
 Every secret the aggregator keeps (an account's credentials, its operator session) is stored
 *sealed*. A sealed value is::
 
-    version (1 byte, 0x01) | key id length (1 byte) | key id (ASCII) | nonce (12 bytes) | ciphertext+tag
+    version (1 byte, 0x01) | key id length (1 byte) | key id (ASCII)
+    | nonce (12 bytes) | ciphertext + GCM tag
 
 - **AES-256-GCM**, a fresh random 96-bit nonce for every seal.
 - **Associated data** binds each ciphertext to the row and field it belongs to
@@ -36,7 +37,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,9 +103,14 @@ def parse_keyring(text: str, *, source: str) -> list[tuple[str, bytes]]:
     """Parse ``id:base64key`` entries (comma- or newline-separated); the first is primary."""
     entries: list[tuple[str, bytes]] = []
     seen: set[str] = set()
-    for raw in re.split(r"[,\n]", text):
-        item = raw.strip()
-        if not item or item.startswith("#"):
+    items = [
+        item.strip()
+        for line in text.splitlines()
+        if not line.lstrip().startswith("#")
+        for item in line.split(",")
+    ]
+    for item in items:
+        if not item:
             continue
         key_id, sep, encoded = item.partition(":")
         key_id = key_id.strip()
@@ -393,6 +399,7 @@ class Vault:
         Used for ``LinkedAccount.login_key``: finds accounts of the same login without storing
         the login. :func:`rotate_keys` recomputes it under the new primary.
         """
+        self._refresh()
         return hmac.new(self._hash_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
@@ -435,7 +442,9 @@ def _sealed_columns() -> list[tuple[Any, list[str]]]:
     return out
 
 
-async def rotate_keys(settings: Settings) -> RotationReport:
+async def rotate_keys(
+    settings: Settings, *, progress: Callable[[int, int], None] | None = None
+) -> RotationReport:
     """Create a new primary key and re-seal every sealed column in ONE transaction.
 
     With a key file, a new random key becomes primary (the old ones stay, so a crash between
@@ -443,6 +452,9 @@ async def rotate_keys(settings: Settings) -> RotationReport:
     key of the variable is the primary and everything is re-sealed under it. Each
     ``linked_accounts.login_key`` is recomputed under the new primary. A value that does not
     open is left as it was and listed in :attr:`RotationReport.unreadable`.
+
+    ``progress(done, total)`` is called after each row (for a progress bar). Tables with
+    ``*_sealed`` columns must have an ``id`` primary key (it is part of the associated data).
     """
     from sqlalchemy import select, update
 
@@ -450,26 +462,31 @@ async def rotate_keys(settings: Settings) -> RotationReport:
     from .storage.schema import check_current
 
     vault = Vault.from_settings(settings)
-    old = [k for k in vault.key_ids]
-    created = vault.key_file is not None
-    new_key_id = vault.rotate() if created else vault.primary_key_id
-    report = RotationReport(
-        new_key_id=new_key_id,
-        created_key=created,
-        old_key_ids=[k for k in old if k != new_key_id],
-    )
     engine = create_engine(settings.resolved_database_url)
     try:
         await check_current(engine)
+        old = vault.key_ids
+        created = vault.key_file is not None
+        new_key_id = vault.rotate() if created else vault.primary_key_id
+        report = RotationReport(
+            new_key_id=new_key_id,
+            created_key=created,
+            old_key_ids=[k for k in old if k != new_key_id],
+        )
         async with engine.begin() as conn:
+            work = []
             for table, columns in _sealed_columns():
-                id_col = table.c.id
                 is_accounts = table.name == "linked_accounts"
                 extra = [table.c.provider_id] if is_accounts else []
                 result = await conn.execute(
-                    select(id_col, *extra, *(table.c[name] for name in columns))
+                    select(table.c.id, *extra, *(table.c[name] for name in columns))
                 )
-                for row in result.all():
+                work.append((table, columns, is_accounts, result.all()))
+            total = sum(len(rows) for *_, rows in work)
+            done = 0
+            for table, columns, is_accounts, rows in work:
+                id_col = table.c.id
+                for row in rows:
                     row_id = row[0]
                     changes: dict[str, Any] = {}
                     for name in columns:
@@ -493,6 +510,9 @@ async def rotate_keys(settings: Settings) -> RotationReport:
                     if changes:
                         await conn.execute(update(table).where(id_col == row_id).values(**changes))
                         report.rows += 1
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
             await _audit(conn, "keys.rotated", {"key_id": new_key_id, "values": report.values})
     finally:
         await engine.dispose()

@@ -196,6 +196,10 @@ class LinkedAccount(Base):
     operator_state: Mapped[str | None] = mapped_column(String(32), default=None)
     suspension_end: Mapped[dt.date | None] = mapped_column(default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The poller's reservation of this row while a poll is in flight (aggregator.polling).
+    poll_claim: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Money spent per day over recent weeks, for the run-out forecast (aggregator.alerts).
+    spend_history: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     readings: Mapped[list[BalanceReading]] = relationship(
         back_populates="account", cascade="all, delete-orphan", passive_deletes=True
@@ -229,7 +233,18 @@ class AlertRule(Base):
     """An alert rule; ``account_id`` NULL means the household default for that kind."""
 
     __tablename__ = "alert_rules"
-    __table_args__ = (UniqueConstraint("household_id", "account_id", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("household_id", "account_id", "kind"),
+        # NULLs are distinct in a unique constraint: one household default per kind needs this.
+        Index(
+            "uq_alert_rules_household_default",
+            "household_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("account_id IS NULL"),
+            postgresql_where=text("account_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
@@ -325,6 +340,7 @@ class AuditLog(Base):
     """Who did what: operations on accounts, sign-ins, key rotation. Never secrets."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_household_at", "household_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int | None] = mapped_column(

@@ -1,1 +1,78 @@
-"""The contract test kit for plugin authors (work in progress)."""
+"""The contract test kit for plugin authors (a pytest plugin, entry point ``pytest11``).
+
+Point the suite at a provider and a backend and it checks the whole contract: login with its
+challenges, balance, every declared capability (undeclared ones raise NotSupported), error
+mapping, and that no secret appears in exceptions, reprs or logs::
+
+    import pytest
+    from aggregator.testing import ContractBackend, ContractSuite
+
+    class MyBackend(ContractBackend):
+        async def credentials(self, scheme):
+            return scheme.build_credentials("9031234567", "Canary-Pass-1")
+
+    class TestContract(ContractSuite):
+        provider_class = MyProvider
+
+        @pytest.fixture
+        async def contract_backend(self):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
+                yield MyBackend(http, "http://testserver")
+
+See docs/plugins.md ("The contract kit"). Requires pytest and pytest-asyncio.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .backend import ContractBackend, Fault, Unanswerable
+    from .checks import ContractViolation, check_challenge, check_declaration, check_result
+    from .harness import ContractHarness
+    from .leaks import LeakGuard, SecretLeak
+    from .suite import ContractSuite
+
+__all__ = [
+    "ContractBackend",
+    "ContractHarness",
+    "ContractSuite",
+    "ContractViolation",
+    "Fault",
+    "LeakGuard",
+    "SecretLeak",
+    "Unanswerable",
+    "check_challenge",
+    "check_declaration",
+    "check_result",
+]
+
+# Imported on first use, so that loading the pytest plugin (every pytest run) stays cheap.
+_WHERE = {
+    "ContractBackend": "backend",
+    "Fault": "backend",
+    "Unanswerable": "backend",
+    "ContractViolation": "checks",
+    "check_challenge": "checks",
+    "check_declaration": "checks",
+    "check_result": "checks",
+    "ContractHarness": "harness",
+    "LeakGuard": "leaks",
+    "SecretLeak": "leaks",
+    "ContractSuite": "suite",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aggregator.testing' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

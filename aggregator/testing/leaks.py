@@ -88,7 +88,7 @@ class LeakGuard:
         self._texts: list[tuple[str, str]] = []  # (where, text) checked at the end
 
     # -- secrets -------------------------------------------------------------------------
-    def add(self, *values: str | Secret | None | Iterable[str]) -> None:
+    def add(self, *values: str | Secret | Iterable[str] | None) -> None:
         """Remember secret values (strings, Secrets, or iterables of strings)."""
         for value in values:
             if value is None:

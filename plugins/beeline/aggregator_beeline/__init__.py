@@ -1,0 +1,5 @@
+"""Aggregator plugin for Beeline (Билайн): a token JSON API with several numbers per login."""
+
+from .provider import BeelineProvider
+
+__all__ = ["BeelineProvider"]

@@ -1,0 +1,115 @@
+"""The built-in e-mail notifier: multipart text + HTML over SMTP with aiosmtplib.
+
+STARTTLS, implicit TLS ("ssl") or plain (the embedded sink on loopback), with login when a
+username is set. The ``Message-ID`` is derived from the outbox row, so a message that had to be
+sent again after a crash carries the same id and a mail client (or the embedded sink) shows
+it once.
+
+Errors: a server that cannot be reached, times out, answers 4xx or refuses the login raises
+:class:`~aggregator.core.errors.TemporaryError` (the outbox retries with backoff: fixing the
+SMTP settings delivers the queued mail); a permanent 5xx refusal of the message or of every
+recipient raises :class:`~aggregator.core.errors.OperationRejected` (the row is marked failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+import aiosmtplib
+
+from ..core.errors import OperationRejected, TemporaryError, Timeout, Unavailable
+from ..core.notify import Notification, Notifier
+
+__all__ = ["EmailNotifier", "build_message", "message_id_for"]
+
+_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]")
+
+
+def message_id_for(idempotency_key: str, sender: str) -> str:
+    """A stable ``Message-ID`` for one outbox row."""
+    domain = sender.rpartition("@")[2] or "localhost"
+    domain = _ATEXT.sub("", domain) or "localhost"
+    local = _ATEXT.sub(".", idempotency_key).strip(".") or "alert"
+    return f"<aggregator.{local}@{domain}>"
+
+
+def build_message(notification: Notification, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = notification.subject
+    message["From"] = sender
+    message["To"] = ", ".join(notification.recipients)
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = message_id_for(notification.idempotency_key, sender)
+    message["Content-Language"] = notification.lang
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Aggregator-Alert"] = notification.kind
+    message.set_content(notification.text)
+    if notification.html:
+        message.add_alternative(notification.html, subtype="html")
+    return message
+
+
+def _secret(value: Any) -> str | None:
+    if value is None:
+        return None
+    reveal = getattr(value, "get_secret_value", None)
+    return str(reveal()) if reveal is not None else str(value)
+
+
+class EmailNotifier(Notifier):
+    """Sends alerts by e-mail. Settings: the aggregator's ``smtp_*`` settings."""
+
+    id = "email"
+    name = "E-mail"
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        s = self.settings
+        self.host: str = s.get("smtp_host") or "127.0.0.1"
+        embedded = not s.get("smtp_host")
+        self.port: int = int(s.get("mail_sink_port", 8025) if embedded else s.get("smtp_port", 587))
+        self.tls: str = "none" if embedded else str(s.get("smtp_tls", "starttls"))
+        self.username: str | None = None if embedded else s.get("smtp_username")
+        self.password: str | None = None if embedded else _secret(s.get("smtp_password"))
+        self.sender: str = s.get("smtp_from") or "aggregator@localhost"
+        self.timeout: float = float(s.get("smtp_timeout_s", 30.0))
+
+    def __repr__(self) -> str:
+        return f"EmailNotifier(host={self.host!r}, port={self.port}, tls={self.tls!r})"
+
+    async def send(self, notification: Notification) -> None:
+        if not notification.recipients:
+            raise OperationRejected("no recipient for this alert")
+        message = build_message(notification, self.sender)
+        try:
+            await aiosmtplib.send(
+                message,
+                sender=self.sender,
+                recipients=list(notification.recipients),
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                use_tls=self.tls == "ssl",
+                start_tls=True if self.tls == "starttls" else False,
+                timeout=self.timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [error.code for error in exc.recipients]
+            if all(500 <= code < 600 for code in codes):
+                raise OperationRejected("every recipient was refused", code=str(codes[0])) from None
+            raise Unavailable("the mail server refused the recipients for now") from None
+        except aiosmtplib.SMTPAuthenticationError:
+            raise TemporaryError("the mail server refused the login; check the SMTP settings") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise OperationRejected("the mail server refused the message", code=str(exc.code)) from None
+            raise Unavailable(f"the mail server answered {exc.code}") from None
+        except (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError, TimeoutError):
+            raise Timeout("the mail server did not answer in time") from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise Unavailable(f"cannot reach the mail server ({type(exc).__name__})") from None

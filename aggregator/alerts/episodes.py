@@ -1,0 +1,384 @@
+"""Alert episodes and their notifications, written in the caller's transaction.
+
+The poller calls :meth:`AlertWriter.apply` inside the transaction that stores the readings:
+an episode opened by a reading is committed with it, together with its outbox rows (one per
+notifier and language), or not at all. The outbox's unique ``dedupe_key``
+(``notifier:episode:number:lang``, number 0 for the first message, then 1, 2... for
+reminders) and the unique index on open episodes make a second message for the same episode
+impossible, also across restarts and processes. The rows are sent after commit by
+:mod:`.outbox`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..plugins import PluginRegistry
+from ..settings import Settings
+from ..storage.models import (
+    AlertEpisode,
+    AlertRule,
+    BalanceReading,
+    Household,
+    LinkedAccount,
+    OutboxMessage,
+    User,
+)
+from .forecast import SpendHistory, forecast
+from .messages import AlertView
+from .render import render_alert
+from .rules import (
+    AccountFacts,
+    AlertKind,
+    EffectiveRule,
+    OpenEpisode,
+    RuleRow,
+    evaluate,
+    resolve_rules,
+)
+
+__all__ = ["AccountInfo", "AlertItem", "AlertWriter", "dedupe_key"]
+
+log = logging.getLogger(__name__)
+
+episodes_t = AlertEpisode.__table__
+rules_t = AlertRule.__table__
+outbox_t = OutboxMessage.__table__
+households_t = Household.__table__
+users_t = User.__table__
+accounts_t = LinkedAccount.__table__
+readings_t = BalanceReading.__table__
+
+MONEY_KINDS = (AlertKind.LOW_BALANCE, AlertKind.RUNS_OUT)
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    id: int
+    household_id: int
+    provider_id: str
+    label: str = ""
+    number_masked: str = ""
+
+
+@dataclass
+class AlertItem:
+    """One account's facts after a poll, to evaluate against its rules."""
+
+    account: AccountInfo
+    facts: AccountFacts
+    reading_id: int | None = None
+    notify: bool = True  # False: another account's message already covers it
+    note: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    """An episode that needs a message (its first, or a reminder)."""
+
+    account: AccountInfo
+    kind: AlertKind
+    episode_id: int
+    details: Mapping[str, Any]
+    rule: EffectiveRule
+    number: int = 0  # 0: first message; n: the n-th reminder
+
+
+def dedupe_key(notifier: str, episode_id: int, number: int, lang: str) -> str:
+    return f"{notifier}:episode:{episode_id}:{number}:{lang}"
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+class AlertWriter:
+    """Evaluates rules, opens and closes episodes, queues their messages (no commit)."""
+
+    def __init__(self, settings: Settings, registry: PluginRegistry) -> None:
+        self.settings = settings
+        self.registry = registry
+
+    # -- the poll path ---------------------------------------------------------------------
+    async def apply(
+        self, conn: AsyncConnection, items: Sequence[AlertItem], now: dt.datetime
+    ) -> int:
+        """Evaluate ``items``; return how many outbox rows were queued."""
+        if not items:
+            return 0
+        rules = await self._rules(conn, {item.account.household_id for item in items})
+        open_rows = await conn.execute(
+            select(
+                episodes_t.c.id,
+                episodes_t.c.account_id,
+                episodes_t.c.kind,
+                episodes_t.c.opened_at,
+                episodes_t.c.last_notified_at,
+                episodes_t.c.reminders_sent,
+                episodes_t.c.details,
+            ).where(
+                episodes_t.c.account_id.in_([item.account.id for item in items]),
+                episodes_t.c.closed_at.is_(None),
+            )
+        )
+        open_by_account: dict[int, dict[str, OpenEpisode]] = defaultdict(dict)
+        for row in open_rows:
+            open_by_account[row.account_id][row.kind] = OpenEpisode(
+                id=row.id,
+                kind=row.kind,
+                opened_at=row.opened_at,
+                last_notified_at=row.last_notified_at,
+                reminders_sent=row.reminders_sent,
+                details=row.details or {},
+            )
+        closes: list[int] = []
+        opens: list[tuple[AlertItem, AlertKind, dict[str, Any], EffectiveRule]] = []
+        for item in items:
+            effective = resolve_rules(rules.get(item.account.household_id, ()), item.account.id)
+            decision = evaluate(item.facts, effective, open_by_account.get(item.account.id, {}))
+            closes.extend(decision.closes)
+            for kind, details in decision.opens:
+                opens.append((item, kind, details | item.note, effective[kind]))
+        if closes:
+            await conn.execute(
+                update(episodes_t)
+                .where(episodes_t.c.id.in_(closes), episodes_t.c.closed_at.is_(None))
+                .values(closed_at=now)
+            )
+        pending: list[_Pending] = []
+        for item, kind, details, rule in opens:
+            statement = (
+                _insert(conn, episodes_t)
+                .values(
+                    account_id=item.account.id,
+                    kind=kind.value,
+                    opened_at=now,
+                    reading_id=item.reading_id,
+                    details=details,
+                    last_notified_at=now if item.notify else None,
+                    reminders_sent=0,
+                )
+                .on_conflict_do_nothing()
+                .returning(episodes_t.c.id)
+            )
+            episode_id = (await conn.execute(statement)).scalar()
+            if episode_id is None:
+                continue  # already open (a concurrent writer): its message exists
+            log.info(
+                "account %s: alert %s opened (episode %s)", item.account.id, kind.value, episode_id
+            )
+            if item.notify:
+                pending.append(_Pending(item.account, kind, episode_id, details, rule))
+        return await self._enqueue(conn, pending, now)
+
+    # -- reminders -------------------------------------------------------------------------
+    async def queue_reminders(self, conn: AsyncConnection, now: dt.datetime) -> int:
+        """Queue a reminder for every open episode whose rule asks for one and is due."""
+        rows = (
+            await conn.execute(
+                select(
+                    episodes_t.c.id,
+                    episodes_t.c.kind,
+                    episodes_t.c.opened_at,
+                    episodes_t.c.last_notified_at,
+                    episodes_t.c.reminders_sent,
+                    episodes_t.c.details,
+                    accounts_t.c.id.label("account_id"),
+                    accounts_t.c.household_id,
+                    accounts_t.c.provider_id,
+                    accounts_t.c.label,
+                    accounts_t.c.number_masked,
+                    accounts_t.c.spend_history,
+                )
+                .join(accounts_t, accounts_t.c.id == episodes_t.c.account_id)
+                .where(episodes_t.c.closed_at.is_(None))
+            )
+        ).all()
+        if not rows:
+            return 0
+        rules = await self._rules(conn, {row.household_id for row in rows})
+        pending: list[_Pending] = []
+        for row in rows:
+            details = dict(row.details or {})
+            if "same_login_as" in details:
+                continue  # told through the account whose login failed
+            try:
+                kind = AlertKind(row.kind)
+            except ValueError:
+                continue
+            rule = resolve_rules(rules.get(row.household_id, ()), row.account_id)[kind]
+            if not rule.enabled or not rule.reminder_interval_s:
+                continue
+            last = row.last_notified_at or row.opened_at
+            if last + dt.timedelta(seconds=rule.reminder_interval_s) > now:
+                continue
+            number = row.reminders_sent + 1
+            result = await conn.execute(
+                update(episodes_t)
+                .where(episodes_t.c.id == row.id, episodes_t.c.reminders_sent == number - 1)
+                .values(reminders_sent=number, last_notified_at=now)
+            )
+            if result.rowcount != 1:
+                continue  # another process took it
+            if kind in MONEY_KINDS:
+                details |= await self._fresh_money(conn, row.account_id, row.spend_history)
+            account = AccountInfo(
+                row.account_id, row.household_id, row.provider_id, row.label, row.number_masked
+            )
+            pending.append(_Pending(account, kind, row.id, details, rule, number))
+        return await self._enqueue(conn, pending, now)
+
+    async def _fresh_money(
+        self, conn: AsyncConnection, account_id: int, spend: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        latest = (
+            await conn.execute(
+                select(
+                    readings_t.c.at,
+                    readings_t.c.amount_minor,
+                    readings_t.c.currency,
+                    readings_t.c.next_charge_date,
+                    readings_t.c.next_charge_minor,
+                )
+                .where(readings_t.c.account_id == account_id)
+                .order_by(readings_t.c.at.desc(), readings_t.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if latest is None:
+            return {}
+        amount = Decimal(latest.amount_minor) / 100
+        charge = Decimal(latest.next_charge_minor) / 100 if latest.next_charge_minor else None
+        outlook = forecast(
+            SpendHistory.from_json(spend),
+            amount,
+            latest.at.date(),
+            latest.next_charge_date,
+            charge,
+        )
+        fresh: dict[str, Any] = {"amount_minor": latest.amount_minor, "currency": latest.currency}
+        fresh["days_left"] = outlook.days_left
+        fresh["runs_out_on"] = outlook.runs_out_on.isoformat() if outlook.runs_out_on else None
+        if outlook.daily_spend is not None:
+            fresh["daily_spend_minor"] = int(outlook.daily_spend * 100)
+        return fresh
+
+    # -- shared ------------------------------------------------------------------------------
+    async def _rules(
+        self, conn: AsyncConnection, household_ids: Iterable[int]
+    ) -> dict[int, list[RuleRow]]:
+        ids = sorted(set(household_ids))
+        rows = await conn.execute(select(rules_t).where(rules_t.c.household_id.in_(ids)))
+        by_household: dict[int, list[RuleRow]] = defaultdict(list)
+        for row in rows.mappings():
+            by_household[row["household_id"]].append(RuleRow.from_mapping(row))
+        return by_household
+
+    def _provider_name(self, provider_id: str, lang: str) -> str:
+        cls = self.registry.providers.get(provider_id)
+        if cls is None:
+            return provider_id
+        return cls.name_en if lang == "en" else cls.name
+
+    async def _enqueue(self, conn: AsyncConnection, pending: Sequence[_Pending], now: dt.datetime) -> int:
+        if not pending:
+            return 0
+        household_ids = sorted({p.account.household_id for p in pending})
+        households = {
+            row.id: row
+            for row in await conn.execute(
+                select(households_t.c.id, households_t.c.name, households_t.c.lang).where(
+                    households_t.c.id.in_(household_ids)
+                )
+            )
+        }
+        users: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        for row in await conn.execute(
+            select(users_t.c.household_id, users_t.c.email, users_t.c.lang)
+            .where(users_t.c.household_id.in_(household_ids))
+            .order_by(users_t.c.id)
+        ):
+            users[row.household_id].append((row.email, row.lang))
+        base = self.settings.dashboard_url
+        notifiers = sorted(self.registry.notifiers)
+        queued = 0
+        for item in pending:
+            household = households.get(item.account.household_id)
+            household_lang = (household.lang if household else None) or "ru"
+            by_lang = recipients_by_lang(item.rule, users[item.account.household_id], household_lang)
+            for notifier in notifiers:
+                targets = by_lang if notifier == "email" else {
+                    (item.rule.lang or household_lang): []
+                }
+                for lang, recipients in sorted(targets.items()):
+                    view = AlertView(
+                        kind=item.kind,
+                        account_id=item.account.id,
+                        provider_name=self._provider_name(item.account.provider_id, lang),
+                        number=item.account.number_masked,
+                        label=item.account.label,
+                        details=item.details,
+                        link=f"{base}/accounts/{item.account.id}",
+                        settings_link=f"{base}/alerts",
+                        household_name=household.name if household else "",
+                        reminder=item.number > 0,
+                    )
+                    rendered = render_alert(view, lang)
+                    statement = (
+                        _insert(conn, outbox_t)
+                        .values(
+                            household_id=item.account.household_id,
+                            episode_id=item.episode_id,
+                            dedupe_key=dedupe_key(notifier, item.episode_id, item.number, lang),
+                            notifier=notifier,
+                            kind=item.kind.value,
+                            recipients=recipients,
+                            subject=rendered.subject,
+                            body_text=rendered.text,
+                            body_html=rendered.html,
+                            lang=rendered.lang,
+                            link=view.link,
+                            status="pending",
+                            attempts=0,
+                            next_attempt_at=now,
+                            created_at=now,
+                        )
+                        .on_conflict_do_nothing()
+                    )
+                    result = await conn.execute(statement)
+                    queued += max(result.rowcount or 0, 0)
+        return queued
+
+
+def recipients_by_lang(
+    rule: EffectiveRule, users: Sequence[tuple[str, str]], household_lang: str
+) -> dict[str, list[str]]:
+    """Who gets the e-mail, grouped by language: the rule's recipients, else every member.
+
+    The language is the rule's when it names one, else the member's own, else the household's.
+    """
+    from ..i18n import normalise_lang
+
+    user_lang = {email.lower(): lang for email, lang in users}
+    addresses = list(rule.recipients) or [email for email, _ in users]
+    grouped: dict[str, list[str]] = defaultdict(list)
+    seen: set[str] = set()
+    for address in addresses:
+        address = address.strip()
+        if not address or address.lower() in seen:
+            continue
+        seen.add(address.lower())
+        lang = normalise_lang(rule.lang or user_lang.get(address.lower()) or household_lang)
+        grouped[lang].append(address)
+    return dict(grouped)

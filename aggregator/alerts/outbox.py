@@ -1,0 +1,195 @@
+"""The durable outbox: alert messages leave after their transaction committed.
+
+Rows are written by :mod:`.episodes` in the reading's transaction. :class:`OutboxSender`
+then, in any process:
+
+1. *claims* due rows atomically (one ``UPDATE ... RETURNING``; ``FOR UPDATE SKIP LOCKED`` on
+   PostgreSQL, an immediate transaction on SQLite): status ``sending``, attempts + 1, and a
+   lease in ``next_attempt_at``, so two senders never take the same row and a sender killed
+   mid-send frees it when the lease ends;
+2. hands each to its notifier (``Notifier.send``);
+3. marks it ``sent`` in its own transaction, or ``pending`` again with a capped, jittered
+   backoff after a :class:`~aggregator.core.errors.TemporaryError` (the SMTP server is down:
+   mail is delayed, never lost), or ``failed`` after a permanent refusal.
+
+A crash between the server's acceptance and step 3 sends the row again after its lease (at
+least once); it carries the same ``Message-ID``, so it shows once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..core.errors import AggregatorError, TemporaryError
+from ..core.notify import Notification, Notifier
+from ..storage.models import OutboxMessage, utcnow
+
+__all__ = ["OutboxSender", "SendReport", "outbox_backoff"]
+
+log = logging.getLogger(__name__)
+
+outbox_t = OutboxMessage.__table__
+
+MISSING_NOTIFIER_RETRY = dt.timedelta(hours=1)
+
+
+def outbox_backoff(
+    attempts: int,
+    base_s: float = 10.0,
+    cap_s: float = 900.0,
+    uniform: Callable[[float, float], float] = random.uniform,
+) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: 10 s doubling to 15 min."""
+    delay = min(cap_s, base_s * 2 ** min(max(attempts - 1, 0), 20))
+    return delay / 2 + uniform(0.0, delay / 2)
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    def __iadd__(self, other: SendReport) -> SendReport:
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        return self
+
+
+class OutboxSender:
+    """Sends due outbox rows through the registered notifiers."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        notifiers: Mapping[str, Notifier],
+        *,
+        batch: int = 20,
+        lease_s: float = 120.0,
+        send_timeout_s: float = 60.0,
+        clock: Callable[[], dt.datetime] = utcnow,
+        uniform: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.engine = engine
+        self.notifiers = dict(notifiers)
+        self.batch = batch
+        self.lease = dt.timedelta(seconds=lease_s)
+        self.send_timeout_s = send_timeout_s
+        self.clock = clock
+        self.uniform = uniform
+
+    async def claim(self, limit: int | None = None) -> list[Any]:
+        now = self.clock()
+        due = (
+            select(outbox_t.c.id)
+            .where(
+                outbox_t.c.status.in_(("pending", "sending")),
+                outbox_t.c.next_attempt_at <= now,
+            )
+            .order_by(outbox_t.c.next_attempt_at, outbox_t.c.id)
+            .limit(limit or self.batch)
+        )
+        if self.engine.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        statement = (
+            update(outbox_t)
+            .where(outbox_t.c.id.in_(due.scalar_subquery()))
+            .values(
+                status="sending",
+                attempts=outbox_t.c.attempts + 1,
+                next_attempt_at=now + self.lease,
+            )
+            .returning(*outbox_t.c)
+        )
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(statement)).all()
+        return sorted(rows, key=lambda row: row.id)
+
+    async def send_due(self) -> SendReport:
+        """Send everything due now, batch after batch; return what happened."""
+        report = SendReport()
+        while True:
+            rows = await self.claim()
+            if not rows:
+                return report
+            for row in rows:
+                report += await self._send_one(row)
+
+    async def _send_one(self, row: Any) -> SendReport:
+        notifier = self.notifiers.get(row.notifier)
+        if notifier is None:
+            await self._mark(
+                row.id,
+                status="pending",
+                next_attempt_at=self.clock() + MISSING_NOTIFIER_RETRY,
+                last_error=f"notifier {row.notifier!r} is not installed",
+            )
+            return SendReport(retried=1)
+        notification = Notification(
+            kind=row.kind,
+            subject=row.subject,
+            text=row.body_text,
+            html=row.body_html or "",
+            lang=row.lang,
+            recipients=list(row.recipients or []),
+            link=row.link,
+            idempotency_key=f"o{row.id}.{row.dedupe_key}",
+        )
+        try:
+            await asyncio.wait_for(notifier.send(notification), self.send_timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except (TemporaryError, asyncio.TimeoutError, TimeoutError) as exc:
+            return await self._retry(row, getattr(exc, "key", "temporary.timeout"), str(exc))
+        except AggregatorError as exc:
+            log.warning("outbox %s: %s refused it: %s", row.id, row.notifier, exc.message)
+            await self._mark(row.id, status="failed", last_error=f"{exc.key}: {exc.message}"[:500])
+            return SendReport(failed=1)
+        except Exception as exc:  # a notifier bug: keep the message, try again later
+            log.exception("outbox %s: notifier %s crashed", row.id, row.notifier)
+            return await self._retry(row, "notifier.crash", type(exc).__name__)
+        await self._mark(row.id, status="sent", sent_at=self.clock(), last_error=None)
+        log.info("outbox %s: sent by %s (%s)", row.id, row.notifier, row.kind)
+        return SendReport(sent=1)
+
+    async def _retry(self, row: Any, key: str, message: str) -> SendReport:
+        delay = outbox_backoff(row.attempts, uniform=self.uniform)
+        log.info("outbox %s: %s, trying again in %.0f s", row.id, key, delay)
+        await self._mark(
+            row.id,
+            status="pending",
+            next_attempt_at=self.clock() + dt.timedelta(seconds=delay),
+            last_error=f"{key}: {message}"[:500],
+        )
+        return SendReport(retried=1)
+
+    async def _mark(self, row_id: int, **values: Any) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(outbox_t)
+                .where(outbox_t.c.id == row_id, outbox_t.c.status == "sending")
+                .values(**values)
+            )
+
+    async def next_due(self) -> dt.datetime | None:
+        """When the next pending row becomes due (to sleep until then)."""
+        async with self.engine.connect() as conn:
+            value = (
+                await conn.execute(
+                    select(outbox_t.c.next_attempt_at)
+                    .where(outbox_t.c.status.in_(("pending", "sending")))
+                    .order_by(outbox_t.c.next_attempt_at)
+                    .limit(1)
+                )
+            ).scalar()
+        return value

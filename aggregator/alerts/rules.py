@@ -1,0 +1,268 @@
+"""Alert rules and the decision they make on each poll: open, keep or close an episode.
+
+Four kinds, each a rule per account or a household default (``AlertRule.account_id`` NULL);
+an account rule replaces the default of its kind. Without any row the built-in defaults of
+:data:`DEFAULTS` apply, so a first run alerts sensibly.
+
+- ``low_balance``: the balance fell below ``threshold``. Hysteresis: the episode closes (the
+  rule re-arms) only when the balance rises above ``threshold + margin``, so a balance that
+  wobbles around the threshold sends nothing more.
+- ``runs_out``: the forecast (:mod:`.forecast`) says the money lasts ``days`` days or fewer.
+  Closes when the forecast grows past ``days + max(2, days // 2)`` or disappears.
+- ``needs_login``: polling stopped because only a person can log in again. Closes when the
+  account polls fine again.
+- ``suspension_ends``: a voluntary block ends within ``days`` days. Closes when the end date
+  passes or changes (a new block opens its own episode).
+
+:func:`evaluate` is pure: facts and open episodes in, a :class:`Decision` out. The episode
+(and its one notification) is written by :mod:`.episodes` in the reading's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from ..storage.models import AccountStatus
+
+__all__ = [
+    "DEFAULTS",
+    "AccountFacts",
+    "AlertKind",
+    "Decision",
+    "EffectiveRule",
+    "OpenEpisode",
+    "RuleRow",
+    "evaluate",
+    "resolve_rules",
+    "runs_out_rearm_days",
+]
+
+
+class AlertKind(StrEnum):
+    LOW_BALANCE = "low_balance"
+    RUNS_OUT = "runs_out"
+    NEEDS_LOGIN = "needs_login"
+    SUSPENSION_ENDS = "suspension_ends"
+
+
+@dataclass(frozen=True)
+class EffectiveRule:
+    """The rule that applies to one account for one kind (defaults filled in)."""
+
+    kind: AlertKind
+    enabled: bool = True
+    threshold_minor: int | None = None
+    margin_minor: int | None = None
+    days: int | None = None
+    reminder_interval_s: int | None = None
+    recipients: tuple[str, ...] = ()
+    lang: str | None = None
+    rule_id: int | None = None
+
+
+DEFAULTS: Mapping[AlertKind, EffectiveRule] = {
+    AlertKind.LOW_BALANCE: EffectiveRule(
+        AlertKind.LOW_BALANCE, threshold_minor=100_00, margin_minor=20_00
+    ),
+    AlertKind.RUNS_OUT: EffectiveRule(AlertKind.RUNS_OUT, days=3),
+    AlertKind.NEEDS_LOGIN: EffectiveRule(AlertKind.NEEDS_LOGIN),
+    AlertKind.SUSPENSION_ENDS: EffectiveRule(AlertKind.SUSPENSION_ENDS, days=3),
+}
+"""Built-in household defaults, used for a kind that has no row at all."""
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    """The columns of an ``alert_rules`` row that matter here."""
+
+    id: int | None
+    household_id: int
+    account_id: int | None
+    kind: str
+    enabled: bool = True
+    threshold_minor: int | None = None
+    margin_minor: int | None = None
+    days: int | None = None
+    reminder_interval_s: int | None = None
+    recipients: tuple[str, ...] = ()
+    lang: str | None = None
+
+    @classmethod
+    def from_mapping(cls, row: Mapping[str, Any]) -> RuleRow:
+        return cls(
+            id=row.get("id"),
+            household_id=int(row["household_id"]),
+            account_id=row.get("account_id"),
+            kind=str(row["kind"]),
+            enabled=bool(row.get("enabled", True)),
+            threshold_minor=row.get("threshold_minor"),
+            margin_minor=row.get("margin_minor"),
+            days=row.get("days"),
+            reminder_interval_s=row.get("reminder_interval_s"),
+            recipients=tuple(row.get("recipients") or ()),
+            lang=row.get("lang"),
+        )
+
+
+def _effective(kind: AlertKind, row: RuleRow) -> EffectiveRule:
+    default = DEFAULTS[kind]
+    return EffectiveRule(
+        kind=kind,
+        enabled=row.enabled,
+        threshold_minor=row.threshold_minor
+        if row.threshold_minor is not None
+        else default.threshold_minor,
+        margin_minor=row.margin_minor if row.margin_minor is not None else default.margin_minor,
+        days=row.days if row.days is not None else default.days,
+        reminder_interval_s=row.reminder_interval_s,
+        recipients=row.recipients,
+        lang=row.lang,
+        rule_id=row.id,
+    )
+
+
+def resolve_rules(rows: Iterable[RuleRow], account_id: int) -> dict[AlertKind, EffectiveRule]:
+    """The rule per kind for ``account_id``: its own row, else the household's, else built-in."""
+    household: dict[str, RuleRow] = {}
+    own: dict[str, RuleRow] = {}
+    for row in rows:
+        if row.account_id is None:
+            household[row.kind] = row
+        elif row.account_id == account_id:
+            own[row.kind] = row
+    rules: dict[AlertKind, EffectiveRule] = {}
+    for kind in AlertKind:
+        row = own.get(kind.value) or household.get(kind.value)
+        rules[kind] = _effective(kind, row) if row is not None else DEFAULTS[kind]
+    return rules
+
+
+@dataclass(frozen=True)
+class OpenEpisode:
+    id: int
+    kind: str
+    opened_at: dt.datetime
+    last_notified_at: dt.datetime | None = None
+    reminders_sent: int = 0
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What one poll established about an account."""
+
+    account_id: int
+    status: str
+    today: dt.date
+    amount_minor: int | None = None  # None: no new reading in this poll
+    currency: str = "RUB"
+    days_left: int | None = None
+    daily_spend_minor: int | None = None
+    runs_out_on: dt.date | None = None
+    suspension_end: dt.date | None = None
+    next_charge_date: dt.date | None = None
+    next_charge_minor: int | None = None
+
+
+@dataclass
+class Decision:
+    opens: list[tuple[AlertKind, dict[str, Any]]] = field(default_factory=list)
+    closes: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.opens or self.closes)
+
+
+def runs_out_rearm_days(days: int) -> int:
+    return days + max(2, days // 2)
+
+
+def _money_details(facts: AccountFacts) -> dict[str, Any]:
+    details: dict[str, Any] = {"currency": facts.currency}
+    if facts.amount_minor is not None:
+        details["amount_minor"] = facts.amount_minor
+    if facts.days_left is not None:
+        details["days_left"] = facts.days_left
+    if facts.daily_spend_minor is not None:
+        details["daily_spend_minor"] = facts.daily_spend_minor
+    if facts.runs_out_on is not None:
+        details["runs_out_on"] = facts.runs_out_on.isoformat()
+    if facts.next_charge_date is not None:
+        details["next_charge_date"] = facts.next_charge_date.isoformat()
+    if facts.next_charge_minor is not None:
+        details["next_charge_minor"] = facts.next_charge_minor
+    return details
+
+
+def evaluate(
+    facts: AccountFacts,
+    rules: Mapping[AlertKind, EffectiveRule],
+    open_episodes: Mapping[str, OpenEpisode],
+) -> Decision:
+    """Which episodes this poll opens and closes. A kind is opened at most once at a time."""
+    decision = Decision()
+
+    def close(kind: AlertKind) -> None:
+        episode = open_episodes.get(kind.value)
+        if episode is not None:
+            decision.closes.append(episode.id)
+
+    # needs_login follows the status, whatever the rules of money say.
+    rule = rules[AlertKind.NEEDS_LOGIN]
+    needs_login = facts.status == AccountStatus.NEEDS_LOGIN.value
+    if needs_login and rule.enabled:
+        if AlertKind.NEEDS_LOGIN.value not in open_episodes:
+            decision.opens.append((AlertKind.NEEDS_LOGIN, {}))
+    elif not needs_login or not rule.enabled:
+        close(AlertKind.NEEDS_LOGIN)
+
+    if facts.amount_minor is not None:
+        amount = facts.amount_minor
+        rule = rules[AlertKind.LOW_BALANCE]
+        is_open = AlertKind.LOW_BALANCE.value in open_episodes
+        if not rule.enabled or rule.threshold_minor is None:
+            close(AlertKind.LOW_BALANCE)
+        elif is_open:
+            if amount > rule.threshold_minor + (rule.margin_minor or 0):
+                close(AlertKind.LOW_BALANCE)
+        elif amount < rule.threshold_minor:
+            details = _money_details(facts) | {"threshold_minor": rule.threshold_minor}
+            decision.opens.append((AlertKind.LOW_BALANCE, details))
+
+        rule = rules[AlertKind.RUNS_OUT]
+        is_open = AlertKind.RUNS_OUT.value in open_episodes
+        if not rule.enabled or rule.days is None:
+            close(AlertKind.RUNS_OUT)
+        elif is_open:
+            if facts.days_left is None or facts.days_left > runs_out_rearm_days(rule.days):
+                close(AlertKind.RUNS_OUT)
+        elif facts.days_left is not None and facts.days_left <= rule.days:
+            decision.opens.append((AlertKind.RUNS_OUT, _money_details(facts) | {"days": rule.days}))
+
+        rule = rules[AlertKind.SUSPENSION_ENDS]
+        episode = open_episodes.get(AlertKind.SUSPENSION_ENDS.value)
+        end = facts.suspension_end
+        until = (end - facts.today).days if end is not None else None
+        if episode is not None:
+            if (
+                not rule.enabled
+                or end is None
+                or episode.details.get("end") != end.isoformat()
+                or (until is not None and until < 0)
+            ):
+                close(AlertKind.SUSPENSION_ENDS)
+        elif (
+            rule.enabled
+            and rule.days is not None
+            and end is not None
+            and until is not None
+            and 0 <= until <= rule.days
+        ):
+            decision.opens.append(
+                (AlertKind.SUSPENSION_ENDS, {"end": end.isoformat(), "days_left": until})
+            )
+    return decision

@@ -1,0 +1,44 @@
+"""Tuning of the poller that is not a user setting (defaults suit a household and 10,000
+accounts alike). Tests and benchmarks pass their own :class:`PollingOptions`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PollingOptions"]
+
+
+@dataclass(frozen=True)
+class PollingOptions:
+    # How often the dispatcher looks for due accounts, and how long one dispatch may run.
+    dispatch_interval_s: float = 5.0
+    dispatch_budget_s: float = 20.0
+    # Poll jobs in flight per operator (whole cluster) and accounts per job.
+    jobs_per_operator: int = 4
+    max_batch: int = 100
+    # A claimed account is reserved for this long; a poller killed mid-poll frees it then.
+    lease_s: float = 600.0
+    # One poll (re-login included) may take this long before it counts as a timeout.
+    poll_timeout_s: float = 90.0
+    # Circuit breaker per operator.
+    breaker_threshold: int = 5
+    breaker_cooldown_s: float = 30.0
+    breaker_max_cooldown_s: float = 600.0
+    # Results are committed in groups of up to this many (one transaction each).
+    write_batch: int = 200
+    # Override the minimum interval between two polls of an account (None: the larger of
+    # settings.min_poll_interval_s and the operator's min_poll_interval). Tests only.
+    min_interval_s: float | None = None
+    # APScheduler: jobs one process runs at once, lease of a job or schedule.
+    max_concurrent_jobs: int = 24
+    scheduler_lease_s: float = 30.0
+    scheduler_cleanup_s: float = 60.0
+    # The outbox: how often pending mail is looked at, how many per round.
+    outbox_interval_s: float = 10.0
+    outbox_batch: int = 20
+    outbox_lease_s: float = 120.0
+    reminders_interval_s: float = 60.0
+    # Run the outbox sender and the reminder sweep in this process.
+    send_mail: bool = True
+    # Start the embedded SMTP sink when settings.smtp_host is unset.
+    start_sink: bool = True

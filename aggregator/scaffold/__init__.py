@@ -1,0 +1,79 @@
+"""``aggregator plugins new NAME``: a new plugin folder shaped like the built-in ones.
+
+The templates live in ``template/`` next to this module (package data). Every template file
+ends in ``.j2`` (so that ruff, mypy and pytest never take a template for code); the folder
+``__package__`` becomes ``aggregator_<name>``. Rendering uses Jinja2 with ``StrictUndefined``.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = ["TEMPLATE_DIR", "install_command", "scaffold_plugin", "template_context"]
+
+TEMPLATE_DIR = Path(__file__).with_name("template")
+_NAME = re.compile(r"[a-z][a-z0-9_]{1,40}")
+
+
+def template_context(name: str) -> dict[str, str]:
+    """The names a template may use, derived from the plugin name (``demo_op``)."""
+    if not _NAME.fullmatch(name) or keyword.iskeyword(name) or name.endswith("_"):
+        raise ValueError(
+            "plugin name must be 2-41 lower-case letters, digits and _, starting with a letter "
+            "(e.g. my_operator)"
+        )
+    words = name.split("_")
+    camel = "".join(w.capitalize() for w in words if w)
+    title = " ".join(w.capitalize() for w in words if w)
+    return {
+        "name": name,  # demo_op: the entry point name and the provider id
+        "package": f"aggregator_{name}",  # aggregator_demo_op
+        "distribution": f"aggregator-{name.replace('_', '-')}",  # aggregator-demo-op
+        "class_prefix": camel,  # DemoOp
+        "title": title,  # Demo Op
+    }
+
+
+def scaffold_plugin(name: str, dest: Path) -> list[Path]:
+    """Write a new plugin into ``dest`` (which must not exist or be empty); return the files."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    context = template_context(name)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise FileExistsError(f"{dest} already exists and is not empty")
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    written: list[Path] = []
+    try:
+        for source in sorted(TEMPLATE_DIR.rglob("*.j2")):
+            relative = source.relative_to(TEMPLATE_DIR)
+            parts = [context["package"] if p == "__package__" else p for p in relative.parts]
+            target = dest.joinpath(*parts).with_suffix("")  # drop .j2
+            target.parent.mkdir(parents=True, exist_ok=True)
+            template = env.get_template(relative.as_posix())
+            target.write_text(template.render(**context), encoding="utf-8")
+            written.append(target)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)  # no half-written plugin left behind
+        raise
+    return written
+
+
+def install_command(dest: Path) -> str:
+    """The one command that installs the plugin (editable) into the running environment."""
+    uv = shutil.which("uv")
+    if uv is None:
+        local = Path(".tools/uv/bin/uv")
+        uv = str(local) if local.exists() else None
+    python = sys.executable
+    if uv is not None:
+        return f"{uv} pip install --python {python} -e {dest}"
+    return f"{python} -m pip install -e {dest}"

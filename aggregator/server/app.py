@@ -1,0 +1,220 @@
+"""The Litestar application: :func:`create_app` and :func:`serve`.
+
+``create_app(settings)`` builds the whole dashboard: server-rendered pages (Jinja2 + htmx), the
+JSON API under ``/api/v1`` with its OpenAPI 3.1 schema and docs page, static assets, security
+headers, sessions and CSRF. Its lifespan opens the database (checking that the schema is
+current, or creating it in a fresh SQLite file), the vault, the :class:`~aggregator.runtime.Runtime`
+(HTTP client, browser pool, flows) and, with ``settings.embedded_scheduler``, the polling
+service. ``serve(settings)`` runs it under uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Litestar, Request, Response, Router, get
+from litestar.datastructures import CacheControlHeader, State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+
+from .. import __version__
+from ..runtime import Runtime
+from ..settings import Settings
+from ..storage.db import create_engine, session_factory
+from .assets import WebAssets
+from .context import ServerState
+from .errors import _respond, exception_handlers
+from .flows import FlowStore
+from .i18n import Translator
+from .integration import open_database, start_background, stop_background
+from .operations import AccountOperations
+from .rendering import Renderer
+from .routes import accounts, api, auth, common, dashboard, docs, settings_pages, wizard
+from .security import (
+    ANON_CSRF_COOKIE,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SignInThrottle,
+    csrf_matches,
+    load_current_user,
+    security_headers_hook,
+    session_cookie_name,
+)
+
+__all__ = ["create_app", "serve"]
+
+log = logging.getLogger(__name__)
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _csrf_ok(request: Request[Any, Any, Any], expected: str | None) -> bool:
+    given = request.headers.get(CSRF_HEADER)
+    if not given:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(_FORM_TYPES):
+            try:
+                form = await request.form()
+            except Exception:
+                return False
+            value = form.get(CSRF_FIELD)
+            given = value if isinstance(value, str) else None
+    return csrf_matches(expected, given)
+
+
+async def gatekeeper(request: Request[Any, Any, Any]) -> Any:
+    """Before every handler: load the signed-in user, check CSRF, send strangers away."""
+    opt = request.route_handler.opt
+    if opt.get("static"):
+        return None
+    state: ServerState = request.app.state.server
+    token = request.cookies.get(session_cookie_name(state.settings))
+    user = None
+    if token and state.sessionmaker is not None:
+        async with state.db() as db:
+            user = await load_current_user(db, token)
+    request.scope["user"] = user
+    is_api = request.url.path.startswith("/api/")
+    if request.method not in _SAFE_METHODS:
+        expected = user.csrf_token if user else request.cookies.get(ANON_CSRF_COOKIE)
+        if not await _csrf_ok(request, expected):
+            return _respond(request, 403, "http.csrf")
+    if user is None and not opt.get("public"):
+        if is_api:
+            return _respond(request, 401, "http.unauthorized")
+        target = "/login"
+        if request.method == "GET" and request.url.path != "/":
+            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            target += "?next=" + quote(path, safe="")
+        if request.headers.get("hx-request") == "true":
+            return Response("", status_code=401, headers={"HX-Redirect": target})
+        return Redirect(target, status_code=303)
+    return None
+
+
+@get("/healthz", opt={"public": True}, include_in_schema=False, sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+@get("/favicon.ico", opt={"static": True}, include_in_schema=False, sync_to_thread=False)
+def favicon() -> Redirect:
+    return Redirect("/static/img/favicon.svg", status_code=301)
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litestar:
+    """The dashboard application. ``runtime`` lets tests share one with the app."""
+    assets = WebAssets()
+    translator = Translator(assets.locales)
+    server = ServerState(
+        settings=settings,
+        assets=assets,
+        translator=translator,
+        renderer=Renderer(assets, translator, settings),
+        throttle=SignInThrottle(),
+        flows=FlowStore(),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings.resolved_database_url)
+        own_runtime = runtime is None
+        try:
+            server.vault = await open_database(settings, engine)
+            server.engine = engine
+            server.sessionmaker = session_factory(engine)
+            server.runtime = runtime or Runtime(settings)
+            server.operations = AccountOperations(server.runtime, server.vault)
+            await start_background(server)
+            yield
+        finally:
+            await stop_background(server)
+            server.flows.sweep()
+            if own_runtime and server.runtime is not None:
+                await server.runtime.aclose()
+            await engine.dispose()
+
+    static_router = create_static_files_router(
+        path="/static",
+        directories=[assets.static],
+        opt={"static": True},
+        cache_control=CacheControlHeader(max_age=86400 * 30, public=True),
+        include_in_schema=False,
+    )
+    openapi_router = Router(
+        "/api/schema", route_handlers=[], opt={"public": True}, include_in_schema=False
+    )
+    openapi = OpenAPIConfig(
+        title="Aggregator API",
+        version=__version__,
+        description=(
+            "The household's accounts, balances, readings, tariffs, services, suspension, "
+            "chat, reports, alert settings and outbox. Signed in by the dashboard's session "
+            "cookie; every POST/PUT/PATCH/DELETE carries the session's CSRF token in the "
+            "X-CSRF-Token header."
+        ),
+        path="/api/schema",
+        openapi_router=openapi_router,
+        render_plugins=[docs.LocalSwaggerPlugin(assets.static_url)],
+        components=Components(
+            security_schemes={
+                "session": SecurityScheme(
+                    type="apiKey", name=session_cookie_name(settings), security_scheme_in="cookie"
+                )
+            }
+        ),
+        security=[{"session": []}],
+        tags=[Tag(name=name) for name in api.TAGS],
+    )
+    app = Litestar(
+        route_handlers=[
+            healthz,
+            favicon,
+            static_router,
+            *auth.ROUTES,
+            *dashboard.ROUTES,
+            *accounts.ROUTES,
+            *wizard.ROUTES,
+            *settings_pages.ROUTES,
+            api.router(),
+        ],
+        lifespan=[lifespan],
+        dependencies=common.dependencies,
+        before_request=gatekeeper,
+        before_send=[security_headers_hook],
+        exception_handlers=exception_handlers,
+        openapi_config=openapi,
+        state=State({"server": server}),
+        debug=False,
+        request_max_body_size=2 * 1024 * 1024,
+    )
+    return app
+
+
+def serve(settings: Settings) -> None:
+    """Run the dashboard under uvicorn (``aggregator serve``)."""
+    import uvicorn
+
+    from .integration import preflight
+
+    problem = asyncio.run(preflight(settings))
+    if problem:
+        raise SystemExit(f"aggregator: {problem}")
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+        server_header=False,
+        access_log=False,
+    )

@@ -1,0 +1,331 @@
+"""What the dashboard reads, scoped to one household, in a fixed number of queries.
+
+The dashboard of a household with a thousand accounts and years of readings costs four
+queries, whatever the size: the accounts; the latest reading of each (an index seek per
+account on ``(account_id, at)``); a downsampled history (one average per day over the last
+30 days, the sparkline and the forecast's input); and the alert rules. No query per account.
+
+Every lookup of one object takes the household id: another household's account is simply
+not found (404), never forbidden, so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+from litestar.exceptions import NotFoundException
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..storage.models import (
+    AccountStatus,
+    AlertRule,
+    BalanceReading,
+    LinkedAccount,
+    from_minor,
+    utcnow,
+)
+
+__all__ = [
+    "SPARK_DAYS",
+    "AccountSummary",
+    "Dashboard",
+    "account_readings",
+    "alert_rules_for",
+    "daily_history",
+    "days_left",
+    "get_account",
+    "household_dashboard",
+]
+
+SPARK_DAYS = 30
+# Severity of a card, most urgent first: the dashboard sorts accounts needing action on top.
+_SEVERITY = {"danger": 0, "warning": 1, "info": 2, "ok": 3}
+
+
+@dataclass(slots=True)
+class AccountSummary:
+    id: int
+    provider_id: str
+    label: str
+    number_masked: str
+    kind: str
+    status: str
+    last_error_key: str | None
+    tariff_name: str | None
+    operator_state: str | None
+    suspension_end: dt.date | None
+    last_success_at: dt.datetime | None
+    balance_minor: int | None = None
+    currency: str = "RUB"
+    balance_at: dt.datetime | None = None
+    credit_limit_minor: int | None = None
+    next_charge_date: dt.date | None = None
+    next_charge_minor: int | None = None
+    history: list[tuple[dt.date, int]] = field(default_factory=list)
+    threshold_minor: int | None = None
+    forecast_days: int | None = None
+    days_left: int | None = None
+    badge: str = "ok"  # a key under "badge." in the translation table
+    severity: str = "ok"
+
+    @property
+    def balance(self) -> Decimal | None:
+        return None if self.balance_minor is None else from_minor(self.balance_minor)
+
+    def sparkline(self, width: int = 120, height: int = 32) -> str:
+        """SVG polyline points for the history, scaled into ``width`` x ``height``."""
+        values = [v for _, v in self.history]
+        if len(values) < 2:
+            return ""
+        low, high = min(values), max(values)
+        span = (high - low) or 1
+        step = width / (len(values) - 1)
+        pad = 2
+        usable = height - 2 * pad
+        return " ".join(
+            f"{i * step:.1f},{pad + usable - (v - low) * usable / span:.1f}"
+            for i, v in enumerate(values)
+        )
+
+
+@dataclass(slots=True)
+class Dashboard:
+    accounts: list[AccountSummary]
+    totals: dict[str, int]  # currency -> minor units
+
+    @property
+    def needing_action(self) -> int:
+        return sum(1 for a in self.accounts if a.severity in ("danger", "warning"))
+
+
+async def get_account(db: AsyncSession, household_id: int, account_id: int) -> LinkedAccount:
+    """The account ``account_id`` of this household, or 404."""
+    account = await db.scalar(
+        select(LinkedAccount).where(
+            LinkedAccount.id == account_id, LinkedAccount.household_id == household_id
+        )
+    )
+    if account is None:
+        raise NotFoundException("no such account")
+    return account
+
+
+def days_left(
+    history: list[tuple[dt.date, int]],
+    balance_minor: int | None,
+    next_charge_date: dt.date | None = None,
+    next_charge_minor: int | None = None,
+    today: dt.date | None = None,
+) -> int | None:
+    """Days until the money runs out, from the average daily spend over the history.
+
+    Spending is the sum of the day-to-day decreases (top-ups are ignored) over the span of the
+    history. A known next charge that the balance cannot cover bounds the answer by its date.
+    None when nothing is known or nothing is being spent.
+    """
+    if balance_minor is None:
+        return None
+    if balance_minor <= 0:
+        return 0
+    today = today or utcnow().date()
+    estimate: int | None = None
+    if len(history) >= 2:
+        spent = sum(max(0, a[1] - b[1]) for a, b in pairwise(history))
+        span = (history[-1][0] - history[0][0]).days
+        if spent > 0 and span > 0:
+            estimate = int(balance_minor * span / spent)
+    if next_charge_date is not None and next_charge_minor and next_charge_minor > balance_minor:
+        until_charge = max(0, (next_charge_date - today).days)
+        estimate = until_charge if estimate is None else min(estimate, until_charge)
+    return estimate
+
+
+def _judge(summary: AccountSummary) -> None:
+    """Choose the badge: what the household should do about this account, if anything."""
+    status = summary.status
+    if status == AccountStatus.NEEDS_LOGIN.value:
+        summary.badge, summary.severity = "needs_login", "danger"
+    elif status == AccountStatus.PLUGIN_ERROR.value:
+        summary.badge, summary.severity = "plugin_error", "danger"
+    elif status == AccountStatus.OPERATOR_ERROR.value:
+        summary.badge, summary.severity = "operator_error", "warning"
+    elif summary.balance_minor is not None and (
+        summary.balance_minor < 0 or summary.operator_state == "blocked"
+    ):
+        summary.badge, summary.severity = "blocked", "danger"
+    elif summary.balance_minor is not None and (
+        (summary.threshold_minor is not None and summary.balance_minor < summary.threshold_minor)
+        or (
+            summary.days_left is not None
+            and summary.forecast_days is not None
+            and summary.days_left <= summary.forecast_days
+        )
+    ):
+        summary.badge, summary.severity = "top_up", "warning"
+    elif status == AccountStatus.STALE.value:
+        summary.badge, summary.severity = "stale", "info"
+    elif summary.operator_state == "suspended":
+        summary.badge, summary.severity = "suspended", "info"
+    elif status == AccountStatus.NEW.value and summary.balance_minor is None:
+        summary.badge, summary.severity = "new", "info"
+    else:
+        summary.badge, summary.severity = "ok", "ok"
+
+
+async def alert_rules_for(
+    db: AsyncSession, household_id: int
+) -> dict[tuple[int | None, str], AlertRule]:
+    rules = await db.scalars(select(AlertRule).where(AlertRule.household_id == household_id))
+    return {(rule.account_id, rule.kind): rule for rule in rules}
+
+
+def _rule_value(
+    rules: dict[tuple[int | None, str], AlertRule], account_id: int, kind: str, attr: str
+) -> Any:
+    for key in ((account_id, kind), (None, kind)):
+        rule = rules.get(key)
+        if rule is not None:
+            return getattr(rule, attr) if rule.enabled else None
+    return None
+
+
+async def household_dashboard(
+    db: AsyncSession,
+    household_id: int,
+    *,
+    now: dt.datetime | None = None,
+    account_id: int | None = None,
+) -> Dashboard:
+    """Every account of the household (or just ``account_id``) with balance, history, badge."""
+    now = now or utcnow()
+    scope = [LinkedAccount.household_id == household_id]
+    if account_id is not None:
+        scope.append(LinkedAccount.id == account_id)
+    accounts = (
+        await db.execute(
+            select(
+                LinkedAccount.id,
+                LinkedAccount.provider_id,
+                LinkedAccount.label,
+                LinkedAccount.number_masked,
+                LinkedAccount.kind,
+                LinkedAccount.status,
+                LinkedAccount.last_error_key,
+                LinkedAccount.tariff_name,
+                LinkedAccount.operator_state,
+                LinkedAccount.suspension_end,
+                LinkedAccount.last_success_at,
+            )
+            .where(*scope)
+            .order_by(LinkedAccount.id)
+        )
+    ).all()
+    summaries = {row.id: AccountSummary(*row) for row in accounts}
+    if not summaries:
+        return Dashboard([], {})
+
+    household_ids = select(LinkedAccount.id).where(*scope)
+    latest_id = (
+        select(BalanceReading.id)
+        .where(BalanceReading.account_id == LinkedAccount.id)
+        .order_by(BalanceReading.at.desc(), BalanceReading.id.desc())
+        .limit(1)
+        .correlate(LinkedAccount)
+        .scalar_subquery()
+    )
+    latest_ids = select(latest_id.label("rid")).select_from(LinkedAccount).where(*scope).subquery()
+    latest = await db.execute(
+        select(
+            BalanceReading.account_id,
+            BalanceReading.amount_minor,
+            BalanceReading.currency,
+            BalanceReading.at,
+            BalanceReading.credit_limit_minor,
+            BalanceReading.next_charge_date,
+            BalanceReading.next_charge_minor,
+        ).join(latest_ids, BalanceReading.id == latest_ids.c.rid)
+    )
+    for row in latest:
+        summary = summaries[row.account_id]
+        summary.balance_minor = row.amount_minor
+        summary.currency = row.currency
+        summary.balance_at = row.at
+        summary.credit_limit_minor = row.credit_limit_minor
+        summary.next_charge_date = row.next_charge_date
+        summary.next_charge_minor = row.next_charge_minor
+
+    day = func.date(BalanceReading.at)
+    history = await db.execute(
+        select(BalanceReading.account_id, day.label("day"), func.avg(BalanceReading.amount_minor))
+        .where(
+            BalanceReading.account_id.in_(household_ids),
+            BalanceReading.at >= now - dt.timedelta(days=SPARK_DAYS),
+        )
+        .group_by(BalanceReading.account_id, day)
+        .order_by(BalanceReading.account_id, day)
+    )
+    for account_id, day_value, average in history:
+        when = dt.date.fromisoformat(day_value) if isinstance(day_value, str) else day_value
+        summaries[account_id].history.append((when, round(average)))
+
+    rules = await alert_rules_for(db, household_id)
+    today = now.date()
+    totals: dict[str, int] = {}
+    for summary in summaries.values():
+        summary.threshold_minor = _rule_value(rules, summary.id, "low_balance", "threshold_minor")
+        summary.forecast_days = _rule_value(rules, summary.id, "runs_out", "days")
+        summary.days_left = days_left(
+            summary.history,
+            summary.balance_minor,
+            summary.next_charge_date,
+            summary.next_charge_minor,
+            today,
+        )
+        _judge(summary)
+        if summary.balance_minor is not None:
+            totals[summary.currency] = totals.get(summary.currency, 0) + summary.balance_minor
+    ordered = sorted(
+        summaries.values(),
+        key=lambda s: (
+            _SEVERITY[s.severity],
+            s.days_left if s.days_left is not None else 10**6,
+            s.id,
+        ),
+    )
+    return Dashboard(ordered, totals)
+
+
+async def daily_history(
+    db: AsyncSession, account_id: int, days: int, *, now: dt.datetime | None = None
+) -> list[tuple[dt.date, int]]:
+    """One average balance per day over the last ``days`` days (the account chart)."""
+    now = now or utcnow()
+    day = func.date(BalanceReading.at)
+    rows = await db.execute(
+        select(day.label("day"), func.avg(BalanceReading.amount_minor))
+        .where(
+            BalanceReading.account_id == account_id,
+            BalanceReading.at >= now - dt.timedelta(days=days),
+        )
+        .group_by(day)
+        .order_by(day)
+    )
+    return [(dt.date.fromisoformat(d) if isinstance(d, str) else d, round(v)) for d, v in rows]
+
+
+async def account_readings(
+    db: AsyncSession, account_id: int, since: dt.datetime, until: dt.datetime | None = None
+) -> list[tuple[dt.datetime, int]]:
+    """The readings of one account (already scoped by the caller) between two times."""
+    query = select(BalanceReading.at, BalanceReading.amount_minor).where(
+        BalanceReading.account_id == account_id, BalanceReading.at >= since
+    )
+    if until is not None:
+        query = query.where(BalanceReading.at <= until)
+    rows = await db.execute(query.order_by(BalanceReading.at))
+    return [(at, amount) for at, amount in rows]

@@ -1,0 +1,1 @@
+"""Route handlers: pages (server-rendered, htmx) and the JSON API."""

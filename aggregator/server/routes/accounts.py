@@ -1,0 +1,745 @@
+"""The account page and its live sections: tariffs, services, suspension, usage, payments,
+reports, news, profile and chat, plus the operations on them (each may ask for a code)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException, ValidationException
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ...core.errors import FlowExpired, OperationRejected
+from ...core.flows import Challenge, ChallengeAnswer
+from ...core.models import (
+    AutopaySettings,
+    Money,
+    ReportFormat,
+)
+from ...core.secret import Secret
+from ...storage.models import AlertRule, LinkedAccount, from_minor
+from ..chat import store_messages, transcript
+from ..context import ServerState
+from ..flows import PendingFlow
+from ..i18n import zone
+from ..queries import daily_history, get_account, household_dashboard
+from ..rendering import page, request_lang
+from .common import form_data, redirect, require_user
+from .pages_common import capabilities_of, fragment, provider_class, provider_name
+
+__all__ = ["ROUTES", "run_operation"]
+
+CHART_DAYS = 90
+
+
+def _today(tz: str) -> dt.date:
+    return dt.datetime.now(zone(tz)).date()
+
+
+def _parse_date(value: str | None, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat((value or "").strip())
+    except ValueError:
+        raise ValidationException(f"{field}: a date YYYY-MM-DD") from None
+
+
+def _chart_data(
+    history: list[tuple[dt.date, int]],
+    threshold_minor: int | None,
+    days_left: int | None,
+    balance_minor: int | None,
+    labels: dict[str, str],
+) -> str:
+    """The account chart's data, for ``data-chart`` (drawn by ``js/charts.js``)."""
+    times = [int(dt.datetime.combine(d, dt.time(12), dt.UTC).timestamp()) for d, _ in history]
+    values = [round(v / 100, 2) for _, v in history]
+    forecast = None
+    if history and days_left is not None and balance_minor is not None and balance_minor > 0:
+        start = times[-1]
+        forecast = [[start, balance_minor / 100], [start + days_left * 86400, 0]]
+    return json.dumps(
+        {
+            "t": times,
+            "v": values,
+            "threshold": None if threshold_minor is None else threshold_minor / 100,
+            "forecast": forecast,
+            "labels": labels,
+        },
+        separators=(",", ":"),
+    )
+
+
+@get("/accounts/{account_id:int}", include_in_schema=False)
+async def account_page(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    dashboard = await household_dashboard(db, user.household_id, account_id=account_id)
+    summary = dashboard.accounts[0]
+    lang = request_lang(request)
+    history = await daily_history(db, account_id, CHART_DAYS)
+    t = server.translator
+    chart = _chart_data(
+        history,
+        summary.threshold_minor,
+        summary.days_left,
+        summary.balance_minor,
+        {
+            "balance": t.translate(lang, "chart.balance"),
+            "threshold": t.translate(lang, "chart.threshold"),
+            "forecast": t.translate(lang, "chart.forecast"),
+            "currency": "₽",
+            "lang": lang,
+        },
+    )
+    rules = {
+        rule.kind: rule
+        for rule in await db.scalars(
+            select(AlertRule).where(
+                AlertRule.household_id == user.household_id, AlertRule.account_id == account_id
+            )
+        )
+    }
+    today = _today(user.timezone)
+    error_message, error_action = t.error(lang, account.last_error_key)
+    low, runs = rules.get("low_balance"), rules.get("runs_out")
+    return page(
+        request,
+        "account.html",
+        error_message=error_message,
+        error_action=error_action,
+        alert_threshold=(
+            str(from_minor(low.threshold_minor))
+            if low is not None and low.threshold_minor is not None
+            else ""
+        ),
+        alert_days=str(runs.days) if runs is not None and runs.days else "",
+        account=account,
+        summary=summary,
+        provider_name=provider_name(server, account.provider_id, lang),
+        plugin_missing=provider_class(server, account.provider_id) is None,
+        caps=capabilities_of(server, account.provider_id),
+        chart=chart,
+        history_points=len(history),
+        rules=rules,
+        today=today,
+        report_start=today.replace(day=1) if today.day > 1 else today - dt.timedelta(days=30),
+        suspend_start=today + dt.timedelta(days=1),
+        suspend_end=today + dt.timedelta(days=14),
+    )
+
+
+async def _account(
+    request: Request[Any, Any, Any], db: AsyncSession, account_id: int
+) -> LinkedAccount:
+    user = require_user(request)
+    return await get_account(db, user.household_id, account_id)
+
+
+def _ops(server: ServerState) -> Any:
+    if server.operations is None:
+        raise RuntimeError("operations are not ready")
+    return server.operations
+
+
+# -- sections (GET, operator reads) -------------------------------------------------------
+
+
+@get("/accounts/{account_id:int}/tariffs", include_in_schema=False)
+async def tariffs_section(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    catalogue = await _ops(server).call(db, account, lambda p, s, a: p.tariffs(s, a))
+    return fragment(
+        request,
+        "partials/tariffs.html",
+        account=account,
+        catalogue=catalogue,
+        caps=capabilities_of(server, account.provider_id),
+        back=f"/accounts/{account_id}",
+    )
+
+
+@get("/accounts/{account_id:int}/tariffs/confirm", include_in_schema=False)
+async def tariff_confirm(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account_id: int,
+    tariff_id: str,
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    catalogue = await _ops(server).call(db, account, lambda p, s, a: p.tariffs(s, a))
+    chosen = next((t for t in catalogue.available if t.id == tariff_id), None)
+    if chosen is None:
+        raise NotFoundException("no such tariff")
+    return fragment(
+        request,
+        "partials/tariff_confirm.html",
+        account=account,
+        current=catalogue.current,
+        tariff=chosen,
+        back=f"/accounts/{account_id}",
+    )
+
+
+@get("/accounts/{account_id:int}/services", include_in_schema=False)
+async def services_section(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    services = await _ops(server).call(db, account, lambda p, s, a: p.services(s, a))
+    return fragment(
+        request,
+        "partials/services.html",
+        account=account,
+        services=services,
+        caps=capabilities_of(server, account.provider_id),
+        result=None,
+        back=f"/accounts/{account_id}",
+    )
+
+
+@get("/accounts/{account_id:int}/suspension", include_in_schema=False)
+async def suspension_section(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    suspension = await _ops(server).call(db, account, lambda p, s, a: p.suspension(s, a))
+    today = _today(user.timezone)
+    return fragment(
+        request,
+        "partials/suspension.html",
+        account=account,
+        suspension=suspension,
+        caps=capabilities_of(server, account.provider_id),
+        start=today + dt.timedelta(days=1),
+        end=today + dt.timedelta(days=14),
+        today=today,
+        back=f"/accounts/{account_id}",
+    )
+
+
+@get("/accounts/{account_id:int}/suspension/quote", include_in_schema=False)
+async def suspension_quote(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account_id: int,
+    start: str,
+    end: str,
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    first, last = _parse_date(start, "start"), _parse_date(end, "end")
+    if last < first:
+        raise ValidationException("end: not before the start")
+    quote = await _ops(server).call(
+        db, account, lambda p, s, a: p.quote_suspension(s, a, first, last)
+    )
+    return fragment(
+        request,
+        "partials/suspension_quote.html",
+        account=account,
+        quote=quote,
+        back=f"/accounts/{account_id}",
+    )
+
+
+@get("/accounts/{account_id:int}/usage", include_in_schema=False)
+async def usage_section(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    usage = await _ops(server).call(db, account, lambda p, s, a: p.usage(s, a))
+    return fragment(request, "partials/usage.html", account=account, usage=usage)
+
+
+@get("/accounts/{account_id:int}/payments", include_in_schema=False)
+async def payments_section(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    caps = capabilities_of(server, account.provider_id)
+    today = _today(user.timezone)
+    since = today - dt.timedelta(days=90)
+    payments = await _ops(server).call(db, account, lambda p, s, a: p.payments(s, a, since, today))
+    autopay = None
+    if "autopay" in caps:
+        autopay = await _ops(server).call(db, account, lambda p, s, a: p.autopay(s, a))
+    return fragment(
+        request,
+        "partials/payments.html",
+        account=account,
+        payments=sorted(payments, key=lambda p: p.at, reverse=True)[:50],
+        autopay=autopay,
+        caps=caps,
+    )
+
+
+@get("/accounts/{account_id:int}/news", include_in_schema=False)
+async def news_section(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    news = await _ops(server).call(db, account, lambda p, s, a: p.news(s, a))
+    return fragment(request, "partials/news.html", account=account, news=news[:20])
+
+
+@get("/accounts/{account_id:int}/profile", include_in_schema=False)
+async def profile_section(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    profile = await _ops(server).call(db, account, lambda p, s, a: p.profile(s, a))
+    return fragment(request, "partials/profile.html", account=account, profile=profile)
+
+
+@get("/accounts/{account_id:int}/report", include_in_schema=False)
+async def download_report(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account_id: int,
+    start: str,
+    end: str,
+    format: str = "pdf",
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    first, last = _parse_date(start, "start"), _parse_date(end, "end")
+    if last < first:
+        raise ValidationException("end: not before the start")
+    try:
+        fmt = ReportFormat(format)
+    except ValueError:
+        raise ValidationException("format: pdf or xlsx") from None
+    report = await _ops(server).call(db, account, lambda p, s, a: p.report(s, a, first, last, fmt))
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", report.filename) or f"report.{fmt.value}"
+    return Response(
+        report.content,
+        media_type=report.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# -- chat ---------------------------------------------------------------------------------
+
+
+@get("/accounts/{account_id:int}/chat", include_in_schema=False)
+async def chat_section(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    ops = _ops(server)
+    topics = await ops.call(db, account, lambda p, s, a: p.chat_topics(s, a))
+    history = await ops.call(db, account, lambda p, s, a: p.chat_history(s, a))
+    await store_messages(db, account.id, history)
+    messages = await transcript(db, account.id)
+    return fragment(
+        request,
+        "partials/chat.html",
+        account=account,
+        topics=topics,
+        messages=messages,
+        back=f"/accounts/{account_id}",
+    )
+
+
+@get("/accounts/{account_id:int}/chat/messages", include_in_schema=False)
+async def chat_messages(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    """Polled by htmx while the chat is open: new bot and agent replies appear live."""
+    account = await _account(request, db, account_id)
+    history = await _ops(server).call(db, account, lambda p, s, a: p.chat_history(s, a))
+    await store_messages(db, account.id, history)
+    messages = await transcript(db, account.id)
+    return page(request, "partials/chat_messages.html", account=account, messages=messages)
+
+
+@post("/accounts/{account_id:int}/chat", include_in_schema=False)
+async def chat_send(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    form = await form_data(request)
+    text = form.get("text", "").strip()
+    topic = form.get("topic", "").strip()
+    if not text or len(text) > 2000:
+        raise ValidationException("text: 1 to 2000 characters")
+    ops = _ops(server)
+    replies = await ops.call(db, account, lambda p, s, a: p.send_chat_message(s, a, topic, text))
+    history = await ops.call(db, account, lambda p, s, a: p.chat_history(s, a))
+    await store_messages(db, account.id, [*history, *replies])
+    messages = await transcript(db, account.id)
+    return fragment(
+        request,
+        "partials/chat_messages.html",
+        account=account,
+        messages=messages,
+        back=f"/accounts/{account_id}",
+    )
+
+
+# -- operations (POST; each may come back with a code challenge) ---------------------------
+
+
+async def run_operation(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account: LinkedAccount,
+    operation: str,
+    args: dict[str, Any],
+    result: object,
+) -> Response[Any]:
+    """Show the result of an operation, or start its confirmation step."""
+    user = require_user(request)
+    ops = _ops(server)
+    if isinstance(result, Challenge):
+        flow = server.flows.start(
+            web_session=user.session_id,
+            household_id=user.household_id,
+            user_id=user.user_id,
+            purpose="operation",
+            provider_id=account.provider_id,
+            account_id=account.id,
+            operation=operation,
+            operation_args=args,
+            challenge=result,
+        )
+        return fragment(
+            request,
+            "partials/confirm_code.html",
+            flow=flow,
+            account=account,
+            back=f"/accounts/{account.id}",
+        )
+    await ops.audit(
+        db, account, user.user_id, f"operation.{operation}", _audit_details(args, result)
+    )
+    return fragment(
+        request,
+        "partials/op_result.html",
+        account=account,
+        operation=operation,
+        result=result,
+        args=args,
+        back=f"/accounts/{account.id}",
+    )
+
+
+def _audit_details(args: dict[str, Any], result: object) -> dict[str, Any]:
+    details = {
+        k: str(v)
+        for k, v in args.items()
+        if k in ("tariff_id", "service_id", "enabled", "start", "end", "amount")
+    }
+    effective = getattr(result, "effective_date", None)
+    if effective is not None:
+        details["effective_date"] = effective.isoformat()
+    return details
+
+
+@post("/accounts/{account_id:int}/tariff", include_in_schema=False)
+async def change_tariff(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    form = await form_data(request)
+    tariff_id = form.get("tariff_id", "").strip()
+    if not tariff_id:
+        raise ValidationException("tariff_id is required")
+    result = await _ops(server).call(db, account, lambda p, s, a: p.change_tariff(s, a, tariff_id))
+    return await run_operation(
+        request, db, server, account, "change_tariff", {"tariff_id": tariff_id}, result
+    )
+
+
+@post("/accounts/{account_id:int}/services/{service_id:str}", include_in_schema=False)
+async def toggle_service(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account_id: int,
+    service_id: str,
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    form = await form_data(request)
+    enabled = form.get("enabled", "") in ("1", "true", "on")
+    ops = _ops(server)
+    result = await ops.call(db, account, lambda p, s, a: p.set_service(s, a, service_id, enabled))
+    if isinstance(result, Challenge):
+        return await run_operation(
+            request,
+            db,
+            server,
+            account,
+            "set_service",
+            {"service_id": service_id, "enabled": enabled},
+            result,
+        )
+    user = require_user(request)
+    await ops.audit(
+        db,
+        account,
+        user.user_id,
+        "operation.set_service",
+        {"service_id": service_id, "enabled": str(enabled)},
+    )
+    services = await ops.call(db, account, lambda p, s, a: p.services(s, a))
+    return fragment(
+        request,
+        "partials/services.html",
+        account=account,
+        services=services,
+        caps=capabilities_of(server, account.provider_id),
+        result=result,
+        back=f"/accounts/{account_id}",
+    )
+
+
+@post("/accounts/{account_id:int}/suspension", include_in_schema=False)
+async def suspend(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    form = await form_data(request)
+    first, last = _parse_date(form.get("start"), "start"), _parse_date(form.get("end"), "end")
+    if last < first:
+        raise ValidationException("end: not before the start")
+    result = await _ops(server).call(db, account, lambda p, s, a: p.suspend(s, a, first, last))
+    return await run_operation(
+        request,
+        db,
+        server,
+        account,
+        "suspend",
+        {"start": first.isoformat(), "end": last.isoformat()},
+        result,
+    )
+
+
+@post("/accounts/{account_id:int}/suspension/resume", include_in_schema=False)
+async def resume(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    result = await _ops(server).call(db, account, lambda p, s, a: p.resume(s, a))
+    return await run_operation(request, db, server, account, "resume", {}, result)
+
+
+def _amount(value: str | None, field: str = "amount") -> Decimal:
+    try:
+        amount = Decimal((value or "").replace(",", ".").replace(" ", "").replace("\u00a0", ""))
+    except InvalidOperation:
+        raise ValidationException(f"{field}: a sum in roubles") from None
+    if not amount.is_finite() or amount <= 0 or amount > 1_000_000:
+        raise ValidationException(f"{field}: a sum between 0 and 1 000 000")
+    return amount.quantize(Decimal("0.01"))
+
+
+@post("/accounts/{account_id:int}/top-up", include_in_schema=False)
+async def top_up(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    form = await form_data(request)
+    amount = _amount(form.get("amount"))
+    result = await _ops(server).call(db, account, lambda p, s, a: p.top_up(s, a, amount))
+    return await run_operation(
+        request, db, server, account, "top_up", {"amount": str(amount)}, result
+    )
+
+
+@post("/accounts/{account_id:int}/autopay", include_in_schema=False)
+async def set_autopay(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    form = await form_data(request)
+    enabled = form.get("enabled", "") in ("1", "true", "on")
+    settings = AutopaySettings(
+        enabled=enabled,
+        threshold=Money.rub(_amount(form.get("threshold"), "threshold"))
+        if enabled and form.get("threshold")
+        else None,
+        amount=Money.rub(_amount(form.get("amount"))) if enabled and form.get("amount") else None,
+    )
+    result = await _ops(server).call(db, account, lambda p, s, a: p.set_autopay(s, a, settings))
+    return await run_operation(
+        request, db, server, account, "set_autopay", {"enabled": enabled}, result
+    )
+
+
+@post("/flows/{token:str}/confirm", include_in_schema=False)
+async def confirm_operation(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, token: str
+) -> Response[Any]:
+    user = require_user(request)
+    flow = server.flows.get(token, user.session_id)
+    if flow is None or flow.purpose != "operation" or flow.account_id is None:
+        raise FlowExpired("this confirmation is no longer open")
+    account = await get_account(db, user.household_id, flow.account_id)
+    form = await form_data(request)
+    code = form.get("code", "").strip()
+    if not code:
+        return _code_again(request, flow, account, "confirm.code_required", None)
+    challenge = flow.challenge
+    assert challenge is not None
+    answer = ChallengeAnswer(text=Secret(code))
+    try:
+        result = await _ops(server).call(
+            db, account, lambda p, s, a: p.confirm(s, challenge, answer)
+        )
+    except OperationRejected as exc:
+        return _code_again(request, flow, account, "confirm.rejected", exc.reason or None)
+    if isinstance(result, Challenge):
+        flow.challenge = result
+        server.flows.touch(flow)
+        return _code_again(request, flow, account, None, None)
+    server.flows.drop(flow.token)
+    await _ops(server).audit(
+        db,
+        account,
+        user.user_id,
+        f"operation.{flow.operation}.confirmed",
+        _audit_details(flow.operation_args, result),
+    )
+    return fragment(
+        request,
+        "partials/op_result.html",
+        account=account,
+        operation=flow.operation,
+        result=result,
+        args=flow.operation_args,
+        back=f"/accounts/{account.id}",
+    )
+
+
+def _code_again(
+    request: Request[Any, Any, Any],
+    flow: PendingFlow,
+    account: LinkedAccount,
+    error: str | None,
+    reason: str | None,
+) -> Response[Any]:
+    return fragment(
+        request,
+        "partials/confirm_code.html",
+        status_code=400 if error else 200,
+        flow=flow,
+        account=account,
+        error=error,
+        reason=reason,
+        back=f"/accounts/{account.id}",
+    )
+
+
+# -- settings of one account ------------------------------------------------------------
+
+
+@post("/accounts/{account_id:int}/alerts", include_in_schema=False)
+async def account_alerts(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    form = await form_data(request)
+    from .settings_pages import parse_threshold, save_rule
+
+    threshold = parse_threshold(form.get("threshold"))
+    days_raw = form.get("days", "").strip()
+    days = int(days_raw) if days_raw.isdigit() and 0 < int(days_raw) <= 60 else None
+    if days_raw and days is None:
+        raise ValidationException("days: 1 to 60")
+    await save_rule(db, user.household_id, account.id, "low_balance", threshold_minor=threshold)
+    await save_rule(db, user.household_id, account.id, "runs_out", days=days)
+    await db.commit()
+    return redirect(request, f"/accounts/{account_id}?saved=alerts")
+
+
+@post("/accounts/{account_id:int}/label", include_in_schema=False)
+async def rename(
+    request: Request[Any, Any, Any], db: AsyncSession, account_id: int
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    form = await form_data(request)
+    label = form.get("label", "").strip()[:200]
+    account.label = label
+    await db.commit()
+    return redirect(request, f"/accounts/{account_id}")
+
+
+@post("/accounts/{account_id:int}/delete", include_in_schema=False)
+async def remove(
+    request: Request[Any, Any, Any], db: AsyncSession, account_id: int
+) -> Response[Any]:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    await db.execute(
+        delete(LinkedAccount).where(
+            LinkedAccount.id == account.id, LinkedAccount.household_id == user.household_id
+        )
+    )
+    from ...storage.models import AuditLog
+
+    db.add(
+        AuditLog(
+            household_id=user.household_id,
+            user_id=user.user_id,
+            action="account.removed",
+            details={"provider": account.provider_id, "number": account.number_masked},
+        )
+    )
+    await db.commit()
+    return redirect(request, "/?removed=1")
+
+
+@post("/accounts/{account_id:int}/refresh", include_in_schema=False)
+async def refresh(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    """Poll this account now (the same poll the scheduler runs)."""
+    account = await _account(request, db, account_id)
+    from ..integration import poll_now
+
+    await poll_now(server, db, account)
+    return redirect(request, f"/accounts/{account_id}")
+
+
+ROUTES = [
+    account_page,
+    tariffs_section,
+    tariff_confirm,
+    services_section,
+    suspension_section,
+    suspension_quote,
+    usage_section,
+    payments_section,
+    news_section,
+    profile_section,
+    download_report,
+    chat_section,
+    chat_messages,
+    chat_send,
+    change_tariff,
+    toggle_service,
+    suspend,
+    resume,
+    top_up,
+    set_autopay,
+    confirm_operation,
+    account_alerts,
+    rename,
+    remove,
+    refresh,
+]

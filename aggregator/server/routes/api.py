@@ -1,0 +1,956 @@
+"""The JSON API under ``/api/v1``: what the pages show, for scripts and other front ends.
+
+Signed in by the dashboard's session cookie; every state change carries the session's CSRF
+token in ``X-CSRF-Token``. Every object belongs to the signed-in household: another
+household's ids answer 404. Operations the operator protects with a one-time code answer
+``{"status": "confirm", "challenge": {...}}``; ``POST /api/v1/flows/{token}`` finishes them.
+Errors: ``{"error": {"key", "message", "action"}}`` (409: the account needs a person to log in
+again; 422: the operator refused; 502: the plugin could not read the operator's answer;
+503: the operator is unavailable, try later).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Request, Response, Router, delete, get, patch, post, put
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import Parameter
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ...core.errors import FlowExpired, OperationRejected
+from ...core.flows import Challenge, ChallengeAnswer
+from ...core.models import (
+    ChatTopic,
+    NewsItem,
+    Payment,
+    Profile,
+    ReportFormat,
+    Service,
+    Suspension,
+    SuspensionQuote,
+    TariffCatalogue,
+    Usage,
+)
+from ...core.secret import Secret
+from ...storage.models import AlertRule, AuditLog, LinkedAccount, OutboxMessage, from_minor
+from ..chat import store_messages, transcript
+from ..context import CurrentUser, ServerState
+from ..i18n import zone
+from ..queries import AccountSummary, account_readings, get_account, household_dashboard
+from ..rendering import request_lang
+from .common import require_user
+from .pages_common import capabilities_of, provider_names
+from .settings_pages import save_rule
+
+__all__ = ["TAGS", "router"]
+
+TAGS = [
+    "me",
+    "accounts",
+    "readings",
+    "tariffs",
+    "services",
+    "suspension",
+    "chat",
+    "reports",
+    "usage",
+    "payments",
+    "news",
+    "alerts",
+    "outbox",
+    "flows",
+]
+
+AccountId = Annotated[int, Parameter(ge=1, le=2**62, description="A linked account's id")]
+
+
+# -- shapes --------------------------------------------------------------------------------
+
+
+class MoneyOut(msgspec.Struct):
+    amount: str  # a decimal string, "1234.56"
+    currency: str
+
+
+def _money(minor: int | None, currency: str = "RUB") -> MoneyOut | None:
+    return None if minor is None else MoneyOut(str(from_minor(minor)), currency)
+
+
+class HistoryPoint(msgspec.Struct):
+    day: dt.date
+    amount_minor: int
+
+
+class AccountOut(msgspec.Struct):
+    id: int
+    provider_id: str
+    provider_name: str
+    label: str
+    number_masked: str
+    kind: str
+    status: str
+    error_key: str | None
+    balance: MoneyOut | None
+    balance_at: dt.datetime | None
+    credit_limit: MoneyOut | None
+    next_charge_date: dt.date | None
+    next_charge: MoneyOut | None
+    tariff_name: str | None
+    operator_state: str | None
+    suspension_end: dt.date | None
+    last_success_at: dt.datetime | None
+    days_left: int | None
+    threshold: MoneyOut | None
+    badge: str
+    severity: Literal["danger", "warning", "info", "ok"]
+    history: list[HistoryPoint]
+
+
+class AccountsOut(msgspec.Struct):
+    accounts: list[AccountOut]
+    totals: list[MoneyOut]
+
+
+class AccountDetail(msgspec.Struct):
+    account: AccountOut
+    capabilities: list[str]
+    login_scheme: str
+    polling_interval_s: int | None
+    last_polled_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class AccountPatch(msgspec.Struct, forbid_unknown_fields=True):
+    label: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class ReadingOut(msgspec.Struct):
+    at: dt.datetime
+    amount: MoneyOut
+
+
+class MeOut(msgspec.Struct):
+    email: str
+    display_name: str
+    role: str
+    lang: str
+    household_id: int
+    household_name: str
+    timezone: str
+
+
+class ChallengeOut(msgspec.Struct):
+    flow: str  # POST /api/v1/flows/{flow} with the code
+    kind: str
+    channel: str | None
+    masked_destination: str | None
+    code_length: int | None
+    message: str
+    expires_at: dt.datetime
+
+
+class OperationOut(msgspec.Struct):
+    status: Literal["done", "confirm"]
+    operation: str
+    effective_date: dt.date | None = None
+    message: str = ""
+    result: dict[str, Any] | None = None
+    challenge: ChallengeOut | None = None
+
+
+class TariffIn(msgspec.Struct, forbid_unknown_fields=True):
+    tariff_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class ServiceIn(msgspec.Struct, forbid_unknown_fields=True):
+    enabled: bool
+
+
+class PeriodIn(msgspec.Struct, forbid_unknown_fields=True):
+    start: dt.date
+    end: dt.date
+
+
+class CodeIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class ChatIn(msgspec.Struct, forbid_unknown_fields=True):
+    topic_id: Annotated[str, msgspec.Meta(max_length=128)]
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class ChatMessageOut(msgspec.Struct):
+    id: str
+    topic_id: str | None
+    author: str
+    author_name: str | None
+    text: str
+    sent_at: dt.datetime
+
+
+class ChatOut(msgspec.Struct):
+    topics: list[dict[str, str]]
+    messages: list[ChatMessageOut]
+
+
+Threshold = Annotated[Decimal, msgspec.Meta(ge=0, le=10_000_000)]
+Days = Annotated[int, msgspec.Meta(ge=1, le=60)]
+Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+
+
+class AlertSettings(msgspec.Struct, forbid_unknown_fields=True):
+    low_balance_enabled: bool = True
+    threshold: Threshold | None = None  # roubles
+    margin: Threshold | None = None
+    runs_out_enabled: bool = True
+    days: Days | None = None
+    needs_login_enabled: bool = True
+    suspension_ends_enabled: bool = True
+    suspension_days: Days | None = None
+    reminder_hours: Annotated[int, msgspec.Meta(ge=1, le=720)] | None = None
+    recipients: Annotated[list[Email], msgspec.Meta(max_length=20)] = []
+    lang: Literal["ru", "en"] = "ru"
+
+
+class AccountAlerts(msgspec.Struct, forbid_unknown_fields=True):
+    threshold: Threshold | None = None
+    days: Days | None = None
+
+
+class OutboxOut(msgspec.Struct):
+    id: int
+    kind: str
+    subject: str
+    recipients: list[str]
+    status: str
+    attempts: int
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    lang: str
+    link: str | None
+    body_text: str
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _account_out(summary: AccountSummary, names: dict[str, str]) -> AccountOut:
+    return AccountOut(
+        id=summary.id,
+        provider_id=summary.provider_id,
+        provider_name=names.get(summary.provider_id, summary.provider_id),
+        label=summary.label,
+        number_masked=summary.number_masked,
+        kind=summary.kind,
+        status=summary.status,
+        error_key=summary.last_error_key,
+        balance=_money(summary.balance_minor, summary.currency),
+        balance_at=summary.balance_at,
+        credit_limit=_money(summary.credit_limit_minor, summary.currency),
+        next_charge_date=summary.next_charge_date,
+        next_charge=_money(summary.next_charge_minor, summary.currency),
+        tariff_name=summary.tariff_name,
+        operator_state=summary.operator_state,
+        suspension_end=summary.suspension_end,
+        last_success_at=summary.last_success_at,
+        days_left=summary.days_left,
+        threshold=_money(summary.threshold_minor, summary.currency),
+        badge=summary.badge,
+        severity=summary.severity,  # type: ignore[arg-type]
+        history=[HistoryPoint(d, v) for d, v in summary.history],
+    )
+
+
+def _ops(server: ServerState) -> Any:
+    if server.operations is None:
+        raise RuntimeError("operations are not ready")
+    return server.operations
+
+
+async def _account(
+    request: Request[Any, Any, Any], db: AsyncSession, account_id: int
+) -> LinkedAccount:
+    return await get_account(db, require_user(request).household_id, account_id)
+
+
+def _operation_out(
+    server: ServerState,
+    user: CurrentUser,
+    account: LinkedAccount,
+    operation: str,
+    args: dict[str, Any],
+    result: object,
+) -> OperationOut:
+    if isinstance(result, Challenge):
+        flow = server.flows.start(
+            web_session=user.session_id,
+            household_id=user.household_id,
+            user_id=user.user_id,
+            purpose="operation",
+            provider_id=account.provider_id,
+            account_id=account.id,
+            operation=operation,
+            operation_args=args,
+            challenge=result,
+        )
+        return OperationOut(
+            status="confirm",
+            operation=operation,
+            challenge=ChallengeOut(
+                flow=flow.token,
+                kind=result.kind.value,
+                channel=result.channel,
+                masked_destination=result.masked_destination,
+                code_length=result.code_length,
+                message=result.message,
+                expires_at=result.expires_at,
+            ),
+        )
+    dumped = None
+    dump = getattr(result, "model_dump", None)
+    if dump is not None:
+        dumped = dump(mode="json")
+    return OperationOut(
+        status="done",
+        operation=operation,
+        effective_date=getattr(result, "effective_date", None),
+        message=str(getattr(result, "message", "") or ""),
+        result=dumped,
+    )
+
+
+async def _audit(
+    db: AsyncSession,
+    user: CurrentUser,
+    account: LinkedAccount,
+    action: str,
+    details: dict[str, Any],
+) -> None:
+    db.add(
+        AuditLog(
+            household_id=user.household_id,
+            user_id=user.user_id,
+            account_id=account.id,
+            action=action,
+            details=details,
+        )
+    )
+    await db.commit()
+
+
+def _today(user: CurrentUser) -> dt.date:
+    return dt.datetime.now(zone(user.timezone)).date()
+
+
+def _check_period(start: dt.date, end: dt.date, *, max_days: int = 366) -> None:
+    if end < start:
+        raise ValidationException("end: not before the start")
+    if (end - start).days > max_days:
+        raise ValidationException(f"the period is longer than {max_days} days")
+
+
+# -- handlers --------------------------------------------------------------------------------
+
+
+@get("/me", tags=["me"], summary="The signed-in user and household")
+async def me(request: Request[Any, Any, Any]) -> MeOut:
+    user = require_user(request)
+    return MeOut(
+        email=user.email,
+        display_name=user.display_name,
+        role=user.role,
+        lang=user.lang,
+        household_id=user.household_id,
+        household_name=user.household_name,
+        timezone=user.timezone,
+    )
+
+
+@get("/accounts", tags=["accounts"], summary="Every account with its balance and history")
+async def list_accounts(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
+) -> AccountsOut:
+    user = require_user(request)
+    board = await household_dashboard(db, user.household_id)
+    names = provider_names(server, request_lang(request))
+    return AccountsOut(
+        accounts=[_account_out(s, names) for s in board.accounts],
+        totals=[MoneyOut(str(from_minor(v)), c) for c, v in sorted(board.totals.items())],
+    )
+
+
+@get("/accounts/{account_id:int}", tags=["accounts"], summary="One account")
+async def account_detail(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+) -> AccountDetail:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    board = await household_dashboard(db, user.household_id, account_id=account_id)
+    names = provider_names(server, request_lang(request))
+    return AccountDetail(
+        account=_account_out(board.accounts[0], names),
+        capabilities=sorted(capabilities_of(server, account.provider_id)),
+        login_scheme=account.login_scheme,
+        polling_interval_s=account.poll_interval_s,
+        last_polled_at=account.last_polled_at,
+        created_at=account.created_at,
+    )
+
+
+@patch("/accounts/{account_id:int}", tags=["accounts"], summary="Rename an account")
+async def rename_account(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account_id: AccountId,
+    data: AccountPatch,
+) -> AccountDetail:
+    account = await _account(request, db, account_id)
+    account.label = data.label.strip()
+    await db.commit()
+    detail: AccountDetail = await account_detail.fn(
+        request=request, db=db, server=server, account_id=account_id
+    )
+    return detail
+
+
+@delete(
+    "/accounts/{account_id:int}", tags=["accounts"], summary="Unlink an account", status_code=204
+)
+async def remove_account(
+    request: Request[Any, Any, Any], db: AsyncSession, account_id: AccountId
+) -> None:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    await db.execute(sql_delete(LinkedAccount).where(LinkedAccount.id == account.id))
+    db.add(
+        AuditLog(
+            household_id=user.household_id,
+            user_id=user.user_id,
+            action="account.removed",
+            details={"provider": account.provider_id, "number": account.number_masked},
+        )
+    )
+    await db.commit()
+
+
+@get("/accounts/{account_id:int}/readings", tags=["readings"], summary="Balance readings")
+async def readings(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    account_id: AccountId,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: Annotated[int, Parameter(ge=1, le=100_000)] = 10_000,
+) -> list[ReadingOut]:
+    account = await _account(request, db, account_id)
+    start = since or (dt.datetime.now(dt.UTC) - dt.timedelta(days=365))
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=dt.UTC)
+    rows = await account_readings(db, account.id, start, until)
+    return [ReadingOut(at, MoneyOut(str(from_minor(v)), "RUB")) for at, v in rows[-limit:]]
+
+
+@get(
+    "/accounts/{account_id:int}/tariffs", tags=["tariffs"], summary="Current and available tariffs"
+)
+async def tariffs(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+) -> TariffCatalogue:
+    account = await _account(request, db, account_id)
+    result: TariffCatalogue = await _ops(server).call(db, account, lambda p, s, a: p.tariffs(s, a))
+    return result
+
+
+@post(
+    "/accounts/{account_id:int}/tariff",
+    tags=["tariffs"],
+    summary="Change the tariff",
+    status_code=200,
+)
+async def change_tariff(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account_id: AccountId,
+    data: TariffIn,
+) -> OperationOut:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    result = await _ops(server).call(
+        db, account, lambda p, s, a: p.change_tariff(s, a, data.tariff_id)
+    )
+    if not isinstance(result, Challenge):
+        await _audit(db, user, account, "operation.change_tariff", {"tariff_id": data.tariff_id})
+    return _operation_out(
+        server, user, account, "change_tariff", {"tariff_id": data.tariff_id}, result
+    )
+
+
+@get("/accounts/{account_id:int}/services", tags=["services"], summary="Services and their prices")
+async def services(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+) -> list[Service]:
+    account = await _account(request, db, account_id)
+    result: list[Service] = await _ops(server).call(db, account, lambda p, s, a: p.services(s, a))
+    return result
+
+
+@put(
+    "/accounts/{account_id:int}/services/{service_id:str}",
+    tags=["services"],
+    summary="Switch a service on or off",
+)
+async def set_service(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account_id: AccountId,
+    service_id: Annotated[str, Parameter(max_length=128)],
+    data: ServiceIn,
+) -> OperationOut:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    result = await _ops(server).call(
+        db, account, lambda p, s, a: p.set_service(s, a, service_id, data.enabled)
+    )
+    args = {"service_id": service_id, "enabled": data.enabled}
+    if not isinstance(result, Challenge):
+        await _audit(
+            db, user, account, "operation.set_service", {k: str(v) for k, v in args.items()}
+        )
+    return _operation_out(server, user, account, "set_service", args, result)
+
+
+@get("/accounts/{account_id:int}/suspension", tags=["suspension"], summary="The voluntary block")
+async def suspension(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+) -> Suspension:
+    account = await _account(request, db, account_id)
+    result: Suspension = await _ops(server).call(db, account, lambda p, s, a: p.suspension(s, a))
+    return result
+
+
+@get(
+    "/accounts/{account_id:int}/suspension/quote",
+    tags=["suspension"],
+    summary="What a block would cost",
+)
+async def suspension_quote(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account_id: AccountId,
+    start: dt.date,
+    end: dt.date,
+) -> SuspensionQuote:
+    account = await _account(request, db, account_id)
+    _check_period(start, end)
+    result: SuspensionQuote = await _ops(server).call(
+        db, account, lambda p, s, a: p.quote_suspension(s, a, start, end)
+    )
+    return result
+
+
+@post(
+    "/accounts/{account_id:int}/suspension",
+    tags=["suspension"],
+    summary="Request a block",
+    status_code=200,
+)
+async def suspend(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account_id: AccountId,
+    data: PeriodIn,
+) -> OperationOut:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    _check_period(data.start, data.end)
+    result = await _ops(server).call(
+        db, account, lambda p, s, a: p.suspend(s, a, data.start, data.end)
+    )
+    args = {"start": data.start.isoformat(), "end": data.end.isoformat()}
+    if not isinstance(result, Challenge):
+        await _audit(db, user, account, "operation.suspend", args)
+    return _operation_out(server, user, account, "suspend", args, result)
+
+
+@delete(
+    "/accounts/{account_id:int}/suspension",
+    tags=["suspension"],
+    summary="End the block",
+    status_code=200,
+)
+async def resume(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+) -> OperationOut:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    result = await _ops(server).call(db, account, lambda p, s, a: p.resume(s, a))
+    await _audit(db, user, account, "operation.resume", {})
+    return _operation_out(server, user, account, "resume", {}, result)
+
+
+def _chat_out(topics: list[ChatTopic], messages: list[Any]) -> ChatOut:
+    return ChatOut(
+        topics=[{"id": t.id, "title": t.title} for t in topics],
+        messages=[
+            ChatMessageOut(m.remote_id, m.topic_id, m.author, m.author_name, m.text, m.sent_at)
+            for m in messages
+        ],
+    )
+
+
+@get("/accounts/{account_id:int}/chat", tags=["chat"], summary="Chat topics and the whole history")
+async def chat(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+) -> ChatOut:
+    account = await _account(request, db, account_id)
+    ops = _ops(server)
+    topics = await ops.call(db, account, lambda p, s, a: p.chat_topics(s, a))
+    history = await ops.call(db, account, lambda p, s, a: p.chat_history(s, a))
+    await store_messages(db, account.id, history)
+    return _chat_out(topics, await transcript(db, account.id))
+
+
+@post("/accounts/{account_id:int}/chat", tags=["chat"], summary="Send a message", status_code=200)
+async def chat_send(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account_id: AccountId,
+    data: ChatIn,
+) -> ChatOut:
+    account = await _account(request, db, account_id)
+    ops = _ops(server)
+    topics = await ops.call(db, account, lambda p, s, a: p.chat_topics(s, a))
+    if data.topic_id and data.topic_id not in {t.id for t in topics}:
+        raise ValidationException("topic_id: one of the account's chat topics")
+    replies = await ops.call(
+        db, account, lambda p, s, a: p.send_chat_message(s, a, data.topic_id, data.text.strip())
+    )
+    history = await ops.call(db, account, lambda p, s, a: p.chat_history(s, a))
+    await store_messages(db, account.id, [*history, *replies])
+    return _chat_out(topics, await transcript(db, account.id))
+
+
+@get(
+    "/accounts/{account_id:int}/reports",
+    tags=["reports"],
+    summary="A spending-detail report (PDF or XLSX)",
+    media_type="application/octet-stream",
+    response_description="The report file",
+)
+async def report(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account_id: AccountId,
+    start: dt.date,
+    end: dt.date,
+    format: ReportFormat = ReportFormat.PDF,
+) -> Response[bytes]:
+    account = await _account(request, db, account_id)
+    _check_period(start, end)
+    result = await _ops(server).call(
+        db, account, lambda p, s, a: p.report(s, a, start, end, format)
+    )
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", result.filename) or f"report.{format.value}"
+    return Response(
+        result.content,
+        media_type=result.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@get("/accounts/{account_id:int}/usage", tags=["usage"], summary="Package remainders and traffic")
+async def usage(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+) -> Usage:
+    account = await _account(request, db, account_id)
+    result: Usage = await _ops(server).call(db, account, lambda p, s, a: p.usage(s, a))
+    return result
+
+
+@get("/accounts/{account_id:int}/payments", tags=["payments"], summary="Payments and charges")
+async def payments(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    account_id: AccountId,
+    days: Annotated[int, Parameter(ge=1, le=366)] = 90,
+) -> list[Payment]:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    today = _today(user)
+    since = today - dt.timedelta(days=days)
+    result: list[Payment] = await _ops(server).call(
+        db, account, lambda p, s, a: p.payments(s, a, since, today)
+    )
+    return result
+
+
+@get("/accounts/{account_id:int}/news", tags=["news"], summary="News and offers")
+async def news(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+) -> list[NewsItem]:
+    account = await _account(request, db, account_id)
+    result: list[NewsItem] = await _ops(server).call(db, account, lambda p, s, a: p.news(s, a))
+    return result
+
+
+@get("/accounts/{account_id:int}/profile", tags=["accounts"], summary="The operator's profile")
+async def profile(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+) -> Profile:
+    account = await _account(request, db, account_id)
+    result: Profile = await _ops(server).call(db, account, lambda p, s, a: p.profile(s, a))
+    return result
+
+
+@post(
+    "/flows/{token:str}",
+    tags=["flows"],
+    summary="Confirm an operation with its code",
+    status_code=200,
+)
+async def confirm(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    token: Annotated[str, Parameter(max_length=64)],
+    data: CodeIn,
+) -> OperationOut:
+    user = require_user(request)
+    flow = server.flows.get(token, user.session_id)
+    if flow is None or flow.purpose != "operation" or flow.account_id is None:
+        raise NotFoundException("no such confirmation")
+    account = await get_account(db, user.household_id, flow.account_id)
+    challenge = flow.challenge
+    if challenge is None:
+        raise FlowExpired("this confirmation is no longer open")
+    answer = ChallengeAnswer(text=Secret(data.code.strip()))
+    try:
+        result = await _ops(server).call(
+            db, account, lambda p, s, a: p.confirm(s, challenge, answer)
+        )
+    except OperationRejected:
+        server.flows.touch(flow)
+        raise
+    operation = flow.operation or "operation"
+    if isinstance(result, Challenge):
+        server.flows.drop(flow.token)
+        return _operation_out(server, user, account, operation, flow.operation_args, result)
+    server.flows.drop(flow.token)
+    await _audit(
+        db,
+        user,
+        account,
+        f"operation.{operation}.confirmed",
+        {k: str(v) for k, v in flow.operation_args.items()},
+    )
+    return _operation_out(server, user, account, operation, flow.operation_args, result)
+
+
+async def _rules(
+    db: AsyncSession, household_id: int, account_id: int | None
+) -> dict[str, AlertRule]:
+    rules = await db.scalars(
+        select(AlertRule).where(
+            AlertRule.household_id == household_id,
+            AlertRule.account_id.is_(None)
+            if account_id is None
+            else AlertRule.account_id == account_id,
+        )
+    )
+    return {rule.kind: rule for rule in rules}
+
+
+def _roubles(minor: int | None) -> Decimal | None:
+    return None if minor is None else from_minor(minor)
+
+
+def _minor(value: Decimal | None) -> int | None:
+    return None if value is None else int((value * 100).to_integral_value())
+
+
+@get("/alerts", tags=["alerts"], summary="The household's alert settings")
+async def get_alerts(request: Request[Any, Any, Any], db: AsyncSession) -> AlertSettings:
+    user = require_user(request)
+    rules = await _rules(db, user.household_id, None)
+    low, runs, login, susp = (
+        rules.get(k) for k in ("low_balance", "runs_out", "needs_login", "suspension_ends")
+    )
+    any_rule = low or runs or login or susp
+    reminder = (low.reminder_interval_s if low else None) or None
+    return AlertSettings(
+        low_balance_enabled=low.enabled if low else True,
+        threshold=_roubles(low.threshold_minor) if low else None,
+        margin=_roubles(low.margin_minor) if low else None,
+        runs_out_enabled=runs.enabled if runs else True,
+        days=runs.days if runs else None,
+        needs_login_enabled=login.enabled if login else True,
+        suspension_ends_enabled=susp.enabled if susp else True,
+        suspension_days=susp.days if susp else None,
+        reminder_hours=reminder // 3600 if reminder else None,
+        recipients=list(any_rule.recipients or []) if any_rule else [],
+        lang=(any_rule.lang if any_rule and any_rule.lang in ("ru", "en") else user.lang) or "ru",  # type: ignore[arg-type]
+    )
+
+
+@put("/alerts", tags=["alerts"], summary="Change the household's alert settings")
+async def put_alerts(
+    request: Request[Any, Any, Any], db: AsyncSession, data: AlertSettings
+) -> AlertSettings:
+    user = require_user(request)
+    common = {"recipients": [r.lower() for r in data.recipients], "lang": data.lang}
+    reminder = data.reminder_hours * 3600 if data.reminder_hours else None
+    await save_rule(
+        db,
+        user.household_id,
+        None,
+        "low_balance",
+        enabled=data.low_balance_enabled,
+        threshold_minor=_minor(data.threshold),
+        margin_minor=_minor(data.margin),
+        reminder_interval_s=reminder,
+        **common,
+    )
+    await save_rule(
+        db,
+        user.household_id,
+        None,
+        "runs_out",
+        enabled=data.runs_out_enabled,
+        days=data.days,
+        reminder_interval_s=reminder,
+        **common,
+    )
+    await save_rule(
+        db, user.household_id, None, "needs_login", enabled=data.needs_login_enabled, **common
+    )
+    await save_rule(
+        db,
+        user.household_id,
+        None,
+        "suspension_ends",
+        enabled=data.suspension_ends_enabled,
+        days=data.suspension_days,
+        **common,
+    )
+    db.add(AuditLog(household_id=user.household_id, user_id=user.user_id, action="alerts.updated"))
+    await db.commit()
+    settings: AlertSettings = await get_alerts.fn(request=request, db=db)
+    return settings
+
+
+@get(
+    "/accounts/{account_id:int}/alerts",
+    tags=["alerts"],
+    summary="An account's own alert thresholds",
+)
+async def get_account_alerts(
+    request: Request[Any, Any, Any], db: AsyncSession, account_id: AccountId
+) -> AccountAlerts:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    rules = await _rules(db, user.household_id, account.id)
+    low, runs = rules.get("low_balance"), rules.get("runs_out")
+    return AccountAlerts(
+        threshold=_roubles(low.threshold_minor) if low else None,
+        days=runs.days if runs else None,
+    )
+
+
+@put(
+    "/accounts/{account_id:int}/alerts", tags=["alerts"], summary="Set an account's own thresholds"
+)
+async def put_account_alerts(
+    request: Request[Any, Any, Any], db: AsyncSession, account_id: AccountId, data: AccountAlerts
+) -> AccountAlerts:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    await save_rule(
+        db, user.household_id, account.id, "low_balance", threshold_minor=_minor(data.threshold)
+    )
+    await save_rule(db, user.household_id, account.id, "runs_out", days=data.days)
+    await db.commit()
+    return data
+
+
+@get("/outbox", tags=["outbox"], summary="Alert e-mails: queued, sent, failed")
+async def outbox(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+) -> list[OutboxOut]:
+    user = require_user(request)
+    rows = await db.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.household_id == user.household_id)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return [
+        OutboxOut(
+            id=m.id,
+            kind=m.kind,
+            subject=m.subject,
+            recipients=list(m.recipients or []),
+            status=m.status,
+            attempts=m.attempts,
+            created_at=m.created_at,
+            sent_at=m.sent_at,
+            lang=m.lang,
+            link=m.link,
+            body_text=m.body_text,
+        )
+        for m in rows
+    ]
+
+
+HANDLERS = [
+    me,
+    list_accounts,
+    account_detail,
+    rename_account,
+    remove_account,
+    readings,
+    tariffs,
+    change_tariff,
+    services,
+    set_service,
+    suspension,
+    suspension_quote,
+    suspend,
+    resume,
+    chat,
+    chat_send,
+    report,
+    usage,
+    payments,
+    news,
+    profile,
+    confirm,
+    get_alerts,
+    put_alerts,
+    get_account_alerts,
+    put_account_alerts,
+    outbox,
+]
+
+
+def router() -> Router:
+    return Router("/api/v1", route_handlers=HANDLERS, opt={"api": True})

@@ -1,0 +1,519 @@
+"""Alert settings, members and invitations, the outbox, plugins and personal settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import hashlib
+import re
+import secrets
+import zoneinfo
+from decimal import Decimal, InvalidOperation
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ...storage.models import (
+    AlertRule,
+    AuditLog,
+    Household,
+    Invitation,
+    OutboxMessage,
+    User,
+    WebSession,
+    to_minor,
+    utcnow,
+)
+from ..context import ServerState
+from ..i18n import LANGS
+from ..integration import hash_password, verify_password
+from ..rendering import page
+from .auth import INVITATION_TTL, validate_new_password
+from .common import form_data, owner_required, redirect, require_user
+
+__all__ = ["ALERT_KINDS", "ROUTES", "parse_threshold", "save_rule"]
+
+ALERT_KINDS = ("low_balance", "runs_out", "needs_login", "suspension_ends")
+_EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
+
+
+def parse_threshold(value: str | None, field: str = "threshold") -> int | None:
+    """Roubles typed by a person ("150", "150,50", "1 000") as kopecks; empty means none."""
+    text = (value or "").strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    if not text:
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValidationException(f"{field}: a sum in roubles, e.g. 150 or 150,50") from None
+    if not amount.is_finite() or amount < 0 or amount > 10_000_000:
+        raise ValidationException(f"{field}: between 0 and 10 000 000")
+    return to_minor(amount.quantize(Decimal("0.01")))
+
+
+async def save_rule(
+    db: AsyncSession,
+    household_id: int,
+    account_id: int | None,
+    kind: str,
+    **values: Any,
+) -> AlertRule | None:
+    """Create or update one rule. For an account, empty values remove the override."""
+    rule = await db.scalar(
+        select(AlertRule).where(
+            AlertRule.household_id == household_id,
+            AlertRule.kind == kind,
+            AlertRule.account_id.is_(None)
+            if account_id is None
+            else AlertRule.account_id == account_id,
+        )
+    )
+    if account_id is not None and all(v is None for v in values.values()):
+        if rule is not None:
+            await db.delete(rule)
+        return None
+    if rule is None:
+        rule = AlertRule(household_id=household_id, account_id=account_id, kind=kind)
+        db.add(rule)
+    for key, value in values.items():
+        setattr(rule, key, value)
+    return rule
+
+
+def _int_field(form: dict[str, str], name: str, low: int, high: int) -> int | None:
+    raw = form.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValidationException(f"{name}: a whole number from {low} to {high}")
+    return int(raw)
+
+
+async def _defaults(db: AsyncSession, household_id: int) -> dict[str, AlertRule]:
+    rules = await db.scalars(
+        select(AlertRule).where(
+            AlertRule.household_id == household_id, AlertRule.account_id.is_(None)
+        )
+    )
+    return {rule.kind: rule for rule in rules}
+
+
+@get("/settings/alerts", include_in_schema=False)
+async def alerts_page(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+    user = require_user(request)
+    rules = await _defaults(db, user.household_id)
+    recipients: list[str] = []
+    lang = user.lang
+    for rule in rules.values():
+        recipients = recipients or list(rule.recipients or [])
+        lang = rule.lang or lang
+    return page(
+        request,
+        "alerts.html",
+        rules=rules,
+        recipients="\n".join(recipients),
+        alert_lang=lang,
+        saved=request.query_params.get("saved") == "1",
+        error=None,
+    )
+
+
+@post("/settings/alerts", include_in_schema=False)
+async def alerts_save(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+    user = require_user(request)
+    form = await form_data(request)
+    recipients = _EMAIL.findall(form.get("recipients", ""))
+    garbage = _EMAIL.sub("", form.get("recipients", "")).replace(",", " ").replace(";", " ").split()
+    if garbage:
+        raise ValidationException("recipients: e-mail addresses, one per line")
+    lang = form.get("lang", "ru") if form.get("lang") in LANGS else "ru"
+    common = {"recipients": recipients, "lang": lang}
+    reminder_h = _int_field(form, "reminder_hours", 1, 24 * 30)
+    await save_rule(
+        db,
+        user.household_id,
+        None,
+        "low_balance",
+        enabled=form.get("low_balance_enabled") == "on",
+        threshold_minor=parse_threshold(form.get("threshold")),
+        margin_minor=parse_threshold(form.get("margin"), "margin"),
+        reminder_interval_s=reminder_h * 3600 if reminder_h else None,
+        **common,
+    )
+    await save_rule(
+        db,
+        user.household_id,
+        None,
+        "runs_out",
+        enabled=form.get("runs_out_enabled") == "on",
+        days=_int_field(form, "days", 1, 60),
+        reminder_interval_s=reminder_h * 3600 if reminder_h else None,
+        **common,
+    )
+    await save_rule(
+        db,
+        user.household_id,
+        None,
+        "needs_login",
+        enabled=form.get("needs_login_enabled") == "on",
+        **common,
+    )
+    await save_rule(
+        db,
+        user.household_id,
+        None,
+        "suspension_ends",
+        enabled=form.get("suspension_ends_enabled") == "on",
+        days=_int_field(form, "suspension_days", 1, 60),
+        **common,
+    )
+    db.add(AuditLog(household_id=user.household_id, user_id=user.user_id, action="alerts.updated"))
+    await db.commit()
+    return redirect(request, "/settings/alerts?saved=1")
+
+
+# -- members ----------------------------------------------------------------------------
+
+
+@get("/members", include_in_schema=False)
+async def members_page(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+    user = require_user(request)
+    members = list(
+        await db.scalars(
+            select(User).where(User.household_id == user.household_id).order_by(User.id)
+        )
+    )
+    invitations = list(
+        await db.scalars(
+            select(Invitation)
+            .where(
+                Invitation.household_id == user.household_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.expires_at > utcnow(),
+            )
+            .order_by(Invitation.id.desc())
+        )
+    )
+    return page(
+        request,
+        "members.html",
+        members=members,
+        invitations=invitations,
+        invite_link=None,
+        error=None,
+    )
+
+
+@post("/members/invite", include_in_schema=False)
+async def invite(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
+) -> Response[Any]:
+    user = owner_required(request)
+    form = await form_data(request)
+    address = form.get("email", "").strip().lower()
+    if not _EMAIL.fullmatch(address):
+        raise ValidationException("email: an e-mail address")
+    if await db.scalar(select(User.id).where(User.email == address)):
+        raise ValidationException("email: this address already has an account")
+    token = secrets.token_urlsafe(32)
+    db.add(
+        Invitation(
+            household_id=user.household_id,
+            email=address,
+            token_hash=hashlib.sha256(token.encode()).hexdigest(),
+            expires_at=utcnow() + INVITATION_TTL,
+        )
+    )
+    db.add(
+        AuditLog(
+            household_id=user.household_id,
+            user_id=user.user_id,
+            action="member.invited",
+            details={"email": address},
+        )
+    )
+    await db.commit()
+    members = list(await db.scalars(select(User).where(User.household_id == user.household_id)))
+    invitations = list(
+        await db.scalars(
+            select(Invitation).where(
+                Invitation.household_id == user.household_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.expires_at > utcnow(),
+            )
+        )
+    )
+    link = f"{server.settings.dashboard_url}/invite/{token}"
+    return page(
+        request,
+        "members.html",
+        members=members,
+        invitations=invitations,
+        invite_link=link,
+        invite_email=address,
+        error=None,
+    )
+
+
+@post("/members/invitations/{invitation_id:int}/revoke", include_in_schema=False)
+async def revoke_invitation(
+    request: Request[Any, Any, Any], db: AsyncSession, invitation_id: int
+) -> Response[Any]:
+    user = owner_required(request)
+    await db.execute(
+        delete(Invitation).where(
+            Invitation.id == invitation_id, Invitation.household_id == user.household_id
+        )
+    )
+    await db.commit()
+    return redirect(request, "/members")
+
+
+@post("/members/{member_id:int}/remove", include_in_schema=False)
+async def remove_member(
+    request: Request[Any, Any, Any], db: AsyncSession, member_id: int
+) -> Response[Any]:
+    user = owner_required(request)
+    member = await db.scalar(
+        select(User).where(User.id == member_id, User.household_id == user.household_id)
+    )
+    if member is None:
+        raise NotFoundException("no such member")
+    if member.id == user.user_id:
+        raise PermissionDeniedException("the owner cannot remove themselves")
+    await db.execute(delete(WebSession).where(WebSession.user_id == member.id))
+    await db.delete(member)
+    db.add(
+        AuditLog(
+            household_id=user.household_id,
+            user_id=user.user_id,
+            action="member.removed",
+            details={"email": member.email},
+        )
+    )
+    await db.commit()
+    return redirect(request, "/members")
+
+
+# -- outbox ------------------------------------------------------------------------------
+
+
+def _mail_dir(server: ServerState) -> Path:
+    return server.settings.data_dir / "mail"
+
+
+def _sink_messages(
+    server: ServerState, addresses: set[str], limit: int = 100
+) -> list[dict[str, Any]]:
+    """Messages the embedded SMTP sink received for this household's addresses."""
+    folder = _mail_dir(server)
+    if not folder.is_dir():
+        return []
+    files = sorted(
+        (p for p in folder.rglob("*") if p.is_file() and p.suffix in (".eml", ".msg", "")),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    out: list[dict[str, Any]] = []
+    for path in files[: limit * 4]:
+        try:
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        except (OSError, ValueError):
+            continue
+        assert isinstance(message, EmailMessage)
+        to = [a.strip().lower() for a in str(message.get("To", "")).split(",") if a.strip()]
+        to_plain = {re.sub(r".*<([^>]+)>.*", r"\1", a) for a in to}
+        if addresses and not (to_plain & addresses):
+            continue
+        body = message.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""
+        out.append(
+            {
+                "id": path.stem,
+                "subject": str(message.get("Subject", "")),
+                "to": ", ".join(sorted(to_plain)),
+                "date": message.get("Date", ""),
+                "text": text,
+                "received": dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
+            }
+        )
+        if len(out) >= limit:
+            break
+    return out
+
+
+async def _household_addresses(db: AsyncSession, household_id: int) -> set[str]:
+    emails = set(
+        (await db.scalars(select(User.email).where(User.household_id == household_id))).all()
+    )
+    for recipients in await db.scalars(
+        select(AlertRule.recipients).where(AlertRule.household_id == household_id)
+    ):
+        emails.update(r.lower() for r in recipients or [])
+    return emails
+
+
+@get("/outbox", include_in_schema=False)
+async def outbox_page(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
+) -> Response[Any]:
+    user = require_user(request)
+    messages = list(
+        await db.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.household_id == user.household_id)
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+            .limit(100)
+        )
+    )
+    sink = _sink_messages(server, await _household_addresses(db, user.household_id))
+    return page(
+        request,
+        "outbox.html",
+        messages=messages,
+        sink=sink,
+        sink_enabled=server.settings.smtp_host is None,
+    )
+
+
+@get("/outbox/{message_id:int}", include_in_schema=False)
+async def outbox_message(
+    request: Request[Any, Any, Any], db: AsyncSession, message_id: int
+) -> Response[Any]:
+    user = require_user(request)
+    message = await db.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.id == message_id, OutboxMessage.household_id == user.household_id
+        )
+    )
+    if message is None:
+        raise NotFoundException("no such message")
+    return page(request, "outbox_message.html", message=message)
+
+
+# -- plugins -------------------------------------------------------------------------------
+
+
+@get("/plugins", include_in_schema=False)
+async def plugins_page(request: Request[Any, Any, Any], server: ServerState) -> Response[Any]:
+    require_user(request)
+    registry = server.require_runtime().registry
+    return page(
+        request,
+        "plugins.html",
+        plugins=sorted(registry.plugins.values(), key=lambda p: p.name),
+        providers=registry.providers,
+        failures=registry.failures,
+    )
+
+
+# -- personal and household settings ---------------------------------------------------------
+
+
+@get("/settings", include_in_schema=False)
+async def settings_page(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+    user = require_user(request)
+    household = await db.get(Household, user.household_id)
+    return page(
+        request,
+        "settings.html",
+        household=household,
+        zones=_ZONES,
+        saved=request.query_params.get("saved"),
+        error=None,
+    )
+
+
+_ZONES = sorted(
+    z for z in zoneinfo.available_timezones() if z.startswith(("Europe/", "Asia/")) and "/" in z
+) or ["Europe/Moscow"]
+
+
+@post("/settings", include_in_schema=False)
+async def settings_save(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+    user = require_user(request)
+    form = await form_data(request)
+    row = await db.get(User, user.user_id)
+    household = await db.get(Household, user.household_id)
+    assert row is not None and household is not None
+    row.display_name = form.get("display_name", "").strip()[:200]
+    if form.get("lang") in LANGS:
+        row.lang = form["lang"]
+    if user.is_owner:
+        name = form.get("household_name", "").strip()
+        if name:
+            household.name = name[:200]
+        tz = form.get("timezone", "")
+        if tz in _ZONES:
+            household.timezone = tz
+        interval = _int_field(form, "poll_interval_min", 5, 24 * 60)
+        if interval:
+            household.poll_interval_s = interval * 60
+    await db.commit()
+    return redirect(request, "/settings?saved=profile")
+
+
+@post("/settings/password", include_in_schema=False)
+async def change_password(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+    user = require_user(request)
+    form = await form_data(request)
+    row = await db.get(User, user.user_id)
+    household = await db.get(Household, user.household_id)
+    assert row is not None
+    if not await verify_password(row.password_hash, form.get("current_password", "")):
+        return page(
+            request,
+            "settings.html",
+            status_code=400,
+            household=household,
+            zones=_ZONES,
+            saved=None,
+            error="settings.wrong_password",
+        )
+    problem = validate_new_password(
+        form.get("new_password", ""), form.get("new_password_confirm", "")
+    )
+    if problem:
+        return page(
+            request,
+            "settings.html",
+            status_code=400,
+            household=household,
+            zones=_ZONES,
+            saved=None,
+            error=problem,
+        )
+    row.password_hash = await hash_password(form["new_password"])
+    # Every other session of this user ends.
+    await db.execute(
+        delete(WebSession).where(WebSession.user_id == row.id, WebSession.id != user.session_id)
+    )
+    db.add(
+        AuditLog(
+            household_id=user.household_id, user_id=user.user_id, action="auth.password_changed"
+        )
+    )
+    await db.commit()
+    return redirect(request, "/settings?saved=password")
+
+
+ROUTES = [
+    alerts_page,
+    alerts_save,
+    members_page,
+    invite,
+    revoke_invitation,
+    remove_member,
+    outbox_page,
+    outbox_message,
+    plugins_page,
+    settings_page,
+    settings_save,
+    change_password,
+]

@@ -1,0 +1,488 @@
+"""Adding an account, and logging an account in again: a wizard built from login schemes.
+
+The first form comes from the plugin's :class:`~aggregator.core.login.LoginScheme` (identifier
+kinds, secret, extra fields, SSO identity providers). Each answer of the operator is either a
+session or a :class:`~aggregator.core.flows.Challenge`; a challenge becomes a wizard step (a
+captcha picture, a one-time code naming its masked destination, an SSO button that goes to the
+identity provider and comes back to ``/accounts/sso/callback``, a new password). With a
+session, a login that holds several numbers lets the user choose which to link.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ...accounts import (
+    link_accounts,
+    login_key_for,
+    open_credentials,
+    seal_credentials,
+    seal_session,
+)
+from ...core.errors import AggregatorError, AuthError, FlowExpired
+from ...core.flows import Challenge, ChallengeAnswer, ChallengeKind, Session
+from ...core.login import Credentials, LoginScheme
+from ...core.provider import Capability, Provider
+from ...core.secret import Secret
+from ...storage.models import AccountStatus, AuditLog, LinkedAccount, utcnow
+from ...vault import VaultError
+from ..context import CurrentUser, ServerState
+from ..flows import PendingFlow
+from ..queries import get_account
+from ..rendering import page, request_lang
+from .common import form_data, form_lists, redirect, require_user
+from .pages_common import provider_class
+
+__all__ = ["ROUTES", "sso_callback_url"]
+
+
+def sso_callback_url(server: ServerState) -> str:
+    return f"{server.settings.dashboard_url}/accounts/sso/callback"
+
+
+def _provider(server: ServerState, provider_id: str) -> type[Provider]:
+    cls = provider_class(server, provider_id)
+    if cls is None:
+        raise NotFoundException("no such operator")
+    return cls
+
+
+def _scheme(cls: type[Provider], scheme_id: str | None) -> LoginScheme:
+    if scheme_id:
+        for scheme in cls.login_schemes:
+            if scheme.id == scheme_id:
+                return scheme
+        raise NotFoundException("no such login scheme")
+    return cls.login_schemes[0]
+
+
+@get("/accounts/add", include_in_schema=False)
+async def choose_operator(request: Request[Any, Any, Any], server: ServerState) -> Response[Any]:
+    require_user(request)
+    runtime = server.require_runtime()
+    providers = sorted(runtime.registry.providers.values(), key=lambda c: c.id == "reference")
+    return page(request, "add_account.html", providers=providers)
+
+
+def _login_form(
+    request: Request[Any, Any, Any],
+    cls: type[Provider],
+    scheme: LoginScheme,
+    *,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    error_text: str | None = None,
+    relogin: LinkedAccount | None = None,
+    status_code: int = 200,
+) -> Response[Any]:
+    return page(
+        request,
+        "login_form.html",
+        status_code=status_code,
+        provider=cls,
+        scheme=scheme,
+        values=values or {},
+        error=error,
+        error_text=error_text,
+        relogin=relogin,
+        action=f"/accounts/{relogin.id}/relogin" if relogin else f"/accounts/add/{cls.id}",
+    )
+
+
+@get("/accounts/add/{provider_id:str}", include_in_schema=False)
+async def login_form(
+    request: Request[Any, Any, Any],
+    server: ServerState,
+    provider_id: str,
+    scheme: str | None = None,
+) -> Response[Any]:
+    require_user(request)
+    cls = _provider(server, provider_id)
+    return _login_form(request, cls, _scheme(cls, scheme))
+
+
+@post("/accounts/add/{provider_id:str}", include_in_schema=False)
+async def login_submit(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, provider_id: str
+) -> Response[Any]:
+    user = require_user(request)
+    cls = _provider(server, provider_id)
+    form = await form_data(request)
+    return await _start(request, db, server, user, cls, form, relogin=None)
+
+
+async def _start(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    user: CurrentUser,
+    cls: type[Provider],
+    form: dict[str, str],
+    *,
+    relogin: LinkedAccount | None,
+) -> Response[Any]:
+    scheme = _scheme(cls, form.get("scheme"))
+    values = {k: v for k, v in form.items() if k not in ("password", "_csrf")}
+    extras = {field.name: form.get(f"extra_{field.name}") for field in scheme.extra_fields}
+    try:
+        credentials = scheme.build_credentials(
+            form.get("identifier", ""),
+            form.get("password") or None,
+            identifier_kind=form.get("identifier_kind") or None,
+            extras=extras,
+            sso_provider=form.get("sso_provider") or None,
+        )
+    except ValueError as exc:
+        return _login_form(
+            request,
+            cls,
+            scheme,
+            values=values,
+            error="wizard.invalid_input",
+            error_text=str(exc),
+            relogin=relogin,
+            status_code=400,
+        )
+    flow = server.flows.start(
+        web_session=user.session_id,
+        household_id=user.household_id,
+        user_id=user.user_id,
+        purpose="relogin" if relogin else "link",
+        provider_id=cls.id,
+        scheme_id=scheme.id,
+        credentials=credentials,
+        label=form.get("label", "").strip()[:200],
+        account_id=relogin.id if relogin else None,
+    )
+    provider = server.require_runtime().provider(cls.id)
+    try:
+        result = await provider.start_login(_with_callback(server, credentials))
+    except AuthError as exc:
+        server.flows.drop(flow.token)
+        message, action = server.translator.error(request_lang(request), exc.key)
+        return _login_form(
+            request,
+            cls,
+            scheme,
+            values=values,
+            error=None,
+            error_text=f"{message} {action}".strip(),
+            relogin=relogin,
+            status_code=400,
+        )
+    return await _advance(request, db, server, user, flow, result)
+
+
+def _with_callback(server: ServerState, credentials: Credentials) -> Credentials:
+    """SSO logins learn where the identity provider should send the user back."""
+    if credentials.sso_provider is None:
+        return credentials
+    extras = {**credentials.extras, "redirect_uri": sso_callback_url(server)}
+    return credentials.model_copy(update={"extras": extras})
+
+
+async def _advance(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    user: CurrentUser,
+    flow: PendingFlow,
+    result: Session | Challenge,
+) -> Response[Any]:
+    """Show the next step: another challenge, the choice of numbers, or the linked accounts."""
+    if isinstance(result, Challenge):
+        flow.challenge = result
+        flow.error_key = flow.error_text = None
+        server.flows.touch(flow)
+        return redirect(request, f"/flows/{flow.token}")
+    flow.challenge = None
+    flow.session = result
+    provider = server.require_runtime().provider(flow.provider_id)
+    subaccounts = []
+    if provider.has(Capability.SUBACCOUNTS):
+        subaccounts = await provider.subaccounts(result)
+    flow.subaccounts = subaccounts
+    if flow.purpose == "relogin":
+        return await _finish_relogin(request, db, server, user, flow)
+    if len(subaccounts) > 1:
+        server.flows.touch(flow)
+        return redirect(request, f"/flows/{flow.token}")
+    return await _link(request, db, server, user, flow, [s.id for s in subaccounts])
+
+
+async def _link(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    user: CurrentUser,
+    flow: PendingFlow,
+    chosen_ids: list[str],
+) -> Response[Any]:
+    assert flow.session is not None and flow.credentials is not None
+    cls = _provider(server, flow.provider_id)
+    chosen = [s for s in flow.subaccounts if s.id in set(chosen_ids)]
+    linked = await link_accounts(
+        db,
+        server.require_vault(),
+        household_id=user.household_id,
+        provider=cls,
+        credentials=_stored_credentials(flow.credentials),
+        session=flow.session,
+        subaccounts=chosen,
+        label=flow.label,
+        user_id=user.user_id,
+    )
+    await db.commit()
+    server.flows.drop(flow.token)
+    if len(linked) == 1:
+        return redirect(request, f"/accounts/{linked[0].id}?linked=1")
+    return redirect(request, f"/?linked={len(linked)}")
+
+
+def _stored_credentials(credentials: Credentials) -> Credentials:
+    """What is kept for silent re-logins: one-time codes are never worth keeping."""
+    return credentials
+
+
+async def _finish_relogin(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    user: CurrentUser,
+    flow: PendingFlow,
+) -> Response[Any]:
+    """A successful re-login renews every account of the same login (same login key)."""
+    assert flow.session is not None and flow.credentials is not None and flow.account_id
+    vault = server.require_vault()
+    account = await get_account(db, user.household_id, flow.account_id)
+    key = login_key_for(vault, flow.provider_id, flow.credentials.identifier)
+    siblings = list(
+        await db.scalars(
+            select(LinkedAccount).where(
+                LinkedAccount.household_id == user.household_id,
+                LinkedAccount.provider_id == flow.provider_id,
+                LinkedAccount.login_key == account.login_key,
+            )
+        )
+    )
+    now = utcnow()
+    for row in siblings or [account]:
+        row.login_key = key
+        row.login_scheme = flow.credentials.scheme
+        seal_credentials(vault, row, flow.credentials)
+        seal_session(vault, row, flow.session)
+        row.status = AccountStatus.NEW.value
+        row.last_error_key = None
+        row.last_error = None
+        row.consecutive_failures = 0
+        row.next_due_at = now
+        db.add(
+            AuditLog(
+                household_id=user.household_id,
+                user_id=user.user_id,
+                account_id=row.id,
+                action="account.relogin",
+                details={"provider": flow.provider_id},
+            )
+        )
+    await db.commit()
+    server.flows.drop(flow.token)
+    return redirect(request, f"/accounts/{account.id}?relogin=1")
+
+
+def _flow_or_404(server: ServerState, user: CurrentUser, token: str) -> PendingFlow:
+    flow = server.flows.get(token, user.session_id)
+    if flow is None or flow.purpose == "operation":
+        raise FlowExpired("this step is no longer open; start again")
+    return flow
+
+
+@get("/flows/{token:str}", include_in_schema=False)
+async def flow_step(
+    request: Request[Any, Any, Any], server: ServerState, token: str
+) -> Response[Any]:
+    user = require_user(request)
+    flow = _flow_or_404(server, user, token)
+    return _render_step(request, server, flow)
+
+
+def _render_step(
+    request: Request[Any, Any, Any],
+    server: ServerState,
+    flow: PendingFlow,
+    *,
+    status_code: int = 200,
+) -> Response[Any]:
+    cls = _provider(server, flow.provider_id)
+    return page(
+        request,
+        "login_step.html",
+        status_code=status_code,
+        flow=flow,
+        provider=cls,
+        challenge=flow.challenge,
+        error=flow.error_key,
+        error_text=flow.error_text,
+    )
+
+
+@get("/flows/{token:str}/captcha", include_in_schema=False)
+async def captcha_image(
+    request: Request[Any, Any, Any], server: ServerState, token: str
+) -> Response[Any]:
+    user = require_user(request)
+    flow = _flow_or_404(server, user, token)
+    challenge = flow.challenge
+    if challenge is None or challenge.image is None:
+        raise NotFoundException("no picture")
+    image_type = challenge.image_type if challenge.image_type.startswith("image/") else "image/png"
+    return Response(
+        challenge.image,
+        media_type=image_type,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@post("/flows/{token:str}", include_in_schema=False)
+async def flow_answer(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, token: str
+) -> Response[Any]:
+    user = require_user(request)
+    flow = _flow_or_404(server, user, token)
+    form = await form_data(request)
+    if flow.session is not None:  # choosing numbers
+        chosen = (await form_lists(request)).get("subaccount", [])
+        if not chosen:
+            flow.error_key = "wizard.choose_one"
+            return _render_step(request, server, flow, status_code=400)
+        return await _link(request, db, server, user, flow, chosen)
+    challenge = flow.challenge
+    if challenge is None:
+        raise FlowExpired("this step is no longer open")
+    if challenge.kind is ChallengeKind.NEW_PASSWORD:
+        password = form.get("new_password", "")
+        if password != form.get("new_password_confirm", ""):
+            flow.error_key = "form.password_mismatch"
+            return _render_step(request, server, flow, status_code=400)
+        problems = challenge.password_policy.check(password) if challenge.password_policy else []
+        if problems or not password:
+            flow.error_key = "wizard.password_policy"
+            flow.error_text = " ".join(
+                server.translator.translate(request_lang(request), f"policy.{p}") for p in problems
+            )
+            return _render_step(request, server, flow, status_code=400)
+        answer = ChallengeAnswer(new_password=Secret(password))
+        if flow.credentials is not None and flow.credentials.secret is not None:
+            flow.credentials = flow.credentials.model_copy(update={"secret": Secret(password)})
+    else:
+        text = form.get("answer", "").strip()
+        if not text:
+            flow.error_key = "wizard.answer_required"
+            return _render_step(request, server, flow, status_code=400)
+        answer = ChallengeAnswer(text=Secret(text))
+    return await _continue(request, db, server, user, flow, challenge, answer)
+
+
+async def _continue(
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    server: ServerState,
+    user: CurrentUser,
+    flow: PendingFlow,
+    challenge: Challenge,
+    answer: ChallengeAnswer,
+) -> Response[Any]:
+    provider = server.require_runtime().provider(flow.provider_id)
+    try:
+        result = await provider.continue_login(challenge, answer)
+    except FlowExpired:
+        server.flows.drop(flow.token)
+        raise
+    except AggregatorError as exc:
+        # A wrong answer: stay on the step when the plugin can take another one.
+        flow.error_key = f"error.{exc.key}"
+        message, action = server.translator.error(request_lang(request), exc.key)
+        flow.error_text = f"{message} {action}".strip()
+        if isinstance(exc, AuthError) and challenge.kind is not ChallengeKind.CODE:
+            server.flows.drop(flow.token)
+            cls = _provider(server, flow.provider_id)
+            relogin = None
+            if flow.account_id:
+                relogin = await get_account(db, user.household_id, flow.account_id)
+            return _login_form(
+                request,
+                cls,
+                _scheme(cls, flow.scheme_id),
+                error=None,
+                error_text=flow.error_text,
+                relogin=relogin,
+                status_code=400,
+            )
+        return _render_step(request, server, flow, status_code=400)
+    return await _advance(request, db, server, user, flow, result)
+
+
+@get("/accounts/sso/callback", include_in_schema=False)
+async def sso_callback(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
+) -> Response[Any]:
+    """The identity provider sends the user back here; the flow is found by the web session."""
+    user = require_user(request)
+    flow = server.flows.latest_sso(user.session_id)
+    if flow is None or flow.challenge is None:
+        raise FlowExpired("no sign-in through an identity provider is waiting")
+    answer = ChallengeAnswer(callback_url=str(request.url))
+    return await _continue(request, db, server, user, flow, flow.challenge, answer)
+
+
+@get("/accounts/{account_id:int}/relogin", include_in_schema=False)
+async def relogin_form(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    cls = _provider(server, account.provider_id)
+    scheme = _scheme(cls, account.login_scheme if _has_scheme(cls, account.login_scheme) else None)
+    values: dict[str, str] = {}
+    try:
+        stored = open_credentials(server.require_vault(), account)
+        values["identifier"] = stored.identifier
+        if stored.identifier_kind is not None:
+            values["identifier_kind"] = stored.identifier_kind.value
+        values.update({f"extra_{k}": v for k, v in stored.extras.items() if k != "redirect_uri"})
+    except (LookupError, VaultError, ValueError):
+        pass
+    return _login_form(request, cls, scheme, values=values, relogin=account)
+
+
+def _has_scheme(cls: type[Provider], scheme_id: str) -> bool:
+    return any(s.id == scheme_id for s in cls.login_schemes)
+
+
+@post("/accounts/{account_id:int}/relogin", include_in_schema=False)
+async def relogin_submit(
+    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+) -> Response[Any]:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    cls = _provider(server, account.provider_id)
+    form = await form_data(request)
+    return await _start(request, db, server, user, cls, form, relogin=account)
+
+
+ROUTES = [
+    choose_operator,
+    login_form,
+    login_submit,
+    flow_step,
+    captcha_image,
+    flow_answer,
+    sso_callback,
+    relogin_form,
+    relogin_submit,
+]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the aggregator schema (run through :mod:`aggregator.storage.schema`)."""

@@ -1,0 +1,469 @@
+"""The Beeline provider: what the plugin can do, mapped onto the contract.
+
+Login is by phone number (10 digits) and password, or by an SMS temporary password that must
+then be replaced by a permanent one::
+
+    password scheme:  PUT 2.0/auth/auth ──> token ──> Session
+                                  └─ tempPassInd ──> NEW_PASSWORD challenge
+    sms scheme:       1.0/passReset ──> CODE challenge (the SMS went to +7 903 ***-**-67)
+                      answer: the temporary password ──> PUT 2.0/auth/auth (tempPassInd)
+                      ──> NEW_PASSWORD challenge ──> 1.0/setting/changePassword ──> Session
+
+A login holds several numbers (``1.0/sso/subscribers``); each number is a subaccount and the
+``account`` argument of every method is that number (10 digits), sent as ``X-CTN``.
+
+Secrets met between steps (the temporary password, the token bound to it, the password while a
+captcha is asked) stay in the process's :class:`~aggregator.FlowRegistry`, never in the
+challenge's serialisable ``state``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from aggregator import (
+    Challenge,
+    ChallengeAnswer,
+    ChallengeKind,
+    Credentials,
+    FlowExpired,
+    IdentifierKind,
+    IdentifierSpec,
+    InvalidCredentials,
+    LoginScheme,
+    NotSupported,
+    OperationRejected,
+    ParseError,
+    PasswordPolicy,
+    Provider,
+    ProviderContext,
+    SecretKind,
+    Session,
+)
+from aggregator.core.models import (
+    Balance,
+    ChatMessage,
+    ChatTopic,
+    Money,
+    NewsItem,
+    Payment,
+    PaymentKind,
+    PollResult,
+    Profile,
+    Report,
+    ReportFormat,
+    Service,
+    ServiceChangeResult,
+    Subaccount,
+    TariffCatalogue,
+    TariffChangeResult,
+    TopUpResult,
+    Usage,
+)
+
+from . import parsing
+from .client import BeelineClient
+
+__all__ = ["BeelineProvider"]
+
+PHONE = IdentifierSpec(
+    kind=IdentifierKind.PHONE,
+    label_ru="Номер телефона",
+    label_en="Phone number",
+    pattern=r"\d{10}",
+    hint_ru="10 цифр без 8 и +7, например 9031234567",
+    hint_en="10 digits without 8 or +7, e.g. 9031234567",
+    example="+7 903 123-45-67",
+)
+
+PASSWORD_POLICY = PasswordPolicy(
+    min_length=6,
+    max_length=40,
+    latin_only=True,
+    description_ru="От 6 до 40 символов: латинские буквы, цифры, знаки",
+    description_en="6 to 40 characters: Latin letters, digits, punctuation",
+)
+
+SCHEME_PASSWORD = LoginScheme(
+    id="password",
+    title_ru="Номер и пароль",
+    title_en="Number and password",
+    identifiers=[PHONE],
+    secret=SecretKind.PASSWORD,
+    password_policy=PASSWORD_POLICY,
+)
+
+SCHEME_SMS = LoginScheme(
+    id="sms_password",
+    title_ru="Временный пароль по SMS",
+    title_en="Temporary password by SMS",
+    identifiers=[PHONE],
+    secret=SecretKind.SMS_CODE,
+    password_policy=PASSWORD_POLICY,
+    silent_relogin=False,
+)
+
+STEP_CAPTCHA = "captcha"
+STEP_TEMP_PASSWORD = "temp_password"
+STEP_NEW_PASSWORD = "new_password"
+
+_REPORT_FORMATS = {ReportFormat.PDF: "pdf", ReportFormat.XLSX: "xls"}
+_FILE_MAGIC = {ReportFormat.PDF: b"%PDF-", ReportFormat.XLSX: b"PK\x03\x04"}
+
+
+def _date(value: dt.date) -> str:
+    return value.isoformat()
+
+
+class BeelineProvider(Provider):
+    """Билайн: a token JSON API, SMS temporary passwords, several numbers, a chat with a bot."""
+
+    id: ClassVar[str] = "beeline"
+    name: ClassVar[str] = "Билайн"
+    name_en: ClassVar[str] = "Beeline"
+    default_base_url: ClassVar[str] = "http://127.0.0.1:8081/beeline"
+    login_schemes: ClassVar[tuple[LoginScheme, ...]] = (SCHEME_PASSWORD, SCHEME_SMS)
+    min_poll_interval: ClassVar[dt.timedelta] = dt.timedelta(minutes=5)
+
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(context)
+        self.client = BeelineClient(context.http, context.base_url)
+
+    # -- helpers -----------------------------------------------------------------------
+    @staticmethod
+    def _token(session: Session) -> str:
+        token = session.data.get("token")
+        if not isinstance(token, str) or not token:
+            raise FlowExpired("beeline: the stored session has no token")
+        return token
+
+    @staticmethod
+    def _ctn(account: str) -> str:
+        if not re.fullmatch(r"\d{10}", account or ""):
+            raise OperationRejected("unknown number", code="account")
+        return account
+
+    async def _get(
+        self, session: Session, account: str, path: str, params: dict[str, str] | None = None
+    ) -> Any:
+        token = self._token(session)
+        payload = await self.client.call(
+            "GET", path, token=token, ctn=self._ctn(account), params=params
+        )
+        return self._checked(payload, token)
+
+    async def _put(self, session: Session, account: str, path: str, body: dict[str, Any]) -> Any:
+        token = self._token(session)
+        payload = await self.client.call(
+            "PUT", path, token=token, ctn=self._ctn(account), body=body
+        )
+        return self._checked(payload, token)
+
+    @staticmethod
+    def _checked(payload: Any, token: str) -> Any:
+        """Check ``meta``; a temporary-password token outside the login is a lost session."""
+        try:
+            parsing.check_meta(payload, [token])
+        except parsing.PasswordChangeRequired:
+            raise InvalidCredentials("beeline: the password must be changed first") from None
+        except parsing.CaptchaRequired:
+            raise ParseError("beeline: a captcha demanded outside the login") from None
+        return payload
+
+    def _session(self, login: str, token: str) -> Session:
+        return Session(provider=self.id, data={"token": token, "login": login})
+
+    def _remember(self, challenge: Challenge, secrets: dict[str, str]) -> Challenge:
+        ttl = max(1.0, (challenge.expires_at - dt.datetime.now(dt.UTC)).total_seconds())
+        self.context.flows.put(challenge.flow_id, secrets, ttl=ttl)
+        return challenge
+
+    # -- login -------------------------------------------------------------------------
+    async def start_login(self, credentials: Credentials) -> Session | Challenge:
+        scheme = self.scheme(credentials.scheme)
+        login = scheme.identifier(IdentifierKind.PHONE).normalise(credentials.identifier)
+        if scheme.id == SCHEME_SMS.id:
+            return await self._request_temp_password(login)
+        if credentials.secret is None:
+            raise InvalidCredentials("beeline: a password is required")
+        return await self._authenticate(login, credentials.secret.reveal())
+
+    async def _request_temp_password(self, login: str) -> Challenge:
+        payload = await self.client.call("POST", "1.0/passReset", params={"login": login})
+        masked = parsing.parse_pass_reset(payload) or parsing.mask_phone(login)
+        return Challenge(
+            kind=ChallengeKind.CODE,
+            provider=self.id,
+            step=STEP_TEMP_PASSWORD,
+            channel="sms",
+            masked_destination=masked,
+            state={"login": login},
+            message="Временный пароль отправлен в SMS",
+        )
+
+    async def _authenticate(
+        self, login: str, password: str, captcha: tuple[str, str] | None = None
+    ) -> Session | Challenge:
+        body: dict[str, str] = {"password": password}
+        if captcha is not None:
+            body["captchaId"], body["captchaText"] = captcha
+        payload = await self.client.call(
+            "PUT", "2.0/auth/auth", params={"login": login}, body=body, secrets=[password]
+        )
+        try:
+            token, temporary = parsing.parse_auth(payload, [password])
+        except parsing.CaptchaRequired as demanded:
+            return await self._captcha_challenge(login, password, demanded)
+        if temporary:
+            return self._remember(
+                Challenge(
+                    kind=ChallengeKind.NEW_PASSWORD,
+                    provider=self.id,
+                    step=STEP_NEW_PASSWORD,
+                    state={"login": login},
+                    password_policy=PASSWORD_POLICY,
+                    message="Задайте постоянный пароль",
+                ),
+                {"token": token, "old_password": password},
+            )
+        return self._session(login, token)
+
+    async def _captcha_challenge(
+        self, login: str, password: str, demanded: parsing.CaptchaRequired
+    ) -> Challenge:
+        response = await self.client.send("GET", demanded.image_path)
+        content_type = response.headers.get("content-type", "").split(";")[0].strip()
+        if not content_type.startswith("image/") or not response.content:
+            raise ParseError("beeline: the captcha image is not an image")
+        return self._remember(
+            Challenge(
+                kind=ChallengeKind.CAPTCHA,
+                provider=self.id,
+                step=STEP_CAPTCHA,
+                image=response.content,
+                image_type=content_type,
+                state={"login": login, "captcha_id": demanded.captcha_id},
+                message=demanded.message or "Введите символы с картинки",
+            ),
+            {"password": password},
+        )
+
+    async def continue_login(
+        self, challenge: Challenge, answer: ChallengeAnswer
+    ) -> Session | Challenge:
+        if challenge.provider != self.id:
+            raise FlowExpired("beeline: this step belongs to another operator")
+        if challenge.expired:
+            raise FlowExpired("beeline: the step timed out")
+        login = str(challenge.state.get("login", ""))
+        if not re.fullmatch(r"\d{10}", login):
+            raise FlowExpired("beeline: the step lost its number")
+        if challenge.step == STEP_TEMP_PASSWORD:
+            if not answer.text:
+                raise InvalidCredentials("beeline: the temporary password is empty")
+            return await self._authenticate(login, answer.text.reveal())
+        if challenge.step == STEP_CAPTCHA:
+            kept = await self.context.flows.take(challenge.flow_id)
+            if not answer.text:
+                raise InvalidCredentials("beeline: the captcha answer is empty")
+            captcha_id = str(challenge.state.get("captcha_id", ""))
+            return await self._authenticate(
+                login, kept["password"], (captcha_id, answer.text.reveal())
+            )
+        if challenge.step == STEP_NEW_PASSWORD:
+            if not answer.new_password:
+                raise InvalidCredentials("beeline: the new password is empty")
+            new_password = answer.new_password.reveal()
+            if PASSWORD_POLICY.check(new_password):
+                # The user can fix it: ask again, keeping what the flow holds.
+                return challenge.model_copy(update={"message": "Пароль не подходит под правила"})
+            kept = await self.context.flows.take(challenge.flow_id)
+            return await self._change_password(login, kept, new_password, challenge)
+        raise FlowExpired(f"beeline: unknown step {challenge.step[:30]!r}")
+
+    async def _change_password(
+        self, login: str, kept: dict[str, str], new_password: str, challenge: Challenge
+    ) -> Session | Challenge:
+        token, old_password = kept["token"], kept["old_password"]
+        secrets = [token, old_password, new_password]
+        payload = await self.client.call(
+            "PUT",
+            "1.0/setting/changePassword",
+            token=token,
+            body={"login": login, "oldPassword": old_password, "newPassword": new_password},
+            secrets=secrets,
+        )
+        try:
+            parsing.check_meta(payload, secrets)
+        except OperationRejected as refused:
+            # The operator refused the new password (policy): ask again, same flow.
+            self.context.flows.put(challenge.flow_id, kept)
+            return challenge.model_copy(update={"message": refused.reason[:300]})
+        return await self._authenticate(login, new_password)
+
+    async def subaccounts(self, session: Session) -> list[Subaccount]:
+        token = self._token(session)
+        payload = await self.client.call("GET", "1.0/sso/subscribers", token=token)
+        return parsing.parse_subscribers(self._checked(payload, token))
+
+    # -- polling -----------------------------------------------------------------------
+    async def balance(self, session: Session, account: str) -> Balance:
+        pay_type = parsing.parse_pay_type(await self._get(session, account, "1.0/info/payType"))
+        path = "1.0/info/prepaidBalance" if pay_type == "PREPAID" else "1.0/info/postpaidBalance"
+        payload = await self._get(session, account, path)
+        return parsing.parse_balance(payload, pay_type, dt.datetime.now(dt.UTC))
+
+    async def poll(self, session: Session, account: str) -> PollResult:
+        balance = await self.balance(session, account)
+        price_plan = await self._get(session, account, "1.0/info/pricePlan")
+        status = await self._get(session, account, "1.0/info/status")
+        return parsing.parse_poll(balance, price_plan, status)
+
+    # -- tariffs -----------------------------------------------------------------------
+    async def tariffs(self, session: Session, account: str) -> TariffCatalogue:
+        current = await self._get(session, account, "1.0/info/pricePlan")
+        available = await self._get(session, account, "1.0/info/availablePricePlans")
+        return parsing.parse_tariff_catalogue(current, available)
+
+    async def change_tariff(
+        self, session: Session, account: str, tariff_id: str
+    ) -> TariffChangeResult:
+        payload = await self._put(
+            session, account, "1.0/request/changePricePlan", {"soc": tariff_id}
+        )
+        _, effective, _ = parsing.parse_request(payload)
+        tariff = parsing.parse_price_plan(payload)[0]
+        if effective is None:
+            raise ParseError("beeline: a tariff change without its date", payload=payload)
+        return TariffChangeResult(tariff=tariff, effective_date=effective)
+
+    # -- services ----------------------------------------------------------------------
+    async def services(self, session: Session, account: str) -> list[Service]:
+        connected = await self._get(session, account, "1.0/info/serviceList")
+        available = await self._get(session, account, "1.0/info/availableServiceList")
+        return parsing.parse_services(connected, available)
+
+    async def set_service(
+        self, session: Session, account: str, service_id: str, enabled: bool
+    ) -> ServiceChangeResult:
+        path = "1.0/request/addService" if enabled else "1.0/request/removeService"
+        payload = await self._put(session, account, path, {"soc": service_id})
+        _, effective, _ = parsing.parse_request(payload)
+        if not isinstance(payload.get("service"), dict):
+            raise ParseError("beeline: a service change without the service", payload=payload)
+        wrapped = {"meta": payload["meta"], "services": [payload["service"]]}
+        service = parsing.parse_services(wrapped)[0].model_copy(update={"enabled": enabled})
+        return ServiceChangeResult(service=service, effective_date=effective)
+
+    # -- usage, payments, reports ----------------------------------------------------------
+    async def usage(self, session: Session, account: str) -> Usage:
+        payload = await self._get(session, account, "1.0/info/accumulators")
+        return Usage(remainders=parsing.parse_accumulators(payload))
+
+    async def payments(
+        self, session: Session, account: str, since: dt.date, until: dt.date
+    ) -> list[Payment]:
+        payload = await self._get(
+            session,
+            account,
+            "1.0/info/payments/history",
+            {"startDate": _date(since), "endDate": _date(until)},
+        )
+        return parsing.parse_payments(payload)
+
+    async def top_up(self, session: Session, account: str, amount: Decimal) -> TopUpResult:
+        """A trusted payment ("Доверительный платёж"): credit now, paid back later."""
+        if not amount.is_finite() or amount <= 0:
+            raise OperationRejected("the amount must be positive", code="amount")
+        available, max_sum = parsing.parse_trust_payment(
+            await self._get(session, account, "1.0/info/trustPayment")
+        )
+        if not available:
+            raise OperationRejected("Доверительный платёж сейчас недоступен", code="trust")
+        if max_sum is not None and amount > max_sum:
+            raise OperationRejected(f"Не больше {max_sum} ₽", code="trust_limit")
+        payload = await self._put(
+            session, account, "1.0/request/trustPayment", {"amount": str(amount)}
+        )
+        request_id, _, message = parsing.parse_request(payload)
+        balance = await self.balance(session, account)
+        return TopUpResult(
+            payment=Payment(
+                id=request_id or "trust",
+                at=dt.datetime.now(dt.UTC),
+                amount=Money.rub(amount),
+                kind=PaymentKind.PAYMENT,
+                description=message or "Доверительный платёж",
+            ),
+            balance=balance.amount,
+        )
+
+    async def report(
+        self,
+        session: Session,
+        account: str,
+        period_start: dt.date,
+        period_end: dt.date,
+        fmt: ReportFormat,
+    ) -> Report:
+        if period_end < period_start:
+            raise OperationRejected("the period ends before it starts", code="period")
+        if fmt not in _REPORT_FORMATS:
+            raise NotSupported(f"beeline has no {fmt} detail")
+        content, _ = await self.client.download(
+            "1.0/info/detail",
+            token=self._token(session),
+            ctn=self._ctn(account),
+            params={
+                "startDate": _date(period_start),
+                "endDate": _date(period_end),
+                "format": _REPORT_FORMATS[fmt],
+            },
+        )
+        if not content.startswith(_FILE_MAGIC[fmt]):
+            raise ParseError(f"beeline: the detail is not a {fmt.value} file", payload=content[:64])
+        ext = "pdf" if fmt is ReportFormat.PDF else "xlsx"
+        return Report(
+            period_start=period_start,
+            period_end=period_end,
+            format=fmt,
+            filename=f"beeline-{account}-{period_start}-{period_end}.{ext}",
+            content=content,
+        )
+
+    # -- news, profile -------------------------------------------------------------------
+    async def news(self, session: Session, account: str) -> list[NewsItem]:
+        return parsing.parse_offers(await self._get(session, account, "1.0/info/recommendedOffers"))
+
+    async def profile(self, session: Session, account: str) -> Profile:
+        return parsing.parse_profile(await self._get(session, account, "1.0/personal/profile"))
+
+    # -- chat --------------------------------------------------------------------------
+    async def chat_topics(self, session: Session, account: str) -> list[ChatTopic]:
+        return parsing.parse_chat_topics(await self._get(session, account, "1.0/chat/topics"))
+
+    async def chat_history(
+        self, session: Session, account: str, since: dt.datetime | None = None
+    ) -> list[ChatMessage]:
+        params = {"since": since.isoformat()} if since is not None else None
+        payload = await self._get(session, account, "1.0/chat/history", params)
+        return parsing.parse_chat_messages(payload)
+
+    async def send_chat_message(
+        self, session: Session, account: str, topic_id: str, text: str
+    ) -> list[ChatMessage]:
+        """Send ``text`` under ``topic_id``; return the bot's instant answer, if any."""
+        text = text.strip()
+        if not text:
+            raise OperationRejected("the message is empty", code="empty")
+        payload = await self._put(
+            session, account, "1.0/chat/message", {"topicId": topic_id, "text": text[:4000]}
+        )
+        return [m for m in parsing.parse_chat_messages(payload) if m.author.value != "user"]
+
+    async def unseen_chat_messages(self, session: Session, account: str) -> list[ChatMessage]:
+        """Replies that arrived while the user was away; fetching marks them seen."""
+        return parsing.parse_chat_messages(await self._get(session, account, "1.0/chat/unseen"))

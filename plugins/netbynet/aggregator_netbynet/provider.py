@@ -1,0 +1,428 @@
+"""NetByNet («Нетбайнет»): a contract-number login with a region, on a JSON API.
+
+The login is the contract number (from the contract's title page) and its password (from its
+last page), in one of six regions. The API may demand a captcha (``captcha: true``; the picture
+at ``v2/captcha-challenge``) and a password change (``needChangePassword``): both become
+challenges. A poll reads the balance, its details (bonus balance, next payment and its date)
+and the internet account (tariff, status) at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from aggregator.models import (
+    AutopaySettings,
+    Balance,
+    ChatMessage,
+    ChatTopic,
+    NewsItem,
+    Payment,
+    PollResult,
+    Profile,
+    Service,
+    ServiceChangeResult,
+    Subaccount,
+    Suspension,
+    SuspensionQuote,
+    TariffCatalogue,
+    TariffChangeResult,
+    TopUpResult,
+)
+
+from aggregator import (
+    Challenge,
+    ChallengeAnswer,
+    ChallengeKind,
+    Credentials,
+    ExtraField,
+    FlowExpired,
+    IdentifierKind,
+    IdentifierSpec,
+    LoginScheme,
+    NotSupported,
+    OperationRejected,
+    ParseError,
+    PasswordPolicy,
+    Provider,
+    ProviderContext,
+    SecretKind,
+    Session,
+)
+from aggregator.core.flows import utcnow
+
+from . import parsing
+from .client import ApiReply, NetbynetClient, session_cookies
+
+__all__ = ["LOGIN_SCHEME", "REGIONS", "NetbynetProvider"]
+
+T = TypeVar("T")
+
+#: The six regions of the cabinet (value, label). The region is chosen before the login.
+REGIONS: tuple[tuple[str, str], ...] = (
+    ("moscow", "Москва и Московская область"),
+    ("voronezh", "Воронеж"),
+    ("belgorod", "Белгород"),
+    ("kursk", "Курск"),
+    ("lipetsk", "Липецк"),
+    ("tambov", "Тамбов"),
+)
+
+PASSWORD_POLICY = PasswordPolicy(
+    min_length=6,
+    max_length=64,
+    description_ru="От 6 до 64 символов",
+    description_en="6 to 64 characters",
+)
+
+LOGIN_SCHEME = LoginScheme(
+    id="contract",
+    title_ru="Номер договора и пароль",
+    title_en="Contract number and password",
+    identifiers=[
+        IdentifierSpec(
+            kind=IdentifierKind.CONTRACT_NUMBER,
+            label_ru="Номер договора",
+            label_en="Contract number",
+            pattern=r"\d{6,12}",
+            hint_ru="Номер договора с титульной страницы: от 6 до 12 цифр",
+            hint_en="The contract number from its title page: 6 to 12 digits",
+            example="1100123456",
+        )
+    ],
+    secret=SecretKind.PASSWORD,
+    extra_fields=[
+        ExtraField(
+            name="region",
+            label_ru="Регион",
+            label_en="Region",
+            kind="choice",
+            choices=list(REGIONS),
+            hint_ru="Регион, в котором заключён договор",
+            hint_en="The region where the contract was signed",
+        )
+    ],
+    password_policy=PASSWORD_POLICY,
+    silent_relogin=True,
+)
+
+#: How long a captcha or a password change waits for the person.
+FLOW_TTL_S = 600.0
+
+
+@dataclass
+class _PendingLogin:
+    """A login waiting for a person (kept only in memory, in the FlowRegistry)."""
+
+    credentials: Credentials = field(repr=False)
+    cookies: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+class NetbynetProvider(Provider):
+    id = "netbynet"
+    name = "Нетбайнет"
+    name_en = "NetByNet"
+    default_base_url = "http://127.0.0.1:8081/netbynet"
+    login_schemes = (LOGIN_SCHEME,)
+
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(context)
+        self.client = NetbynetClient(context.http, context.base_url)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    async def _get(self, session: Session, path: str, **params: str) -> Any:
+        reply = await self.client.call(
+            session_cookies(session.data), "GET", path, params=params, secrets=session.secrets()
+        )
+        return reply.payload
+
+    async def _post(self, session: Session, path: str, body: dict[str, Any]) -> Any:
+        reply = await self.client.call(
+            session_cookies(session.data), "POST", path, body=body, secrets=session.secrets()
+        )
+        return reply.payload
+
+    @staticmethod
+    def _parse(session: Session, parse: Callable[..., T], *payloads: Any) -> T:
+        try:
+            return parse(*payloads)
+        except ParseError as exc:
+            raise ParseError(exc.message, payload=exc.payload, secrets=session.secrets()) from None
+
+    # -- login ------------------------------------------------------------------------------
+    async def start_login(self, credentials: Credentials) -> Session | Challenge:
+        return await self._login(_PendingLogin(credentials), captcha_code="")
+
+    async def continue_login(
+        self, challenge: Challenge, answer: ChallengeAnswer
+    ) -> Session | Challenge:
+        pending = await self.context.flows.take(challenge.flow_id)
+        if not isinstance(pending, _PendingLogin):
+            raise FlowExpired("this login step is no longer open")
+        if challenge.kind is ChallengeKind.CAPTCHA:
+            code = answer.text.reveal().strip() if answer.text else ""
+            return await self._login(pending, captcha_code=code)
+        if challenge.kind is ChallengeKind.NEW_PASSWORD:
+            return await self._change_password(pending, answer)
+        raise NotSupported("netbynet has no such login step")
+
+    async def _login(self, pending: _PendingLogin, captcha_code: str) -> Session | Challenge:
+        credentials = pending.credentials
+        secrets = credentials.secrets()
+        body = {
+            "login": credentials.identifier,
+            "password": secrets[0] if secrets else "",
+            "captchaCode": captcha_code,
+            "accountNumber": credentials.identifier,
+            "region": credentials.extras.get("region", ""),
+        }
+        reply = await self.client.call(
+            pending.cookies, "POST", "v3/login", body=body, secrets=secrets
+        )
+        try:
+            login = parsing.parse_login(reply.payload)
+        except ParseError as exc:
+            raise ParseError(exc.message, payload=exc.payload, secrets=secrets) from None
+        if login.outcome == "captcha":
+            image, picture = await self.client.image(pending.cookies, "v2/captcha-challenge")
+            flow = _PendingLogin(credentials, {**pending.cookies, **picture.cookies})
+            challenge = Challenge(
+                kind=ChallengeKind.CAPTCHA,
+                provider=self.id,
+                step="captcha",
+                image=image,
+                image_type="image/png",
+                expires_at=utcnow() + dt.timedelta(seconds=FLOW_TTL_S),
+                message=login.message or "Введите код с картинки",
+            )
+            self.context.flows.put(challenge.flow_id, flow, ttl=FLOW_TTL_S)
+            return challenge
+        parsing.raise_login_failure(login)
+        session = self._session(reply)
+        if login.need_change_password:
+            flow = _PendingLogin(credentials, session_cookies(session.data))
+            challenge = Challenge(
+                kind=ChallengeKind.NEW_PASSWORD,
+                provider=self.id,
+                step="new_password",
+                password_policy=PASSWORD_POLICY,
+                expires_at=utcnow() + dt.timedelta(seconds=FLOW_TTL_S),
+                message=login.message or "Необходимо сменить пароль",
+            )
+            self.context.flows.put(challenge.flow_id, flow, ttl=FLOW_TTL_S)
+            return challenge
+        return session
+
+    def _session(self, reply: ApiReply) -> Session:
+        if not reply.cookies:
+            raise ParseError("netbynet: the login set no session cookie", payload=reply.payload)
+        return Session(provider=self.id, data={"cookies": dict(reply.cookies)})
+
+    async def _change_password(
+        self, pending: _PendingLogin, answer: ChallengeAnswer
+    ) -> Session | Challenge:
+        new = answer.new_password.reveal() if answer.new_password else ""
+        problems = PASSWORD_POLICY.check(new)
+        old = pending.credentials.secrets()
+        if problems:
+            raise OperationRejected("Пароль не подходит: " + ", ".join(problems), code="password")
+        reply = await self.client.call(
+            pending.cookies,
+            "POST",
+            "v1/change-password",
+            body={"oldPassword": old[0] if old else "", "newPassword": new},
+            secrets=[*old, new],
+        )
+        try:
+            parsing.check_result(reply.payload)
+        except ParseError as exc:
+            raise ParseError(exc.message, payload=exc.payload, secrets=[*old, new]) from None
+        return Session(provider=self.id, data={"cookies": {**pending.cookies, **reply.cookies}})
+
+    async def logout(self, session: Session) -> None:
+        try:
+            await self._post(session, "v1/logout", {})
+        except Exception:  # logging out is best effort
+            return None
+
+    # -- beyond the contract: password recovery ---------------------------------------------
+    async def recover_password(
+        self, region: str, phone: str, account_number: str, channel: str = "sms"
+    ) -> str:
+        """Ask for password-recovery instructions by ``sms`` or ``email``; the masked address."""
+        if channel not in ("sms", "email"):
+            raise OperationRejected("Выберите способ: SMS или e-mail", code="channel")
+        reply = await self.client.call(
+            None,
+            "POST",
+            "v1/password-recovery",
+            body={
+                "region": region,
+                "phone": phone,
+                "accountNumber": account_number,
+                "channel": channel,
+            },
+        )
+        data = parsing.check_result(reply.payload)
+        destination = data.get("destination")
+        if not isinstance(destination, str):
+            raise ParseError("netbynet: the recovery reply lacks its destination", reply.payload)
+        return destination
+
+    # -- polling ----------------------------------------------------------------------------
+    async def balance(self, session: Session, account: str) -> Balance:
+        balance, details = await asyncio.gather(
+            self._get(session, "v1/get-balance"), self._get(session, "v1/get-balance-details")
+        )
+        return self._parse(session, parsing.parse_balance, balance, details)
+
+    async def poll(self, session: Session, account: str) -> PollResult:
+        balance, details, accounts = await asyncio.gather(
+            self._get(session, "v1/get-balance"),
+            self._get(session, "v1/get-balance-details"),
+            self._get(session, "v1/get-internet-accounts-details"),
+        )
+        reading = self._parse(session, parsing.parse_balance, balance, details)
+        internet = self._parse(session, parsing.parse_internet_accounts, accounts)[0]
+        return PollResult(
+            balance=reading,
+            tariff_name=internet.tariff.name,
+            state=internet.state,
+            suspension_end=internet.block_end,
+        )
+
+    async def subaccounts(self, session: Session) -> list[Subaccount]:
+        profile = await self.profile(session, "")
+        number = profile.account_number or ""
+        return [Subaccount(id=number, number=number, label=profile.address or "", kind="internet")]
+
+    async def profile(self, session: Session, account: str) -> Profile:
+        payload = await self._get(session, "v1/get-profile-info")
+        return self._parse(session, parsing.parse_profile, payload)
+
+    # -- tariffs and services -------------------------------------------------------------
+    async def tariffs(self, session: Session, account: str) -> TariffCatalogue:
+        return self._parse(
+            session, parsing.parse_tariffs, await self._get(session, "v1/get-tariffs")
+        )
+
+    async def change_tariff(
+        self, session: Session, account: str, tariff_id: str
+    ) -> TariffChangeResult | Challenge:
+        payload = await self._post(session, "v1/change-tariff", {"tariffId": tariff_id})
+        return self._parse(session, parsing.parse_tariff_change, payload)
+
+    async def services(self, session: Session, account: str) -> list[Service]:
+        payload = await self._get(session, "v1/get-services")
+        return self._parse(session, parsing.parse_services, payload)
+
+    async def set_service(
+        self, session: Session, account: str, service_id: str, enabled: bool
+    ) -> ServiceChangeResult | Challenge:
+        payload = await self._post(
+            session, "v1/change-service", {"serviceId": service_id, "enabled": enabled}
+        )
+        services = self._parse(session, parsing.parse_services, payload)
+        changed = next((s for s in services if s.id == service_id), None)
+        if changed is None or changed.enabled != enabled:
+            raise ParseError("netbynet: the service change is not shown", payload=payload)
+        return ServiceChangeResult(service=changed, effective_date=_today())
+
+    # -- voluntary block --------------------------------------------------------------------
+    async def suspension(self, session: Session, account: str) -> Suspension:
+        payload = await self._get(session, "v1/voluntary-block")
+        return self._parse(session, parsing.parse_block, payload)
+
+    async def quote_suspension(
+        self, session: Session, account: str, start: dt.date, end: dt.date
+    ) -> SuspensionQuote:
+        payload = await self._post(
+            session,
+            "v1/voluntary-block/calculate",
+            {"dateFrom": start.isoformat(), "dateTo": end.isoformat()},
+        )
+        return self._parse(session, parsing.parse_block_quote, payload)
+
+    async def suspend(
+        self, session: Session, account: str, start: dt.date, end: dt.date
+    ) -> Suspension | Challenge:
+        """Send the block request (the operator approves it later; the state says REQUESTED)."""
+        payload = await self._post(
+            session,
+            "v1/voluntary-block",
+            {"dateFrom": start.isoformat(), "dateTo": end.isoformat(), "confirm": True},
+        )
+        return self._parse(session, parsing.parse_block, payload)
+
+    async def resume(self, session: Session, account: str) -> Suspension:
+        payload = await self._post(session, "v1/voluntary-block/cancel", {})
+        return self._parse(session, parsing.parse_block, payload)
+
+    # -- support requests -------------------------------------------------------------------
+    async def chat_topics(self, session: Session, account: str) -> list[ChatTopic]:
+        payload = await self._get(session, "v1/request-topics")
+        return self._parse(session, parsing.parse_topics, payload)
+
+    async def chat_history(
+        self, session: Session, account: str, since: dt.datetime | None = None
+    ) -> list[ChatMessage]:
+        payload = await self._get(session, "v1/requests")
+        messages = self._parse(session, parsing.parse_chat, payload)
+        if since is not None:
+            messages = [m for m in messages if m.sent_at > since]
+        return messages
+
+    async def send_chat_message(
+        self, session: Session, account: str, topic_id: str, text: str
+    ) -> list[ChatMessage]:
+        if not text.strip():
+            raise OperationRejected("Сообщение пустое", code="empty")
+        payload = await self._post(session, "v1/requests", {"topic": topic_id, "text": text})
+        return self._parse(session, parsing.parse_request_sent, payload)
+
+    # -- payments and autopay ---------------------------------------------------------------
+    async def payments(
+        self, session: Session, account: str, since: dt.date, until: dt.date
+    ) -> list[Payment]:
+        window = {"dateFrom": since.isoformat(), "dateTo": until.isoformat()}
+        payments, charges = await asyncio.gather(
+            self._get(session, "v1/get-payments", **window),
+            self._get(session, "v1/get-charges", **window),
+        )
+        return self._parse(session, parsing.parse_payments, payments, charges)
+
+    async def top_up(
+        self, session: Session, account: str, amount: Decimal
+    ) -> TopUpResult | Challenge:
+        if amount <= 0:
+            raise OperationRejected("Сумма платежа должна быть больше нуля", code="amount")
+        payload = await self._post(session, "v1/pay", {"amount": float(amount)})
+        return self._parse(session, parsing.parse_top_up, payload)
+
+    async def autopay(self, session: Session, account: str) -> AutopaySettings:
+        return self._parse(session, parsing.parse_autopay, await self._get(session, "v1/autopay"))
+
+    async def set_autopay(
+        self, session: Session, account: str, settings: AutopaySettings
+    ) -> AutopaySettings | Challenge:
+        body: dict[str, Any] = {"enabled": settings.enabled}
+        if settings.threshold is not None:
+            body["threshold"] = float(settings.threshold.amount)
+        if settings.amount is not None:
+            body["amount"] = float(settings.amount.amount)
+        payload = await self._post(session, "v1/autopay", body)
+        return self._parse(session, parsing.parse_autopay, payload)
+
+    # -- promotions -------------------------------------------------------------------------
+    async def news(self, session: Session, account: str) -> list[NewsItem]:
+        payload = await self._get(session, "v1/get-promotions")
+        return self._parse(session, parsing.parse_promotions, payload)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=3))).date()

@@ -1,0 +1,125 @@
+"""``create_app()``: the Litestar app of the reference provider.
+
+Dialects: each name in :data:`DIALECTS` is a module ``reference_provider.dialects.<name>``
+exposing ``router(backend) -> litestar.Router``; the app mounts it under :data:`PREFIXES`
+``[name]``. A module that does not exist (yet) is skipped. A dialect module may also expose
+``error_response(request, exc) -> Response`` to render errors raised before its handlers run
+(unknown path, wrong method) in its own format. See DIALECTS.md.
+
+The :class:`~reference_provider.backend.Backend` is ``app.state.backend``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from types import ModuleType
+from typing import Any
+
+from litestar import Litestar, Request, Response, Router, get
+from litestar.config.app import AppConfig
+from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from .backend import Backend
+from .faults import FaultMiddleware
+
+__all__ = ["DIALECTS", "PREFIXES", "create_app"]
+
+log = logging.getLogger("reference_provider")
+
+DIALECTS = ("native", "bashtel", "beeline", "rostelecom", "netbynet")
+PREFIXES = {
+    "native": "/reference/api/v1",
+    "bashtel": "/bashtel",
+    "beeline": "/beeline",
+    "rostelecom": "/rostelecom",
+    "netbynet": "/netbynet",
+}
+# the first path segment of each dialect: what fault rules call its "operator"
+SEGMENTS = {name: prefix.split("/")[1] for name, prefix in PREFIXES.items()}
+
+
+def load_dialect(name: str) -> ModuleType | None:
+    """The dialect module, or None when it does not exist yet."""
+    module_name = f"reference_provider.dialects.{name}"
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+
+
+@get("/", include_in_schema=False, sync_to_thread=False)
+def index() -> dict[str, Any]:
+    return {"service": "reference-provider", "dialects": dict(PREFIXES), "schema": "/schema"}
+
+
+def create_app(
+    *,
+    seed: int = 1,
+    sim: bool = False,
+    clock_speed: float = 1.0,
+    backend: Backend | None = None,
+) -> Litestar:
+    """The app. ``backend`` (made from ``seed`` and ``clock_speed`` when None) is
+    ``app.state.backend``; ``sim`` mounts the simulation API at ``/sim`` (loopback only)."""
+    from .idp_routes import idp_router
+    from .sim import sim_router
+
+    if backend is None:
+        backend = Backend(seed=seed, clock_speed=clock_speed, sim=sim)
+    backend.sim = sim
+    handlers: list[Any] = [index, idp_router(backend)]
+    error_renderers: dict[str, Any] = {}
+    for name in DIALECTS:
+        module = load_dialect(name)
+        if module is None:
+            continue
+        handlers.append(Router(path=PREFIXES[name], route_handlers=[module.router(backend)]))
+        renderer = getattr(module, "error_response", None)
+        if renderer is not None:
+            error_renderers[SEGMENTS[name]] = renderer
+    if sim:
+        handlers.append(sim_router(backend))
+
+    def dispatch_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        """Errors raised outside any handler (404, 405, ...): the dialect's format if any."""
+        segment = request.url.path.split("/", 2)[1] if request.url.path.count("/") else ""
+        renderer = error_renderers.get(segment)
+        if renderer is not None:
+            try:
+                return renderer(request, exc)  # type: ignore[no-any-return]
+            except Exception:  # a broken renderer must not turn a 404 into a 500
+                log.exception("error renderer of %s failed", segment)
+        if isinstance(exc, HTTPException):
+            status = exc.status_code
+            message = exc.detail
+        else:
+            log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+            status, message = HTTP_500_INTERNAL_SERVER_ERROR, "Internal Server Error"
+        return Response({"error": {"code": status, "message": message}}, status_code=status)
+
+    def on_app_init(config: AppConfig) -> AppConfig:
+        config.state["backend"] = backend
+        return config
+
+    return Litestar(
+        route_handlers=handlers,
+        middleware=[DefineMiddleware(FaultMiddleware, faults=backend.faults)],
+        exception_handlers={HTTPException: dispatch_error, Exception: dispatch_error},
+        openapi_config=OpenAPIConfig(
+            title="Reference operator provider",
+            version="1.0.0",
+            description="A fake telecom operator backend: one domain, one dialect per operator.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        on_app_init=[on_app_init],
+        debug=False,
+        logging_config=None,
+    )

@@ -1,0 +1,85 @@
+"""The :class:`Backend`: the domain plus the simulation state (faults, sim helpers).
+
+One Backend per app; tests reach it as ``app.state.backend``. Dialects receive it in
+``router(backend)`` and call its domain methods (see DIALECTS.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .domain import BillingClock, Domain, populate_demo
+from .domain.errors import NotFound
+from .domain.models import OutboxMessage
+from .faults import FaultSet
+
+__all__ = ["Backend"]
+
+
+class Backend(Domain):
+    def __init__(
+        self,
+        *,
+        seed: int = 1,
+        clock_speed: float = 1.0,
+        start: dt.datetime | None = None,
+        demo: bool = True,
+        sim: bool = False,
+    ) -> None:
+        super().__init__(BillingClock(start, clock_speed), seed)
+        self.faults = FaultSet(seed)
+        self.sim = sim
+        if demo:
+            populate_demo(self)
+
+    # -- simulation helpers (the sim API calls these too) -----------------------------------
+    def advance(
+        self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0
+    ) -> dt.datetime:
+        """Move the billing clock forward."""
+        return self.clock.advance(
+            dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        )
+
+    def outbox_for(
+        self,
+        operator: str | None = None,
+        destination: str | None = None,
+        channel: str | None = None,
+        purpose: str | None = None,
+    ) -> list[OutboxMessage]:
+        """Delivered SMS and e-mails, oldest first, filtered."""
+        dest = destination.lower() if destination else None
+        return [
+            m
+            for m in self.outbox
+            if (operator is None or m.operator == operator)
+            and (dest is None or m.destination.lower() == dest)
+            and (channel is None or m.channel == channel)
+            and (purpose is None or m.purpose == purpose)
+        ]
+
+    def last_code(
+        self,
+        operator: str | None = None,
+        destination: str | None = None,
+        purpose: str | None = None,
+    ) -> str:
+        """The newest one-time code (or temporary password) sent, filtered."""
+        for m in reversed(self.outbox_for(operator, destination, purpose=purpose)):
+            if m.code:
+                return m.code
+        raise NotFound("Код не отправлялся")
+
+    def captcha_answer(self, operator: str | None = None, captcha_id: str | None = None) -> str:
+        """The answer of a captcha by id, or of the newest one issued for ``operator``."""
+        if captcha_id:
+            return self.captcha(captcha_id).answer
+        if operator:
+            captcha = self.latest_captcha.get(operator)
+            if captcha is None:
+                raise NotFound("Капча не выдавалась")
+            return captcha.answer
+        if not self.captchas:
+            raise NotFound("Капча не выдавалась")
+        return next(reversed(self.captchas.values())).answer

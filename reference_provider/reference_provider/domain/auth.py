@@ -1,0 +1,411 @@
+"""Authentication: passwords, captcha, one-time codes, temporary passwords, sessions, lockout.
+
+Captcha policy per subscriber (``Subscriber.captcha_policy``):
+``never``; ``failures`` (after ``captcha_after`` failed attempts, the default); ``new_device``
+(a login from a device id not seen before); ``always`` (Bashtel's form). A simulation fault
+("captcha") or ``Subscriber.captcha_next`` demands one for the next login as well.
+
+Lockout: ``lock_after`` failures in a row lock the login for ``lock_for`` (billing clock).
+Sessions expire ``session_ttl`` after their last use (sliding), on the billing clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from typing import Any, Literal
+
+from .captcha import ALPHABET, render_captcha
+from .errors import (
+    AccountLocked,
+    CaptchaRequired,
+    CodeInvalid,
+    InvalidCredentials,
+    InvalidInput,
+    NotFound,
+    PasswordChangeRequired,
+    Rejected,
+    SessionExpired,
+)
+from .models import (
+    Account,
+    AuthResult,
+    Captcha,
+    ConfirmationTicket,
+    OutboxMessage,
+    Session,
+    Subscriber,
+)
+from .state import (
+    FORCED_FAULTS,
+    DomainState,
+    check_password,
+    hash_password,
+    mask_email,
+    mask_phone,
+)
+
+__all__ = ["AuthMixin"]
+
+Channel = Literal["sms", "email"]
+MAX_CAPTCHAS = 5000
+
+
+class AuthMixin(DomainState):
+    # -- passwords -------------------------------------------------------------------------
+    def set_password(self, sub: Subscriber, password: str, *, temporary: bool = False) -> None:
+        sub.salt = os.urandom(16)
+        sub.password_hash = hash_password(password, sub.salt)
+        sub.temp_password = temporary
+
+    # -- captcha ---------------------------------------------------------------------------
+    def new_captcha(self, operator: str) -> Captcha:
+        """Issue a captcha (random text, PNG); its answer is readable through the sim API."""
+        text = "".join(self.rng.choice(ALPHABET) for _ in range(5))
+        captcha = Captcha(
+            secrets.token_urlsafe(12), operator, text, render_captcha(text, self.rng), self.now()
+        )
+        if len(self.captchas) >= MAX_CAPTCHAS:
+            self.captchas.pop(next(iter(self.captchas)))
+        self.captchas[captcha.id] = captcha
+        self.latest_captcha[operator] = captcha
+        return captcha
+
+    def captcha(self, captcha_id: str) -> Captcha:
+        try:
+            return self.captchas[captcha_id]
+        except KeyError:
+            raise NotFound("Картинка устарела, обновите её") from None
+
+    def check_captcha(self, captcha_id: str | None, answer: str | None) -> bool:
+        """One try per captcha: a checked captcha is gone, right or wrong."""
+        if not captcha_id or answer is None:
+            return False
+        captcha = self.captchas.pop(captcha_id, None)
+        return captcha is not None and captcha.answer.lower() == answer.strip().lower()
+
+    def captcha_needed(self, sub: Subscriber, device: str | None) -> bool:
+        if "captcha" in FORCED_FAULTS.get() or sub.captcha_next:
+            return True
+        policy = sub.captcha_policy
+        if policy == "always":
+            return True
+        if policy == "new_device":
+            return device is None or device not in sub.known_devices
+        if policy == "failures":
+            return sub.failed_attempts >= self.operator(sub.operator).captcha_after
+        return False
+
+    def _gate(
+        self,
+        sub: Subscriber,
+        device: str | None,
+        captcha_id: str | None,
+        captcha_answer: str | None,
+    ) -> None:
+        """Lockout, then captcha; raise when the login may not proceed."""
+        now = self.now()
+        if sub.locked_until is not None:
+            if now < sub.locked_until:
+                raise AccountLocked(sub.locked_until)
+            sub.locked_until = None
+            sub.failed_attempts = 0
+        if self.captcha_needed(sub, device):
+            if not captcha_id and not captcha_answer:
+                raise CaptchaRequired(self.new_captcha(sub.operator))
+            if not self.check_captcha(captcha_id, captcha_answer):
+                raise CaptchaRequired(self.new_captcha(sub.operator), wrong=True)
+
+    def _fail(self, sub: Subscriber) -> None:
+        cfg = self.operator(sub.operator)
+        sub.failed_attempts += 1
+        if sub.failed_attempts >= cfg.lock_after:
+            sub.locked_until = self.now() + cfg.lock_for
+            sub.failed_attempts = 0
+            raise AccountLocked(sub.locked_until)
+        raise InvalidCredentials()
+
+    def _succeed(self, sub: Subscriber, device: str | None) -> AuthResult:
+        sub.failed_attempts = 0
+        sub.captcha_next = False
+        if device:
+            sub.known_devices.add(device)
+        session = self.open_session(sub, device, restricted=sub.temp_password)
+        return AuthResult(session, sub, sub.temp_password)
+
+    def login_password(
+        self,
+        operator: str,
+        identifier: str,
+        password: str,
+        *,
+        kind: str | None = None,
+        device: str | None = None,
+        captcha_id: str | None = None,
+        captcha_answer: str | None = None,
+        account_digits: str | None = None,
+    ) -> AuthResult:
+        """Log in with a password.
+
+        ``kind`` restricts the identifier ("login", "phone", "email", "account").
+        ``account_digits``, when given, must equal the last 3 digits of one of the
+        subscriber's account numbers (Bashtel). Raises InvalidCredentials, AccountLocked or
+        CaptchaRequired (carrying a fresh captcha). The result's ``must_change_password`` is
+        set after a login with a temporary password (the session is then restricted).
+        """
+        sub = self.find_subscriber(operator, identifier, kind)
+        if sub is None:
+            raise InvalidCredentials()
+        self._gate(sub, device, captcha_id, captcha_answer)
+        ok = check_password(password, sub.salt, sub.password_hash)
+        if ok and account_digits is not None:
+            ok = any(
+                self.accounts[a].number[-3:] == account_digits.strip() for a in sub.account_ids
+            )
+        if not ok:
+            self._fail(sub)
+        return self._succeed(sub, device)
+
+    # -- one-time codes ----------------------------------------------------------------------
+    def send(
+        self,
+        operator: str,
+        channel: Channel,
+        destination: str,
+        text: str,
+        code: str | None = None,
+        purpose: str = "",
+    ) -> OutboxMessage:
+        """Deliver an SMS or e-mail to the outbox (the sim API reads it)."""
+        message = OutboxMessage(
+            self.next_id(), operator, channel, destination, text, code, purpose, self.now()
+        )
+        self.outbox.append(message)
+        return message
+
+    def _destination(self, sub: Subscriber, channel: Channel) -> tuple[str, str]:
+        if channel == "sms":
+            if not sub.phone:
+                raise Rejected("К учётной записи не привязан номер телефона")
+            return sub.phone, mask_phone(sub.phone)
+        if channel == "email":
+            if not sub.email:
+                raise Rejected("К учётной записи не привязан адрес электронной почты")
+            return sub.email, mask_email(sub.email)
+        raise InvalidInput("Способ доставки: sms или email")
+
+    def issue_code(
+        self,
+        sub: Subscriber,
+        purpose: str,
+        channel: Channel = "sms",
+        *,
+        account: Account | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> ConfirmationTicket:
+        """Send a one-time code and return the ticket to answer with it."""
+        cfg = self.operator(sub.operator)
+        destination, masked = self._destination(sub, channel)
+        code = "".join(self.rng.choice("0123456789") for _ in range(cfg.code_length))
+        ticket = ConfirmationTicket(
+            secrets.token_urlsafe(16),
+            sub.operator,
+            sub.id,
+            purpose,
+            code,
+            channel,
+            destination,
+            masked,
+            self.now() + cfg.code_ttl,
+            account.id if account else None,
+            params or {},
+        )
+        self.tickets[ticket.id] = ticket
+        texts = {
+            "login": f"Код для входа в личный кабинет {cfg.name}: {code}",
+            "password_reset": f"Код для восстановления пароля {cfg.name}: {code}",
+        }
+        text = texts.get(purpose, f"Код подтверждения операции: {code}. Никому не сообщайте.")
+        self.send(sub.operator, channel, destination, text, code, purpose)
+        return ticket
+
+    def check_code(
+        self, ticket_id: str, code: str, purpose: str | None = None
+    ) -> ConfirmationTicket:
+        """Spend a ticket with its code; CodeInvalid when wrong, expired or used up."""
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None or ticket.used or (purpose and ticket.purpose != purpose):
+            raise CodeInvalid()
+        cfg = self.operator(ticket.operator)
+        if self.now() > ticket.expires_at:
+            del self.tickets[ticket_id]
+            raise CodeInvalid("Срок действия кода истёк, запросите новый")
+        if not secrets.compare_digest(ticket.code, code.strip()):
+            ticket.attempts += 1
+            if ticket.attempts >= cfg.code_attempts:
+                del self.tickets[ticket_id]
+                raise CodeInvalid("Превышено число попыток, запросите новый код")
+            raise CodeInvalid()
+        ticket.used = True
+        del self.tickets[ticket_id]
+        return ticket
+
+    def send_login_code(
+        self,
+        operator: str,
+        identifier: str,
+        channel: Channel = "sms",
+        *,
+        kind: str | None = None,
+        device: str | None = None,
+        captcha_id: str | None = None,
+        captcha_answer: str | None = None,
+    ) -> ConfirmationTicket:
+        """Start a login by one-time code; the same lockout and captcha rules apply."""
+        sub = self.find_subscriber(operator, identifier, kind)
+        if sub is None:
+            raise InvalidCredentials("Пользователь не найден")
+        self._gate(sub, device, captcha_id, captcha_answer)
+        return self.issue_code(sub, "login", channel)
+
+    def login_code(self, ticket_id: str, code: str, *, device: str | None = None) -> AuthResult:
+        ticket = self.tickets.get(ticket_id)
+        sub = self.subscribers.get(ticket.subscriber_id) if ticket else None
+        try:
+            self.check_code(ticket_id, code, "login")
+        except CodeInvalid:
+            if sub is not None:
+                sub.failed_attempts += 1
+            raise
+        assert sub is not None
+        return self._succeed(sub, device)
+
+    # -- temporary passwords and reset -------------------------------------------------------
+    def issue_temp_password(self, sub: Subscriber, channel: Channel = "sms") -> OutboxMessage:
+        """A temporary password by SMS (Beeline passReset); it must be changed after login."""
+        destination, _ = self._destination(sub, channel)
+        temp = "".join(self.rng.choice("0123456789") for _ in range(6))
+        self.set_password(sub, temp, temporary=True)
+        sub.locked_until, sub.failed_attempts = None, 0
+        cfg = self.operator(sub.operator)
+        return self.send(
+            sub.operator,
+            channel,
+            destination,
+            f"Временный пароль для входа в {cfg.name}: {temp}",
+            temp,
+            "temp_password",
+        )
+
+    def change_password(self, session: Session, old_password: str, new_password: str) -> None:
+        sub = self.subscriber(session.subscriber_id)
+        if not check_password(old_password, sub.salt, sub.password_hash):
+            raise InvalidCredentials("Неверный текущий пароль")
+        self._new_password(sub, new_password)
+        session.restricted = False
+
+    def _new_password(self, sub: Subscriber, password: str) -> None:
+        problems = self.operator(sub.operator).password_problems(password)
+        if problems:
+            raise InvalidInput("; ".join(problems))
+        if check_password(password, sub.salt, sub.password_hash):
+            raise InvalidInput("Новый пароль должен отличаться от текущего")
+        self.set_password(sub, password)
+        for s in self.sessions.values():
+            if s.subscriber_id == sub.id:
+                s.restricted = False
+
+    def start_password_reset(
+        self, operator: str, identifier: str, channel: Channel = "sms", *, kind: str | None = None
+    ) -> ConfirmationTicket:
+        sub = self.find_subscriber(operator, identifier, kind)
+        if sub is None:
+            raise NotFound("Пользователь не найден")
+        return self.issue_code(sub, "password_reset", channel)
+
+    def finish_password_reset(self, ticket_id: str, code: str, new_password: str) -> Subscriber:
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            raise CodeInvalid()
+        sub = self.subscriber(ticket.subscriber_id)
+        problems = self.operator(sub.operator).password_problems(new_password)
+        if problems:
+            raise InvalidInput("; ".join(problems))
+        self.check_code(ticket_id, code, "password_reset")
+        self.set_password(sub, new_password)
+        sub.locked_until, sub.failed_attempts = None, 0
+        return sub
+
+    # -- sessions ------------------------------------------------------------------------------
+    def open_session(
+        self, sub: Subscriber, device: str | None = None, restricted: bool = False
+    ) -> Session:
+        cfg = self.operator(sub.operator)
+        now = self.now()
+        session = Session(
+            secrets.token_urlsafe(24),
+            sub.id,
+            sub.operator,
+            now,
+            now + cfg.session_ttl,
+            cfg.session_ttl,
+            device,
+            restricted,
+        )
+        if sub.account_ids:
+            session.current_account_id = sub.account_ids[0]
+        self.sessions[session.token] = session
+        return session
+
+    def session(
+        self, token: str | None, *, operator: str | None = None, allow_restricted: bool = False
+    ) -> Session:
+        """The live session for ``token``, renewed (sliding expiry).
+
+        Raises SessionExpired (unknown, expired, other operator, or an "expired_session" or
+        "captcha" fault) or PasswordChangeRequired (a temporary-password session, unless
+        ``allow_restricted``).
+        """
+        session = self.sessions.get(token) if token else None
+        if session is None or (operator is not None and session.operator != operator):
+            raise SessionExpired()
+        forced = FORCED_FAULTS.get()
+        if forced and ("expired_session" in forced or "captcha" in forced):
+            del self.sessions[session.token]
+            if "captcha" in forced:
+                self.subscribers[session.subscriber_id].captcha_next = True
+            raise SessionExpired()
+        now = self.now()
+        if now >= session.expires_at:
+            del self.sessions[session.token]
+            raise SessionExpired()
+        if session.restricted and not allow_restricted:
+            raise PasswordChangeRequired()
+        session.expires_at = now + session.ttl
+        return session
+
+    def logout(self, token: str) -> None:
+        self.sessions.pop(token, None)
+
+    def expire_sessions(
+        self,
+        *,
+        operator: str | None = None,
+        subscriber_id: str | None = None,
+        token: str | None = None,
+    ) -> int:
+        """Simulation: end sessions (all, or of an operator, subscriber or one token)."""
+        doomed = [
+            t
+            for t, s in self.sessions.items()
+            if (operator is None or s.operator == operator)
+            and (subscriber_id is None or s.subscriber_id == subscriber_id)
+            and (token is None or t == token)
+        ]
+        for t in doomed:
+            del self.sessions[t]
+        return len(doomed)
+
+    def session_valid_until(self, session: Session) -> dt.datetime:
+        return session.expires_at
