@@ -18,8 +18,10 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
-import click
 import typer
+from typer._click.core import Context as ClickContext
+from typer._click.exceptions import ClickException
+from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 
 if TYPE_CHECKING:
@@ -27,13 +29,11 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from .core.flows import Challenge, ChallengeAnswer, Session
-    from .core.login import Credentials, ExtraField, LoginScheme
+    from .core.login import ExtraField, LoginScheme
     from .core.models import Subaccount
-    from .core.provider import Provider
     from .plugins import PluginRegistry
     from .settings import Settings
     from .storage.models import Household
-    from .vault import Vault
 
 __all__ = ["app", "main"]
 
@@ -72,13 +72,13 @@ _ERROR_TEXT: dict[str, tuple[str, str]] = {
 }
 
 
-class CliError(click.ClickException):
+class CliError(ClickException):
     """An error shown as one line on stderr; exit code 1."""
 
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"Ошибка / Error: {self.message}", err=True)
+        typer.echo(f"Ошибка / Error: {self.message}", err=True)
 
 
 def fail(message: str) -> NoReturn:
@@ -116,6 +116,8 @@ def describe_error(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, OSError):
         return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    if type(exc).__module__.startswith("aggregator"):
+        return str(exc).splitlines()[0] if str(exc) else name  # our own errors say why
     if name in ("OperationalError", "InterfaceError", "DBAPIError"):
         return (
             "не удаётся открыть базу данных / cannot open the database: "
@@ -127,21 +129,22 @@ def describe_error(exc: BaseException) -> str:
 class _Group(TyperGroup):
     """Turns every exception of a command into :class:`CliError` (one line, exit 1)."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except (ClickException, typer.Exit, typer.Abort):
             raise
         except (KeyboardInterrupt, EOFError):
-            raise click.Abort() from None
+            raise typer.Abort() from None
         except Exception as exc:
             if os.environ.get("AGGREGATOR_DEBUG"):
                 raise
             raise CliError(describe_error(exc)) from None
 
 
-def _typer(help_text: str) -> typer.Typer:
+def _typer(help_text: str, name: str | None = None) -> typer.Typer:
     return typer.Typer(
+        name=name,
         cls=_Group,
         help=help_text,
         no_args_is_help=True,
@@ -153,7 +156,8 @@ def _typer(help_text: str) -> typer.Typer:
 
 app = _typer(
     "Агрегатор: все счета связи семьи на одной панели.\n\n"
-    "The aggregator: one dashboard for a household's telecom accounts."
+    "The aggregator: one dashboard for a household's telecom accounts.",
+    name="aggregator",
 )
 accounts_app = _typer("Связанные счета операторов / Linked operator accounts.")
 users_app = _typer("Пользователи и семьи / Users and households.")
@@ -187,7 +191,7 @@ def _root(
 def _settings(**overrides: Any) -> Settings:
     from .settings import Settings
 
-    ctx = click.get_current_context(silent=True)
+    ctx = get_current_context(silent=True)
     root = ctx.find_root().obj if ctx is not None else None
     if isinstance(root, dict) and root.get("data_dir") is not None:
         overrides.setdefault("data_dir", root["data_dir"])
@@ -223,11 +227,23 @@ def _import(module: str, name: str, what: str) -> Any:
     return getattr(found, name)
 
 
+def _require_sqlite_file(settings: Settings) -> None:
+    """A missing SQLite file means no database yet: say what to run instead of creating one."""
+    if not settings.is_sqlite:
+        return
+    from sqlalchemy.engine import make_url
+
+    database = make_url(settings.resolved_database_url).database
+    if database and database != ":memory:" and not Path(database).exists():
+        fail(f"базы данных ещё нет / no database yet at {database}: run `aggregator db upgrade`")
+
+
 async def _open_db(settings: Settings) -> AsyncEngine:
     """An engine on a database whose schema is current (else SchemaOutdated, one line)."""
     from .storage.db import create_engine
     from .storage.schema import check_current
 
+    _require_sqlite_file(settings)
     engine = create_engine(settings.resolved_database_url)
     try:
         await check_current(engine)
@@ -251,7 +267,7 @@ def _read_secret(
     if stdin and env:
         fail("--password-stdin и --password-env вместе нельзя / use one of them")
     if stdin:
-        value = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        value = typer.get_text_stream("stdin").readline().rstrip("\r\n")
         if not value:
             fail("пустой пароль во входном потоке / empty password on stdin")
         return value
@@ -272,9 +288,9 @@ def _choose(title: str, options: Sequence[tuple[str, str]], default: str | None 
     """Ask to pick one of ``(value, label)`` by number or value; one option is taken at once."""
     if len(options) == 1:
         return options[0][0]
-    click.echo(title)
+    typer.echo(title)
     for i, (value, label) in enumerate(options, 1):
-        click.echo(f"  {i}) {label} [{value}]")
+        typer.echo(f"  {i}) {label} [{value}]")
     values = [v for v, _ in options]
     while True:
         answer = str(typer.prompt("Номер / Number", default=default or "1")).strip()
@@ -282,7 +298,7 @@ def _choose(title: str, options: Sequence[tuple[str, str]], default: str | None 
             return values[int(answer) - 1]
         if answer in values:
             return answer
-        click.echo("Нет такого варианта / no such option", err=True)
+        typer.echo("Нет такого варианта / no such option", err=True)
 
 
 def _fmt_money(minor: int | None, currency: str = "RUB") -> str:
@@ -365,16 +381,18 @@ def _print_outcomes(outcomes: list[Any]) -> None:
     from .i18n import format_money
 
     table = Table(title="Результат опроса / Poll results")
-    for column in ("id", "operator", "label", "status", "balance", "error"):
-        table.add_column(column)
+    for column in ("id", "operator", "label", "number", "status", "balance", "error"):
+        table.add_column(column, no_wrap=column == "balance")
     for o in outcomes:
         balance = getattr(o, "balance", None)
+        currency = getattr(o, "currency", "RUB") or "RUB"
         table.add_row(
             str(o.account_id),
             str(o.provider_id),
             str(getattr(o, "label", "") or ""),
+            str(getattr(o, "number_masked", "") or ""),
             str(o.status),
-            format_money(balance, "RUB", "ru") if balance is not None else "—",
+            format_money(balance, currency, "ru") if balance is not None else "—",
             str(getattr(o, "error_key", "") or ""),
         )
     _console().print(table)
@@ -450,7 +468,7 @@ class _TerminalLogin:
             except ValueError as exc:
                 if not self.interactive or value is not None:
                     raise
-                click.echo(f"{spec.hint_ru or exc} / {exc}", err=True)
+                typer.echo(f"{spec.hint_ru or exc} / {exc}", err=True)
 
     def extra(self, field: ExtraField, given: str | None) -> str | None:
         while True:
@@ -474,7 +492,7 @@ class _TerminalLogin:
             except ValueError as exc:
                 if not self.interactive or given is not None:
                     raise ValueError(f"{field.name}: {exc}") from None
-                click.echo(f"{field.hint_ru or exc} / {exc}", err=True)
+                typer.echo(f"{field.hint_ru or exc} / {exc}", err=True)
 
     async def answer(self, challenge: Challenge) -> ChallengeAnswer:
         from .core.flows import ChallengeAnswer, ChallengeKind
@@ -490,21 +508,21 @@ class _TerminalLogin:
                 "run `aggregator accounts add` in a terminal to answer it"
             )
         if challenge.message:
-            click.echo(challenge.message)
+            typer.echo(challenge.message)
         if kind is ChallengeKind.CAPTCHA:
             path = self._save_captcha(challenge)
-            click.echo(f"Картинка с кодом / captcha image: {path}")
+            typer.echo(f"Картинка с кодом / captcha image: {path}")
             text = str(typer.prompt("Символы с картинки / characters in the picture"))
             return ChallengeAnswer(text=Secret(text.strip()))
         if kind is ChallengeKind.CODE:
             channel = {"sms": "SMS", "email": "e-mail"}.get(challenge.channel or "", "")
             where = challenge.masked_destination or "?"
-            click.echo(f"Код отправлен ({channel}) на / a code was sent ({channel}) to {where}")
+            typer.echo(f"Код отправлен ({channel}) на / a code was sent ({channel}) to {where}")
             code = str(typer.prompt("Код / code", hide_input=True))
             return ChallengeAnswer(text=Secret(code.strip()))
         if kind is ChallengeKind.SSO_REDIRECT:
-            click.echo("Откройте в браузере и войдите / open in a browser and log in:")
-            click.echo(f"  {challenge.url}")
+            typer.echo("Откройте в браузере и войдите / open in a browser and log in:")
+            typer.echo(f"  {challenge.url}")
             url = str(
                 typer.prompt(
                     "Адрес, на который вас вернули / the URL you were sent back to",
@@ -535,9 +553,9 @@ class _TerminalLogin:
             if problems:
                 fail("новый пароль не подходит / the new password breaks: " + ", ".join(problems))
             return value
-        click.echo("Оператор просит задать новый пароль / the operator asks for a new password.")
+        typer.echo("Оператор просит задать новый пароль / the operator asks for a new password.")
         if policy is not None and (policy.description_ru or policy.description_en):
-            click.echo(f"{policy.description_ru} / {policy.description_en}")
+            typer.echo(f"{policy.description_ru} / {policy.description_en}")
         while True:
             value = str(
                 typer.prompt(
@@ -549,7 +567,7 @@ class _TerminalLogin:
             problems = policy.check(value) if policy else ([] if value else ["password.length"])
             if not problems:
                 return value
-            click.echo("Не подходит / does not fit: " + ", ".join(problems), err=True)
+            typer.echo("Не подходит / does not fit: " + ", ".join(problems), err=True)
 
 
 def _pick_subaccounts(
@@ -565,17 +583,18 @@ def _pick_subaccounts(
         if missing:
             known = ", ".join(by_id) or "—"
             fail(
-                f"нет таких счетов / no such subaccounts: {', '.join(missing)} (есть / have: {known})"
+                f"нет таких счетов / no such subaccounts: {', '.join(missing)} "
+                f"(есть / have: {known})"
             )
         return [by_id[w] for w in wanted]
     if not interactive:
         fail(
             "укажите --subaccount ID или --all-subaccounts / give --subaccount or --all-subaccounts"
         )
-    click.echo("Под этим входом есть счета / this login holds:")
+    typer.echo("Под этим входом есть счета / this login holds:")
     for i, sub in enumerate(found, 1):
         label = f" — {sub.label}" if sub.label else ""
-        click.echo(f"  {i}) {mask_number(sub.number, sub.kind)}{label} ({sub.kind}) [{sub.id}]")
+        typer.echo(f"  {i}) {mask_number(sub.number, sub.kind)}{label} ({sub.kind}) [{sub.id}]")
     while True:
         answer = str(
             typer.prompt("Какие добавить (1,3 или all) / which to link (1,3 or all)", default="all")
@@ -585,7 +604,7 @@ def _pick_subaccounts(
         picked = [p.strip() for p in answer.split(",") if p.strip()]
         if picked and all(p.isdigit() and 1 <= int(p) <= len(found) for p in picked):
             return [found[int(p) - 1] for p in dict.fromkeys(picked)]
-        click.echo("Введите номера через запятую / numbers separated by commas", err=True)
+        typer.echo("Введите номера через запятую / numbers separated by commas", err=True)
 
 
 @accounts_app.command("add")
@@ -687,7 +706,7 @@ async def _accounts_add(
     login: _TerminalLogin,
 ) -> None:
     from .accounts import link_accounts
-    from .core.flows import Challenge, Session
+    from .core.flows import Session
     from .core.login import SecretKind
     from .core.provider import Capability
     from .core.secret import Secret
@@ -723,12 +742,16 @@ async def _accounts_add(
                     _choose("Способ входа / login with:", schemes) if asking else schemes[0][0]
                 )
             scheme = provider_cls.scheme(scheme_id)
-            extras = {f.name: login.extra(f, fields.get(f.name)) for f in scheme.extra_fields}
             unknown = set(fields) - {f.name for f in scheme.extra_fields}
             if unknown:
                 fail(
-                    f"у этого входа нет полей / this login has no fields: {', '.join(sorted(unknown))}"
+                    "у этого входа нет полей / this login has no fields: "
+                    + ", ".join(sorted(unknown))
                 )
+            kind, value = "", ""
+            if scheme.secret is not SecretKind.SSO:
+                kind, value = login.identifier(scheme, identifier_kind, identifier)
+            extras = {f.name: login.extra(f, fields.get(f.name)) for f in scheme.extra_fields}
             if scheme.secret is SecretKind.SSO:
                 choices = [(p.value, p.value) for p in scheme.sso_providers]
                 if sso_provider is None:
@@ -737,7 +760,6 @@ async def _accounts_add(
                     sso_provider = _choose("Войти через / log in with:", choices)
                 credentials = scheme.build_credentials(extras=extras, sso_provider=sso_provider)
             else:
-                kind, value = login.identifier(scheme, identifier_kind, identifier)
                 secret: str | None = None
                 if scheme.secret is SecretKind.PASSWORD:
                     secret = _read_secret(
@@ -751,7 +773,7 @@ async def _accounts_add(
                     value, secret, identifier_kind=kind, extras=extras
                 )
             provider = runtime.provider(provider_cls.id)
-            click.echo(f"Вход в {provider_cls.name} / logging in to {provider_cls.name_en}…")
+            typer.echo(f"Вход в {provider_cls.name} / logging in to {provider_cls.name_en}…")
             result: Session | Challenge = await provider.start_login(credentials)
             for _ in range(10):
                 if isinstance(result, Session):
@@ -809,7 +831,7 @@ def accounts_list(
     """Список счетов / List linked accounts with their last balance."""
     rows = _run(_accounts_rows(_settings(), household_id))
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     from rich.table import Table
 
@@ -900,11 +922,11 @@ def accounts_remove(
     if found is None:
         fail(f"нет счёта {account_id} / no account {account_id}")
     if not yes:
-        click.confirm(
+        typer.confirm(
             f"Удалить {found} со всей историей? / remove it with its history?", abort=True
         )
     _run(_account_delete(settings, account_id))
-    click.echo(f"Удалён / removed: {account_id}")
+    typer.echo(f"Удалён / removed: {account_id}")
 
 
 async def _account_summary(settings: Settings, account_id: int) -> str | None:
@@ -981,7 +1003,7 @@ def users_create(
             )
         )
     user_id, household_id = _run(_users_create(_settings(), email, password, name, lang))
-    click.echo(
+    typer.echo(
         f"Создан пользователь {user_id} в семье {household_id} / created user {user_id} "
         f"in household {household_id}"
     )
@@ -1050,7 +1072,7 @@ def plugins_list(
 
     listing = plugin_listing(load_plugins())
     if as_json:
-        click.echo(json.dumps(listing, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(listing, ensure_ascii=False, indent=2))
         return
     from rich import box
     from rich.table import Table
@@ -1079,6 +1101,7 @@ def plugins_list(
             f"[red]Сбой / failed[/red]: {failure['name']}: {failure['reason']}",
             markup=True,
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -1094,12 +1117,12 @@ def plugins_new(
 
     target = dest if dest is not None else Path("plugins") / name
     written = scaffold_plugin(name, target)
-    click.echo(f"Создан плагин / created the plugin {name} in {target} ({len(written)} files).")
-    click.echo("Установить / install it with:")
-    click.echo(f"  {install_command(target)}")
-    click.echo("Проверить / then check:")
-    click.echo("  aggregator plugins list")
-    click.echo(f"  cd {target} && {Path(sys.executable).parent / 'pytest'}")
+    typer.echo(f"Создан плагин / created the plugin {name} in {target} ({len(written)} files).")
+    typer.echo("Установить / install it with:")
+    typer.echo(f"  {install_command(target)}")
+    typer.echo("Проверить / then check:")
+    typer.echo("  aggregator plugins list")
+    typer.echo(f"  cd {target} && {Path(sys.executable).parent / 'pytest'}")
 
 
 # -- keys and db ---------------------------------------------------------------------------
@@ -1124,12 +1147,12 @@ def keys_rotate() -> None:
             progress.update(task, completed=done, total=total)
 
         report = _run(rotate_keys(settings, progress=advance))
-    click.echo(
+    typer.echo(
         f"Основной ключ / primary key: {report.new_key_id}; "
         f"перешифровано / re-sealed: {report.values} values in {report.rows} rows"
     )
     if report.old_key_ids:
-        click.echo(
+        typer.echo(
             "Старые ключи / old keys: "
             + ", ".join(report.old_key_ids)
             + " — удалить / remove them: aggregator keys remove-old"
@@ -1146,12 +1169,12 @@ def keys_remove_old() -> None:
     """Удалить старые ключи, которые больше не нужны / Remove old keys no longer used."""
     remove_old_keys = _import("aggregator.vault", "remove_old_keys", "keys remove-old")
     report = _run(remove_old_keys(_settings()))
-    click.echo(f"Основной ключ / primary key: {report.primary_key_id}")
-    click.echo("Удалены / removed: " + (", ".join(report.removed) or "—"))
+    typer.echo(f"Основной ключ / primary key: {report.primary_key_id}")
+    typer.echo("Удалены / removed: " + (", ".join(report.removed) or "—"))
     for key_id, fields in report.in_use.items():
-        click.echo(f"Ещё используется / still in use: {key_id} ({len(fields)} values)")
+        typer.echo(f"Ещё используется / still in use: {key_id} ({len(fields)} values)")
     if report.removable_from_env:
-        click.echo(
+        typer.echo(
             "Уберите из AGGREGATOR_VAULT_KEY / remove from AGGREGATOR_VAULT_KEY: "
             + ", ".join(report.removable_from_env)
         )
@@ -1164,7 +1187,7 @@ def db_upgrade() -> None:
     settings = _settings()
     with _console(stderr=True).status("Миграция / migrating…"):
         revision = _run(upgrade(settings.resolved_database_url))
-    click.echo(f"Схема / schema: {revision}")
+    typer.echo(f"Схема / schema: {revision}")
 
 
 @db_app.command("current")
@@ -1173,6 +1196,7 @@ def db_current() -> None:
     from .storage import schema
 
     settings = _settings()
+    _require_sqlite_file(settings)
 
     async def current() -> str | None:
         from .storage.db import create_engine
@@ -1187,9 +1211,9 @@ def db_current() -> None:
     revision = _run(current())
     head = schema.head_revision()
     if revision == head:
-        click.echo(f"{revision} (актуальна / current)")
+        typer.echo(f"{revision} (актуальна / current)")
         return
-    click.echo(f"{revision or '—'} (новейшая / newest: {head})")
+    typer.echo(f"{revision or '—'} (новейшая / newest: {head})")
     fail("схема устарела / the schema is behind: aggregator db upgrade")
 
 

@@ -13,7 +13,6 @@ recipient raises :class:`~aggregator.core.errors.OperationRejected` (the row is 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -95,7 +94,7 @@ class EmailNotifier(Notifier):
                 username=self.username,
                 password=self.password,
                 use_tls=self.tls == "ssl",
-                start_tls=True if self.tls == "starttls" else False,
+                start_tls=self.tls == "starttls",
                 timeout=self.timeout,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -104,12 +103,16 @@ class EmailNotifier(Notifier):
                 raise OperationRejected("every recipient was refused", code=str(codes[0])) from None
             raise Unavailable("the mail server refused the recipients for now") from None
         except aiosmtplib.SMTPAuthenticationError:
-            raise TemporaryError("the mail server refused the login; check the SMTP settings") from None
+            raise TemporaryError(
+                "the mail server refused the login; check the SMTP settings"
+            ) from None
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600:
-                raise OperationRejected("the mail server refused the message", code=str(exc.code)) from None
+                raise OperationRejected(
+                    "the mail server refused the message", code=str(exc.code)
+                ) from None
             raise Unavailable(f"the mail server answered {exc.code}") from None
-        except (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError, TimeoutError):
+        except (aiosmtplib.SMTPTimeoutError, TimeoutError):
             raise Timeout("the mail server did not answer in time") from None
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise Unavailable(f"cannot reach the mail server ({type(exc).__name__})") from None

@@ -17,9 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -51,13 +51,13 @@ __all__ = ["AccountInfo", "AlertItem", "AlertWriter", "dedupe_key"]
 
 log = logging.getLogger(__name__)
 
-episodes_t = AlertEpisode.__table__
-rules_t = AlertRule.__table__
-outbox_t = OutboxMessage.__table__
-households_t = Household.__table__
-users_t = User.__table__
-accounts_t = LinkedAccount.__table__
-readings_t = BalanceReading.__table__
+episodes_t = cast(Table, AlertEpisode.__table__)
+rules_t = cast(Table, AlertRule.__table__)
+outbox_t = cast(Table, OutboxMessage.__table__)
+households_t = cast(Table, Household.__table__)
+users_t = cast(Table, User.__table__)
+accounts_t = cast(Table, LinkedAccount.__table__)
+readings_t = cast(Table, BalanceReading.__table__)
 
 MONEY_KINDS = (AlertKind.LOW_BALANCE, AlertKind.RUNS_OUT)
 
@@ -282,7 +282,7 @@ class AlertWriter:
         rows = await conn.execute(select(rules_t).where(rules_t.c.household_id.in_(ids)))
         by_household: dict[int, list[RuleRow]] = defaultdict(list)
         for row in rows.mappings():
-            by_household[row["household_id"]].append(RuleRow.from_mapping(row))
+            by_household[row["household_id"]].append(RuleRow.from_mapping(dict(row)))
         return by_household
 
     def _provider_name(self, provider_id: str, lang: str) -> str:
@@ -291,7 +291,9 @@ class AlertWriter:
             return provider_id
         return cls.name_en if lang == "en" else cls.name
 
-    async def _enqueue(self, conn: AsyncConnection, pending: Sequence[_Pending], now: dt.datetime) -> int:
+    async def _enqueue(
+        self, conn: AsyncConnection, pending: Sequence[_Pending], now: dt.datetime
+    ) -> int:
         if not pending:
             return 0
         household_ids = sorted({p.account.household_id for p in pending})
@@ -316,11 +318,13 @@ class AlertWriter:
         for item in pending:
             household = households.get(item.account.household_id)
             household_lang = (household.lang if household else None) or "ru"
-            by_lang = recipients_by_lang(item.rule, users[item.account.household_id], household_lang)
+            by_lang = recipients_by_lang(
+                item.rule, users[item.account.household_id], household_lang
+            )
             for notifier in notifiers:
-                targets = by_lang if notifier == "email" else {
-                    (item.rule.lang or household_lang): []
-                }
+                targets = (
+                    by_lang if notifier == "email" else {(item.rule.lang or household_lang): []}
+                )
                 for lang, recipients in sorted(targets.items()):
                     view = AlertView(
                         kind=item.kind,

@@ -69,8 +69,16 @@ def _lasts(days_left: int | None, lang: str) -> str | None:
     if days_left is None:
         return None
     if lang == "en":
-        return "less than a day left" if days_left <= 0 else f"enough for {format_days(days_left, lang)}"
-    return "хватит меньше чем на день" if days_left <= 0 else f"хватит на {format_days(days_left, lang)}"
+        return (
+            "less than a day left"
+            if days_left <= 0
+            else f"enough for {format_days(days_left, lang)}"
+        )
+    return (
+        "хватит меньше чем на день"
+        if days_left <= 0
+        else f"хватит на {format_days(days_left, lang)}"
+    )
 
 
 def _money_alert(view: AlertView, lang: str) -> tuple[str, str, list[str], str]:
@@ -96,9 +104,7 @@ def _money_alert(view: AlertView, lang: str) -> tuple[str, str, list[str], str]:
         else:
             tail = "running low"
         subject = f"{view.account_title}: {balance}, {tail}"
-        headline = (
-            "The balance is below zero" if negative else "The balance is running low"
-        )
+        headline = "The balance is below zero" if negative else "The balance is running low"
         facts = [f"Balance: {amount}" + (f" (alert below {threshold})" if threshold else "")]
         if daily:
             facts.append(f"Average spend: {daily} a day")
@@ -166,7 +172,8 @@ def _suspension(view: AlertView, lang: str) -> tuple[str, str, list[str], str]:
         f"{view.account_title}: добровольная блокировка заканчивается {end}",
         "Добровольная блокировка скоро закончится",
         facts,
-        "Потом абонентская плата начнёт списываться снова; продлите блокировку, если ещё в отъезде.",
+        "Потом абонентская плата начнёт списываться снова; "
+        "продлите блокировку, если ещё в отъезде.",
     )
 
 

@@ -24,9 +24,9 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..core.errors import AggregatorError, TemporaryError
@@ -37,7 +37,7 @@ __all__ = ["OutboxSender", "SendReport", "outbox_backoff"]
 
 log = logging.getLogger(__name__)
 
-outbox_t = OutboxMessage.__table__
+outbox_t = cast(Table, OutboxMessage.__table__)
 
 MISSING_NOTIFIER_RETRY = dt.timedelta(hours=1)
 
@@ -49,8 +49,8 @@ def outbox_backoff(
     uniform: Callable[[float, float], float] = random.uniform,
 ) -> float:
     """Seconds before the next try after ``attempts`` failed ones: 10 s doubling to 15 min."""
-    delay = min(cap_s, base_s * 2 ** min(max(attempts - 1, 0), 20))
-    return delay / 2 + uniform(0.0, delay / 2)
+    delay = min(cap_s, base_s * 2.0 ** min(max(attempts - 1, 0), 20))
+    return float(delay / 2 + uniform(0.0, delay / 2))
 
 
 @dataclass
@@ -149,7 +149,7 @@ class OutboxSender:
             await asyncio.wait_for(notifier.send(notification), self.send_timeout_s)
         except asyncio.CancelledError:
             raise
-        except (TemporaryError, asyncio.TimeoutError, TimeoutError) as exc:
+        except (TemporaryError, TimeoutError) as exc:
             return await self._retry(row, getattr(exc, "key", "temporary.timeout"), str(exc))
         except AggregatorError as exc:
             log.warning("outbox %s: %s refused it: %s", row.id, row.notifier, exc.message)

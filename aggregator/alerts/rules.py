@@ -136,8 +136,8 @@ def resolve_rules(rows: Iterable[RuleRow], account_id: int) -> dict[AlertKind, E
             own[row.kind] = row
     rules: dict[AlertKind, EffectiveRule] = {}
     for kind in AlertKind:
-        row = own.get(kind.value) or household.get(kind.value)
-        rules[kind] = _effective(kind, row) if row is not None else DEFAULTS[kind]
+        chosen = own.get(kind.value) or household.get(kind.value)
+        rules[kind] = _effective(kind, chosen) if chosen is not None else DEFAULTS[kind]
     return rules
 
 

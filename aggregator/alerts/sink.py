@@ -182,7 +182,7 @@ class _Handler:
     def __init__(self, sink: MailSink) -> None:
         self.sink = sink
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
@@ -231,7 +231,9 @@ class MailSink:
         )
         controller.start()
         self._controller = controller
-        log.info("mail sink listening on %s:%s (mail in %s)", self.host, self.port, self.store.directory)
+        log.info(
+            "mail sink listening on %s:%s (mail in %s)", self.host, self.port, self.store.directory
+        )
 
     def stop(self) -> None:
         controller, self._controller = self._controller, None

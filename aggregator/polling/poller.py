@@ -184,22 +184,24 @@ class Poller:
         try:
             cls = self.runtime.registry.provider(account.provider_id)
         except KeyError:
-            failure = Failure(
+            missing = Failure(
                 AccountStatus.PLUGIN_ERROR, MISSING_PLUGIN_KEY, {"provider": account.provider_id}
             )
-            return self._failed(account, None, failure)
+            return self._failed(account, None, missing)
         gate = self.gates[account.provider_id]
         if not gate.breaker.allow():
             now = utcnow()
             wait = gate.breaker.retry_in() + self.uniform(0.0, max(1.0, gate.breaker.retry_in()))
-            failure = Failure(
-                AccountStatus.STALE, "temporary.unavailable", {"circuit": "open"}, temporary=True
-            )
             return PollRecord(
                 account=account,
                 at=now,
                 next_due_at=now + dt.timedelta(seconds=wait),
-                failure=failure,
+                failure=Failure(
+                    AccountStatus.STALE,
+                    "temporary.unavailable",
+                    {"circuit": "open"},
+                    temporary=True,
+                ),
                 skipped=True,
             )
         provider = self.runtime.provider(account.provider_id)
@@ -347,9 +349,12 @@ class Poller:
         async with self.guard.lock(account):
             if memory.refused is not None:
                 raise _RefusedBefore(memory.refused)
-            if memory.session is not None and memory.at >= state.started - 1.0:
-                if time.monotonic() - memory.at <= self.guard.share_for_s:
-                    return memory.session
+            if (
+                memory.session is not None
+                and memory.at >= state.started - 1.0
+                and time.monotonic() - memory.at <= self.guard.share_for_s
+            ):
+                return memory.session
             if self.guard.refused_in_db is not None:
                 refused = await self.guard.refused_in_db(account)
                 if refused is not None:

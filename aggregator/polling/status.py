@@ -109,7 +109,9 @@ def challenge_failure(challenge: Challenge) -> Failure:
     )
 
 
-def classify(exc: BaseException, secrets: Iterable[str] = (), *, during_login: bool = False) -> Failure:
+def classify(
+    exc: BaseException, secrets: Iterable[str] = (), *, during_login: bool = False
+) -> Failure:
     """The :class:`Failure` for an exception raised while polling (never raises itself)."""
     secrets = [s for s in secrets if s]
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
@@ -125,9 +127,7 @@ def classify(exc: BaseException, secrets: Iterable[str] = (), *, during_login: b
         {k: v for k, v in mapped.to_dict().items() if k != "key"}, secrets
     )
     if isinstance(mapped, AuthError):
-        return Failure(
-            AccountStatus.NEEDS_LOGIN, mapped.key, details, login_refused=during_login
-        )
+        return Failure(AccountStatus.NEEDS_LOGIN, mapped.key, details, login_refused=during_login)
     if isinstance(mapped, RateLimited):
         return Failure(
             AccountStatus.STALE,

@@ -19,15 +19,15 @@ transactions, not 10,000.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..accounts import seal_session
@@ -45,16 +45,16 @@ from ..storage.models import (
 )
 from ..vault import Vault
 from .models import ClaimedAccount, PollRecord
-from .status import POLLABLE_STATUSES, Failure
 from .poller import REFUSED_KEYS
+from .status import POLLABLE_STATUSES, Failure
 
 __all__ = ["GroupCommitter", "ResultStore", "WriteResult"]
 
 log = logging.getLogger(__name__)
 
-accounts_t = LinkedAccount.__table__
-households_t = Household.__table__
-readings_t = BalanceReading.__table__
+accounts_t = cast(Table, LinkedAccount.__table__)
+households_t = cast(Table, Household.__table__)
+readings_t = cast(Table, BalanceReading.__table__)
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,9 @@ class ResultStore:
         self.vault = vault
         self.alerts = alerts
         self.postgres = engine.dialect.name == "postgresql"
+        self.last_queued = 0
+        # Called after a commit that queued outbox rows (wakes the sender).
+        self.on_queued: Callable[[int], None] | None = None
 
     # -- claims ----------------------------------------------------------------------------
     async def count_due(self, now: dt.datetime | None = None) -> dict[str, int]:
@@ -216,9 +219,7 @@ class ResultStore:
         )
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                update(accounts_t)
-                .where(condition)
-                .values(poll_claim=None, next_due_at=utcnow())
+                update(accounts_t).where(condition).values(poll_claim=None, next_due_at=utcnow())
             )
         return int(result.rowcount or 0)
 
@@ -253,8 +254,11 @@ class ResultStore:
         """Store ``records`` in one transaction (see the module docstring)."""
         if not records:
             return []
+        self.last_queued = 0
         async with self.engine.begin() as conn:
             results = await self._write(conn, records)
+        if self.last_queued and self.on_queued is not None:
+            self.on_queued(self.last_queued)
         return results
 
     async def _write(
@@ -333,19 +337,16 @@ class ResultStore:
                 old_status=account.status,
                 new_status=record.status,
             )
-        for keys, rows in updates.items():
-            statement = (
-                update(accounts_t)
-                .where(accounts_t.c.id == bindparam("b_id"))
-                .values({key: bindparam(key) for key in keys if key != "b_id"})
-            )
+        for rows in updates.values():
+            # The SET clause comes from the keys of the parameter sets (executemany).
+            statement = update(accounts_t).where(accounts_t.c.id == bindparam("b_id"))
             await conn.execute(statement, rows)
 
         for record in valid:
             if record.failure is not None and record.failure.login_refused:
                 items.extend(await self._pause_siblings(conn, record, now))
 
-        await self.alerts.apply(conn, items, now)
+        self.last_queued = await self.alerts.apply(conn, items, now)
         return [results[id(record)] for record in records]
 
     def _account_update(
@@ -445,9 +446,7 @@ class ResultStore:
                     last_error=error,
                     next_due_at=None,
                 )
-                .returning(
-                    accounts_t.c.id, accounts_t.c.label, accounts_t.c.number_masked
-                )
+                .returning(accounts_t.c.id, accounts_t.c.label, accounts_t.c.number_masked)
             )
         ).all()
         items: list[AlertItem] = []
@@ -489,9 +488,7 @@ class GroupCommitter:
     def __init__(self, store: ResultStore, max_batch: int = 200) -> None:
         self.store = store
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[PollRecord, asyncio.Future[WriteResult]]] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[tuple[PollRecord, asyncio.Future[WriteResult]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.on_committed: list[Any] = []  # callbacks(records, results)
 
@@ -505,10 +502,8 @@ class GroupCommitter:
         if task is None:
             return
         await self._queue.put((None, None))  # type: ignore[arg-type]
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
 
     async def submit(self, record: PollRecord) -> WriteResult:
         if self._task is None:
@@ -564,7 +559,3 @@ class GroupCommitter:
             except Exception:
                 log.exception("a commit callback failed")
         return results
-
-
-def _unused(_: Iterable[Decimal]) -> None:
-    return None

@@ -68,12 +68,21 @@ def scaffold_plugin(name: str, dest: Path) -> list[Path]:
 
 
 def install_command(dest: Path) -> str:
-    """The one command that installs the plugin (editable) into the running environment."""
-    uv = shutil.which("uv")
-    if uv is None:
-        local = Path(".tools/uv/bin/uv")
-        uv = str(local) if local.exists() else None
+    """The one command that installs the plugin (editable) into the running environment.
+
+    uv from PATH, else the project-local one ``make`` installs (``.tools/uv`` next to the
+    virtual environment, or under the current folder); pip only when this environment has it
+    (uv's virtual environments do not).
+    """
+    import importlib.util
+
+    candidates = [
+        shutil.which("uv"),
+        Path(sys.prefix).parent / ".tools" / "uv" / "bin" / "uv",
+        Path(".tools") / "uv" / "bin" / "uv",
+    ]
+    uv = next((str(c) for c in candidates if c is not None and Path(c).exists()), None)
     python = sys.executable
-    if uv is not None:
-        return f"{uv} pip install --python {python} -e {dest}"
-    return f"{python} -m pip install -e {dest}"
+    if uv is None and importlib.util.find_spec("pip") is not None:
+        return f"{python} -m pip install -e {dest}"
+    return f"{uv or 'uv'} pip install --python {python} -e {dest}"

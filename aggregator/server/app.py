@@ -110,6 +110,18 @@ def favicon() -> Redirect:
     return Redirect("/static/img/favicon.svg", status_code=301)
 
 
+def _configure_providers(runtime: Runtime, settings: Settings) -> None:
+    """Tell every provider where an identity provider should send the user back (SSO)."""
+    callback = f"{settings.dashboard_url}/accounts/sso/callback"
+    for provider_id in runtime.registry.providers:
+        try:
+            provider = runtime.provider(provider_id)
+        except Exception:  # a broken plugin must not stop the dashboard
+            log.exception("the provider %s cannot start", provider_id)
+            continue
+        provider.context.settings.setdefault("sso_redirect_uri", callback)
+
+
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litestar:
     """The dashboard application. ``runtime`` lets tests share one with the app."""
     assets = WebAssets()
@@ -132,6 +144,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litesta
             server.engine = engine
             server.sessionmaker = session_factory(engine)
             server.runtime = runtime or Runtime(settings)
+            _configure_providers(server.runtime, settings)
             server.operations = AccountOperations(server.runtime, server.vault)
             await start_background(server)
             yield

@@ -41,23 +41,36 @@ class CurrentUser:
         return self.role == "owner"
 
 
-@dataclass
 class ServerState:
-    """Everything the handlers share, built by the lifespan and kept on ``app.state.server``."""
+    """Everything the handlers share, built by the lifespan and kept on ``app.state.server``.
 
-    settings: Settings
-    assets: WebAssets
-    translator: Translator
-    renderer: Renderer
-    throttle: SignInThrottle
-    flows: FlowStore
-    engine: AsyncEngine | None = None
-    sessionmaker: async_sessionmaker[AsyncSession] | None = None
-    vault: Vault | None = None
-    runtime: Runtime | None = None
-    operations: AccountOperations | None = None
-    polling: Any = None
-    mail_sink: Any = None
+    A plain class on purpose: Litestar injects it as a dependency, and a dataclass would be
+    converted field by field on every request.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        assets: WebAssets,
+        translator: Translator,
+        renderer: Renderer,
+        throttle: SignInThrottle,
+        flows: FlowStore,
+    ) -> None:
+        self.settings = settings
+        self.assets = assets
+        self.translator = translator
+        self.renderer = renderer
+        self.throttle = throttle
+        self.flows = flows
+        self.engine: AsyncEngine | None = None
+        self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self.vault: Vault | None = None
+        self.runtime: Runtime | None = None
+        self.operations: AccountOperations | None = None
+        self.polling: Any = None
+        self.mail_sink: Any = None
 
     def db(self) -> AsyncSession:
         if self.sessionmaker is None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from sqlalchemy import func, select
 
+from .. import households
 from ..storage.models import User
 from ..storage.schema import SchemaError, SchemaOutdated, check_current, current_revision, upgrade
 from ..vault import Vault, VaultError
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from ..settings import Settings
-    from ..storage.models import Household
     from .context import ServerState
 
 __all__ = [
@@ -96,112 +96,65 @@ async def any_user_exists(db: AsyncSession) -> bool:
     return bool(await db.scalar(select(func.count()).select_from(User)))
 
 
-def _households() -> Any:
-    try:
-        from .. import households
-    except ImportError:
-        return None
-    return households
-
-
-def _local_hasher() -> Any:
-    from argon2 import PasswordHasher
-
-    return PasswordHasher()  # argon2id with the library's recommended parameters
-
-
 async def hash_password(password: str) -> str:
     """An argon2id hash (computed in a worker thread: it is deliberately slow)."""
-    module = _households()
-    if module is not None and hasattr(module, "hash_password"):
-        return str(await anyio.to_thread.run_sync(module.hash_password, password))
-    return str(await anyio.to_thread.run_sync(_local_hasher().hash, password))
+    return str(await anyio.to_thread.run_sync(households.hash_password, password))
 
 
 async def verify_password(password_hash: str, password: str) -> bool:
-    module = _households()
-    if module is not None and hasattr(module, "verify_password"):
-        return bool(await anyio.to_thread.run_sync(module.verify_password, password_hash, password))
-
-    def check() -> bool:
-        from argon2.exceptions import InvalidHashError, VerificationError
-
-        try:
-            return bool(_local_hasher().verify(password_hash, password))
-        except (VerificationError, InvalidHashError):
-            return False
-
-    return await anyio.to_thread.run_sync(check)
+    return bool(await anyio.to_thread.run_sync(households.verify_password, password_hash, password))
 
 
 async def create_household_with_owner(
     db: AsyncSession, *, email: str, password: str, name: str, lang: str
-) -> tuple[Household, User]:
-    """A new household and its first user (the owner)."""
-    module = _households()
-    if module is not None and hasattr(module, "create_household_with_owner"):
-        result = await module.create_household_with_owner(
-            db, email=email, password=password, name=name, lang=lang
-        )
-        if isinstance(result, tuple):
-            return result[0], result[1]
-        user = result
-        return user.household, user
-    from ..storage.models import Household as HouseholdRow
-
-    household = HouseholdRow(name=name or email, lang=lang)
-    db.add(household)
-    await db.flush()
-    user = User(
-        household_id=household.id,
-        email=email.strip().lower(),
-        display_name=name,
-        password_hash=await hash_password(password),
-        role="owner",
-        lang=lang,
+) -> User:
+    """A new household and its first user, the owner (``ValueError`` says what is wrong)."""
+    return await households.create_household_with_owner(
+        db, email=email, password=password, name=name, lang=lang
     )
-    db.add(user)
-    await db.flush()
-    return household, user
 
 
 # -- background services ------------------------------------------------------------------------
 
 
 async def start_background(server: ServerState) -> None:
-    """The embedded polling service (scheduler, worker, outbox, mail sink) when configured."""
+    """The embedded polling service (scheduler, worker, outbox sender, mail sink)."""
     if not server.settings.embedded_scheduler:
         return
-    try:
-        from .. import polling
-    except ImportError:
-        log.warning("the polling service is not installed: balances will not be refreshed")
-        return
-    factory = getattr(polling, "start_embedded", None) or getattr(polling, "PollingService", None)
-    if factory is None:
-        log.warning("the polling service has no entry point yet: balances will not be refreshed")
-        return
-    log.info("starting the embedded polling service")
-    server.polling = None  # wired once aggregator.polling publishes its service API
+    from ..polling import PollingService
+
+    service = PollingService(
+        server.require_runtime(),
+        server.engine,
+        server.settings,
+        vault=server.require_vault(),
+    )
+    await service.__aenter__()
+    server.polling = service
+    log.info("the embedded polling service is running")
 
 
 async def stop_background(server: ServerState) -> None:
     service, server.polling = server.polling, None
-    if service is None:
-        return
-    close = getattr(service, "aclose", None) or getattr(service, "stop", None)
-    if close is not None:
+    if service is not None:
+        await service.aclose()
+
+
+def kick_polling(server: ServerState) -> None:
+    """Accounts were linked or logged in again: poll them now, not at the next tick."""
+    service = server.polling
+    if service is not None:
         with contextlib.suppress(Exception):
-            await close()
+            service.kick()
 
 
 async def poll_now(server: ServerState, db: AsyncSession, account: Any) -> None:
     """Poll one account now: through the polling service when it offers that, else directly
     (store the reading and the cheap data, as the poller does)."""
     service = server.polling
-    poll_one = getattr(service, "poll_account", None) if service is not None else None
-    if poll_one is not None:
-        await poll_one(account.id)
+    if service is not None:
+        await service.poll_account(account.id)
+        await db.refresh(account)
         return
     from ..storage.models import AccountStatus, BalanceReading, to_minor, utcnow
 

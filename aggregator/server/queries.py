@@ -14,13 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import pairwise
 from typing import Any
 
 from litestar.exceptions import NotFoundException
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..alerts.forecast import SpendHistory, forecast
+from ..alerts.rules import AlertKind, RuleRow, resolve_rules
 from ..storage.models import (
     AccountStatus,
     AlertRule,
@@ -60,6 +61,7 @@ class AccountSummary:
     operator_state: str | None
     suspension_end: dt.date | None
     last_success_at: dt.datetime | None
+    spend_history: dict[str, Any] | None = None
     balance_minor: int | None = None
     currency: str = "RUB"
     balance_at: dt.datetime | None = None
@@ -116,33 +118,23 @@ async def get_account(db: AsyncSession, household_id: int, account_id: int) -> L
 
 
 def days_left(
-    history: list[tuple[dt.date, int]],
+    history: SpendHistory,
     balance_minor: int | None,
+    today: dt.date,
     next_charge_date: dt.date | None = None,
     next_charge_minor: int | None = None,
-    today: dt.date | None = None,
 ) -> int | None:
-    """Days until the money runs out, from the average daily spend over the history.
-
-    Spending is the sum of the day-to-day decreases (top-ups are ignored) over the span of the
-    history. A known next charge that the balance cannot cover bounds the answer by its date.
-    None when nothing is known or nothing is being spent.
-    """
+    """Days until the money runs out: the alerts' own forecast (see aggregator.alerts.forecast),
+    so the dashboard and the "runs out" e-mail always agree."""
     if balance_minor is None:
         return None
-    if balance_minor <= 0:
-        return 0
-    today = today or utcnow().date()
-    estimate: int | None = None
-    if len(history) >= 2:
-        spent = sum(max(0, a[1] - b[1]) for a, b in pairwise(history))
-        span = (history[-1][0] - history[0][0]).days
-        if spent > 0 and span > 0:
-            estimate = int(balance_minor * span / spent)
-    if next_charge_date is not None and next_charge_minor and next_charge_minor > balance_minor:
-        until_charge = max(0, (next_charge_date - today).days)
-        estimate = until_charge if estimate is None else min(estimate, until_charge)
-    return estimate
+    return forecast(
+        history,
+        from_minor(balance_minor),
+        today,
+        next_charge_date,
+        from_minor(next_charge_minor) if next_charge_minor is not None else None,
+    ).days_left
 
 
 def _judge(summary: AccountSummary) -> None:
@@ -177,21 +169,31 @@ def _judge(summary: AccountSummary) -> None:
         summary.badge, summary.severity = "ok", "ok"
 
 
+async def _rule_rows(db: AsyncSession, household_id: int) -> list[RuleRow]:
+    rules = await db.scalars(select(AlertRule).where(AlertRule.household_id == household_id))
+    return [
+        RuleRow(
+            id=r.id,
+            household_id=r.household_id,
+            account_id=r.account_id,
+            kind=r.kind,
+            enabled=r.enabled,
+            threshold_minor=r.threshold_minor,
+            margin_minor=r.margin_minor,
+            days=r.days,
+            reminder_interval_s=r.reminder_interval_s,
+            recipients=tuple(r.recipients or ()),
+            lang=r.lang,
+        )
+        for r in rules
+    ]
+
+
 async def alert_rules_for(
     db: AsyncSession, household_id: int
 ) -> dict[tuple[int | None, str], AlertRule]:
     rules = await db.scalars(select(AlertRule).where(AlertRule.household_id == household_id))
     return {(rule.account_id, rule.kind): rule for rule in rules}
-
-
-def _rule_value(
-    rules: dict[tuple[int | None, str], AlertRule], account_id: int, kind: str, attr: str
-) -> Any:
-    for key in ((account_id, kind), (None, kind)):
-        rule = rules.get(key)
-        if rule is not None:
-            return getattr(rule, attr) if rule.enabled else None
-    return None
 
 
 async def household_dashboard(
@@ -220,6 +222,7 @@ async def household_dashboard(
                 LinkedAccount.operator_state,
                 LinkedAccount.suspension_end,
                 LinkedAccount.last_success_at,
+                LinkedAccount.spend_history,
             )
             .where(*scope)
             .order_by(LinkedAccount.id)
@@ -259,12 +262,15 @@ async def household_dashboard(
         summary.next_charge_date = row.next_charge_date
         summary.next_charge_minor = row.next_charge_minor
 
+    # The window ends at the newest reading: an operator's clock may run ahead of ours.
+    newest = max((s.balance_at for s in summaries.values() if s.balance_at), default=now)
+    cutoff = max(now, newest) - dt.timedelta(days=SPARK_DAYS)
     day = func.date(BalanceReading.at)
     history = await db.execute(
         select(BalanceReading.account_id, day.label("day"), func.avg(BalanceReading.amount_minor))
         .where(
             BalanceReading.account_id.in_(household_ids),
-            BalanceReading.at >= now - dt.timedelta(days=SPARK_DAYS),
+            BalanceReading.at >= cutoff,
         )
         .group_by(BalanceReading.account_id, day)
         .order_by(BalanceReading.account_id, day)
@@ -273,20 +279,30 @@ async def household_dashboard(
         when = dt.date.fromisoformat(day_value) if isinstance(day_value, str) else day_value
         summaries[account_id].history.append((when, round(average)))
 
-    rules = await alert_rules_for(db, household_id)
-    today = now.date()
-    totals: dict[str, int] = {}
+    rule_rows = await _rule_rows(db, household_id)
     for summary in summaries.values():
-        summary.threshold_minor = _rule_value(rules, summary.id, "low_balance", "threshold_minor")
-        summary.forecast_days = _rule_value(rules, summary.id, "runs_out", "days")
+        rules = resolve_rules(rule_rows, summary.id)
+        low, runs = rules[AlertKind.LOW_BALANCE], rules[AlertKind.RUNS_OUT]
+        summary.threshold_minor = low.threshold_minor if low.enabled else None
+        summary.forecast_days = runs.days if runs.enabled else None
+        if summary.spend_history:
+            spend = SpendHistory.from_json(summary.spend_history)
+        else:  # not polled by this version yet: rebuild from the daily history
+            spend = SpendHistory.from_readings(
+                (dt.datetime.combine(d, dt.time(12), dt.UTC), v) for d, v in summary.history
+            )
+        # Days are the operator's days: its clock may run ahead of ours (the demo's does).
+        today = summary.balance_at.date() if summary.balance_at else now.date()
         summary.days_left = days_left(
-            summary.history,
+            spend,
             summary.balance_minor,
+            today,
             summary.next_charge_date,
             summary.next_charge_minor,
-            today,
         )
         _judge(summary)
+    totals: dict[str, int] = {}
+    for summary in summaries.values():
         if summary.balance_minor is not None:
             totals[summary.currency] = totals.get(summary.currency, 0) + summary.balance_minor
     ordered = sorted(
@@ -303,8 +319,11 @@ async def household_dashboard(
 async def daily_history(
     db: AsyncSession, account_id: int, days: int, *, now: dt.datetime | None = None
 ) -> list[tuple[dt.date, int]]:
-    """One average balance per day over the last ``days`` days (the account chart)."""
-    now = now or utcnow()
+    """One average balance per day over the ``days`` days before the newest reading."""
+    newest = await db.scalar(
+        select(func.max(BalanceReading.at)).where(BalanceReading.account_id == account_id)
+    )
+    now = max(now or utcnow(), newest or utcnow())
     day = func.date(BalanceReading.at)
     rows = await db.execute(
         select(day.label("day"), func.avg(BalanceReading.amount_minor))

@@ -136,7 +136,7 @@ def page(
     return Response(
         body,
         status_code=status_code,
-        media_type="text/html; charset=utf-8",
+        media_type="text/html",
         cookies=cookies,
         headers=headers,
     )

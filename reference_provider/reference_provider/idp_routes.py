@@ -14,7 +14,7 @@ import html
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
 from .backend import Backend
@@ -57,25 +57,27 @@ def _login_form(provider: str, request_id: str, error: str = "") -> Response[str
 def idp_router(backend: Backend) -> Router:
     @get("/{provider:str}/authorize", sync_to_thread=False)
     def authorize(
-        provider: str,
-        client_id: str = "",
-        redirect_uri: str = "",
-        state_: Annotated[str, Parameter(query="state")] = "",
-        scope: str = "openid",
-        nonce: str | None = None,
-        response_type: str = "code",
+        provider: FromPath[str],
+        client_id: FromQuery[str] = "",
+        redirect_uri: FromQuery[str] = "",
+        state_: Annotated[str, QueryParameter(name="state")] = "",
+        scope_: Annotated[str, QueryParameter(name="scope")] = "openid",
+        nonce: FromQuery[str | None] = None,
+        response_type: FromQuery[str] = "code",
     ) -> Response[str]:
         """The login page of the identity provider."""
         if response_type != "code":
             return _page("Ошибка", "<p>Поддерживается только response_type=code</p>", 400)
         try:
-            request = backend.idp_authorize(provider, client_id, redirect_uri, state_, scope, nonce)
+            request = backend.idp_authorize(
+                provider, client_id, redirect_uri, state_, scope_, nonce
+            )
         except DomainError as exc:
             return _page("Ошибка входа", f"<p>{html.escape(exc.message)}</p>", exc.status)
         return _login_form(provider, request.id)
 
     @post("/{provider:str}/login", status_code=200)
-    async def login(provider: str, request: Request[Any, Any, Any]) -> Response[str]:
+    async def login(provider: FromPath[str], request: Request[Any, Any, Any]) -> Response[str]:
         form = await request.form()
         request_id = str(form.get("request_id", ""))
         try:
@@ -99,7 +101,7 @@ def idp_router(backend: Backend) -> Router:
         return _page("Предоставление доступа", body)
 
     @post("/{provider:str}/consent", status_code=302)
-    async def consent(provider: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def consent(provider: FromPath[str], request: Request[Any, Any, Any]) -> Response[Any]:
         form = await request.form()
         try:
             url = backend.idp_consent(
@@ -110,7 +112,7 @@ def idp_router(backend: Backend) -> Router:
         return Redirect(url, status_code=302)
 
     @post("/{provider:str}/token", status_code=200)
-    async def token(provider: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def token(provider: FromPath[str], request: Request[Any, Any, Any]) -> Response[Any]:
         form = await request.form()
         if form.get("grant_type") != "authorization_code":
             return Response({"error": "unsupported_grant_type"}, status_code=400)
@@ -133,7 +135,7 @@ def idp_router(backend: Backend) -> Router:
         )
 
     @get("/{provider:str}/userinfo", sync_to_thread=False)
-    def userinfo(provider: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    def userinfo(provider: FromPath[str], request: Request[Any, Any, Any]) -> Response[Any]:
         auth = request.headers.get("authorization", "")
         try:
             ident = backend.idp_userinfo(auth.removeprefix("Bearer ").strip())
@@ -151,7 +153,7 @@ def idp_router(backend: Backend) -> Router:
         )
 
     @get("/{provider:str}/.well-known/openid-configuration", sync_to_thread=False)
-    def discovery(provider: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def discovery(provider: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
         base = str(request.base_url).rstrip("/") + f"/idp/{provider}"
         return {
             "issuer": f"/idp/{provider}",

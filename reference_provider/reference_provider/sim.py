@@ -13,6 +13,7 @@ from litestar import Response, Router, delete, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
 from .backend import Backend
@@ -95,19 +96,19 @@ def sim_router(backend: Backend) -> Router:
         return backend.clock.snapshot()
 
     @post("/clock/advance", status_code=200, sync_to_thread=False)
-    def advance(data: Advance) -> dict[str, Any]:
+    def advance(data: JSONBody[Advance]) -> dict[str, Any]:
         backend.advance(
             days=data.days, hours=data.hours, minutes=data.minutes, seconds=data.seconds
         )
         return backend.clock.snapshot()
 
     @put("/clock/speed", sync_to_thread=False)
-    def speed(data: Speed) -> dict[str, Any]:
+    def speed(data: JSONBody[Speed]) -> dict[str, Any]:
         backend.clock.set_speed(data.speed)
         return backend.clock.snapshot()
 
     @get("/accounts/{operator:str}/{number:str}", sync_to_thread=False)
-    def account(operator: str, number: str) -> Response[Any]:
+    def account(operator: FromPath[str], number: FromPath[str]) -> Response[Any]:
         """An account as the domain sees it (balance, state, tariff, pending change)."""
         try:
             acc = backend.account_by_number(operator, number)
@@ -137,7 +138,9 @@ def sim_router(backend: Backend) -> Router:
         )
 
     @put("/accounts/{operator:str}/{number:str}/balance", sync_to_thread=False)
-    def set_balance(operator: str, number: str, data: SetBalance) -> Response[Any]:
+    def set_balance(
+        operator: FromPath[str], number: FromPath[str], data: JSONBody[SetBalance]
+    ) -> Response[Any]:
         try:
             acc = backend.account_by_number(operator, number)
             backend.set_balance(acc, kop(data.amount))
@@ -146,7 +149,7 @@ def sim_router(backend: Backend) -> Router:
         return Response({"number": number, "balance": str(rub(acc.balance))})
 
     @post("/accounts/bulk", status_code=201, sync_to_thread=False)
-    def bulk(data: BulkRequest) -> Response[Any]:
+    def bulk(data: JSONBody[BulkRequest]) -> Response[Any]:
         """N subscribers with one account each and a valid session each (benchmarks)."""
         try:
             created = backend.bulk_create(
@@ -173,10 +176,10 @@ def sim_router(backend: Backend) -> Router:
 
     @get("/outbox", sync_to_thread=False)
     def outbox(
-        operator: str | None = None,
-        destination: str | None = None,
-        channel: str | None = None,
-        purpose: str | None = None,
+        operator: FromQuery[str | None] = None,
+        destination: FromQuery[str | None] = None,
+        channel: FromQuery[str | None] = None,
+        purpose: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         """SMS and e-mails sent (codes, temporary passwords), oldest first."""
         return {
@@ -197,7 +200,9 @@ def sim_router(backend: Backend) -> Router:
 
     @get("/outbox/last-code", sync_to_thread=False)
     def last_code(
-        operator: str | None = None, destination: str | None = None, purpose: str | None = None
+        operator: FromQuery[str | None] = None,
+        destination: FromQuery[str | None] = None,
+        purpose: FromQuery[str | None] = None,
     ) -> Response[Any]:
         try:
             return Response({"code": backend.last_code(operator, destination, purpose)})
@@ -205,7 +210,9 @@ def sim_router(backend: Backend) -> Router:
             return _err(exc)
 
     @get("/captcha", sync_to_thread=False)
-    def captcha(operator: str | None = None, captcha_id: str | None = None) -> Response[Any]:
+    def captcha(
+        operator: FromQuery[str | None] = None, captcha_id: FromQuery[str | None] = None
+    ) -> Response[Any]:
         """The answer of a captcha (by id, or the newest one issued for an operator)."""
         try:
             return Response({"answer": backend.captcha_answer(operator, captcha_id)})
@@ -217,7 +224,7 @@ def sim_router(backend: Backend) -> Router:
         return {"faults": [f.to_dict() for f in backend.faults.rules], "kinds": FAULT_KINDS}
 
     @post("/faults", status_code=201, sync_to_thread=False)
-    def add_fault(data: FaultRequest) -> Response[Any]:
+    def add_fault(data: JSONBody[FaultRequest]) -> Response[Any]:
         try:
             fault = backend.faults.add(
                 data.kind,
@@ -233,11 +240,11 @@ def sim_router(backend: Backend) -> Router:
         return Response(fault.to_dict(), status_code=201)
 
     @delete("/faults", status_code=200, sync_to_thread=False)
-    def clear_faults(operator: str | None = None) -> dict[str, Any]:
+    def clear_faults(operator: FromQuery[str | None] = None) -> dict[str, Any]:
         return {"removed": backend.faults.clear(operator)}
 
     @post("/sessions/expire", status_code=200, sync_to_thread=False)
-    def expire(data: ExpireSessions) -> Response[Any]:
+    def expire(data: JSONBody[ExpireSessions]) -> Response[Any]:
         sub_id = None
         if data.login:
             if not data.operator:
@@ -261,7 +268,7 @@ def sim_router(backend: Backend) -> Router:
         )
 
     @post("/idp/complete", status_code=200, sync_to_thread=False)
-    def idp_complete(data: IdpComplete) -> Response[Any]:
+    def idp_complete(data: JSONBody[IdpComplete]) -> Response[Any]:
         """Do what a person does at the identity provider; return the callback URL."""
         try:
             url = backend.idp_complete_as_user(
@@ -272,7 +279,7 @@ def sim_router(backend: Backend) -> Router:
         return Response({"callback_url": url})
 
     @get("/chat/{operator:str}/{number:str}", sync_to_thread=False)
-    def chat(operator: str, number: str) -> Response[Any]:
+    def chat(operator: FromPath[str], number: FromPath[str]) -> Response[Any]:
         """The whole chat of an account including replies still on their way."""
         try:
             acc = backend.account_by_number(operator, number)

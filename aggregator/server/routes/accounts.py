@@ -12,7 +12,6 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, ValidationException
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...core.errors import FlowExpired, OperationRejected
 from ...core.flows import Challenge, ChallengeAnswer
@@ -24,12 +23,11 @@ from ...core.models import (
 from ...core.secret import Secret
 from ...storage.models import AlertRule, LinkedAccount, from_minor
 from ..chat import store_messages, transcript
-from ..context import ServerState
 from ..flows import PendingFlow
 from ..i18n import zone
 from ..queries import daily_history, get_account, household_dashboard
 from ..rendering import page, request_lang
-from .common import form_data, redirect, require_user
+from .common import DB, Server, form_data, redirect, require_user
 from .pages_common import capabilities_of, fragment, provider_class, provider_name
 
 __all__ = ["ROUTES", "run_operation"]
@@ -76,7 +74,7 @@ def _chart_data(
 
 @get("/accounts/{account_id:int}", include_in_schema=False)
 async def account_page(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -135,14 +133,12 @@ async def account_page(
     )
 
 
-async def _account(
-    request: Request[Any, Any, Any], db: AsyncSession, account_id: int
-) -> LinkedAccount:
+async def _account(request: Request[Any, Any, Any], db: DB, account_id: int) -> LinkedAccount:
     user = require_user(request)
     return await get_account(db, user.household_id, account_id)
 
 
-def _ops(server: ServerState) -> Any:
+def _ops(server: Server) -> Any:
     if server.operations is None:
         raise RuntimeError("operations are not ready")
     return server.operations
@@ -153,7 +149,7 @@ def _ops(server: ServerState) -> Any:
 
 @get("/accounts/{account_id:int}/tariffs", include_in_schema=False)
 async def tariffs_section(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     catalogue = await _ops(server).call(db, account, lambda p, s, a: p.tariffs(s, a))
@@ -170,8 +166,8 @@ async def tariffs_section(
 @get("/accounts/{account_id:int}/tariffs/confirm", include_in_schema=False)
 async def tariff_confirm(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account_id: int,
     tariff_id: str,
 ) -> Response[Any]:
@@ -192,7 +188,7 @@ async def tariff_confirm(
 
 @get("/accounts/{account_id:int}/services", include_in_schema=False)
 async def services_section(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     services = await _ops(server).call(db, account, lambda p, s, a: p.services(s, a))
@@ -209,7 +205,7 @@ async def services_section(
 
 @get("/accounts/{account_id:int}/suspension", include_in_schema=False)
 async def suspension_section(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -231,8 +227,8 @@ async def suspension_section(
 @get("/accounts/{account_id:int}/suspension/quote", include_in_schema=False)
 async def suspension_quote(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account_id: int,
     start: str,
     end: str,
@@ -255,7 +251,7 @@ async def suspension_quote(
 
 @get("/accounts/{account_id:int}/usage", include_in_schema=False)
 async def usage_section(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     usage = await _ops(server).call(db, account, lambda p, s, a: p.usage(s, a))
@@ -264,7 +260,7 @@ async def usage_section(
 
 @get("/accounts/{account_id:int}/payments", include_in_schema=False)
 async def payments_section(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -287,7 +283,7 @@ async def payments_section(
 
 @get("/accounts/{account_id:int}/news", include_in_schema=False)
 async def news_section(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     news = await _ops(server).call(db, account, lambda p, s, a: p.news(s, a))
@@ -296,7 +292,7 @@ async def news_section(
 
 @get("/accounts/{account_id:int}/profile", include_in_schema=False)
 async def profile_section(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     profile = await _ops(server).call(db, account, lambda p, s, a: p.profile(s, a))
@@ -306,8 +302,8 @@ async def profile_section(
 @get("/accounts/{account_id:int}/report", include_in_schema=False)
 async def download_report(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account_id: int,
     start: str,
     end: str,
@@ -335,7 +331,7 @@ async def download_report(
 
 @get("/accounts/{account_id:int}/chat", include_in_schema=False)
 async def chat_section(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     ops = _ops(server)
@@ -355,19 +351,29 @@ async def chat_section(
 
 @get("/accounts/{account_id:int}/chat/messages", include_in_schema=False)
 async def chat_messages(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    account_id: int,
+    seen: int | None = None,
 ) -> Response[Any]:
-    """Polled by htmx while the chat is open: new bot and agent replies appear live."""
+    """Polled by htmx while the chat is open: new bot and agent replies appear live.
+
+    ``seen`` is how many messages the page shows; with nothing new the answer is 204 and the
+    page stays as it is (no flicker, nothing re-announced to screen readers).
+    """
     account = await _account(request, db, account_id)
     history = await _ops(server).call(db, account, lambda p, s, a: p.chat_history(s, a))
     await store_messages(db, account.id, history)
     messages = await transcript(db, account.id)
+    if seen is not None and seen == len(messages):
+        return Response(b"", status_code=204)
     return page(request, "partials/chat_messages.html", account=account, messages=messages)
 
 
 @post("/accounts/{account_id:int}/chat", include_in_schema=False)
 async def chat_send(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
@@ -394,8 +400,8 @@ async def chat_send(
 
 async def run_operation(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account: LinkedAccount,
     operation: str,
     args: dict[str, Any],
@@ -451,7 +457,7 @@ def _audit_details(args: dict[str, Any], result: object) -> dict[str, Any]:
 
 @post("/accounts/{account_id:int}/tariff", include_in_schema=False)
 async def change_tariff(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
@@ -467,8 +473,8 @@ async def change_tariff(
 @post("/accounts/{account_id:int}/services/{service_id:str}", include_in_schema=False)
 async def toggle_service(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account_id: int,
     service_id: str,
 ) -> Response[Any]:
@@ -509,7 +515,7 @@ async def toggle_service(
 
 @post("/accounts/{account_id:int}/suspension", include_in_schema=False)
 async def suspend(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
@@ -530,7 +536,7 @@ async def suspend(
 
 @post("/accounts/{account_id:int}/suspension/resume", include_in_schema=False)
 async def resume(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     result = await _ops(server).call(db, account, lambda p, s, a: p.resume(s, a))
@@ -549,7 +555,7 @@ def _amount(value: str | None, field: str = "amount") -> Decimal:
 
 @post("/accounts/{account_id:int}/top-up", include_in_schema=False)
 async def top_up(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
@@ -562,7 +568,7 @@ async def top_up(
 
 @post("/accounts/{account_id:int}/autopay", include_in_schema=False)
 async def set_autopay(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
@@ -582,7 +588,7 @@ async def set_autopay(
 
 @post("/flows/{token:str}/confirm", include_in_schema=False)
 async def confirm_operation(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, token: str
+    request: Request[Any, Any, Any], db: DB, server: Server, token: str
 ) -> Response[Any]:
     user = require_user(request)
     flow = server.flows.get(token, user.session_id)
@@ -649,7 +655,7 @@ def _code_again(
 
 @post("/accounts/{account_id:int}/alerts", include_in_schema=False)
 async def account_alerts(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -668,9 +674,7 @@ async def account_alerts(
 
 
 @post("/accounts/{account_id:int}/label", include_in_schema=False)
-async def rename(
-    request: Request[Any, Any, Any], db: AsyncSession, account_id: int
-) -> Response[Any]:
+async def rename(request: Request[Any, Any, Any], db: DB, account_id: int) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
     label = form.get("label", "").strip()[:200]
@@ -680,9 +684,7 @@ async def rename(
 
 
 @post("/accounts/{account_id:int}/delete", include_in_schema=False)
-async def remove(
-    request: Request[Any, Any, Any], db: AsyncSession, account_id: int
-) -> Response[Any]:
+async def remove(request: Request[Any, Any, Any], db: DB, account_id: int) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     await db.execute(
@@ -706,7 +708,7 @@ async def remove(
 
 @post("/accounts/{account_id:int}/refresh", include_in_schema=False)
 async def refresh(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     """Poll this account now (the same poll the scheduler runs)."""
     account = await _account(request, db, account_id)

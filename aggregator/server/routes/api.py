@@ -19,10 +19,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...core.errors import FlowExpired, OperationRejected
 from ...core.flows import Challenge, ChallengeAnswer
@@ -41,11 +40,11 @@ from ...core.models import (
 from ...core.secret import Secret
 from ...storage.models import AlertRule, AuditLog, LinkedAccount, OutboxMessage, from_minor
 from ..chat import store_messages, transcript
-from ..context import CurrentUser, ServerState
+from ..context import CurrentUser
 from ..i18n import zone
 from ..queries import AccountSummary, account_readings, get_account, household_dashboard
 from ..rendering import request_lang
-from .common import require_user
+from .common import DB, Server, require_user
 from .pages_common import capabilities_of, provider_names
 from .settings_pages import save_rule
 
@@ -201,7 +200,7 @@ class ChatOut(msgspec.Struct):
     messages: list[ChatMessageOut]
 
 
-Threshold = Annotated[Decimal, msgspec.Meta(ge=0, le=10_000_000)]
+Threshold = Decimal  # roubles, 0 to 10 000 000 (checked by _check_amounts)
 Days = Annotated[int, msgspec.Meta(ge=1, le=60)]
 Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
 
@@ -269,20 +268,18 @@ def _account_out(summary: AccountSummary, names: dict[str, str]) -> AccountOut:
     )
 
 
-def _ops(server: ServerState) -> Any:
+def _ops(server: Server) -> Any:
     if server.operations is None:
         raise RuntimeError("operations are not ready")
     return server.operations
 
 
-async def _account(
-    request: Request[Any, Any, Any], db: AsyncSession, account_id: int
-) -> LinkedAccount:
+async def _account(request: Request[Any, Any, Any], db: DB, account_id: int) -> LinkedAccount:
     return await get_account(db, require_user(request).household_id, account_id)
 
 
 def _operation_out(
-    server: ServerState,
+    server: Server,
     user: CurrentUser,
     account: LinkedAccount,
     operation: str,
@@ -328,7 +325,7 @@ def _operation_out(
 
 
 async def _audit(
-    db: AsyncSession,
+    db: DB,
     user: CurrentUser,
     account: LinkedAccount,
     action: str,
@@ -375,9 +372,7 @@ async def me(request: Request[Any, Any, Any]) -> MeOut:
 
 
 @get("/accounts", tags=["accounts"], summary="Every account with its balance and history")
-async def list_accounts(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
-) -> AccountsOut:
+async def list_accounts(request: Request[Any, Any, Any], db: DB, server: Server) -> AccountsOut:
     user = require_user(request)
     board = await household_dashboard(db, user.household_id)
     names = provider_names(server, request_lang(request))
@@ -389,7 +384,7 @@ async def list_accounts(
 
 @get("/accounts/{account_id:int}", tags=["accounts"], summary="One account")
 async def account_detail(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> AccountDetail:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -408,10 +403,10 @@ async def account_detail(
 @patch("/accounts/{account_id:int}", tags=["accounts"], summary="Rename an account")
 async def rename_account(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account_id: AccountId,
-    data: AccountPatch,
+    data: JSONBody[AccountPatch],
 ) -> AccountDetail:
     account = await _account(request, db, account_id)
     account.label = data.label.strip()
@@ -425,9 +420,7 @@ async def rename_account(
 @delete(
     "/accounts/{account_id:int}", tags=["accounts"], summary="Unlink an account", status_code=204
 )
-async def remove_account(
-    request: Request[Any, Any, Any], db: AsyncSession, account_id: AccountId
-) -> None:
+async def remove_account(request: Request[Any, Any, Any], db: DB, account_id: AccountId) -> None:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     await db.execute(sql_delete(LinkedAccount).where(LinkedAccount.id == account.id))
@@ -445,7 +438,7 @@ async def remove_account(
 @get("/accounts/{account_id:int}/readings", tags=["readings"], summary="Balance readings")
 async def readings(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
+    db: DB,
     account_id: AccountId,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
@@ -465,7 +458,7 @@ async def readings(
     "/accounts/{account_id:int}/tariffs", tags=["tariffs"], summary="Current and available tariffs"
 )
 async def tariffs(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> TariffCatalogue:
     account = await _account(request, db, account_id)
     result: TariffCatalogue = await _ops(server).call(db, account, lambda p, s, a: p.tariffs(s, a))
@@ -480,10 +473,10 @@ async def tariffs(
 )
 async def change_tariff(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account_id: AccountId,
-    data: TariffIn,
+    data: JSONBody[TariffIn],
 ) -> OperationOut:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -499,7 +492,7 @@ async def change_tariff(
 
 @get("/accounts/{account_id:int}/services", tags=["services"], summary="Services and their prices")
 async def services(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> list[Service]:
     account = await _account(request, db, account_id)
     result: list[Service] = await _ops(server).call(db, account, lambda p, s, a: p.services(s, a))
@@ -513,11 +506,11 @@ async def services(
 )
 async def set_service(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account_id: AccountId,
     service_id: Annotated[str, Parameter(max_length=128)],
-    data: ServiceIn,
+    data: JSONBody[ServiceIn],
 ) -> OperationOut:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -534,7 +527,7 @@ async def set_service(
 
 @get("/accounts/{account_id:int}/suspension", tags=["suspension"], summary="The voluntary block")
 async def suspension(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> Suspension:
     account = await _account(request, db, account_id)
     result: Suspension = await _ops(server).call(db, account, lambda p, s, a: p.suspension(s, a))
@@ -548,8 +541,8 @@ async def suspension(
 )
 async def suspension_quote(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account_id: AccountId,
     start: dt.date,
     end: dt.date,
@@ -570,10 +563,10 @@ async def suspension_quote(
 )
 async def suspend(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account_id: AccountId,
-    data: PeriodIn,
+    data: JSONBody[PeriodIn],
 ) -> OperationOut:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -594,7 +587,7 @@ async def suspend(
     status_code=200,
 )
 async def resume(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> OperationOut:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -615,7 +608,7 @@ def _chat_out(topics: list[ChatTopic], messages: list[Any]) -> ChatOut:
 
 @get("/accounts/{account_id:int}/chat", tags=["chat"], summary="Chat topics and the whole history")
 async def chat(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> ChatOut:
     account = await _account(request, db, account_id)
     ops = _ops(server)
@@ -628,10 +621,10 @@ async def chat(
 @post("/accounts/{account_id:int}/chat", tags=["chat"], summary="Send a message", status_code=200)
 async def chat_send(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account_id: AccountId,
-    data: ChatIn,
+    data: JSONBody[ChatIn],
 ) -> ChatOut:
     account = await _account(request, db, account_id)
     ops = _ops(server)
@@ -655,8 +648,8 @@ async def chat_send(
 )
 async def report(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account_id: AccountId,
     start: dt.date,
     end: dt.date,
@@ -677,7 +670,7 @@ async def report(
 
 @get("/accounts/{account_id:int}/usage", tags=["usage"], summary="Package remainders and traffic")
 async def usage(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> Usage:
     account = await _account(request, db, account_id)
     result: Usage = await _ops(server).call(db, account, lambda p, s, a: p.usage(s, a))
@@ -687,8 +680,8 @@ async def usage(
 @get("/accounts/{account_id:int}/payments", tags=["payments"], summary="Payments and charges")
 async def payments(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     account_id: AccountId,
     days: Annotated[int, Parameter(ge=1, le=366)] = 90,
 ) -> list[Payment]:
@@ -704,7 +697,7 @@ async def payments(
 
 @get("/accounts/{account_id:int}/news", tags=["news"], summary="News and offers")
 async def news(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> list[NewsItem]:
     account = await _account(request, db, account_id)
     result: list[NewsItem] = await _ops(server).call(db, account, lambda p, s, a: p.news(s, a))
@@ -713,7 +706,7 @@ async def news(
 
 @get("/accounts/{account_id:int}/profile", tags=["accounts"], summary="The operator's profile")
 async def profile(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: AccountId
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> Profile:
     account = await _account(request, db, account_id)
     result: Profile = await _ops(server).call(db, account, lambda p, s, a: p.profile(s, a))
@@ -728,10 +721,10 @@ async def profile(
 )
 async def confirm(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     token: Annotated[str, Parameter(max_length=64)],
-    data: CodeIn,
+    data: JSONBody[CodeIn],
 ) -> OperationOut:
     user = require_user(request)
     flow = server.flows.get(token, user.session_id)
@@ -764,9 +757,7 @@ async def confirm(
     return _operation_out(server, user, account, operation, flow.operation_args, result)
 
 
-async def _rules(
-    db: AsyncSession, household_id: int, account_id: int | None
-) -> dict[str, AlertRule]:
+async def _rules(db: DB, household_id: int, account_id: int | None) -> dict[str, AlertRule]:
     rules = await db.scalars(
         select(AlertRule).where(
             AlertRule.household_id == household_id,
@@ -786,8 +777,14 @@ def _minor(value: Decimal | None) -> int | None:
     return None if value is None else int((value * 100).to_integral_value())
 
 
+def _check_amounts(**values: Decimal | None) -> None:
+    for name, value in values.items():
+        if value is not None and (not value.is_finite() or not 0 <= value <= 10_000_000):
+            raise ValidationException(f"{name}: a sum in roubles from 0 to 10 000 000")
+
+
 @get("/alerts", tags=["alerts"], summary="The household's alert settings")
-async def get_alerts(request: Request[Any, Any, Any], db: AsyncSession) -> AlertSettings:
+async def get_alerts(request: Request[Any, Any, Any], db: DB) -> AlertSettings:
     user = require_user(request)
     rules = await _rules(db, user.household_id, None)
     low, runs, login, susp = (
@@ -811,10 +808,9 @@ async def get_alerts(request: Request[Any, Any, Any], db: AsyncSession) -> Alert
 
 
 @put("/alerts", tags=["alerts"], summary="Change the household's alert settings")
-async def put_alerts(
-    request: Request[Any, Any, Any], db: AsyncSession, data: AlertSettings
-) -> AlertSettings:
+async def put_alerts(request: Request[Any, Any, Any], db: DB, data: AlertSettings) -> AlertSettings:
     user = require_user(request)
+    _check_amounts(threshold=data.threshold, margin=data.margin)
     common = {"recipients": [r.lower() for r in data.recipients], "lang": data.lang}
     reminder = data.reminder_hours * 3600 if data.reminder_hours else None
     await save_rule(
@@ -862,7 +858,7 @@ async def put_alerts(
     summary="An account's own alert thresholds",
 )
 async def get_account_alerts(
-    request: Request[Any, Any, Any], db: AsyncSession, account_id: AccountId
+    request: Request[Any, Any, Any], db: DB, account_id: AccountId
 ) -> AccountAlerts:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -878,10 +874,11 @@ async def get_account_alerts(
     "/accounts/{account_id:int}/alerts", tags=["alerts"], summary="Set an account's own thresholds"
 )
 async def put_account_alerts(
-    request: Request[Any, Any, Any], db: AsyncSession, account_id: AccountId, data: AccountAlerts
+    request: Request[Any, Any, Any], db: DB, account_id: AccountId, data: AccountAlerts
 ) -> AccountAlerts:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
+    _check_amounts(threshold=data.threshold)
     await save_rule(
         db, user.household_id, account.id, "low_balance", threshold_minor=_minor(data.threshold)
     )
@@ -893,7 +890,7 @@ async def put_account_alerts(
 @get("/outbox", tags=["outbox"], summary="Alert e-mails: queued, sent, failed")
 async def outbox(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
+    db: DB,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
 ) -> list[OutboxOut]:
     user = require_user(request)

@@ -10,12 +10,12 @@ import secrets
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from ...households import MIN_PASSWORD_LENGTH
 from ...storage.models import AuditLog, Invitation, User, utcnow
-from ..context import ServerState
 from ..i18n import LANGS
 from ..integration import (
     any_user_exists,
@@ -30,11 +30,11 @@ from ..security import (
     lang_cookie,
     session_cookie,
 )
-from .common import form_data, redirect, safe_next
+from .common import DB, Server, form_data, redirect, safe_next
 
 __all__ = ["MIN_PASSWORD", "ROUTES", "validate_new_password"]
 
-MIN_PASSWORD = 10
+MIN_PASSWORD = MIN_PASSWORD_LENGTH
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _dummy: list[str] = []
 
@@ -57,7 +57,7 @@ def validate_new_password(password: str, confirm: str | None = None) -> str | No
     return None
 
 
-def _signed_in(server: ServerState, token: str, target: str) -> Response[Any]:
+def _signed_in(server: Server, token: str, target: str) -> Response[Any]:
     response = Redirect(target, status_code=303)
     response.cookies.append(session_cookie(server.settings, token))
     return response
@@ -65,7 +65,7 @@ def _signed_in(server: ServerState, token: str, target: str) -> Response[Any]:
 
 @get("/login", opt={"public": True}, include_in_schema=False)
 async def login_page(
-    request: Request[Any, Any, Any], db: AsyncSession, next: str | None = None
+    request: Request[Any, Any, Any], db: DB, next: FromQuery[str | None] = None
 ) -> Response[Any]:
     if current_user(request) is not None:
         return Redirect(safe_next(next), status_code=303)
@@ -75,9 +75,7 @@ async def login_page(
 
 
 @post("/login", opt={"public": True}, include_in_schema=False)
-async def login_submit(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
-) -> Response[Any]:
+async def login_submit(request: Request[Any, Any, Any], db: DB, server: Server) -> Response[Any]:
     form = await form_data(request)
     email = form.get("email", "").strip().lower()
     password = form.get("password", "")
@@ -124,9 +122,7 @@ async def login_submit(
 
 
 @post("/logout", include_in_schema=False)
-async def logout(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
-) -> Response[Any]:
+async def logout(request: Request[Any, Any, Any], db: DB, server: Server) -> Response[Any]:
     user = current_user(request)
     if user is not None:
         await delete_web_session(db, user.session_id)
@@ -137,16 +133,14 @@ async def logout(
 
 
 @get("/setup", opt={"public": True}, include_in_schema=False)
-async def setup_page(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+async def setup_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     if await any_user_exists(db):
         return Redirect("/login", status_code=303)
     return page(request, "setup.html", values={}, error=None)
 
 
 @post("/setup", opt={"public": True}, include_in_schema=False)
-async def setup_submit(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
-) -> Response[Any]:
+async def setup_submit(request: Request[Any, Any, Any], db: DB, server: Server) -> Response[Any]:
     if await any_user_exists(db):
         return Redirect("/login", status_code=303)
     form = await form_data(request)
@@ -161,17 +155,21 @@ async def setup_submit(
         error = validate_new_password(password, form.get("password_confirm", ""))
     if error:
         return page(request, "setup.html", status_code=400, values=values, error=error)
-    _household, user = await create_household_with_owner(
-        db,
-        email=email,
-        password=password,
-        name=values["household"] or values["name"] or email,
-        lang=lang,
-    )
-    if values["name"]:
-        user.display_name = values["name"]
+    try:
+        user = await create_household_with_owner(
+            db,
+            email=email,
+            password=password,
+            name=values["household"] or values["name"] or email,
+            lang=lang,
+        )
+    except ValueError:
+        await db.rollback()
+        return page(
+            request, "setup.html", status_code=400, values=values, error="form.email_invalid"
+        )
+    user.display_name = values["name"]
     token = await create_web_session(db, user.id)
-    db.add(AuditLog(household_id=user.household_id, user_id=user.id, action="household.created"))
     await db.commit()
     return _signed_in(server, token, "/")
 
@@ -180,7 +178,7 @@ def _invitation_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def _open_invitation(db: AsyncSession, token: str) -> Invitation | None:
+async def _open_invitation(db: DB, token: str) -> Invitation | None:
     invitation = await db.scalar(
         select(Invitation).where(Invitation.token_hash == _invitation_hash(token))
     )
@@ -193,7 +191,7 @@ async def _open_invitation(db: AsyncSession, token: str) -> Invitation | None:
 
 @get("/invite/{token:str}", opt={"public": True}, include_in_schema=False)
 async def invitation_page(
-    request: Request[Any, Any, Any], db: AsyncSession, token: str
+    request: Request[Any, Any, Any], db: DB, token: FromPath[str]
 ) -> Response[Any]:
     invitation = await _open_invitation(db, token)
     if invitation is None:
@@ -203,7 +201,7 @@ async def invitation_page(
 
 @post("/invite/{token:str}", opt={"public": True}, include_in_schema=False)
 async def invitation_accept(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, token: str
+    request: Request[Any, Any, Any], db: DB, server: Server, token: FromPath[str]
 ) -> Response[Any]:
     invitation = await _open_invitation(db, token)
     if invitation is None:
@@ -249,9 +247,7 @@ async def invitation_accept(
 
 
 @post("/lang", opt={"public": True}, include_in_schema=False)
-async def switch_language(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
-) -> Response[Any]:
+async def switch_language(request: Request[Any, Any, Any], db: DB, server: Server) -> Response[Any]:
     form = await form_data(request)
     lang = form.get("lang", "ru")
     if lang not in LANGS:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeAlias
 
 from litestar import Request, Response
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,8 @@ from ..context import CurrentUser, ServerState
 from ..rendering import current_user, is_htmx
 
 __all__ = [
+    "DB",
+    "Server",
     "dependencies",
     "form_data",
     "owner_required",
@@ -26,15 +28,20 @@ __all__ = [
 
 
 async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
-    server: ServerState = state.server
+    server: Server = state.server
     async with server.db() as db:
         yield db
 
 
 def provide_server(state: State) -> ServerState:
-    server: ServerState = state.server
+    server: Server = state.server
     return server
 
+
+DB: TypeAlias = NamedDependency[AsyncSession]
+"""A database session for the request (a handler parameter named ``db``)."""
+Server: TypeAlias = NamedDependency[ServerState]
+"""The server's shared state (a handler parameter named ``server``)."""
 
 dependencies = {
     "db": Provide(provide_db),

@@ -5,21 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..context import ServerState
 from ..queries import household_dashboard
 from ..rendering import page, request_lang
-from .common import require_user
+from .common import DB, Server, require_user
 from .pages_common import provider_names
 
 __all__ = ["ROUTES"]
 
 
 @get("/", include_in_schema=False)
-async def dashboard(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
-) -> Response[Any]:
+async def dashboard(request: Request[Any, Any, Any], db: DB, server: Server) -> Response[Any]:
     user = require_user(request)
     board = await household_dashboard(db, user.household_id)
     return page(

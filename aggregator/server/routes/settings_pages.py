@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import email
-import email.policy
 import hashlib
 import re
 import secrets
 import zoneinfo
 from decimal import Decimal, InvalidOperation
-from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from ...alerts.sink import MailContent, MailStore
 from ...storage.models import (
     AlertRule,
     AuditLog,
@@ -30,12 +25,11 @@ from ...storage.models import (
     to_minor,
     utcnow,
 )
-from ..context import ServerState
 from ..i18n import LANGS
 from ..integration import hash_password, verify_password
 from ..rendering import page
 from .auth import INVITATION_TTL, validate_new_password
-from .common import form_data, owner_required, redirect, require_user
+from .common import DB, Server, form_data, owner_required, redirect, require_user
 
 __all__ = ["ALERT_KINDS", "ROUTES", "parse_threshold", "save_rule"]
 
@@ -58,7 +52,7 @@ def parse_threshold(value: str | None, field: str = "threshold") -> int | None:
 
 
 async def save_rule(
-    db: AsyncSession,
+    db: DB,
     household_id: int,
     account_id: int | None,
     kind: str,
@@ -95,7 +89,7 @@ def _int_field(form: dict[str, str], name: str, low: int, high: int) -> int | No
     return int(raw)
 
 
-async def _defaults(db: AsyncSession, household_id: int) -> dict[str, AlertRule]:
+async def _defaults(db: DB, household_id: int) -> dict[str, AlertRule]:
     rules = await db.scalars(
         select(AlertRule).where(
             AlertRule.household_id == household_id, AlertRule.account_id.is_(None)
@@ -105,7 +99,7 @@ async def _defaults(db: AsyncSession, household_id: int) -> dict[str, AlertRule]
 
 
 @get("/settings/alerts", include_in_schema=False)
-async def alerts_page(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+async def alerts_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     user = require_user(request)
     rules = await _defaults(db, user.household_id)
     recipients: list[str] = []
@@ -125,7 +119,7 @@ async def alerts_page(request: Request[Any, Any, Any], db: AsyncSession) -> Resp
 
 
 @post("/settings/alerts", include_in_schema=False)
-async def alerts_save(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     user = require_user(request)
     form = await form_data(request)
     recipients = _EMAIL.findall(form.get("recipients", ""))
@@ -182,7 +176,7 @@ async def alerts_save(request: Request[Any, Any, Any], db: AsyncSession) -> Resp
 
 
 @get("/members", include_in_schema=False)
-async def members_page(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+async def members_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     user = require_user(request)
     members = list(
         await db.scalars(
@@ -211,9 +205,7 @@ async def members_page(request: Request[Any, Any, Any], db: AsyncSession) -> Res
 
 
 @post("/members/invite", include_in_schema=False)
-async def invite(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
-) -> Response[Any]:
+async def invite(request: Request[Any, Any, Any], db: DB, server: Server) -> Response[Any]:
     user = owner_required(request)
     form = await form_data(request)
     address = form.get("email", "").strip().lower()
@@ -263,7 +255,7 @@ async def invite(
 
 @post("/members/invitations/{invitation_id:int}/revoke", include_in_schema=False)
 async def revoke_invitation(
-    request: Request[Any, Any, Any], db: AsyncSession, invitation_id: int
+    request: Request[Any, Any, Any], db: DB, invitation_id: int
 ) -> Response[Any]:
     user = owner_required(request)
     await db.execute(
@@ -276,9 +268,7 @@ async def revoke_invitation(
 
 
 @post("/members/{member_id:int}/remove", include_in_schema=False)
-async def remove_member(
-    request: Request[Any, Any, Any], db: AsyncSession, member_id: int
-) -> Response[Any]:
+async def remove_member(request: Request[Any, Any, Any], db: DB, member_id: int) -> Response[Any]:
     user = owner_required(request)
     member = await db.scalar(
         select(User).where(User.id == member_id, User.household_id == user.household_id)
@@ -304,51 +294,23 @@ async def remove_member(
 # -- outbox ------------------------------------------------------------------------------
 
 
-def _mail_dir(server: ServerState) -> Path:
-    return server.settings.data_dir / "mail"
-
-
-def _sink_messages(
-    server: ServerState, addresses: set[str], limit: int = 100
-) -> list[dict[str, Any]]:
-    """Messages the embedded SMTP sink received for this household's addresses."""
-    folder = _mail_dir(server)
-    if not folder.is_dir():
-        return []
-    files = sorted(
-        (p for p in folder.rglob("*") if p.is_file() and p.suffix in (".eml", ".msg", "")),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    out: list[dict[str, Any]] = []
-    for path in files[: limit * 4]:
+def _sink_messages(server: Server, addresses: set[str], limit: int = 50) -> list[MailContent]:
+    """Mail the embedded SMTP sink received for this household's addresses, newest first."""
+    store = MailStore.for_settings(server.settings)
+    out: list[MailContent] = []
+    for mail in store.list(limit=limit * 4):
+        if addresses and not {r.lower() for r in mail.recipients} & addresses:
+            continue
         try:
-            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        except (OSError, ValueError):
+            out.append(store.read(mail.id))
+        except (KeyError, OSError):
             continue
-        assert isinstance(message, EmailMessage)
-        to = [a.strip().lower() for a in str(message.get("To", "")).split(",") if a.strip()]
-        to_plain = {re.sub(r".*<([^>]+)>.*", r"\1", a) for a in to}
-        if addresses and not (to_plain & addresses):
-            continue
-        body = message.get_body(preferencelist=("plain",))
-        text = body.get_content() if body is not None else ""
-        out.append(
-            {
-                "id": path.stem,
-                "subject": str(message.get("Subject", "")),
-                "to": ", ".join(sorted(to_plain)),
-                "date": message.get("Date", ""),
-                "text": text,
-                "received": dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
-            }
-        )
         if len(out) >= limit:
             break
     return out
 
 
-async def _household_addresses(db: AsyncSession, household_id: int) -> set[str]:
+async def _household_addresses(db: DB, household_id: int) -> set[str]:
     emails = set(
         (await db.scalars(select(User.email).where(User.household_id == household_id))).all()
     )
@@ -360,9 +322,7 @@ async def _household_addresses(db: AsyncSession, household_id: int) -> set[str]:
 
 
 @get("/outbox", include_in_schema=False)
-async def outbox_page(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
-) -> Response[Any]:
+async def outbox_page(request: Request[Any, Any, Any], db: DB, server: Server) -> Response[Any]:
     user = require_user(request)
     messages = list(
         await db.scalars(
@@ -383,9 +343,7 @@ async def outbox_page(
 
 
 @get("/outbox/{message_id:int}", include_in_schema=False)
-async def outbox_message(
-    request: Request[Any, Any, Any], db: AsyncSession, message_id: int
-) -> Response[Any]:
+async def outbox_message(request: Request[Any, Any, Any], db: DB, message_id: int) -> Response[Any]:
     user = require_user(request)
     message = await db.scalar(
         select(OutboxMessage).where(
@@ -401,7 +359,7 @@ async def outbox_message(
 
 
 @get("/plugins", include_in_schema=False)
-async def plugins_page(request: Request[Any, Any, Any], server: ServerState) -> Response[Any]:
+async def plugins_page(request: Request[Any, Any, Any], server: Server) -> Response[Any]:
     require_user(request)
     registry = server.require_runtime().registry
     return page(
@@ -417,7 +375,7 @@ async def plugins_page(request: Request[Any, Any, Any], server: ServerState) -> 
 
 
 @get("/settings", include_in_schema=False)
-async def settings_page(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+async def settings_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     user = require_user(request)
     household = await db.get(Household, user.household_id)
     return page(
@@ -436,7 +394,7 @@ _ZONES = sorted(
 
 
 @post("/settings", include_in_schema=False)
-async def settings_save(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+async def settings_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     user = require_user(request)
     form = await form_data(request)
     row = await db.get(User, user.user_id)
@@ -460,7 +418,7 @@ async def settings_save(request: Request[Any, Any, Any], db: AsyncSession) -> Re
 
 
 @post("/settings/password", include_in_schema=False)
-async def change_password(request: Request[Any, Any, Any], db: AsyncSession) -> Response[Any]:
+async def change_password(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     user = require_user(request)
     form = await form_data(request)
     row = await db.get(User, user.user_id)

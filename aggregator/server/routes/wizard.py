@@ -15,7 +15,6 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...accounts import (
     link_accounts,
@@ -26,26 +25,27 @@ from ...accounts import (
 )
 from ...core.errors import AggregatorError, AuthError, FlowExpired
 from ...core.flows import Challenge, ChallengeAnswer, ChallengeKind, Session
-from ...core.login import Credentials, LoginScheme
+from ...core.login import Credentials, LoginScheme, SecretKind
 from ...core.provider import Capability, Provider
 from ...core.secret import Secret
 from ...storage.models import AccountStatus, AuditLog, LinkedAccount, utcnow
 from ...vault import VaultError
-from ..context import CurrentUser, ServerState
+from ..context import CurrentUser
 from ..flows import PendingFlow
+from ..integration import kick_polling
 from ..queries import get_account
 from ..rendering import page, request_lang
-from .common import form_data, form_lists, redirect, require_user
+from .common import DB, Server, form_data, form_lists, redirect, require_user
 from .pages_common import provider_class
 
 __all__ = ["ROUTES", "sso_callback_url"]
 
 
-def sso_callback_url(server: ServerState) -> str:
+def sso_callback_url(server: Server) -> str:
     return f"{server.settings.dashboard_url}/accounts/sso/callback"
 
 
-def _provider(server: ServerState, provider_id: str) -> type[Provider]:
+def _provider(server: Server, provider_id: str) -> type[Provider]:
     cls = provider_class(server, provider_id)
     if cls is None:
         raise NotFoundException("no such operator")
@@ -62,7 +62,7 @@ def _scheme(cls: type[Provider], scheme_id: str | None) -> LoginScheme:
 
 
 @get("/accounts/add", include_in_schema=False)
-async def choose_operator(request: Request[Any, Any, Any], server: ServerState) -> Response[Any]:
+async def choose_operator(request: Request[Any, Any, Any], server: Server) -> Response[Any]:
     require_user(request)
     runtime = server.require_runtime()
     providers = sorted(runtime.registry.providers.values(), key=lambda c: c.id == "reference")
@@ -97,7 +97,7 @@ def _login_form(
 @get("/accounts/add/{provider_id:str}", include_in_schema=False)
 async def login_form(
     request: Request[Any, Any, Any],
-    server: ServerState,
+    server: Server,
     provider_id: str,
     scheme: str | None = None,
 ) -> Response[Any]:
@@ -108,7 +108,7 @@ async def login_form(
 
 @post("/accounts/add/{provider_id:str}", include_in_schema=False)
 async def login_submit(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, provider_id: str
+    request: Request[Any, Any, Any], db: DB, server: Server, provider_id: str
 ) -> Response[Any]:
     user = require_user(request)
     cls = _provider(server, provider_id)
@@ -118,8 +118,8 @@ async def login_submit(
 
 async def _start(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     user: CurrentUser,
     cls: type[Provider],
     form: dict[str, str],
@@ -161,7 +161,7 @@ async def _start(
     )
     provider = server.require_runtime().provider(cls.id)
     try:
-        result = await provider.start_login(_with_callback(server, credentials))
+        result = await provider.start_login(credentials)
     except AuthError as exc:
         server.flows.drop(flow.token)
         message, action = server.translator.error(request_lang(request), exc.key)
@@ -178,18 +178,10 @@ async def _start(
     return await _advance(request, db, server, user, flow, result)
 
 
-def _with_callback(server: ServerState, credentials: Credentials) -> Credentials:
-    """SSO logins learn where the identity provider should send the user back."""
-    if credentials.sso_provider is None:
-        return credentials
-    extras = {**credentials.extras, "redirect_uri": sso_callback_url(server)}
-    return credentials.model_copy(update={"extras": extras})
-
-
 async def _advance(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     user: CurrentUser,
     flow: PendingFlow,
     result: Session | Challenge,
@@ -217,8 +209,8 @@ async def _advance(
 
 async def _link(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     user: CurrentUser,
     flow: PendingFlow,
     chosen_ids: list[str],
@@ -239,6 +231,7 @@ async def _link(
     )
     await db.commit()
     server.flows.drop(flow.token)
+    kick_polling(server)
     if len(linked) == 1:
         return redirect(request, f"/accounts/{linked[0].id}?linked=1")
     return redirect(request, f"/?linked={len(linked)}")
@@ -251,8 +244,8 @@ def _stored_credentials(credentials: Credentials) -> Credentials:
 
 async def _finish_relogin(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     user: CurrentUser,
     flow: PendingFlow,
 ) -> Response[Any]:
@@ -292,10 +285,34 @@ async def _finish_relogin(
         )
     await db.commit()
     server.flows.drop(flow.token)
+    kick_polling(server)
     return redirect(request, f"/accounts/{account.id}?relogin=1")
 
 
-def _flow_or_404(server: ServerState, user: CurrentUser, token: str) -> PendingFlow:
+def _with_new_password(cls: type[Provider], credentials: Credentials, password: str) -> Credentials:
+    """After a forced password change, keep the new password for silent re-logins: a login
+    by temporary password (or code) becomes a login by password when the operator has one."""
+    scheme = cls.scheme(credentials.scheme)
+    if scheme.secret is SecretKind.PASSWORD:
+        return credentials.model_copy(update={"secret": Secret(password)})
+    for candidate in cls.login_schemes:
+        kinds = {spec.kind for spec in candidate.identifiers}
+        if candidate.secret is SecretKind.PASSWORD and credentials.identifier_kind in kinds:
+            return Credentials(
+                scheme=candidate.id,
+                identifier_kind=credentials.identifier_kind,
+                identifier=credentials.identifier,
+                secret=Secret(password),
+                extras={
+                    k: v
+                    for k, v in credentials.extras.items()
+                    if k in {f.name for f in candidate.extra_fields}
+                },
+            )
+    return credentials
+
+
+def _flow_or_404(server: Server, user: CurrentUser, token: str) -> PendingFlow:
     flow = server.flows.get(token, user.session_id)
     if flow is None or flow.purpose == "operation":
         raise FlowExpired("this step is no longer open; start again")
@@ -303,9 +320,7 @@ def _flow_or_404(server: ServerState, user: CurrentUser, token: str) -> PendingF
 
 
 @get("/flows/{token:str}", include_in_schema=False)
-async def flow_step(
-    request: Request[Any, Any, Any], server: ServerState, token: str
-) -> Response[Any]:
+async def flow_step(request: Request[Any, Any, Any], server: Server, token: str) -> Response[Any]:
     user = require_user(request)
     flow = _flow_or_404(server, user, token)
     return _render_step(request, server, flow)
@@ -313,7 +328,7 @@ async def flow_step(
 
 def _render_step(
     request: Request[Any, Any, Any],
-    server: ServerState,
+    server: Server,
     flow: PendingFlow,
     *,
     status_code: int = 200,
@@ -333,7 +348,7 @@ def _render_step(
 
 @get("/flows/{token:str}/captcha", include_in_schema=False)
 async def captcha_image(
-    request: Request[Any, Any, Any], server: ServerState, token: str
+    request: Request[Any, Any, Any], server: Server, token: str
 ) -> Response[Any]:
     user = require_user(request)
     flow = _flow_or_404(server, user, token)
@@ -350,13 +365,14 @@ async def captcha_image(
 
 @post("/flows/{token:str}", include_in_schema=False)
 async def flow_answer(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, token: str
+    request: Request[Any, Any, Any], db: DB, server: Server, token: str
 ) -> Response[Any]:
     user = require_user(request)
     flow = _flow_or_404(server, user, token)
     form = await form_data(request)
     if flow.session is not None:  # choosing numbers
-        chosen = (await form_lists(request)).get("subaccount", [])
+        known = {s.id for s in flow.subaccounts}
+        chosen = [c for c in (await form_lists(request)).get("subaccount", []) if c in known]
         if not chosen:
             flow.error_key = "wizard.choose_one"
             return _render_step(request, server, flow, status_code=400)
@@ -377,8 +393,9 @@ async def flow_answer(
             )
             return _render_step(request, server, flow, status_code=400)
         answer = ChallengeAnswer(new_password=Secret(password))
-        if flow.credentials is not None and flow.credentials.secret is not None:
-            flow.credentials = flow.credentials.model_copy(update={"secret": Secret(password)})
+        if flow.credentials is not None:
+            cls = _provider(server, flow.provider_id)
+            flow.credentials = _with_new_password(cls, flow.credentials, password)
     else:
         text = form.get("answer", "").strip()
         if not text:
@@ -390,8 +407,8 @@ async def flow_answer(
 
 async def _continue(
     request: Request[Any, Any, Any],
-    db: AsyncSession,
-    server: ServerState,
+    db: DB,
+    server: Server,
     user: CurrentUser,
     flow: PendingFlow,
     challenge: Challenge,
@@ -428,9 +445,7 @@ async def _continue(
 
 
 @get("/accounts/sso/callback", include_in_schema=False)
-async def sso_callback(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState
-) -> Response[Any]:
+async def sso_callback(request: Request[Any, Any, Any], db: DB, server: Server) -> Response[Any]:
     """The identity provider sends the user back here; the flow is found by the web session."""
     user = require_user(request)
     flow = server.flows.latest_sso(user.session_id)
@@ -442,7 +457,7 @@ async def sso_callback(
 
 @get("/accounts/{account_id:int}/relogin", include_in_schema=False)
 async def relogin_form(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -466,7 +481,7 @@ def _has_scheme(cls: type[Provider], scheme_id: str) -> bool:
 
 @post("/accounts/{account_id:int}/relogin", include_in_schema=False)
 async def relogin_submit(
-    request: Request[Any, Any, Any], db: AsyncSession, server: ServerState, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)

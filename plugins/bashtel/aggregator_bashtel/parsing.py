@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from aggregator.models import (
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from aggregator import ParseError
+from aggregator.core.models import (
     AccountState,
     Balance,
     ChatAuthor,
@@ -38,9 +41,6 @@ from aggregator.models import (
     TariffCatalogue,
     TrafficStats,
 )
-from selectolax.lexbor import LexborHTMLParser, LexborNode
-
-from aggregator import ParseError
 
 __all__ = [
     "CabinetState",

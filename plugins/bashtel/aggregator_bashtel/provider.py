@@ -24,29 +24,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
-from aggregator.models import (
-    Balance,
-    ChatAuthor,
-    ChatMessage,
-    ChatTopic,
-    NewsItem,
-    OperationResult,
-    Payment,
-    PollResult,
-    Profile,
-    Report,
-    ReportFormat,
-    Service,
-    ServiceChangeResult,
-    Subaccount,
-    Suspension,
-    SuspensionQuote,
-    TariffCatalogue,
-    TariffChangeResult,
-    TopUpResult,
-    Usage,
-)
-
 from aggregator import (
     Challenge,
     ChallengeAnswer,
@@ -68,6 +45,28 @@ from aggregator import (
     Unavailable,
 )
 from aggregator.core.flows import utcnow
+from aggregator.core.models import (
+    Balance,
+    ChatAuthor,
+    ChatMessage,
+    ChatTopic,
+    NewsItem,
+    OperationResult,
+    Payment,
+    PollResult,
+    Profile,
+    Report,
+    ReportFormat,
+    Service,
+    ServiceChangeResult,
+    Subaccount,
+    Suspension,
+    SuspensionQuote,
+    TariffCatalogue,
+    TariffChangeResult,
+    TopUpResult,
+    Usage,
+)
 
 from . import parsing
 from .browser_login import CAPTCHA_TTL_S, LiveLogin, LoginDone, open_login, submit_login

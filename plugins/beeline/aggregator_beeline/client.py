@@ -74,18 +74,17 @@ class BeelineClient:
         body: Mapping[str, Any] | None = None,
         secrets: Iterable[str] = (),
     ) -> Any:
-        """One JSON call: the decoded payload (``meta`` not yet checked, except for 401)."""
+        """One JSON call: the decoded payload, ``meta`` not yet checked (:mod:`.parsing` does).
+
+        An error status must carry a ``meta`` block; without one it is a changed API (or, for
+        401, a lost session)."""
         secrets = [s for s in (*secrets, token or "") if s]
         response = await self.send(method, path, token=token, ctn=ctn, params=params, body=body)
         payload = json_body(response, secrets)
-        if response.status_code == 401:
-            # An expired token: the meta says so; a 401 without a meta block is one too.
-            if isinstance(payload, Mapping) and isinstance(payload.get("meta"), Mapping):
-                parsing.check_meta(payload, secrets)
+        has_meta = isinstance(payload, Mapping) and isinstance(payload.get("meta"), Mapping)
+        if response.status_code == 401 and not has_meta:
             raise SessionExpired("beeline: the token is no longer valid")
-        if response.status_code >= 400 and not (
-            isinstance(payload, Mapping) and isinstance(payload.get("meta"), Mapping)
-        ):
+        if response.status_code >= 400 and not has_meta:
             raise ParseError(
                 f"beeline: HTTP {response.status_code} without a meta block",
                 payload=payload,

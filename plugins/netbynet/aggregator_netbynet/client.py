@@ -49,9 +49,10 @@ class NetbynetClient:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         secrets: list[str] | None = None,
+        device: str | None = None,
     ) -> ApiReply:
         """One API call; the decoded JSON reply and the cookies it set."""
-        response = await self._send(cookies, method, path, body=body, params=params)
+        response = await self._send(cookies, method, path, body=body, params=params, device=device)
         if response.status_code == 401:
             raise SessionExpired("the API says the session is over")
         payload = json_body(response, secrets=secrets or [])
@@ -63,9 +64,11 @@ class NetbynetClient:
             )
         return ApiReply(payload=payload, cookies=dict(response.cookies.items()))
 
-    async def image(self, cookies: Mapping[str, str] | None, path: str) -> tuple[bytes, ApiReply]:
+    async def image(
+        self, cookies: Mapping[str, str] | None, path: str, device: str | None = None
+    ) -> tuple[bytes, ApiReply]:
         """A picture (the captcha) and the cookies that bind it to the next login."""
-        response = await self._send(cookies, "GET", path, accept="image/png")
+        response = await self._send(cookies, "GET", path, accept="image/png", device=device)
         content = response.content
         if response.status_code != 200 or not content.startswith(b"\x89PNG"):
             raise ParseError("netbynet: the captcha is not a PNG picture", payload=content[:200])
@@ -80,12 +83,15 @@ class NetbynetClient:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         accept: str = "application/json",
+        device: str | None = None,
     ) -> httpx.Response:
         headers = {
             "Accept": accept,
             "X-Requested-With": "XMLHttpRequest",
             "Accept-Language": "ru-RU,ru;q=0.9",
         }
+        if device:
+            headers["X-Device-Id"] = device
         if cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
         kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False}

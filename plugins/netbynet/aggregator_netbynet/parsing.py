@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from aggregator.models import (
+from aggregator import (
+    AccountLocked,
+    InvalidCredentials,
+    OperationRejected,
+    ParseError,
+    SessionExpired,
+    Unavailable,
+)
+from aggregator.core.models import (
     AccountState,
     AutopaySettings,
     Balance,
@@ -36,15 +44,6 @@ from aggregator.models import (
     TariffCatalogue,
     TariffChangeResult,
     TopUpResult,
-)
-
-from aggregator import (
-    AccountLocked,
-    InvalidCredentials,
-    OperationRejected,
-    ParseError,
-    SessionExpired,
-    Unavailable,
 )
 
 __all__ = [

@@ -11,29 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
-
-from aggregator.models import (
-    AutopaySettings,
-    Balance,
-    ChatMessage,
-    ChatTopic,
-    NewsItem,
-    Payment,
-    PollResult,
-    Profile,
-    Service,
-    ServiceChangeResult,
-    Subaccount,
-    Suspension,
-    SuspensionQuote,
-    TariffCatalogue,
-    TariffChangeResult,
-    TopUpResult,
-)
 
 from aggregator import (
     Challenge,
@@ -55,6 +37,24 @@ from aggregator import (
     Session,
 )
 from aggregator.core.flows import utcnow
+from aggregator.core.models import (
+    AutopaySettings,
+    Balance,
+    ChatMessage,
+    ChatTopic,
+    NewsItem,
+    Payment,
+    PollResult,
+    Profile,
+    Service,
+    ServiceChangeResult,
+    Subaccount,
+    Suspension,
+    SuspensionQuote,
+    TariffCatalogue,
+    TariffChangeResult,
+    TopUpResult,
+)
 
 from . import parsing
 from .client import ApiReply, NetbynetClient, session_cookies
@@ -110,6 +110,17 @@ LOGIN_SCHEME = LoginScheme(
     password_policy=PASSWORD_POLICY,
     silent_relogin=True,
 )
+
+
+def device_id(credentials: Credentials) -> str:
+    """A stable id of "this device" for a contract, sent as ``X-Device-Id``.
+
+    The cabinet remembers devices it has seen log in successfully and asks for a captcha on
+    new ones; a stable id lets a silent re-login skip the captcha the person solved once.
+    """
+    raw = f"aggregator-netbynet|{credentials.identifier}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
 
 #: How long a captcha or a password change waits for the person.
 FLOW_TTL_S = 600.0
@@ -181,16 +192,18 @@ class NetbynetProvider(Provider):
             "accountNumber": credentials.identifier,
             "region": credentials.extras.get("region", ""),
         }
+        device = device_id(credentials)
         reply = await self.client.call(
-            pending.cookies, "POST", "v3/login", body=body, secrets=secrets
+            pending.cookies, "POST", "v3/login", body=body, secrets=secrets, device=device
         )
         try:
             login = parsing.parse_login(reply.payload)
         except ParseError as exc:
             raise ParseError(exc.message, payload=exc.payload, secrets=secrets) from None
         if login.outcome == "captcha":
-            image, picture = await self.client.image(pending.cookies, "v2/captcha-challenge")
-            flow = _PendingLogin(credentials, {**pending.cookies, **picture.cookies})
+            cookies = {**pending.cookies, **reply.cookies}
+            image, picture = await self.client.image(cookies, "v2/captcha-challenge", device)
+            flow = _PendingLogin(credentials, {**cookies, **picture.cookies})
             challenge = Challenge(
                 kind=ChallengeKind.CAPTCHA,
                 provider=self.id,
@@ -219,9 +232,10 @@ class NetbynetProvider(Provider):
         return session
 
     def _session(self, reply: ApiReply) -> Session:
-        if not reply.cookies:
+        cookies = {k: v for k, v in reply.cookies.items() if v}
+        if not cookies:
             raise ParseError("netbynet: the login set no session cookie", payload=reply.payload)
-        return Session(provider=self.id, data={"cookies": dict(reply.cookies)})
+        return Session(provider=self.id, data={"cookies": cookies})
 
     async def _change_password(
         self, pending: _PendingLogin, answer: ChallengeAnswer

@@ -53,18 +53,18 @@ from ..domain.errors import (
     Rejected,
     SessionExpired,
 )
-from ..domain.models import Account, ChatMessage, Session, TariffDef
+from ..domain.models import Account, BulkAccount, ChatMessage, Session, TariffDef
 from ..domain.money import rub
 from ..domain.trust_payment import take_trust_payment, trust_offer
 
 if TYPE_CHECKING:
     from ..backend import Backend
 
-__all__ = ["RATE_LIMIT", "error_response", "router"]
+__all__ = ["RATE_LIMIT", "bulk_session", "error_response", "router"]
 
 OPERATOR = "beeline"
 #: Requests per token allowed within one second before 429.
-RATE_LIMIT = 25
+RATE_LIMIT = 40
 RETRY_AFTER_S = 1
 
 CODE_OK = 20000
@@ -88,8 +88,14 @@ _STATUS = {
 }
 _UNITS = {"seconds": "SECONDS", "sms": "SMS", "bytes": "KBYTE"}
 _AUTHORS = {"user": "USER", "bot": "BOT", "agent": "OPERATOR"}
-_KIND = {"mobile": "MOBILE", "internet": "FTTB", "tv": "TV", "landline": "LANDLINE",
-         "bundle": "FMC", "other": "MOBILE"}
+_KIND = {
+    "mobile": "MOBILE",
+    "internet": "FTTB",
+    "tv": "TV",
+    "landline": "LANDLINE",
+    "bundle": "FMC",
+    "other": "MOBILE",
+}
 
 
 # -- replies ----------------------------------------------------------------------------------
@@ -123,8 +129,12 @@ def _amount(kopecks: int) -> float | int:
 def _render_domain_error(exc: DomainError) -> Response[Any]:
     if isinstance(exc, CaptchaRequired):
         captcha = exc.captcha
-        return _error(401, CODE_CAPTCHA, exc.message,
-                      captcha={"id": captcha.id, "url": f"1.0/captcha/{captcha.id}.png"})
+        return _error(
+            401,
+            CODE_CAPTCHA,
+            exc.message,
+            captcha={"id": captcha.id, "url": f"1.0/captcha/{captcha.id}.png"},
+        )
     if isinstance(exc, AccountLocked):
         return _error(423, CODE_LOCKED, exc.message)
     if isinstance(exc, InvalidCredentials):
@@ -159,8 +169,11 @@ def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     if status >= 500:
         return _error(500, CODE_BAD_REQUEST, "Внутренняя ошибка")
-    return _error(status, CODE_BAD_REQUEST, "Метод не найден" if status in (404, 405) else
-                  "Некорректный запрос")
+    return _error(
+        status,
+        CODE_BAD_REQUEST,
+        "Метод не найден" if status in (404, 405) else "Некорректный запрос",
+    )
 
 
 # -- the rate limit ----------------------------------------------------------------------------
@@ -189,7 +202,7 @@ class _RateLimiter:
 # -- the router ----------------------------------------------------------------------------------
 
 
-def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint, by design
+def router(backend: Backend) -> Router:
     limiter = _RateLimiter(RATE_LIMIT)
 
     def session_of(request: Request[Any, Any, Any], allow_restricted: bool = False) -> Session:
@@ -244,22 +257,37 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
             raise InvalidInput(f"{name}: дата в формате ГГГГ-ММ-ДД") from None
 
     def plan(tariff: TariffDef) -> dict[str, Any]:
-        return {"soc": tariff.id, "entityName": tariff.name, "rcRate": _amount(tariff.fee),
-                "rcRatePeriod": "month", "entityDesc": tariff.description}
+        return {
+            "soc": tariff.id,
+            "entityName": tariff.name,
+            "rcRate": _amount(tariff.fee),
+            "rcRatePeriod": "month",
+            "entityDesc": tariff.description,
+        }
 
     def service_block(service_id: str) -> dict[str, Any]:
         svc = backend.operator(OPERATOR).service(service_id)
         if svc is None:
             raise NotFound("Услуга не найдена")
-        return {"soc": svc.id, "entityName": svc.name, "rcRate": _amount(svc.fee),
-                "rcRatePeriodText": "в месяц", "entityDesc": svc.description,
-                "removeInd": "Y" if svc.can_toggle else "N"}
+        return {
+            "soc": svc.id,
+            "entityName": svc.name,
+            "rcRate": _amount(svc.fee),
+            "rcRatePeriodText": "в месяц",
+            "entityDesc": svc.description,
+            "removeInd": "Y" if svc.can_toggle else "N",
+        }
 
     def chat_block(messages: list[ChatMessage]) -> list[dict[str, Any]]:
         return [
-            {"id": m.id, "topicId": m.topic_id, "author": _AUTHORS[m.author], "text": m.text,
-             "date": _when(m.sent_at), "operatorName": m.author_name if m.author == "agent"
-             else None}
+            {
+                "id": m.id,
+                "topicId": m.topic_id,
+                "author": _AUTHORS[m.author],
+                "text": m.text,
+                "date": _when(m.sent_at),
+                "operatorName": m.author_name if m.author == "agent" else None,
+            }
             for m in messages
         ]
 
@@ -272,7 +300,9 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         captcha_id = data.get("captchaId")
         captcha_text = data.get("captchaText")
         result = backend.login_password(
-            OPERATOR, login, password,
+            OPERATOR,
+            login,
+            password,
             device=request.headers.get("x-device-id"),
             captcha_id=captcha_id if isinstance(captcha_id, str) else None,
             captcha_answer=captcha_text if isinstance(captcha_text, str) else None,
@@ -287,31 +317,34 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
             raise InvalidCredentials("Абонент с таким номером не найден")
         backend.issue_temp_password(sub, "sms")
         phone = sub.phone or login
-        return _ok("Временный пароль отправлен в SMS",
-                   ctnMask=f"+7 {phone[:3]} ***-**-{phone[-2:]}")
+        return _ok(
+            "Временный пароль отправлен в SMS", ctnMask=f"+7 {phone[:3]} ***-**-{phone[-2:]}"
+        )
 
     @put("/1.0/setting/changePassword", status_code=200)
     async def change_password(request: Request[Any, Any, Any]) -> Response[Any]:
         session = session_of(request, allow_restricted=True)
         data = await body_of(request)
-        backend.change_password(session, text_field(data, "oldPassword"),
-                                text_field(data, "newPassword"))
+        backend.change_password(
+            session, text_field(data, "oldPassword"), text_field(data, "newPassword")
+        )
         return _ok("Пароль изменён")
 
     @get("/1.0/captcha/{name:str}", sync_to_thread=False)
     def captcha_image(name: str) -> Response[Any]:
         captcha = backend.captcha(name.removesuffix(".png"))
-        return Response(captcha.png, media_type="image/png",
-                        headers={"Cache-Control": "no-store"})
+        return Response(captcha.png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     @get("/1.0/sso/subscribers", sync_to_thread=False)
     def subscribers(request: Request[Any, Any, Any]) -> Response[Any]:
         session = session_of(request)
-        return _ok(subscribers=[
-            {"ctn": acc.number, "name": acc.label, "accountType": _KIND[acc.kind]}
-            for acc in backend.accounts_of(session.subscriber_id)
-            if not acc.closed
-        ])
+        return _ok(
+            subscribers=[
+                {"ctn": acc.number, "name": acc.label, "accountType": _KIND[acc.kind]}
+                for acc in backend.accounts_of(session.subscriber_id)
+                if not acc.closed
+            ]
+        )
 
     # -- balance, tariff, status -----------------------------------------------------------
     @get("/1.0/info/payType", sync_to_thread=False)
@@ -325,8 +358,11 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         if acc.pay_type != "PREPAID":
             raise Rejected("Номер обслуживается по постоплатной системе расчётов")
         trust_offer(backend, acc)  # settles a trusted payment that is due
-        return _ok(balance=_amount(backend.balance(acc)), currency="RUB",
-                   nextBillingDate=_when(first_of_next_month(backend.clock.today())))
+        return _ok(
+            balance=_amount(backend.balance(acc)),
+            currency="RUB",
+            nextBillingDate=_when(first_of_next_month(backend.clock.today())),
+        )
 
     @get("/1.0/info/postpaidBalance", sync_to_thread=False)
     def postpaid_balance(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -334,9 +370,13 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         if acc.pay_type != "POSTPAID":
             raise Rejected("Номер обслуживается по предоплатной системе расчётов")
         due, amount = backend.next_payment(acc)
-        return _ok(balance=_amount(backend.balance(acc)), currency="RUB",
-                   creditLimit=_amount(acc.credit_limit), nextBillingDate=_when(due),
-                   nextBillingAmount=_amount(amount))
+        return _ok(
+            balance=_amount(backend.balance(acc)),
+            currency="RUB",
+            creditLimit=_amount(acc.credit_limit),
+            nextBillingDate=_when(due),
+            nextBillingAmount=_amount(amount),
+        )
 
     @get("/1.0/info/pricePlan", sync_to_thread=False)
     def price_plan(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -357,8 +397,12 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         _, acc = account_of(request)
         soc = text_field(await body_of(request), "soc")
         change = backend.change_tariff(acc, soc)
-        return _ok("Заявка на смену тарифа принята", requestId=f"r-{backend.next_id()}",
-                   effectiveDate=change.effective.isoformat(), pricePlanInfo=plan(change.tariff))
+        return _ok(
+            "Заявка на смену тарифа принята",
+            requestId=f"r-{backend.next_id()}",
+            effectiveDate=change.effective.isoformat(),
+            pricePlanInfo=plan(change.tariff),
+        )
 
     @get("/1.0/info/status", sync_to_thread=False)
     def status(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -375,18 +419,22 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
     @get("/1.0/info/availableServiceList", sync_to_thread=False)
     def available_service_list(request: Request[Any, Any, Any]) -> Response[Any]:
         _, acc = account_of(request)
-        return _ok(services=[
-            service_block(s.id) for s, on in backend.services(acc) if not on and s.can_toggle
-        ])
+        return _ok(
+            services=[
+                service_block(s.id) for s, on in backend.services(acc) if not on and s.can_toggle
+            ]
+        )
 
     async def toggle(request: Request[Any, Any, Any], enabled: bool) -> Response[Any]:
         _, acc = account_of(request)
         soc = text_field(await body_of(request), "soc")
         change = backend.set_service(acc, soc, enabled)
-        return _ok("Услуга подключена" if enabled else "Услуга отключена",
-                   requestId=f"r-{backend.next_id()}",
-                   effectiveDate=change.effective.isoformat(),
-                   service=service_block(change.service.id))
+        return _ok(
+            "Услуга подключена" if enabled else "Услуга отключена",
+            requestId=f"r-{backend.next_id()}",
+            effectiveDate=change.effective.isoformat(),
+            service=service_block(change.service.id),
+        )
 
     @put("/1.0/request/addService", status_code=200)
     async def add_service(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -405,8 +453,15 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         for rest in usage.remainders:
             unit = _UNITS[rest.unit]
             div = 1024 if unit == "KBYTE" else 1
-            out.append({"soc": acc.tariff_id, "unit": unit, "rest": rest.rest // div,
-                        "size": rest.size // div, "accName": rest.name})
+            out.append(
+                {
+                    "soc": acc.tariff_id,
+                    "unit": unit,
+                    "rest": rest.rest // div,
+                    "size": rest.size // div,
+                    "accName": rest.name,
+                }
+            )
         return _ok(accumulators=out)
 
     @get("/1.0/info/payments/history", sync_to_thread=False)
@@ -416,11 +471,18 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         if until < since:
             raise InvalidInput("Дата окончания раньше даты начала")
         entries = backend.payments(acc, since, until)
-        return _ok(payments=[
-            {"paymentId": f"p-{e.id}", "date": _when(e.at), "amount": _amount(e.amount),
-             "type": "PAYMENT", "paymentType": e.description.removeprefix("Пополнение: ")}
-            for e in reversed(entries)
-        ])
+        return _ok(
+            payments=[
+                {
+                    "paymentId": f"p-{e.id}",
+                    "date": _when(e.at),
+                    "amount": _amount(e.amount),
+                    "type": "PAYMENT",
+                    "paymentType": e.description.removeprefix("Пополнение: "),
+                }
+                for e in reversed(entries)
+            ]
+        )
 
     @get("/1.0/info/detail", sync_to_thread=False)
     def detail(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -428,20 +490,31 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         fmt = (request.query_params.get("format") or "").lower()
         if fmt not in ("xls", "xlsx", "pdf"):
             raise InvalidInput("Формат детализации: xls или pdf")
-        report = backend.report(acc, date_param(request, "startDate"),
-                                date_param(request, "endDate"),
-                                "pdf" if fmt == "pdf" else "xlsx")
-        return Response(report.content, media_type=report.media_type, headers={
-            "Content-Disposition": f'attachment; filename="{report.filename}"'})
+        report = backend.report(
+            acc,
+            date_param(request, "startDate"),
+            date_param(request, "endDate"),
+            "pdf" if fmt == "pdf" else "xlsx",
+        )
+        return Response(
+            report.content,
+            media_type=report.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{report.filename}"'},
+        )
 
     @get("/1.0/info/trustPayment", sync_to_thread=False)
     def trust_payment_info(request: Request[Any, Any, Any]) -> Response[Any]:
         _, acc = account_of(request)
         offer = trust_offer(backend, acc)
-        return _ok(offer.reason or None, available=offer.available, maxSum=_amount(offer.max_sum),
-                   fee=0, days=offer.days,
-                   debt=_amount(offer.outstanding) if offer.outstanding else None,
-                   dueDate=offer.due.isoformat() if offer.due else None)
+        return _ok(
+            offer.reason or None,
+            available=offer.available,
+            maxSum=_amount(offer.max_sum),
+            fee=0,
+            days=offer.days,
+            debt=_amount(offer.outstanding) if offer.outstanding else None,
+            dueDate=offer.due.isoformat() if offer.due else None,
+        )
 
     @put("/1.0/request/trustPayment", status_code=200)
     async def trust_payment(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -462,18 +535,26 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
     @get("/1.0/info/recommendedOffers", sync_to_thread=False)
     def recommended_offers(request: Request[Any, Any, Any]) -> Response[Any]:
         account_of(request)
-        return _ok(offers=[
-            {"id": n.id, "title": n.title, "description": n.text,
-             "startDate": n.published.isoformat()}
-            for n in backend.news(OPERATOR) if n.kind == "offer"
-        ])
+        return _ok(
+            offers=[
+                {
+                    "id": n.id,
+                    "title": n.title,
+                    "description": n.text,
+                    "startDate": n.published.isoformat(),
+                }
+                for n in backend.news(OPERATOR)
+                if n.kind == "offer"
+            ]
+        )
 
     @get("/1.0/personal/profile", sync_to_thread=False)
     def profile(request: Request[Any, Any, Any]) -> Response[Any]:
         session, acc = account_of(request)
         data = backend.profile(backend.subscriber(session.subscriber_id), acc)
-        return _ok(profile={"fullName": data["full_name"], "email": data["email"],
-                            "ctn": acc.number})
+        return _ok(
+            profile={"fullName": data["full_name"], "email": data["email"], "ctn": acc.number}
+        )
 
     # -- chat ----------------------------------------------------------------------------------
     @get("/1.0/chat/topics", sync_to_thread=False)
@@ -500,8 +581,9 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
                 raise InvalidInput("since: дата и время ISO 8601") from None
             if since.tzinfo is None:
                 since = since.replace(tzinfo=MSK)
-        return _ok(messages=chat_block(backend.chat_history(acc, since)),
-                   pending=backend.chat_pending(acc))
+        return _ok(
+            messages=chat_block(backend.chat_history(acc, since)), pending=backend.chat_pending(acc)
+        )
 
     @get("/1.0/chat/unseen", sync_to_thread=False)
     def chat_unseen(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -509,24 +591,51 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         return _ok(messages=chat_block(backend.chat_unseen(acc)))
 
     handlers: list[Callable[..., Any]] = [
-        auth, pass_reset, change_password, captcha_image, subscribers, pay_type,
-        prepaid_balance, postpaid_balance, price_plan, available_price_plans, change_price_plan,
-        status, service_list, available_service_list, add_service, remove_service, accumulators,
-        payments_history, detail, trust_payment_info, trust_payment, recommended_offers,
-        profile, chat_topics, chat_message, chat_history, chat_unseen,
+        auth,
+        pass_reset,
+        change_password,
+        captcha_image,
+        subscribers,
+        pay_type,
+        prepaid_balance,
+        postpaid_balance,
+        price_plan,
+        available_price_plans,
+        change_price_plan,
+        status,
+        service_list,
+        available_service_list,
+        add_service,
+        remove_service,
+        accumulators,
+        payments_history,
+        detail,
+        trust_payment_info,
+        trust_payment,
+        recommended_offers,
+        profile,
+        chat_topics,
+        chat_message,
+        chat_history,
+        chat_unseen,
     ]
     return Router(
         path="/api",
         route_handlers=handlers,
-        exception_handlers={DomainError: _domain_handler, _TooManyRequests: _rate_handler},
+        exception_handlers={
+            DomainError: _domain_handler,
+            _TooManyRequests: error_response,
+            HTTPException: error_response,
+            Exception: error_response,
+        },
         tags=["beeline"],
     )
 
 
+def bulk_session(backend: Backend, account: BulkAccount) -> dict[str, Any]:
+    """``Session.data`` of the Beeline plugin for a bulk-created account (benchmarks)."""
+    return {"token": account.token, "login": account.login}
+
+
 def _domain_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     return _render_domain_error(exc)
-
-
-def _rate_handler(request: Request[Any, Any, Any], exc: _TooManyRequests) -> Response[Any]:
-    return error_response(request, exc)
-

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from litestar import Request, Response, Router, delete, get, post, put
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
 from ..backend import Backend
@@ -37,13 +38,16 @@ from ..domain.catalogue import SSO_PROVIDERS
 from ..domain.models import (
     Account,
     AuthResult,
+    Autopay,
     ChatMessage,
     ConfirmationTicket,
     LedgerEntry,
     Quote,
+    ServiceChange,
     ServiceDef,
     Session,
     Suspension,
+    TariffChange,
     TariffDef,
 )
 
@@ -202,6 +206,15 @@ def rule_json(free_days: int | None, daily_fee: int, description: str) -> dict[s
     }
 
 
+def autopay_json(ap: Autopay) -> dict[str, Any]:
+    return {
+        "enabled": ap.enabled,
+        "threshold": money(ap.threshold if ap.enabled else None),
+        "amount": money(ap.amount if ap.enabled else None),
+        "card_mask": ap.card_mask,
+    }
+
+
 def token_json(result: AuthResult) -> dict[str, Any]:
     return {
         "token": result.session.token,
@@ -297,7 +310,7 @@ def router(backend: Backend) -> Router:
 
     # -- authentication ----------------------------------------------------------------------
     @post("/auth/login", status_code=200, sync_to_thread=False)
-    def login(data: PasswordLogin, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def login(data: JSONBody[PasswordLogin], request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Log in with a login (or phone, e-mail, account number) and a password."""
         return token_json(
             b.login_password(
@@ -311,13 +324,13 @@ def router(backend: Backend) -> Router:
         )
 
     @get("/auth/captcha/{captcha_id:str}", sync_to_thread=False, media_type="image/png")
-    def captcha_image(captcha_id: str) -> Response[bytes]:
+    def captcha_image(captcha_id: FromPath[str]) -> Response[bytes]:
         return Response(
             b.captcha(captcha_id).png, media_type="image/png", headers={"cache-control": "no-store"}
         )
 
     @post("/auth/code", status_code=200, sync_to_thread=False)
-    def send_code(data: CodeRequest, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def send_code(data: JSONBody[CodeRequest], request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Send a one-time login code by SMS or e-mail."""
         ticket = b.send_login_code(
             OPERATOR,
@@ -330,11 +343,11 @@ def router(backend: Backend) -> Router:
         return {"ticket": ticket.id, **ticket_json(ticket)}
 
     @post("/auth/code/verify", status_code=200, sync_to_thread=False)
-    def verify_code(data: CodeAnswer, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def verify_code(data: JSONBody[CodeAnswer], request: Request[Any, Any, Any]) -> dict[str, Any]:
         return token_json(b.login_code(data.ticket, data.code, device=device(request)))
 
     @post("/auth/sso", status_code=200, sync_to_thread=False)
-    def sso_start(data: SsoStart, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def sso_start(data: JSONBody[SsoStart], request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Where to send the user to log in through an identity provider."""
         if data.provider not in SSO_PROVIDERS:
             raise InvalidInput(f"Поставщик входа: {', '.join(SSO_PROVIDERS)}")
@@ -368,7 +381,7 @@ def router(backend: Backend) -> Router:
         )
 
     @post("/auth/sso/finish", status_code=200, sync_to_thread=False)
-    def sso_finish(data: SsoFinish, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def sso_finish(data: JSONBody[SsoFinish], request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Finish an SSO login with the callback URL (or its code and state)."""
         code, state = data.code, data.state
         if data.callback_url:
@@ -384,7 +397,9 @@ def router(backend: Backend) -> Router:
         return token_json(b.login_idp(OPERATOR, provider, tokens.subject, device(request)))
 
     @post("/auth/password", status_code=200, sync_to_thread=False)
-    def change_password(data: PasswordChange, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def change_password(
+        data: JSONBody[PasswordChange], request: Request[Any, Any, Any]
+    ) -> dict[str, Any]:
         """Change the password (required after a login with a temporary one)."""
         b.change_password(
             session_of(request, allow_restricted=True), data.old_password, data.new_password
@@ -392,12 +407,12 @@ def router(backend: Backend) -> Router:
         return {"ok": True}
 
     @post("/auth/password-reset", status_code=200, sync_to_thread=False)
-    def reset_start(data: ResetStart) -> dict[str, Any]:
+    def reset_start(data: JSONBody[ResetStart]) -> dict[str, Any]:
         ticket = b.start_password_reset(OPERATOR, data.login, data.channel)
         return {"ticket": ticket.id, **ticket_json(ticket)}
 
     @post("/auth/password-reset/confirm", status_code=200, sync_to_thread=False)
-    def reset_finish(data: ResetFinish) -> dict[str, Any]:
+    def reset_finish(data: JSONBody[ResetFinish]) -> dict[str, Any]:
         b.finish_password_reset(data.ticket, data.code, data.new_password)
         return {"ok": True}
 
@@ -434,7 +449,9 @@ def router(backend: Backend) -> Router:
         }
 
     @get("/accounts/{account_id:str}", sync_to_thread=False)
-    def account_summary(account_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def account_summary(
+        account_id: FromPath[str], request: Request[Any, Any, Any]
+    ) -> dict[str, Any]:
         """What a poll needs in one call: balance, tariff, state, block end."""
         acc = account_of(request, account_id)
         block = b.current_suspension(acc)
@@ -462,11 +479,11 @@ def router(backend: Backend) -> Router:
         }
 
     @get("/accounts/{account_id:str}/balance", sync_to_thread=False)
-    def balance(account_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def balance(account_id: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
         return balance_json(account_of(request, account_id))
 
     @get("/accounts/{account_id:str}/tariffs", sync_to_thread=False)
-    def tariffs(account_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def tariffs(account_id: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
         acc = account_of(request, account_id)
         pending = b.pending_tariff(acc)
         return {
@@ -478,7 +495,7 @@ def router(backend: Backend) -> Router:
 
     @post("/accounts/{account_id:str}/tariff", status_code=200, sync_to_thread=False)
     def change_tariff(
-        account_id: str, data: TariffOrder, request: Request[Any, Any, Any]
+        account_id: FromPath[str], data: JSONBody[TariffOrder], request: Request[Any, Any, Any]
     ) -> Response[Any]:
         """Order a tariff change (from the 1st of next month); may need a code (202)."""
         acc = account_of(request, account_id)
@@ -487,13 +504,16 @@ def router(backend: Backend) -> Router:
         )
 
     @get("/accounts/{account_id:str}/services", sync_to_thread=False)
-    def services(account_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def services(account_id: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
         acc = account_of(request, account_id)
         return {"services": [service_json(s, on) for s, on in b.services(acc)]}
 
     @put("/accounts/{account_id:str}/services/{service_id:str}", sync_to_thread=False)
     def set_service(
-        account_id: str, service_id: str, data: ServiceToggle, request: Request[Any, Any, Any]
+        account_id: FromPath[str],
+        service_id: FromPath[str],
+        data: JSONBody[ServiceToggle],
+        request: Request[Any, Any, Any],
     ) -> Response[Any]:
         """Switch a service on or off; enabling a paid one needs a code (202)."""
         acc = account_of(request, account_id)
@@ -506,7 +526,7 @@ def router(backend: Backend) -> Router:
         )
 
     @get("/accounts/{account_id:str}/suspension", sync_to_thread=False)
-    def suspension(account_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def suspension(account_id: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
         acc = account_of(request, account_id)
         return suspension_json(acc, b.current_suspension(acc))
 
@@ -525,12 +545,16 @@ def router(backend: Backend) -> Router:
         }
 
     @post("/accounts/{account_id:str}/suspension/quote", status_code=200, sync_to_thread=False)
-    def quote(account_id: str, data: Period, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def quote(
+        account_id: FromPath[str], data: JSONBody[Period], request: Request[Any, Any, Any]
+    ) -> dict[str, Any]:
         """What a block from start to end will cost (shown before the user confirms)."""
         return quote_json(b.quote_suspension(account_of(request, account_id), data.start, data.end))
 
     @post("/accounts/{account_id:str}/suspension", status_code=200, sync_to_thread=False)
-    def suspend(account_id: str, data: Period, request: Request[Any, Any, Any]) -> Response[Any]:
+    def suspend(
+        account_id: FromPath[str], data: JSONBody[Period], request: Request[Any, Any, Any]
+    ) -> Response[Any]:
         acc = account_of(request, account_id)
         return protected(
             request,
@@ -541,20 +565,22 @@ def router(backend: Backend) -> Router:
         )
 
     @delete("/accounts/{account_id:str}/suspension", status_code=200, sync_to_thread=False)
-    def resume(account_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def resume(account_id: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
         acc = account_of(request, account_id)
         b.resume(acc)
         return suspension_json(acc, b.current_suspension(acc))
 
     # -- chat ------------------------------------------------------------------------------------
     @get("/accounts/{account_id:str}/chat/topics", sync_to_thread=False)
-    def chat_topics(account_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def chat_topics(account_id: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
         acc = account_of(request, account_id)
         return {"topics": [{"id": t.id, "title": t.title} for t in b.chat_topics(acc.operator)]}
 
     @get("/accounts/{account_id:str}/chat", sync_to_thread=False)
     def chat_history(
-        account_id: str, request: Request[Any, Any, Any], since: dt.datetime | None = None
+        account_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        since: FromQuery[dt.datetime | None] = None,
     ) -> dict[str, Any]:
         acc = account_of(request, account_id)
         return {
@@ -563,7 +589,7 @@ def router(backend: Backend) -> Router:
         }
 
     @get("/accounts/{account_id:str}/chat/unseen", sync_to_thread=False)
-    def chat_unseen(account_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def chat_unseen(account_id: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Replies that arrived while the user was away (fetching marks them seen)."""
         return {
             "messages": [message_json(m) for m in b.chat_unseen(account_of(request, account_id))]
@@ -571,7 +597,7 @@ def router(backend: Backend) -> Router:
 
     @post("/accounts/{account_id:str}/chat", status_code=200, sync_to_thread=False)
     def chat_send(
-        account_id: str, data: ChatPost, request: Request[Any, Any, Any]
+        account_id: FromPath[str], data: JSONBody[ChatPost], request: Request[Any, Any, Any]
     ) -> dict[str, Any]:
         """Send a message; the answer holds it and the bot's immediate reply."""
         acc = account_of(request, account_id)
@@ -580,11 +606,11 @@ def router(backend: Backend) -> Router:
     # -- payments ------------------------------------------------------------------------------
     @get("/accounts/{account_id:str}/payments", sync_to_thread=False)
     def payments(
-        account_id: str,
+        account_id: FromPath[str],
         request: Request[Any, Any, Any],
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-        kind: Literal["all", "payments", "charges"] = "all",
+        since: FromQuery[dt.date | None] = None,
+        until: FromQuery[dt.date | None] = None,
+        kind: FromQuery[Literal["all", "payments", "charges"]] = "all",
     ) -> dict[str, Any]:
         """Payments and charges between two dates (inclusive)."""
         acc = account_of(request, account_id)
@@ -596,24 +622,20 @@ def router(backend: Backend) -> Router:
         return {"payments": [entry_json(e) for e in entries]}
 
     @post("/accounts/{account_id:str}/top-up", status_code=200, sync_to_thread=False)
-    def top_up(account_id: str, data: TopUp, request: Request[Any, Any, Any]) -> Response[Any]:
+    def top_up(
+        account_id: FromPath[str], data: JSONBody[TopUp], request: Request[Any, Any, Any]
+    ) -> Response[Any]:
         """Top up by card; confirmed by a one-time code (202)."""
         acc = account_of(request, account_id)
         return protected(request, acc, "top_up", {"amount": kop(data.amount)}, operation_json)
 
     @get("/accounts/{account_id:str}/autopay", sync_to_thread=False)
-    def autopay(account_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
-        ap = account_of(request, account_id).autopay
-        return {
-            "enabled": ap.enabled,
-            "threshold": money(ap.threshold if ap.enabled else None),
-            "amount": money(ap.amount if ap.enabled else None),
-            "card_mask": ap.card_mask,
-        }
+    def autopay(account_id: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
+        return autopay_json(account_of(request, account_id).autopay)
 
     @put("/accounts/{account_id:str}/autopay", sync_to_thread=False)
     def set_autopay(
-        account_id: str, data: AutopayBody, request: Request[Any, Any, Any]
+        account_id: FromPath[str], data: JSONBody[AutopayBody], request: Request[Any, Any, Any]
     ) -> Response[Any]:
         acc = account_of(request, account_id)
         params = {
@@ -627,11 +649,11 @@ def router(backend: Backend) -> Router:
     # -- reports, usage, news, profile -------------------------------------------------------------
     @get("/accounts/{account_id:str}/report", sync_to_thread=False)
     def report(
-        account_id: str,
+        account_id: FromPath[str],
         request: Request[Any, Any, Any],
-        start: dt.date,
-        end: dt.date,
-        format: Literal["pdf", "xlsx"] = "pdf",
+        start: FromQuery[dt.date],
+        end: FromQuery[dt.date],
+        format: FromQuery[Literal["pdf", "xlsx"]] = "pdf",
     ) -> Response[bytes]:
         """Spending detail as a real PDF or XLSX file."""
         file = b.report(account_of(request, account_id), start, end, format)
@@ -642,7 +664,7 @@ def router(backend: Backend) -> Router:
         )
 
     @get("/accounts/{account_id:str}/usage", sync_to_thread=False)
-    def usage(account_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def usage(account_id: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
         u = b.usage(account_of(request, account_id))
         return {
             "remainders": [
@@ -658,7 +680,7 @@ def router(backend: Backend) -> Router:
         }
 
     @get("/accounts/{account_id:str}/news", sync_to_thread=False)
-    def news(account_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def news(account_id: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
         acc = account_of(request, account_id)
         return {
             "news": [
@@ -674,14 +696,12 @@ def router(backend: Backend) -> Router:
         }
 
     @get("/accounts/{account_id:str}/profile", sync_to_thread=False)
-    def profile(account_id: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def profile(account_id: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
         acc = account_of(request, account_id)
         return b.profile(b.subscriber(acc.subscriber_id), acc)
 
     # -- confirmations ---------------------------------------------------------------------------
     def operation_json(result: Any) -> dict[str, Any]:
-        from ..domain.models import Autopay, ServiceChange, TariffChange
-
         if isinstance(result, TariffChange):
             return {
                 "operation": "change_tariff",
@@ -706,7 +726,7 @@ def router(backend: Backend) -> Router:
         if isinstance(result, Autopay):
             return {
                 "operation": "set_autopay",
-                "enabled": result.enabled,
+                **autopay_json(result),
                 "message": "Автоплатёж " + ("включён" if result.enabled else "выключен"),
             }
         if isinstance(result, Suspension):
@@ -720,7 +740,9 @@ def router(backend: Backend) -> Router:
         return {"operation": "unknown"}
 
     @post("/confirmations/{ticket_id:str}", status_code=200, sync_to_thread=False)
-    def confirm(ticket_id: str, data: Confirm, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    def confirm(
+        ticket_id: FromPath[str], data: JSONBody[Confirm], request: Request[Any, Any, Any]
+    ) -> dict[str, Any]:
         """Finish an operation that answered 202, with the code sent by SMS."""
         session = session_of(request)
         ticket = b.tickets.get(ticket_id)

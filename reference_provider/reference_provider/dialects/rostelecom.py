@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -60,6 +61,7 @@ from ..domain.errors import (
 from ..domain.models import (
     Account,
     Autopay,
+    BulkAccount,
     Captcha,
     LedgerEntry,
     ReportFile,
@@ -73,7 +75,7 @@ from ..domain.models import (
 if TYPE_CHECKING:
     from ..backend import Backend
 
-__all__ = ["ACCESS_TTL", "CLIENT_ID", "error_response", "router"]
+__all__ = ["ACCESS_TTL", "CLIENT_ID", "bulk_session", "error_response", "router"]
 
 OPERATOR = "rostelecom"
 CLIENT_ID = "lk_b2c"
@@ -99,8 +101,12 @@ _STATUS = {
     "closed": "DISCONNECTED",
 }
 _BLOCK_STATE = {"requested": "REQUESTED", "scheduled": "SCHEDULED", "active": "ACTIVE"}
-_LEDGER_TYPE = {"payment": "PAYMENT", "charge": "CHARGE", "autopay": "AUTOPAY",
-                "adjustment": "ADJUSTMENT"}
+_LEDGER_TYPE = {
+    "payment": "PAYMENT",
+    "charge": "CHARGE",
+    "autopay": "AUTOPAY",
+    "adjustment": "ADJUSTMENT",
+}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 _templates = Environment(
@@ -119,8 +125,9 @@ def _html(name: str, status: int = 200, **context: Any) -> Response[str]:
     )
 
 
-def _message(title: str, text: str, status: int = 200, link: str = "",
-              link_text: str = "") -> Response[str]:
+def _message(
+    title: str, text: str, status: int = 200, link: str = "", link_text: str = ""
+) -> Response[str]:
     return _html("message.html", status, title=title, text=text, link=link, link_text=link_text)
 
 
@@ -170,10 +177,15 @@ class _Passport:
             table.pop(key, None)
 
 
+#: The protocol state of each backend's passport (one per app), for :func:`bulk_session`.
+_PASSPORTS: weakref.WeakKeyDictionary[Backend, _Passport] = weakref.WeakKeyDictionary()
+
+
 def _expiry(value: Any) -> dt.datetime:
     if isinstance(value, tuple):
-        return value[1] if isinstance(value[1], dt.datetime) else dt.datetime.max.replace(
-            tzinfo=MSK)
+        return (
+            value[1] if isinstance(value[1], dt.datetime) else dt.datetime.max.replace(tzinfo=MSK)
+        )
     when = getattr(value, "expires_at", None)
     return when if isinstance(when, dt.datetime) else dt.datetime.max.replace(tzinfo=MSK)
 
@@ -204,8 +216,9 @@ def _api_ok(**data: Any) -> Response[Any]:
 
 
 def _api_error(code: str, message: str, status: int = 200, **extra: Any) -> Response[Any]:
-    return Response({"isError": True, "errorCode": code, "errorMsg": message, **extra},
-                    status_code=status)
+    return Response(
+        {"isError": True, "errorCode": code, "errorMsg": message, **extra}, status_code=status
+    )
 
 
 def _session_lost(message: str = "Сессия истекла, войдите заново") -> Response[Any]:
@@ -234,9 +247,11 @@ def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[
             return _render_api_error(exc)
         if status >= 500:
             return _api_error("INTERNAL_ERROR", "Сервис временно недоступен", 500)
-        return _api_error("NOT_FOUND" if status in (404, 405) else "BAD_REQUEST",
-                          "Метод не найден" if status in (404, 405) else "Некорректный запрос",
-                          status)
+        return _api_error(
+            "NOT_FOUND" if status in (404, 405) else "BAD_REQUEST",
+            "Метод не найден" if status in (404, 405) else "Некорректный запрос",
+            status,
+        )
     if status >= 500:
         return _message("Ошибка", "Сервис временно недоступен, попробуйте позже", 500)
     return _message("Страница не найдена", "Проверьте адрес страницы", status)
@@ -249,8 +264,47 @@ def _when(value: dt.datetime) -> str:
 # -- the router -----------------------------------------------------------------------------
 
 
-def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint, by design
-    passport = _Passport()
+def _issue_tokens(
+    backend: Backend, passport: _Passport, domain_token: str, refresh: str | None = None
+) -> dict[str, Any]:
+    """An access token (short-lived) and a refresh token, both bound to a domain session."""
+    now = backend.now()
+    passport._prune(passport.access, now)
+    access = secrets.token_urlsafe(32)
+    passport.access[access] = (domain_token, now + ACCESS_TTL)
+    if refresh is None:
+        refresh = secrets.token_urlsafe(32)
+        passport.refresh[refresh] = domain_token
+    session = backend.sessions.get(domain_token)
+    refresh_in = int((session.expires_at - now).total_seconds()) if session else 0
+    return {
+        "access_token": access,
+        "refresh_token": refresh,
+        "token_type": "Bearer",
+        "expires_in": int(ACCESS_TTL.total_seconds()),
+        "refresh_expires_in": max(refresh_in, 0),
+        "scope": "openid",
+    }
+
+
+def bulk_session(backend: Backend, account: BulkAccount) -> dict[str, Any]:
+    """``Session.data`` of the Rostelecom plugin for a bulk-created account (benchmarks)."""
+    passport = _PASSPORTS.get(backend)
+    if passport is None:
+        passport = _PASSPORTS[backend] = _Passport()
+    tokens = _issue_tokens(backend, passport, account.token)
+    wall = dt.datetime.now(dt.UTC).timestamp()
+    return {
+        "access_token": tokens["access_token"],
+        "refresh_token": tokens["refresh_token"],
+        "expires_at": int(wall + tokens["expires_in"]),
+    }
+
+
+def router(backend: Backend) -> Router:
+    passport = _PASSPORTS.get(backend)
+    if passport is None:
+        passport = _PASSPORTS[backend] = _Passport()
 
     # -- passport helpers ------------------------------------------------------------------
     def realm_url(request: Request[Any, Any, Any], path: str) -> str:
@@ -267,40 +321,63 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         return login
 
     def expired_page(request: Request[Any, Any, Any]) -> Response[str]:
-        return _message("Время входа истекло",
-                        "Страница входа устарела. Вернитесь в личный кабинет и начните заново.",
-                        400, link=registered_uri(request), link_text="В личный кабинет")
+        return _message(
+            "Время входа истекло",
+            "Страница входа устарела. Вернитесь в личный кабинет и начните заново.",
+            400,
+            link=registered_uri(request),
+            link_text="В личный кабинет",
+        )
 
-    def login_page(request: Request[Any, Any, Any], login: _Login, *, error: str = "",
-                   error_code: str = "", info: str = "", captcha: Captcha | None = None,
-                   status: int = 200) -> Response[str]:
+    def login_page(
+        request: Request[Any, Any, Any],
+        login: _Login,
+        *,
+        error: str = "",
+        error_code: str = "",
+        info: str = "",
+        captcha: Captcha | None = None,
+        status: int = 200,
+    ) -> Response[str]:
         q = urlencode({"session_code": login.code})
         return _html(
-            "login.html", status,
+            "login.html",
+            status,
             page_url=realm_url(request, f"/login-actions/authenticate?{q}"),
             password_action=realm_url(request, f"/login-actions/authenticate?{q}"),
             otp_action=realm_url(request, f"/login-actions/otp-request?{q}"),
             reset_url=realm_url(request, f"/login-actions/reset-credentials?{q}"),
             broker_url=realm_url(request, "/broker"),
-            session_code=login.code, tabs=TABS, tab=login.tab, mode=login.mode,
-            label=TAB_LABEL[login.tab], username=login.username,
+            session_code=login.code,
+            tabs=TABS,
+            tab=login.tab,
+            mode=login.mode,
+            label=TAB_LABEL[login.tab],
+            username=login.username,
             sso=[(p, SSO_TITLES[p]) for p in SSO_PROVIDERS],
             captcha=captcha,
             captcha_url=realm_url(request, f"/login-actions/captcha/{captcha.id}.png")
-            if captcha else "",
-            error=error, error_code=error_code, info=info,
+            if captcha
+            else "",
+            error=error,
+            error_code=error_code,
+            info=info,
         )
 
-    def otp_page(request: Request[Any, Any, Any], login: _Login, *, error: str = "",
-                 status: int = 200) -> Response[str]:
+    def otp_page(
+        request: Request[Any, Any, Any], login: _Login, *, error: str = "", status: int = 200
+    ) -> Response[str]:
         q = urlencode({"session_code": login.code})
         return _html(
-            "otp.html", status,
+            "otp.html",
+            status,
             action=realm_url(request, f"/login-actions/otp-verify?{q}"),
             back_url=realm_url(request, f"/login-actions/authenticate?{q}"),
-            destination=login.destination, channel=login.channel,
+            destination=login.destination,
+            channel=login.channel,
             code_length=backend.operator(OPERATOR).code_length,
-            error=error, error_code="code_invalid" if error else "",
+            error=error,
+            error_code="code_invalid" if error else "",
         )
 
     def finish(login: _Login, domain_token: str) -> Response[Any]:
@@ -310,22 +387,42 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         passport._prune(passport.codes, now)
         code = secrets.token_urlsafe(24)
         passport.codes[code] = _Grant(domain_token, login.redirect_uri, now + CODE_TTL)
-        return Redirect(_with_query(login.redirect_uri, code=code, state=login.state,
-                                    session_state=secrets.token_hex(8)), status_code=302)
+        return Redirect(
+            _with_query(
+                login.redirect_uri, code=code, state=login.state, session_state=secrets.token_hex(8)
+            ),
+            status_code=302,
+        )
 
-    def auth_error_page(request: Request[Any, Any, Any], login: _Login,
-                        exc: DomainError) -> Response[str]:
+    def auth_error_page(
+        request: Request[Any, Any, Any], login: _Login, exc: DomainError
+    ) -> Response[str]:
         if isinstance(exc, CaptchaRequired):
-            return login_page(request, login, captcha=exc.captcha, status=200,
-                              error=exc.message if exc.wrong else "",
-                              error_code="captcha_invalid" if exc.wrong else "")
+            return login_page(
+                request,
+                login,
+                captcha=exc.captcha,
+                status=200,
+                error=exc.message if exc.wrong else "",
+                error_code="captcha_invalid" if exc.wrong else "",
+            )
         if isinstance(exc, AccountLocked):
             until = exc.until.astimezone(MSK).strftime("%H:%M")
-            return login_page(request, login, error=f"{exc.message}. Попробуйте после {until}",
-                              error_code="account_locked", status=200)
+            return login_page(
+                request,
+                login,
+                error=f"{exc.message}. Попробуйте после {until}",
+                error_code="account_locked",
+                status=200,
+            )
         if isinstance(exc, InvalidCredentials):
-            return login_page(request, login, error=exc.message or "Неверный логин или пароль",
-                              error_code="invalid_credentials", status=200)
+            return login_page(
+                request,
+                login,
+                error=exc.message or "Неверный логин или пароль",
+                error_code="invalid_credentials",
+                status=200,
+            )
         if isinstance(exc, Rejected):
             return login_page(request, login, error=exc.message, error_code="rejected")
         return login_page(request, login, error=exc.message, error_code="invalid_input")
@@ -333,6 +430,14 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
     async def form_of(request: Request[Any, Any, Any]) -> dict[str, str]:
         form = await request.form()
         return {k: str(v) for k, v in form.items() if isinstance(v, str)}
+
+    def channel_of(form: dict[str, str]) -> Literal["sms", "email"]:
+        channel = form.get("channel", "sms")
+        if channel == "sms":
+            return "sms"
+        if channel == "email":
+            return "email"
+        raise InvalidInput("Способ доставки: sms или email")
 
     def username_of(form: dict[str, str], login: _Login) -> tuple[str, str]:
         tab = form.get("tab_type", login.tab).upper()
@@ -359,8 +464,13 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
             return _message("Ошибка", "Поддерживается только response_type=code", 400)
         now = backend.now()
         passport._prune(passport.logins, now)
-        login = _Login(secrets.token_urlsafe(18), redirect_uri, q.get("state", ""),
-                       q.get("nonce"), now + LOGIN_TTL)
+        login = _Login(
+            secrets.token_urlsafe(18),
+            redirect_uri,
+            q.get("state", ""),
+            q.get("nonce"),
+            now + LOGIN_TTL,
+        )
         tab = (q.get("tab") or "PHONE").upper()
         login.tab = tab if tab in TAB_KIND else "PHONE"
         passport.logins[login.code] = login
@@ -392,7 +502,10 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         try:
             tab, username = username_of(form, login)
             result = backend.login_password(
-                OPERATOR, username, form.get("password", ""), kind=TAB_KIND[tab],
+                OPERATOR,
+                username,
+                form.get("password", ""),
+                kind=TAB_KIND[tab],
                 captcha_id=form.get("captchaId") or None,
                 captcha_answer=form.get("captcha") if form.get("captchaId") else None,
             )
@@ -407,13 +520,13 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
             return expired_page(request)
         form = await form_of(request)
         login.mode = "otp"
-        channel = form.get("channel", "sms")
         try:
             tab, username = username_of(form, login)
-            if channel not in ("sms", "email"):
-                raise InvalidInput("Способ доставки: sms или email")
             ticket = backend.send_login_code(
-                OPERATOR, username, channel, kind=TAB_KIND[tab],  # type: ignore[arg-type]
+                OPERATOR,
+                username,
+                channel_of(form),
+                kind=TAB_KIND[tab],
                 captcha_id=form.get("captchaId") or None,
                 captcha_answer=form.get("captcha") if form.get("captchaId") else None,
             )
@@ -450,18 +563,21 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         return Response(captcha.png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     # -- passport: password reset ---------------------------------------------------------------
-    def reset_page(request: Request[Any, Any, Any], login: _Login, *, error: str = "",
-                   error_code: str = "") -> Response[str]:
+    def reset_page(
+        request: Request[Any, Any, Any], login: _Login, *, error: str = "", error_code: str = ""
+    ) -> Response[str]:
         q = urlencode({"session_code": login.code})
         captcha = backend.new_captcha(OPERATOR)
         return _html(
             "reset.html",
             action=realm_url(request, f"/login-actions/reset-credentials?{q}"),
             back_url=realm_url(request, f"/login-actions/authenticate?{q}"),
-            tab=login.tab if login.tab != "LS" else "PHONE", username=login.username,
+            tab=login.tab if login.tab != "LS" else "PHONE",
+            username=login.username,
             captcha=captcha,
             captcha_url=realm_url(request, f"/login-actions/captcha/{captcha.id}.png"),
-            error=error, error_code=error_code,
+            error=error,
+            error_code=error_code,
         )
 
     @get(REALM + "/login-actions/reset-credentials", sync_to_thread=False)
@@ -478,23 +594,28 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
             return expired_page(request)
         form = await form_of(request)
         if not backend.check_captcha(form.get("captchaId"), form.get("captcha")):
-            return reset_page(request, login, error="Неверно введены символы с картинки",
-                              error_code="captcha_invalid")
-        channel = form.get("channel", "sms")
+            return reset_page(
+                request,
+                login,
+                error="Неверно введены символы с картинки",
+                error_code="captcha_invalid",
+            )
         try:
             tab, username = username_of(form, login)
-            if channel not in ("sms", "email"):
-                raise InvalidInput("Способ доставки: sms или email")
-            ticket = backend.start_password_reset(OPERATOR, username, channel,  # type: ignore[arg-type]
-                                                  kind=TAB_KIND[tab])
+            ticket = backend.start_password_reset(
+                OPERATOR, username, channel_of(form), kind=TAB_KIND[tab]
+            )
         except DomainError as exc:
             return reset_page(request, login, error=exc.message, error_code=exc.code)
         login.reset_ticket_id, login.channel = ticket.id, ticket.channel
         login.destination = ticket.masked_destination
         q = urlencode({"session_code": login.code})
-        return _html("reset_confirm.html",
-                     action=realm_url(request, f"/login-actions/reset-credentials/confirm?{q}"),
-                     channel=login.channel, destination=login.destination)
+        return _html(
+            "reset_confirm.html",
+            action=realm_url(request, f"/login-actions/reset-credentials/confirm?{q}"),
+            channel=login.channel,
+            destination=login.destination,
+        )
 
     @post(REALM + "/login-actions/reset-credentials/confirm", status_code=200)
     async def reset_confirm(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -507,8 +628,14 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         new = form.get("password_new", "")
 
         def again(message: str, code: str) -> Response[str]:
-            return _html("reset_confirm.html", action=action, channel=login.channel,
-                         destination=login.destination, error=message, error_code=code)
+            return _html(
+                "reset_confirm.html",
+                action=action,
+                channel=login.channel,
+                destination=login.destination,
+                error=message,
+                error_code=code,
+            )
 
         if new != form.get("password_confirm", ""):
             return again("Пароли не совпадают", "password_mismatch")
@@ -526,18 +653,19 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         return login_page(request, login, info="Пароль изменён. Войдите с новым паролем.")
 
     # -- passport: SSO broker -------------------------------------------------------------------
-    def broker_redirect(request: Request[Any, Any, Any], login: _Login,
-                        idp: str) -> Response[Any]:
+    def broker_redirect(request: Request[Any, Any, Any], login: _Login, idp: str) -> Response[Any]:
         state = secrets.token_urlsafe(18)
         passport._prune(passport.broker, backend.now())
         passport.broker[state] = (login.code, idp)
-        query = urlencode({
-            "client_id": CLIENT_ID,
-            "redirect_uri": realm_url(request, f"/broker/{idp}/endpoint"),
-            "state": state,
-            "scope": "openid",
-            "response_type": "code",
-        })
+        query = urlencode(
+            {
+                "client_id": CLIENT_ID,
+                "redirect_uri": realm_url(request, f"/broker/{idp}/endpoint"),
+                "state": state,
+                "scope": "openid",
+                "response_type": "code",
+            }
+        )
         return Redirect(f"{_origin(request)}/idp/{idp}/authorize?{query}", status_code=302)
 
     @get(REALM + "/broker/{idp:str}/login", sync_to_thread=False)
@@ -558,44 +686,44 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
             return expired_page(request)
         if q.get("error"):
             passport.logins.pop(login.code, None)
-            return Redirect(_with_query(login.redirect_uri, error="access_denied",
-                                        error_description="Вход отменён", state=login.state),
-                            status_code=302)
+            return Redirect(
+                _with_query(
+                    login.redirect_uri,
+                    error="access_denied",
+                    error_description="Вход отменён",
+                    state=login.state,
+                ),
+                status_code=302,
+            )
         try:
-            tokens = backend.idp_exchange_code(idp, q.get("code", ""), CLIENT_ID,
-                                               realm_url(request, f"/broker/{idp}/endpoint"))
+            tokens = backend.idp_exchange_code(
+                idp, q.get("code", ""), CLIENT_ID, realm_url(request, f"/broker/{idp}/endpoint")
+            )
             identity = backend.idp_userinfo(tokens.access_token)
             result = backend.login_idp(OPERATOR, idp, identity.subject)
         except DomainError as exc:
             passport.logins.pop(login.code, None)
-            return Redirect(_with_query(login.redirect_uri, error="access_denied",
-                                        error_description=exc.message, state=login.state),
-                            status_code=302)
+            return Redirect(
+                _with_query(
+                    login.redirect_uri,
+                    error="access_denied",
+                    error_description=exc.message,
+                    state=login.state,
+                ),
+                status_code=302,
+            )
         return finish(login, result.session.token)
 
     # -- passport: tokens -------------------------------------------------------------------------
     def issue_tokens(domain_token: str, refresh: str | None = None) -> dict[str, Any]:
-        now = backend.now()
-        passport._prune(passport.access, now)
-        access = secrets.token_urlsafe(32)
-        passport.access[access] = (domain_token, now + ACCESS_TTL)
-        if refresh is None:
-            refresh = secrets.token_urlsafe(32)
-            passport.refresh[refresh] = domain_token
-        session = backend.sessions.get(domain_token)
-        refresh_in = int((session.expires_at - now).total_seconds()) if session else 0
-        return {
-            "access_token": access,
-            "refresh_token": refresh,
-            "token_type": "Bearer",
-            "expires_in": int(ACCESS_TTL.total_seconds()),
-            "refresh_expires_in": max(refresh_in, 0),
-            "scope": "openid",
-        }
+        return _issue_tokens(backend, passport, domain_token, refresh)
 
     def oauth_error(error: str, description: str = "", status: int = 400) -> Response[Any]:
-        return Response({"error": error, "error_description": description}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
+        return Response(
+            {"error": error, "error_description": description},
+            status_code=status,
+            headers={"Cache-Control": "no-store"},
+        )
 
     @post(REALM + "/protocol/openid-connect/token", status_code=200)
     async def token(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -605,8 +733,11 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         grant = form.get("grant_type")
         if grant == "authorization_code":
             entry = passport.codes.pop(form.get("code", ""), None)
-            if (entry is None or backend.now() > entry.expires_at
-                    or form.get("redirect_uri", entry.redirect_uri) != entry.redirect_uri):
+            if (
+                entry is None
+                or backend.now() > entry.expires_at
+                or form.get("redirect_uri", entry.redirect_uri) != entry.redirect_uri
+            ):
                 return oauth_error("invalid_grant", "Код недействителен")
             return Response(issue_tokens(entry.domain_token), headers={"Cache-Control": "no-store"})
         if grant == "refresh_token":
@@ -618,17 +749,17 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
                 passport.refresh.pop(refresh, None)
                 return oauth_error("invalid_grant", "Сессия завершена")
             assert domain_token is not None
-            return Response(issue_tokens(domain_token, refresh),
-                            headers={"Cache-Control": "no-store"})
+            return Response(
+                issue_tokens(domain_token, refresh), headers={"Cache-Control": "no-store"}
+            )
         return oauth_error("unsupported_grant_type")
 
     @post(REALM + "/protocol/openid-connect/logout", status_code=204)
-    async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def logout(request: Request[Any, Any, Any]) -> None:
         form = await form_of(request)
         domain_token = passport.refresh.pop(form.get("refresh_token", ""), None)
         if domain_token:
             backend.logout(domain_token)
-        return Response(b"", status_code=204)
 
     @get("/lk/sso-auth", sync_to_thread=False)
     def lk_callback(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -637,8 +768,9 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
             return _message("Вход не выполнен", "Вход отменён или не удался.", 400)
         if not request.query_params.get("code"):
             return _message("Личный кабинет", "Войдите через Ростелеком ID.")
-        return _message("Вход выполнен",
-                        "Вход подтверждён. Вернитесь в приложение, чтобы продолжить.")
+        return _message(
+            "Вход выполнен", "Вход подтверждён. Вернитесь в приложение, чтобы продолжить."
+        )
 
     # -- client-api -------------------------------------------------------------------------------
     def api_session(request: Request[Any, Any, Any]) -> Session:
@@ -690,57 +822,104 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         return value
 
     def tariff_block(t: TariffDef) -> dict[str, Any]:
-        return {"tariffId": t.id, "name": t.name, "cost": t.fee, "period": "month",
-                "description": t.description}
+        return {
+            "tariffId": t.id,
+            "name": t.name,
+            "cost": t.fee,
+            "period": "month",
+            "description": t.description,
+        }
 
     def option_block(acc: Account, service_id: str) -> dict[str, Any]:
         for svc, on in backend.services(acc):
             if svc.id == service_id:
-                return {"optionId": svc.id, "name": svc.name, "cost": svc.fee, "period": "month",
-                        "isActive": on, "canChange": svc.can_toggle, "isPaid": svc.fee > 0,
-                        "description": svc.description}
+                return {
+                    "optionId": svc.id,
+                    "name": svc.name,
+                    "cost": svc.fee,
+                    "period": "month",
+                    "isActive": on,
+                    "canChange": svc.can_toggle,
+                    "isPaid": svc.fee > 0,
+                    "description": svc.description,
+                }
         raise NotFound("Услуга не найдена")
+
+    def autopay_block(acc: Account) -> dict[str, Any]:
+        ap = acc.autopay
+        return {
+            "enabled": ap.enabled,
+            "threshold": ap.threshold if ap.enabled else None,
+            "amount": ap.amount if ap.enabled else None,
+            "cardMask": ap.card_mask,
+        }
 
     def block_info(acc: Account) -> dict[str, Any]:
         rule = backend.operator(OPERATOR).suspension
         block = backend.current_suspension(acc)
-        data: dict[str, Any] = {"block": None, "rule": {
-            "freeDays": rule.free_days, "dailyFee": rule.daily_fee, "maxDays": rule.max_days,
-            "minDays": rule.min_days, "description": rule.description}}
+        data: dict[str, Any] = {
+            "block": None,
+            "rule": {
+                "freeDays": rule.free_days,
+                "dailyFee": rule.daily_fee,
+                "maxDays": rule.max_days,
+                "minDays": rule.min_days,
+                "description": rule.description,
+            },
+        }
         if block is not None:
-            data["block"] = {"state": _BLOCK_STATE[block.status(backend.now())],
-                             "startDate": block.start.isoformat(),
-                             "endDate": block.last_day.isoformat()}
+            data["block"] = {
+                "state": _BLOCK_STATE[block.status(backend.now())],
+                "startDate": block.start.isoformat(),
+                "endDate": block.last_day.isoformat(),
+            }
         return data
 
     def confirm_reply(ticket_id: str, masked: str) -> Response[Any]:
-        return _api_ok(needConfirm=True, confirmId=ticket_id, maskedPhone=masked,
-                       codeLength=backend.operator(OPERATOR).code_length)
+        return _api_ok(
+            needConfirm=True,
+            confirmId=ticket_id,
+            maskedPhone=masked,
+            codeLength=backend.operator(OPERATOR).code_length,
+        )
 
     def operation_reply(result: Any, operation: str, acc: Account) -> dict[str, Any]:
         if isinstance(result, TariffChange):
-            return {"operation": operation, "message": f"Тариф «{result.tariff.name}» будет "
-                    f"подключён с {result.effective:%d.%m.%Y}",
-                    "effectiveDate": result.effective.isoformat()}
+            return {
+                "operation": operation,
+                "message": f"Тариф «{result.tariff.name}» будет "
+                f"подключён с {result.effective:%d.%m.%Y}",
+                "effectiveDate": result.effective.isoformat(),
+            }
         if isinstance(result, ServiceChange):
-            return {"operation": operation,
-                    "message": f"Услуга «{result.service.name}» "
-                    + ("подключена" if result.enabled else "отключена"),
-                    "effectiveDate": result.effective.isoformat(),
-                    "option": option_block(acc, result.service.id)}
+            return {
+                "operation": operation,
+                "message": f"Услуга «{result.service.name}» "
+                + ("подключена" if result.enabled else "отключена"),
+                "effectiveDate": result.effective.isoformat(),
+                "option": option_block(acc, result.service.id),
+            }
         if isinstance(result, LedgerEntry):
-            return {"operation": operation, "message": "Платёж зачислен",
-                    "effectiveDate": result.at.date().isoformat(), "paymentId": str(result.id),
-                    "balance": backend.balance(acc)}
+            return {
+                "operation": operation,
+                "message": "Платёж зачислен",
+                "effectiveDate": result.at.date().isoformat(),
+                "paymentId": str(result.id),
+                "balance": backend.balance(acc),
+            }
         if isinstance(result, Suspension):
-            return {"operation": operation, "message": "Блокировка оформлена",
-                    "effectiveDate": result.start.isoformat()}
+            return {
+                "operation": operation,
+                "message": "Блокировка оформлена",
+                "effectiveDate": result.start.isoformat(),
+            }
         if isinstance(result, Autopay):
             return {"operation": operation, "message": "Автоплатёж настроен"}
         return {"operation": operation, "message": "Операция выполнена"}
 
-    def start_or_run(session: Session, acc: Account, operation: str,
-                     params: dict[str, Any]) -> Response[Any]:
+    def start_or_run(
+        session: Session, acc: Account, operation: str, params: dict[str, Any]
+    ) -> Response[Any]:
         if backend.needs_confirmation(acc, operation, params):
             ticket = backend.start_operation(session, acc, operation, params)
             return confirm_reply(ticket.id, ticket.masked_destination)
@@ -759,26 +938,50 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
             raise InvalidInput("Тело запроса должно быть объектом")
         return data
 
-    def api(session: Session, method: str, body: dict[str, Any]) -> Response[Any]:  # noqa: C901
+    def api(session: Session, method: str, body: dict[str, Any]) -> Response[Any]:
         """One client-api method; the dispatch table of the dialect."""
         if method == "checkSession":
             return _api_ok(isSessionLost=False)
         if method == "getAccounts":
-            return _api_ok(accounts=[
-                {"accountId": account_id(acc), "number": acc.number, "name": acc.label,
-                 "address": acc.address,
-                 "services": [{"serviceId": p.id, "type": p.type, "name": p.name}
-                              for p in acc.products]}
-                for acc in backend.accounts_of(session.subscriber_id) if not acc.closed
-            ])
+            return _api_ok(
+                accounts=[
+                    {
+                        "accountId": account_id(acc),
+                        "number": acc.number,
+                        "name": acc.label,
+                        "address": acc.address,
+                        "services": [
+                            {"serviceId": p.id, "type": p.type, "name": p.name}
+                            for p in acc.products
+                        ],
+                    }
+                    for acc in backend.accounts_of(session.subscriber_id)
+                    if not acc.closed
+                ]
+            )
         if method == "getProfile":
             sub = backend.subscriber(session.subscriber_id)
-            return _api_ok(profile={"fullName": sub.full_name, "phone": sub.phone,
-                                    "email": sub.email, "login": sub.login})
+            return _api_ok(
+                profile={
+                    "fullName": sub.full_name,
+                    "phone": sub.phone,
+                    "email": sub.email,
+                    "login": sub.login,
+                }
+            )
         if method == "getPromotions":
-            return _api_ok(promotions=[
-                {"id": n.id, "title": n.title, "text": n.text, "date": n.published.isoformat(),
-                 "kind": n.kind} for n in backend.news(OPERATOR)])
+            return _api_ok(
+                promotions=[
+                    {
+                        "id": n.id,
+                        "title": n.title,
+                        "text": n.text,
+                        "date": n.published.isoformat(),
+                        "kind": n.kind,
+                    }
+                    for n in backend.news(OPERATOR)
+                ]
+            )
         if method in ("getNotificationSettings", "setNotificationSettings"):
             sub = backend.subscriber(session.subscriber_id)
             if method == "setNotificationSettings":
@@ -810,50 +1013,72 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
             if method == "getServiceInfo":
                 status = backend.status(acc)
                 block = backend.current_suspension(acc) if status == "suspended" else None
-                service = str(body.get("serviceId") or (acc.products[0].id if acc.products
-                                                         else ""))
-                return _api_ok(serviceId=service, status=_STATUS[status],
-                               voluntaryBlockEndDate=block.last_day.isoformat() if block else None,
-                               tariffName=backend.tariff_of(acc).name)
+                service = str(body.get("serviceId") or (acc.products[0].id if acc.products else ""))
+                return _api_ok(
+                    serviceId=service,
+                    status=_STATUS[status],
+                    voluntaryBlockEndDate=block.last_day.isoformat() if block else None,
+                    tariffName=backend.tariff_of(acc).name,
+                )
             tariff = backend.tariff_of(acc)
-            reply: dict[str, Any] = {"tariffName": tariff.name, "tariffId": tariff.id,
-                                     "cost": tariff.fee, "description": tariff.description}
+            reply: dict[str, Any] = {
+                "tariffName": tariff.name,
+                "tariffId": tariff.id,
+                "cost": tariff.fee,
+                "description": tariff.description,
+            }
             pending = backend.pending_tariff(acc)
             if pending is not None:
-                reply["pendingTariff"] = {**tariff_block(pending[0]),
-                                          "effectiveDate": pending[1].isoformat()}
+                reply["pendingTariff"] = {
+                    **tariff_block(pending[0]),
+                    "effectiveDate": pending[1].isoformat(),
+                }
             return _api_ok(**reply)
 
         acc = account_of(session, body)
         if method == "getAccountBalanceV2":
             due, amount = backend.next_payment(acc)
-            return _api_ok(balance=backend.balance(acc), currency="RUB",
-                           creditLimit=acc.credit_limit, nextChargeDate=due.isoformat(),
-                           nextChargeAmount=amount)
+            return _api_ok(
+                balance=backend.balance(acc),
+                currency="RUB",
+                creditLimit=acc.credit_limit,
+                nextChargeDate=due.isoformat(),
+                nextChargeAmount=amount,
+            )
         if method == "getBonusBalance":
             return _api_ok(bonusBalance=acc.bonus)
         if method == "getAvailableTariffs":
             return _api_ok(tariffs=[tariff_block(t) for t in backend.available_tariffs(acc)])
         if method == "changeTariff":
-            return start_or_run(session, acc, "change_tariff",
-                                {"tariff_id": str(body.get("tariffId") or "")})
+            return start_or_run(
+                session, acc, "change_tariff", {"tariff_id": str(body.get("tariffId") or "")}
+            )
         if method == "getServiceOptions":
             return _api_ok(options=[option_block(acc, s.id) for s, _ in backend.services(acc)])
         if method == "changeOption":
             enabled = body.get("enabled")
             if not isinstance(enabled, bool):
                 raise InvalidInput("enabled: true или false")
-            return start_or_run(session, acc, "set_service",
-                                {"service_id": str(body.get("optionId") or ""),
-                                 "enabled": enabled})
+            return start_or_run(
+                session,
+                acc,
+                "set_service",
+                {"service_id": str(body.get("optionId") or ""), "enabled": enabled},
+            )
         if method == "getVoluntaryBlock":
             return _api_ok(**block_info(acc))
         if method == "getVoluntaryBlockCost":
             q = backend.quote_suspension(acc, date_of(body, "startDate"), date_of(body, "endDate"))
             info = block_info(acc)
-            return _api_ok(startDate=q.start.isoformat(), endDate=q.end.isoformat(), days=q.days,
-                           freeDays=q.free_days, paidDays=q.paid_days, total=q.total,
-                           rule=info["rule"])
+            return _api_ok(
+                startDate=q.start.isoformat(),
+                endDate=q.end.isoformat(),
+                days=q.days,
+                freeDays=q.free_days,
+                paidDays=q.paid_days,
+                total=q.total,
+                rule=info["rule"],
+            )
         if method == "blockServices":
             backend.request_suspension(acc, date_of(body, "startDate"), date_of(body, "endDate"))
             return _api_ok(**block_info(acc))
@@ -864,32 +1089,45 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
             since, until = date_of(body, "dateFrom"), date_of(body, "dateTo")
             if until < since:
                 raise InvalidInput("Дата окончания раньше даты начала")
-            return _api_ok(payments=[
-                {"paymentId": e.id, "date": _when(e.at), "amount": e.amount,
-                 "type": _LEDGER_TYPE[e.kind], "description": e.description}
-                for e in reversed(backend.ledger(acc, since, until))])
+            return _api_ok(
+                payments=[
+                    {
+                        "paymentId": e.id,
+                        "date": _when(e.at),
+                        "amount": e.amount,
+                        "type": _LEDGER_TYPE[e.kind],
+                        "description": e.description,
+                    }
+                    for e in reversed(backend.ledger(acc, since, until))
+                ]
+            )
         if method == "createPayment":
             return start_or_run(session, acc, "top_up", {"amount": kopecks_of(body, "amount")})
         if method == "getAutopay":
-            ap = acc.autopay
-            return _api_ok(autopay={"enabled": ap.enabled, "threshold": ap.threshold,
-                                    "amount": ap.amount, "cardMask": ap.card_mask})
+            return _api_ok(autopay=autopay_block(acc))
         if method == "setAutopay":
             enabled = body.get("enabled")
             if not isinstance(enabled, bool):
                 raise InvalidInput("enabled: true или false")
             card = body.get("cardMask") or acc.autopay.card_mask or DEFAULT_CARD
-            backend.set_autopay(acc, enabled, kopecks_of(body, "threshold", 0),
-                                kopecks_of(body, "amount", 0), str(card))
-            ap = acc.autopay
-            return _api_ok(autopay={"enabled": ap.enabled, "threshold": ap.threshold,
-                                    "amount": ap.amount, "cardMask": ap.card_mask})
+            backend.set_autopay(
+                acc,
+                enabled,
+                kopecks_of(body, "threshold", 0),
+                kopecks_of(body, "amount", 0),
+                str(card),
+            )
+            return _api_ok(autopay=autopay_block(acc))
         if method == "orderDetail":
             fmt = str(body.get("format", "")).upper()
             if fmt not in ("PDF", "XLS", "XLSX"):
                 raise InvalidInput("format: PDF или XLS")
-            report = backend.report(acc, date_of(body, "dateFrom"), date_of(body, "dateTo"),
-                                    "pdf" if fmt == "PDF" else "xlsx")
+            report = backend.report(
+                acc,
+                date_of(body, "dateFrom"),
+                date_of(body, "dateTo"),
+                "pdf" if fmt == "PDF" else "xlsx",
+            )
             if len(passport.reports) > 1000:
                 passport.reports.pop(next(iter(passport.reports)))
             report_id = secrets.token_urlsafe(12)
@@ -920,15 +1158,32 @@ def router(backend: Backend) -> Router:  # noqa: C901 - one closure per endpoint
         if entry is None or entry[0] != session.subscriber_id:
             return _api_error("NOT_FOUND", "Отчёт не найден или устарел", 404)
         report = entry[1]
-        return Response(report.content, media_type=report.media_type, headers={
-            "Content-Disposition": f'attachment; filename="{report.filename}"'})
+        return Response(
+            report.content,
+            media_type=report.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{report.filename}"'},
+        )
 
     return Router(
         path="/",
         route_handlers=[
-            authorize, login_form, authenticate, otp_request, otp_verify, captcha_image,
-            reset_form, reset_send, reset_confirm, broker_login, broker_endpoint, token, logout,
-            lk_callback, client_api, download_detail,
+            authorize,
+            login_form,
+            authenticate,
+            otp_request,
+            otp_verify,
+            captcha_image,
+            reset_form,
+            reset_send,
+            reset_confirm,
+            broker_login,
+            broker_endpoint,
+            token,
+            logout,
+            lk_callback,
+            client_api,
+            download_detail,
         ],
+        exception_handlers={HTTPException: error_response, Exception: error_response},
         tags=["rostelecom"],
     )

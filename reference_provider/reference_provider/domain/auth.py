@@ -126,13 +126,16 @@ class AuthMixin(DomainState):
             raise AccountLocked(sub.locked_until)
         raise InvalidCredentials()
 
-    def _succeed(self, sub: Subscriber, device: str | None) -> AuthResult:
+    def _succeed(
+        self, sub: Subscriber, device: str | None, *, by_password: bool = True
+    ) -> AuthResult:
         sub.failed_attempts = 0
         sub.captcha_next = False
         if device:
             sub.known_devices.add(device)
-        session = self.open_session(sub, device, restricted=sub.temp_password)
-        return AuthResult(session, sub, sub.temp_password)
+        restricted = by_password and sub.temp_password
+        session = self.open_session(sub, device, restricted=restricted)
+        return AuthResult(session, sub, restricted)
 
     def login_password(
         self,
@@ -279,7 +282,7 @@ class AuthMixin(DomainState):
                 sub.failed_attempts += 1
             raise
         assert sub is not None
-        return self._succeed(sub, device)
+        return self._succeed(sub, device, by_password=False)  # a code proves the phone
 
     # -- temporary passwords and reset -------------------------------------------------------
     def issue_temp_password(self, sub: Subscriber, channel: Channel = "sms") -> OutboxMessage:

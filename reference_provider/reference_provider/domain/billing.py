@@ -315,9 +315,7 @@ class BillingMixin(DomainState):
                 raise InvalidInput("Укажите карту для автоплатежа")
             if threshold < 0 or not MIN_TOP_UP <= amount <= MAX_TOP_UP:
                 raise InvalidInput("Некорректный порог или сумма автоплатежа")
-        acc.autopay = Autopay(
-            enabled, threshold if enabled else 0, amount if enabled else 0, card
-        )
+        acc.autopay = Autopay(enabled, threshold if enabled else 0, amount if enabled else 0, card)
         return acc.autopay
 
     # -- voluntary block ---------------------------------------------------------------------

@@ -508,7 +508,9 @@ _register(
         ),
         agent_delay_minutes=(2, 3),
         session_ttl=dt.timedelta(days=2),
-        default_captcha_policy="always",
+        # A captcha on a device the cabinet does not know (and after failures): the device
+        # cookie set at a successful login lets a silent re-login skip it (bashtel dialect).
+        default_captcha_policy="new_device",
         confirm_operations=frozenset({"top_up"}),
     )
 )

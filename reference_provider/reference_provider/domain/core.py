@@ -350,6 +350,7 @@ class Domain(IdpMixin, ChatMixin):
                 balance=balance,
                 usage_factor=0.5,
             )
+            acc.accrued_through = today  # billing starts tomorrow: the balance is as asked
             session = self.open_session(sub)
             out.append(BulkAccount(sub.id, login, password, acc.id, number, session.token))
         return out

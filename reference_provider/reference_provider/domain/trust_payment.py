@@ -74,9 +74,8 @@ def take_trust_payment(domain: BillingMixin, acc: Account, amount: int) -> Ledge
     if not offer.available:
         raise Rejected(offer.reason)
     if not MIN_TRUST <= amount <= offer.max_sum:
-        raise InvalidInput(
-            f"Сумма доверительного платежа: от {format_rub(MIN_TRUST)} до {format_rub(offer.max_sum)}"
-        )
+        low, high = format_rub(MIN_TRUST), format_rub(offer.max_sum)
+        raise InvalidInput(f"Сумма доверительного платежа: от {low} до {high}")
     entry = domain.top_up(acc, amount, method="Доверительный платёж")
     due = domain.clock.today() + dt.timedelta(days=TRUST_DAYS)
     acc.extra[_KEY] = {"amount": amount, "due": due.isoformat(), "entry": entry.id}

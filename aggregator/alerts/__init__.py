@@ -1,0 +1,29 @@
+"""Alerts: rules, forecasts, episodes, e-mail through a durable outbox, the mail sink.
+
+See docs/polling.md (Alerts). Rules and their decisions are pure (:mod:`.rules`,
+:mod:`.forecast`); :mod:`.episodes` writes episodes and outbox rows in the poll's
+transaction; :mod:`.outbox` sends them after commit; :mod:`.email` is the built-in notifier
+(registered by :mod:`.email_plugin` like any plugin's); :mod:`.sink` is the embedded SMTP sink
+and the store the dashboard reads mail from.
+"""
+
+from __future__ import annotations
+
+from .forecast import Forecast, SpendHistory, days_left, forecast
+from .rules import DEFAULTS, AlertKind, EffectiveRule, resolve_rules
+from .sink import MailContent, MailSink, MailStore, StoredMail
+
+__all__ = [
+    "DEFAULTS",
+    "AlertKind",
+    "EffectiveRule",
+    "Forecast",
+    "MailContent",
+    "MailSink",
+    "MailStore",
+    "SpendHistory",
+    "StoredMail",
+    "days_left",
+    "forecast",
+    "resolve_rules",
+]

@@ -1,0 +1,92 @@
+"""Fixtures: the reference provider in-process (httpx.ASGITransport) and on a loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from aggregator_beeline import BeelineProvider
+from reference_provider.app import create_app
+from reference_provider.backend import Backend
+
+from aggregator import FlowRegistry, ProviderContext
+
+LOGIN = "9031234567"
+PASSWORD = "Beeline-2024"
+NO_PASSWORD_LOGIN = "9052223344"
+
+
+@dataclass
+class World:
+    """One reference provider (frozen billing clock), a client reaching it, a provider."""
+
+    backend: Backend
+    http: httpx.AsyncClient
+    base_url: str
+    provider: BeelineProvider
+
+    def new_provider(self) -> BeelineProvider:
+        return BeelineProvider(ProviderContext(http=self.http, base_url=self.base_url))
+
+
+@pytest_asyncio.fixture
+async def world() -> AsyncIterator[World]:
+    backend = Backend(seed=1, clock_speed=0)
+    app = create_app(backend=backend, sim=True)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)),
+        base_url="http://127.0.0.1",
+        timeout=5.0,
+    ) as http:
+        base = "http://127.0.0.1/beeline"
+        provider = BeelineProvider(ProviderContext(http=http, base_url=base, flows=FlowRegistry()))
+        yield World(backend, http, base, provider)
+
+
+@dataclass
+class LoopbackServer:
+    backend: Backend
+    url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve(backend: Backend) -> Iterator[LoopbackServer]:
+    """The reference provider on a real uvicorn server on a free loopback port (a thread)."""
+    app = create_app(backend=backend, sim=True)
+    port = _free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            threading.Event().wait(0.01)
+        else:  # pragma: no cover
+            raise RuntimeError("the loopback server did not start")
+        yield LoopbackServer(backend, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def loopback() -> Iterator[LoopbackServer]:
+    with serve(Backend(seed=1, clock_speed=0)) as server:
+        yield server

@@ -1,0 +1,166 @@
+"""Fixtures: the reference provider in-process (httpx.ASGITransport) and on a loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from aggregator_rostelecom import RostelecomProvider
+from reference_provider.app import create_app
+from reference_provider.backend import Backend
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+from aggregator import FlowRegistry, ProviderContext
+
+LOGIN = "smirnov.ivan"
+PASSWORD = "Rostelecom2024"
+IDP_PASSWORD = "sso-demo-2024"
+IDP_LOGINS = {
+    "gosuslugi": "ivan.smirnov",
+    "tbank": "+79031234567",
+    "vk": "ivan.smirnov@vk.com",
+    "ok": "ivan.smirnov.ok",
+    "mailru": "ivan.smirnov@mail.ru",
+}
+
+
+def _form(html: str, page_url: str) -> tuple[str, dict[str, str]]:
+    """The first form of an HTML page: its absolute action and hidden inputs."""
+    tree = HTMLParser(html)
+    form = tree.css_first("form")
+    assert form is not None, html[:500]
+    hidden = {
+        n.attributes["name"] or "": n.attributes.get("value") or ""
+        for n in form.css("input[type=hidden]")
+        if n.attributes.get("name")
+    }
+    return urljoin(page_url, form.attributes.get("action") or ""), hidden
+
+
+async def follow_sso(
+    browser: httpx.AsyncClient,
+    url: str,
+    username: str,
+    password: str = IDP_PASSWORD,
+    *,
+    allow: bool = True,
+) -> str:
+    """What a person does in a browser: open the SSO URL, log in at the identity provider,
+    consent, and follow the redirects back; return the callback URL (never opened)."""
+    redirect_uri = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+
+    async def settle(response: httpx.Response) -> httpx.Response | str:
+        while response.status_code in (301, 302, 303):
+            location = urljoin(str(response.url), response.headers["location"])
+            if location.startswith(redirect_uri):
+                return location
+            response = await browser.get(location)
+        return response
+
+    page = await settle(await browser.get(url))
+    assert isinstance(page, httpx.Response) and page.status_code == 200, page
+    action, hidden = _form(page.text, str(page.url))
+    consent = await browser.post(
+        action, data={**hidden, "username": username, "password": password}
+    )
+    assert consent.status_code == 200, consent.text[:300]
+    action, hidden = _form(consent.text, str(consent.url))
+    done = await settle(
+        await browser.post(action, data={**hidden, "decision": "allow" if allow else "deny"})
+    )
+    assert isinstance(done, str), done
+    return done
+
+
+@dataclass
+class World:
+    """One reference provider (frozen billing clock), a client reaching it, a provider."""
+
+    backend: Backend
+    http: httpx.AsyncClient
+    base_url: str
+    provider: RostelecomProvider
+
+    def new_provider(self) -> RostelecomProvider:
+        return RostelecomProvider(ProviderContext(http=self.http, base_url=self.base_url))
+
+
+@pytest_asyncio.fixture
+async def world() -> AsyncIterator[World]:
+    backend = Backend(seed=1, clock_speed=0)
+    app = create_app(backend=backend, sim=True)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)),
+        base_url="http://127.0.0.1",
+        timeout=5.0,
+    ) as http:
+        base = "http://127.0.0.1/rostelecom"
+        provider = RostelecomProvider(
+            ProviderContext(http=http, base_url=base, flows=FlowRegistry())
+        )
+        yield World(backend, http, base, provider)
+
+
+@pytest.fixture
+def sso_browser() -> object:
+    """``await sso_browser(http, url, username, allow=True) -> callback_url`` (see follow_sso)."""
+
+    async def complete(
+        http: httpx.AsyncClient, url: str, username: str, *, allow: bool = True
+    ) -> str:
+        async with httpx.AsyncClient(
+            transport=http._transport, timeout=10, follow_redirects=False
+        ) as browser:
+            return await follow_sso(browser, url, username, allow=allow)
+
+    return complete
+
+
+@dataclass
+class LoopbackServer:
+    backend: Backend
+    url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve(backend: Backend) -> Iterator[LoopbackServer]:
+    """The reference provider on a real uvicorn server on a free loopback port (a thread)."""
+    app = create_app(backend=backend, sim=True)
+    port = _free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            threading.Event().wait(0.01)
+        else:  # pragma: no cover
+            raise RuntimeError("the loopback server did not start")
+        yield LoopbackServer(backend, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def loopback() -> Iterator[LoopbackServer]:
+    with serve(Backend(seed=1, clock_speed=0)) as server:
+        yield server

@@ -1,0 +1,132 @@
+"""Alert rules: defaults, per-account overrides, hysteresis, and what each poll decides."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from aggregator.alerts.rules import (
+    DEFAULTS,
+    AccountFacts,
+    AlertKind,
+    OpenEpisode,
+    RuleRow,
+    evaluate,
+    resolve_rules,
+)
+
+TODAY = dt.date(2024, 5, 1)
+NOW = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+
+
+def facts(amount: int | None = None, status: str = "ok", **kw: object) -> AccountFacts:
+    return AccountFacts(account_id=1, status=status, today=TODAY, amount_minor=amount, **kw)  # type: ignore[arg-type]
+
+
+def test_defaults_apply_without_rows() -> None:
+    rules = resolve_rules([], 1)
+    assert rules == dict(DEFAULTS)
+
+
+def test_account_rule_overrides_household_default() -> None:
+    rows = [
+        RuleRow(1, 10, None, "low_balance", threshold_minor=200_00, margin_minor=50_00),
+        RuleRow(2, 10, 7, "low_balance", threshold_minor=30_00),
+        RuleRow(3, 10, None, "runs_out", enabled=False),
+    ]
+    mine = resolve_rules(rows, 7)
+    other = resolve_rules(rows, 8)
+    assert mine[AlertKind.LOW_BALANCE].threshold_minor == 30_00
+    assert mine[AlertKind.LOW_BALANCE].margin_minor == DEFAULTS[AlertKind.LOW_BALANCE].margin_minor
+    assert other[AlertKind.LOW_BALANCE].threshold_minor == 200_00
+    assert not other[AlertKind.RUNS_OUT].enabled
+    assert mine[AlertKind.NEEDS_LOGIN] == DEFAULTS[AlertKind.NEEDS_LOGIN]
+
+
+class Episodes:
+    """Applies decisions like the database would."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, OpenEpisode] = {}
+        self.opened: list[str] = []
+        self._ids = itertools.count(1)
+
+    def step(self, f: AccountFacts, rules: dict[AlertKind, object] | None = None) -> None:
+        decision = evaluate(f, rules or resolve_rules([], 1), self.open)  # type: ignore[arg-type]
+        for episode_id in decision.closes:
+            self.open = {k: e for k, e in self.open.items() if e.id != episode_id}
+        for kind, details in decision.opens:
+            assert kind.value not in self.open
+            self.open[kind.value] = OpenEpisode(next(self._ids), kind.value, NOW, details=details)
+            self.opened.append(kind.value)
+
+
+def test_low_balance_opens_once_and_rearms_above_threshold_plus_margin() -> None:
+    rows = [RuleRow(1, 1, None, "low_balance", threshold_minor=100_00, margin_minor=20_00)]
+    rules = resolve_rules(rows, 1)
+    e = Episodes()
+    for amount in (150_00, 99_00, 80_00, 101_00, 95_00, 119_00, 100_00, 99_99):
+        e.step(facts(amount), rules)  # wobbling inside the band: nothing new
+    assert e.opened == ["low_balance"]
+    e.step(facts(120_01), rules)  # above threshold + margin: re-armed
+    assert "low_balance" not in e.open
+    e.step(facts(110_00), rules)
+    assert e.opened == ["low_balance"]
+    e.step(facts(90_00), rules)  # a second crossing: a second episode
+    assert e.opened == ["low_balance", "low_balance"]
+
+
+def test_never_below_threshold_never_alerts() -> None:
+    e = Episodes()
+    for amount in (100_00, 100_01, 119_99, 100_00):
+        e.step(facts(amount))
+    assert e.opened == []
+
+
+def test_runs_out_with_its_own_hysteresis() -> None:
+    e = Episodes()
+    e.step(facts(500_00, days_left=10))
+    e.step(facts(200_00, days_left=3))
+    assert e.opened == ["runs_out"]
+    e.step(facts(200_00, days_left=4))
+    e.step(facts(200_00, days_left=5))
+    assert "runs_out" in e.open  # 3 + 2 = 5 is still inside the band
+    e.step(facts(500_00, days_left=6))
+    assert "runs_out" not in e.open
+
+
+def test_needs_login_follows_the_status() -> None:
+    e = Episodes()
+    e.step(facts(None, status="needs_login"))
+    e.step(facts(None, status="needs_login"))
+    assert e.opened == ["needs_login"]
+    e.step(facts(500_00, status="ok"))
+    assert "needs_login" not in e.open
+
+
+def test_a_failed_poll_leaves_money_episodes_alone() -> None:
+    e = Episodes()
+    e.step(facts(10_00))
+    assert "low_balance" in e.open
+    e.step(facts(None, status="stale"))
+    assert "low_balance" in e.open
+
+
+def test_suspension_ends_soon() -> None:
+    e = Episodes()
+    e.step(facts(500_00, suspension_end=TODAY + dt.timedelta(days=10)))
+    assert e.opened == []
+    e.step(facts(500_00, suspension_end=TODAY + dt.timedelta(days=3)))
+    assert e.opened == ["suspension_ends"]
+    e.step(facts(500_00, suspension_end=TODAY + dt.timedelta(days=2)))
+    assert e.opened == ["suspension_ends"]
+    e.step(facts(500_00, suspension_end=None))
+    assert e.open == {}
+
+
+def test_disabled_rule_closes_its_episode() -> None:
+    e = Episodes()
+    e.step(facts(10_00))
+    rules = resolve_rules([RuleRow(1, 1, 1, "low_balance", enabled=False)], 1)
+    e.step(facts(10_00), rules)
+    assert "low_balance" not in e.open

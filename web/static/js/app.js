@@ -1,0 +1,49 @@
+// The dashboard's behaviour on top of htmx. No inline script anywhere: the CSP forbids it.
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  // Every htmx request carries the CSRF token; the chat log says how many messages it shows,
+  // so the server answers 204 (nothing to swap) when no new reply has arrived.
+  document.addEventListener("htmx:configRequest", function (event) {
+    event.detail.headers["X-CSRF-Token"] = csrfToken();
+    var elt = event.detail.elt;
+    if (elt && elt.hasAttribute && elt.hasAttribute("data-chat-log")) {
+      var marker = elt.querySelector("[data-count]");
+      event.detail.parameters.seen = marker ? marker.getAttribute("data-count") : "0";
+    }
+  });
+
+  // Forms marked data-reset-on-success are cleared after a successful request (the chat box).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    if (event.detail.successful && elt && elt.hasAttribute && elt.hasAttribute("data-reset-on-success")) {
+      var text = elt.querySelector("textarea");
+      if (text) { text.value = ""; text.focus(); }
+    }
+  });
+
+  function scrollChats(root) {
+    var logs = (root || document).querySelectorAll(".chat-log");
+    for (var i = 0; i < logs.length; i++) { logs[i].scrollTop = logs[i].scrollHeight; }
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.classList && target.classList.contains("chat-log")) {
+      target.scrollTop = target.scrollHeight;
+    } else if (target && target.querySelector) {
+      scrollChats(target);
+    }
+  });
+
+  // A selected invitation link is easy to copy.
+  document.addEventListener("focusin", function (event) {
+    var elt = event.target;
+    if (elt && elt.classList && elt.classList.contains("copy")) { elt.select(); }
+  });
+})();

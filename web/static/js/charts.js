@@ -1,0 +1,86 @@
+// Draws the account's balance chart with uPlot from the JSON in data-chart:
+// {"t": [unix seconds], "v": [roubles], "threshold": roubles|null,
+//  "forecast": [[t, v], [t, 0]]|null, "labels": {...}}.
+(function () {
+  "use strict";
+
+  var RU = {
+    MMMM: ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября", "ноября", "декабря"],
+    MMM: ["янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"],
+    WWWW: ["воскресенье", "понедельник", "вторник", "среда", "четверг", "пятница", "суббота"],
+    WWW: ["вс", "пн", "вт", "ср", "чт", "пт", "сб"]
+  };
+
+  function money(value, lang) {
+    if (value == null) { return "—"; }
+    var text = Math.abs(value).toLocaleString(lang === "en" ? "en-GB" : "ru-RU", {
+      minimumFractionDigits: 0, maximumFractionDigits: 2
+    });
+    var sign = value < 0 ? "−" : "";
+    return lang === "en" ? sign + "₽" + text : sign + text + "\u00a0₽";
+  }
+
+  function build(el) {
+    var data;
+    try { data = JSON.parse(el.getAttribute("data-chart")); } catch (e) { return; }
+    if (!data || !data.t || data.t.length < 2 || typeof uPlot === "undefined") { return; }
+    var lang = (data.labels && data.labels.lang) || "ru";
+    var xs = data.t.slice();
+    var balance = data.v.slice();
+    var forecast = xs.map(function () { return null; });
+    if (data.forecast) {
+      forecast[forecast.length - 1] = data.forecast[0][1];
+      xs.push(data.forecast[1][0]);
+      balance.push(null);
+      forecast.push(data.forecast[1][1]);
+    }
+    var threshold = xs.map(function () { return data.threshold; });
+    var styles = getComputedStyle(document.documentElement);
+    var primary = styles.getPropertyValue("--primary").trim() || "#1d4ed8";
+    var danger = styles.getPropertyValue("--danger").trim() || "#b42318";
+    var series = [
+      {},
+      { label: data.labels.balance, stroke: primary, width: 2, fill: "rgba(29, 78, 216, 0.08)",
+        value: function (u, v) { return money(v, lang); } },
+      { label: data.labels.forecast, stroke: "#9a6700", width: 2, dash: [3, 5],
+        value: function (u, v) { return money(v, lang); } },
+      { label: data.labels.threshold, stroke: danger, width: 1.5, dash: [8, 6], points: { show: false },
+        value: function (u, v) { return money(v, lang); } }
+    ];
+    var columns = [xs, balance, forecast, threshold];
+    if (data.threshold == null) { series.pop(); columns.pop(); }
+    var options = {
+      width: Math.max(el.clientWidth, 280),
+      height: 300,
+      series: series,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true } },
+      axes: [
+        { stroke: "#4f5b6b", grid: { stroke: "#e6e9ef" } },
+        { stroke: "#4f5b6b", grid: { stroke: "#e6e9ef" }, size: 80,
+          values: function (u, ticks) { return ticks.map(function (v) { return money(v, lang); }); } }
+      ]
+    };
+    if (lang === "ru" && uPlot.fmtDate) {
+      options.fmtDate = function (tpl) { return uPlot.fmtDate(tpl, RU); };
+    }
+    var plot = new uPlot(options, columns, el);
+    if (typeof ResizeObserver !== "undefined") {
+      new ResizeObserver(function () {
+        plot.setSize({ width: Math.max(el.clientWidth, 280), height: 300 });
+      }).observe(el);
+    }
+  }
+
+  function init() {
+    var charts = document.querySelectorAll(".chart[data-chart]");
+    for (var i = 0; i < charts.length; i++) { build(charts[i]); }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
