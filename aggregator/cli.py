@@ -370,9 +370,12 @@ def poll(
             progress.update(task, completed=done, total=total)
 
         outcomes = _maybe_run(poll_now(settings, account, advance))
+    if not outcomes:
+        if account is not None:
+            fail(f"нет счёта {account} / no account {account}")
+        typer.echo("Нет связанных счетов / no linked accounts: aggregator accounts add")
+        return
     _print_outcomes(list(outcomes))
-    if account is not None and not outcomes:
-        fail(f"нет счёта {account} / no account {account}")
 
 
 def _print_outcomes(outcomes: list[Any]) -> None:
@@ -1113,13 +1116,20 @@ def plugins_new(
     ] = None,
 ) -> None:
     """Создать заготовку плагина / Scaffold a new operator plugin with tests."""
-    from .scaffold import install_command, scaffold_plugin
+    from .scaffold import adopting_workspace, install_command, scaffold_plugin
 
     target = dest if dest is not None else Path("plugins") / name
     written = scaffold_plugin(name, target)
     typer.echo(f"Создан плагин / created the plugin {name} in {target} ({len(written)} files).")
     typer.echo("Установить / install it with:")
     typer.echo(f"  {install_command(target)}")
+    workspace = adopting_workspace(target)
+    if workspace is not None:
+        typer.echo(
+            f"Папка входит в uv workspace {workspace}: обновите uv.lock, иначе `make` откажется / "
+            f"the folder is a member of the uv workspace at {workspace}: run `uv lock` there "
+            "so that `uv sync --frozen` (make) accepts it"
+        )
     typer.echo("Проверить / then check:")
     typer.echo("  aggregator plugins list")
     typer.echo(f"  cd {target} && {Path(sys.executable).parent / 'pytest'}")

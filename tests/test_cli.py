@@ -828,6 +828,13 @@ def test_poll_shows_progress_and_a_result_table(
     assert "1\u00a0234,56\u00a0₽" in output and "temporary.timeout" in output
     ok(run("poll", "--account", "7"))
     assert calls[-1] == (data_dir, 7)
+
+    async def nothing(settings: Any, account_id: int | None, progress: Any) -> list[Any]:
+        return []
+
+    _fake_module(monkeypatch, "aggregator.polling.commands", poll_now=nothing)
+    assert "no linked accounts" in ok(run("poll", "--all"))
+    assert "no account 7" in one_line_error(run("poll", "--account", "7"))
     assert "--account ID or --all" in one_line_error(run("poll"))
     assert "use one of" in one_line_error(run("poll", "--all", "--account", "1"))
 
@@ -985,3 +992,22 @@ def test_canary_through_accounts_add_with_the_reference_plugin(
     listing = json.loads(cli("accounts", "list", "--json").stdout)
     assert listing and {a["operator"] for a in listing} == {"reference"}
     assert_no_secret_in(data_dir, password)
+
+
+async def test_create_household_with_owner_on_each_database(db: Any) -> None:
+    """households.create_household_with_owner (the web engineer's first-start path too)."""
+    import uuid
+
+    from aggregator.households import create_household_with_owner, verify_password
+
+    email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
+    user = await create_household_with_owner(
+        db, email=f"  {email.upper()} ", password="Owner-Pass-1", name="Семья", lang="en"
+    )
+    assert user.id and user.role == "owner" and user.email == email
+    assert user.household.name == "Семья" and user.household.lang == "en"
+    assert verify_password(user.password_hash, "Owner-Pass-1")
+    with pytest.raises(ValueError, match="already exists"):
+        await create_household_with_owner(db, email=email, password="Other-Pass-1")
+    with pytest.raises(ValueError, match="language"):
+        await create_household_with_owner(db, email="x" + email, password="Other-Pass-1", lang="de")

@@ -21,7 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.scaffold import TEMPLATE_DIR, install_command, scaffold_plugin, template_context
+from aggregator.scaffold import (
+    TEMPLATE_DIR,
+    adopting_workspace,
+    install_command,
+    scaffold_plugin,
+    template_context,
+)
 
 NAME = "demo_op"
 DISTRIBUTION = "aggregator-demo-op"
@@ -176,3 +182,24 @@ def test_a_failed_scaffold_leaves_nothing_behind(
 def test_install_command_names_this_python(tmp_path: Path) -> None:
     command = install_command(tmp_path / "x")
     assert sys.executable in command and command.endswith(f"-e {tmp_path / 'x'}")
+
+
+def test_a_plugin_inside_this_workspace_is_told_to_update_the_lock(tmp_path: Path) -> None:
+    assert adopting_workspace(ROOT / "plugins" / "some_new_op") == ROOT
+    assert adopting_workspace(ROOT / "aggregator" / "x") is None
+    assert adopting_workspace(tmp_path / "plugins" / "x") is None
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.uv.workspace]\nmembers = ["plugins/*"]\nexclude = ["plugins/skip"]\n'
+    )
+    assert adopting_workspace(tmp_path / "plugins" / "x") == tmp_path
+    assert adopting_workspace(tmp_path / "plugins" / "skip") is None
+    output = subprocess.run(
+        [str(BIN / "aggregator"), "plugins", "new", "ws_op"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "uv lock" in output

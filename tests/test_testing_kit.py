@@ -58,6 +58,13 @@ from aggregator.transport import check_response, json_body, mapped_errors
 
 pytest_plugins = ["pytester"]
 
+# Plugins the inner pytest runs do not need (they only slow its start-up).
+QUIET = [
+    arg
+    for name in ("cacheprovider", "schemathesis", "hypothesispytest", "faker")
+    for arg in ("-p", f"no:{name}")
+]
+
 PASSWORD = "Canary-Pass-7731"
 PHONE = "9031234567"
 BASE = "http://fake.test/api"
@@ -680,7 +687,7 @@ def test_the_leak_guard_fixture_catches_a_logged_secret(pytester: pytest.Pyteste
             """
         )
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "--show-capture=no")
+    result = pytester.runpytest_subprocess(*QUIET, "-q", "--show-capture=no")
     result.assert_outcomes(passed=2, errors=1)  # test_leaks passes, then fails at teardown
     result.stdout.fnmatch_lines(["*SecretLeak*appears in log line 1: DEBUG x: password=<SECRET>*"])
 
@@ -714,9 +721,7 @@ def test_a_suite_subclass_runs_under_pytest(pytester: pytest.Pytester) -> None:
         )
     )
     pytester.makepyfile(fake_kit_support=Path(__file__).read_text(encoding="utf-8"))
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-q", "-rs", "--show-capture=no"
-    )
+    result = pytester.runpytest_subprocess(*QUIET, "-q", "-rs", "--show-capture=no")
     outcomes = result.parseoutcomes()
     # TestLeaky fails wherever it logs in with a password: login[password] and every check
     # using the preferred (first) scheme.

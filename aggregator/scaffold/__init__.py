@@ -13,7 +13,13 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["TEMPLATE_DIR", "install_command", "scaffold_plugin", "template_context"]
+__all__ = [
+    "TEMPLATE_DIR",
+    "adopting_workspace",
+    "install_command",
+    "scaffold_plugin",
+    "template_context",
+]
 
 TEMPLATE_DIR = Path(__file__).with_name("template")
 _NAME = re.compile(r"[a-z][a-z0-9_]{1,40}")
@@ -86,3 +92,35 @@ def install_command(dest: Path) -> str:
     if uv is None and importlib.util.find_spec("pip") is not None:
         return f"{python} -m pip install -e {dest}"
     return f"{uv or 'uv'} pip install --python {python} -e {dest}"
+
+
+def adopting_workspace(dest: Path) -> Path | None:
+    """The root of a uv workspace whose ``members`` globs take ``dest`` in, or None.
+
+    Such a workspace (this repository: ``plugins/*``) needs ``uv lock`` after a new member
+    appears, or ``uv sync --frozen`` (what ``make`` runs) refuses the stale lockfile.
+    """
+    import fnmatch
+    import tomllib
+
+    target = dest.resolve()
+    for root in target.parents:
+        pyproject = root / "pyproject.toml"
+        if not pyproject.is_file():
+            continue
+        try:
+            config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        workspace = config.get("tool", {}).get("uv", {}).get("workspace")
+        if not isinstance(workspace, dict):
+            continue
+        relative = target.relative_to(root).as_posix()
+        members = [str(m) for m in workspace.get("members", [])]
+        excluded = [str(m) for m in workspace.get("exclude", [])]
+        if any(fnmatch.fnmatch(relative, m) for m in members) and not any(
+            fnmatch.fnmatch(relative, m) for m in excluded
+        ):
+            return root
+        return None
+    return None

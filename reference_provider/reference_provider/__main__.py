@@ -6,6 +6,7 @@ Options: ``--seed N``, ``--sim``, ``--clock-speed X``.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 __all__ = ["main"]
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     from .app import create_app
 
     app = create_app(seed=args.seed, sim=args.sim, clock_speed=args.clock_speed)
+    gc.collect()
+    gc.freeze()  # the demo data and the app live forever: keep them out of every GC pass
     print(
         f"reference provider on http://{args.host}:{args.port} "
         f"(seed {args.seed}, clock x{args.clock_speed}{', sim API on' if args.sim else ''})",

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-
 from reference_provider.app import create_app
 from reference_provider.backend import Backend
 from reference_provider.domain import MSK
@@ -30,8 +29,9 @@ async def client(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def native_login(client: httpx.AsyncClient, login: str = "demo",
-                       password: str = "demo-password") -> dict[str, str]:
+async def native_login(
+    client: httpx.AsyncClient, login: str = "demo", password: str = "demo-password"
+) -> dict[str, str]:
     r = await client.post(f"{NATIVE}/auth/login", json={"login": login, "password": password})
     assert r.status_code == 200, r.text
     return {"authorization": f"Bearer {r.json()['token']}"}

@@ -7,7 +7,6 @@ import re
 
 import httpx
 import pytest
-
 from reference_provider.backend import Backend
 from reference_provider.domain import (
     AccountLocked,
@@ -23,8 +22,12 @@ from .conftest import NATIVE
 
 
 def test_password_login_by_any_identifier(backend: Backend) -> None:
-    for identifier in ("smirnov.ivan", "+7 (903) 123-45-67", "IVAN.SMIRNOV@example.ru",
-                       "361000000001"):
+    for identifier in (
+        "smirnov.ivan",
+        "+7 (903) 123-45-67",
+        "IVAN.SMIRNOV@example.ru",
+        "361000000001",
+    ):
         result = backend.login_password("rostelecom", identifier, "Rostelecom2024")
         assert result.subscriber.login == "smirnov.ivan"
         assert backend.session(result.session.token).subscriber_id == result.subscriber.id
@@ -45,15 +48,17 @@ def test_wrong_password_then_captcha_then_lockout(backend: Backend) -> None:
     captcha = demanded.value.captcha
     assert captcha.png.startswith(b"\x89PNG")
     with pytest.raises(CaptchaRequired) as again:  # a wrong answer: a new captcha
-        backend.login_password("reference", "demo", "demo-password", captcha_id=captcha.id,
-                               captcha_answer="nope")
+        backend.login_password(
+            "reference", "demo", "demo-password", captcha_id=captcha.id, captcha_answer="nope"
+        )
     assert again.value.wrong
     for i in range(3):  # failures 3, 4, 5: the fifth locks
         c = backend.new_captcha("reference")
         expected = AccountLocked if i == 2 else InvalidCredentials
         with pytest.raises(expected):
-            backend.login_password("reference", "demo", "wrong", captcha_id=c.id,
-                                   captcha_answer=c.answer)
+            backend.login_password(
+                "reference", "demo", "wrong", captcha_id=c.id, captcha_answer=c.answer
+            )
     with pytest.raises(AccountLocked):  # even the right password while locked
         backend.login_password("reference", "demo", "demo-password")
     backend.advance(minutes=31)
@@ -64,8 +69,14 @@ def test_captcha_on_a_new_device_only(backend: Backend) -> None:
     with pytest.raises(CaptchaRequired) as demanded:
         backend.login_password("reference", "captcha", "demo-password", device="phone-1")
     c = demanded.value.captcha
-    backend.login_password("reference", "captcha", "demo-password", device="phone-1",
-                           captcha_id=c.id, captcha_answer=backend.captcha_answer("reference"))
+    backend.login_password(
+        "reference",
+        "captcha",
+        "demo-password",
+        device="phone-1",
+        captcha_id=c.id,
+        captcha_answer=backend.captcha_answer("reference"),
+    )
     backend.login_password("reference", "captcha", "demo-password", device="phone-1")
     with pytest.raises(CaptchaRequired):
         backend.login_password("reference", "captcha", "demo-password", device="laptop")
@@ -74,8 +85,14 @@ def test_captcha_on_a_new_device_only(backend: Backend) -> None:
 def test_bashtel_checks_the_last_three_digits(backend: Backend) -> None:
     def attempt(digits: str) -> None:
         c = backend.new_captcha("bashtel")
-        backend.login_password("bashtel", "smirnov_ufa", "Bashtel-2024", account_digits=digits,
-                               captcha_id=c.id, captcha_answer=c.answer)
+        backend.login_password(
+            "bashtel",
+            "smirnov_ufa",
+            "Bashtel-2024",
+            account_digits=digits,
+            captcha_id=c.id,
+            captcha_answer=c.answer,
+        )
 
     attempt("456")  # the second account's digits are fine too
     with pytest.raises(InvalidCredentials):
@@ -84,8 +101,9 @@ def test_bashtel_checks_the_last_three_digits(backend: Backend) -> None:
         backend.login_password("bashtel", "smirnov_ufa", "Bashtel-2024", account_digits="123")
 
 
-@pytest.mark.parametrize(("channel", "destination"),
-                         [("sms", "9031234567"), ("email", "ivan.smirnov@example.ru")])
+@pytest.mark.parametrize(
+    ("channel", "destination"), [("sms", "9031234567"), ("email", "ivan.smirnov@example.ru")]
+)
 def test_one_time_code_login(backend: Backend, channel: str, destination: str) -> None:
     ticket = backend.send_login_code("reference", "demo", channel)  # type: ignore[arg-type]
     assert ticket.masked_destination != destination
@@ -107,8 +125,7 @@ def test_one_time_code_attempts_and_expiry(backend: Backend) -> None:
     with pytest.raises(CaptchaRequired):  # the wrong codes count as failed logins
         backend.send_login_code("reference", "demo")
     c = backend.new_captcha("reference")
-    ticket = backend.send_login_code("reference", "demo", captcha_id=c.id,
-                                     captcha_answer=c.answer)
+    ticket = backend.send_login_code("reference", "demo", captcha_id=c.id, captcha_answer=c.answer)
     backend.advance(minutes=6)
     with pytest.raises(CodeInvalid, match="истёк"):
         backend.login_code(ticket.id, backend.last_code("reference"))
@@ -131,7 +148,9 @@ def test_temporary_password_must_be_changed(backend: Backend) -> None:
         backend.change_password(session, temp, "1")  # too short
     backend.change_password(session, temp, "New-password-1")
     assert backend.session(token).token == token
-    assert not backend.login_password("beeline", "9052223344", "New-password-1").must_change_password
+    assert not backend.login_password(
+        "beeline", "9052223344", "New-password-1"
+    ).must_change_password
 
 
 def test_rostelecom_password_policy_and_reset(backend: Backend) -> None:
@@ -174,34 +193,58 @@ def test_logout_and_expire_sessions(backend: Backend) -> None:
 
 # -- the identity provider, through its pages ---------------------------------------------
 async def test_idp_authorization_code_flow(client: httpx.AsyncClient, backend: Backend) -> None:
-    page = await client.get("/idp/vk/authorize", params={
-        "client_id": "lk_b2c", "redirect_uri": "http://127.0.0.1:9/cb", "state": "s1",
-        "response_type": "code", "scope": "openid", "nonce": "n1"})
+    page = await client.get(
+        "/idp/vk/authorize",
+        params={
+            "client_id": "lk_b2c",
+            "redirect_uri": "http://127.0.0.1:9/cb",
+            "state": "s1",
+            "response_type": "code",
+            "scope": "openid",
+            "nonce": "n1",
+        },
+    )
     assert page.status_code == 200 and "VK ID" in page.text
     request_id = re.search(r'name="request_id" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    bad = await client.post("/idp/vk/login", data={"request_id": request_id,
-                                                    "username": "ivan.smirnov@vk.com",
-                                                    "password": "wrong"})
+    bad = await client.post(
+        "/idp/vk/login",
+        data={"request_id": request_id, "username": "ivan.smirnov@vk.com", "password": "wrong"},
+    )
     assert bad.status_code == 401 and "Неверный логин или пароль" in bad.text
-    consent = await client.post("/idp/vk/login", data={"request_id": request_id,
-                                                        "username": "ivan.smirnov@vk.com",
-                                                        "password": "sso-demo-2024"})
+    consent = await client.post(
+        "/idp/vk/login",
+        data={
+            "request_id": request_id,
+            "username": "ivan.smirnov@vk.com",
+            "password": "sso-demo-2024",
+        },
+    )
     assert "Разрешить" in consent.text and "lk_b2c" in consent.text
-    redirect = await client.post("/idp/vk/consent", data={"request_id": request_id,
-                                                           "decision": "allow"})
+    redirect = await client.post(
+        "/idp/vk/consent", data={"request_id": request_id, "decision": "allow"}
+    )
     assert redirect.status_code == 302
     location = httpx.URL(redirect.headers["location"])
     assert location.host == "127.0.0.1" and location.params["state"] == "s1"
     code = location.params["code"]
-    token = await client.post("/idp/vk/token", data={
-        "grant_type": "authorization_code", "code": code, "client_id": "lk_b2c",
-        "redirect_uri": "http://127.0.0.1:9/cb"})
+    token = await client.post(
+        "/idp/vk/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": "lk_b2c",
+            "redirect_uri": "http://127.0.0.1:9/cb",
+        },
+    )
     assert token.status_code == 200
-    again = await client.post("/idp/vk/token", data={
-        "grant_type": "authorization_code", "code": code, "client_id": "lk_b2c"})
+    again = await client.post(
+        "/idp/vk/token",
+        data={"grant_type": "authorization_code", "code": code, "client_id": "lk_b2c"},
+    )
     assert again.status_code == 400 and again.json() == {"error": "invalid_grant"}
-    info = await client.get("/idp/vk/userinfo",
-                            headers={"authorization": f"Bearer {token.json()['access_token']}"})
+    info = await client.get(
+        "/idp/vk/userinfo", headers={"authorization": f"Bearer {token.json()['access_token']}"}
+    )
     assert info.json()["name"] == "Иван Петрович Смирнов"
     login = backend.login_idp("rostelecom", "vk", info.json()["sub"])
     assert login.subscriber.login == "smirnov.ivan"
@@ -209,15 +252,20 @@ async def test_idp_authorization_code_flow(client: httpx.AsyncClient, backend: B
         backend.login_idp("beeline", "vk", info.json()["sub"])
 
 
-async def test_idp_rejects_bad_requests_and_denial(client: httpx.AsyncClient,
-                                                   backend: Backend) -> None:
-    unknown = await client.get("/idp/gosuslugi/authorize", params={
-        "client_id": "evil", "redirect_uri": "http://x/cb", "state": "s"})
+async def test_idp_rejects_bad_requests_and_denial(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    unknown = await client.get(
+        "/idp/gosuslugi/authorize",
+        params={"client_id": "evil", "redirect_uri": "http://x/cb", "state": "s"},
+    )
     assert unknown.status_code == 400 and "client_id" in unknown.text
     nowhere = await client.get("/idp/nosuch/authorize", params={"client_id": "lk_b2c"})
     assert nowhere.status_code == 404
-    url = ("http://127.0.0.1/idp/gosuslugi/authorize?client_id=lk_b2c&state=z"
-           "&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb")
+    url = (
+        "http://127.0.0.1/idp/gosuslugi/authorize?client_id=lk_b2c&state=z"
+        "&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb"
+    )
     denied = backend.idp_complete_as_user(url, "ivan.smirnov", "sso-demo-2024", allow=False)
     assert "error=access_denied" in denied and "state=z" in denied
     bad = await client.get("/idp/gosuslugi/userinfo", headers={"authorization": "Bearer nope"})
@@ -229,8 +277,14 @@ async def test_idp_rejects_bad_requests_and_denial(client: httpx.AsyncClient,
 async def test_native_sso_login(client: httpx.AsyncClient) -> None:
     start = await client.post(f"{NATIVE}/auth/sso", json={"provider": "mailru"})
     url = start.json()["authorize_url"]
-    done = await client.post("/sim/idp/complete", json={
-        "authorize_url": url, "username": "ivan.smirnov@mail.ru", "password": "sso-demo-2024"})
+    done = await client.post(
+        "/sim/idp/complete",
+        json={
+            "authorize_url": url,
+            "username": "ivan.smirnov@mail.ru",
+            "password": "sso-demo-2024",
+        },
+    )
     callback = done.json()["callback_url"]
     assert callback.startswith(f"http://127.0.0.1{NATIVE}/auth/sso/callback?")
     landing = await client.get(callback)
@@ -243,49 +297,75 @@ async def test_native_sso_login(client: httpx.AsyncClient) -> None:
 
 async def test_native_unlinked_identity_is_refused(client: httpx.AsyncClient) -> None:
     start = await client.post(f"{NATIVE}/auth/sso", json={"provider": "gosuslugi"})
-    done = await client.post("/sim/idp/complete", json={
-        "authorize_url": start.json()["authorize_url"], "username": "stranger",
-        "password": "sso-demo-2024"})
-    r = await client.post(f"{NATIVE}/auth/sso/finish", json={
-        "callback_url": done.json()["callback_url"]})
+    done = await client.post(
+        "/sim/idp/complete",
+        json={
+            "authorize_url": start.json()["authorize_url"],
+            "username": "stranger",
+            "password": "sso-demo-2024",
+        },
+    )
+    r = await client.post(
+        f"{NATIVE}/auth/sso/finish", json={"callback_url": done.json()["callback_url"]}
+    )
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_credentials"
 
 
 async def test_native_auth_endpoints(client: httpx.AsyncClient, backend: Backend) -> None:
     wrong = await client.post(f"{NATIVE}/auth/login", json={"login": "demo", "password": "x"})
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials"
-    demanded = await client.post(f"{NATIVE}/auth/login", headers={"x-device-id": "d1"},
-                                 json={"login": "captcha", "password": "demo-password"})
+    demanded = await client.post(
+        f"{NATIVE}/auth/login",
+        headers={"x-device-id": "d1"},
+        json={"login": "captcha", "password": "demo-password"},
+    )
     captcha = demanded.json()["error"]["captcha"]
     image = await client.get(captcha["image_url"])
     assert image.headers["content-type"] == "image/png" and image.content[:4] == b"\x89PNG"
     answer = (await client.get("/sim/captcha", params={"captcha_id": captcha["id"]})).json()
-    ok = await client.post(f"{NATIVE}/auth/login", headers={"x-device-id": "d1"}, json={
-        "login": "captcha", "password": "demo-password", "captcha_id": captcha["id"],
-        "captcha_answer": answer["answer"]})
+    ok = await client.post(
+        f"{NATIVE}/auth/login",
+        headers={"x-device-id": "d1"},
+        json={
+            "login": "captcha",
+            "password": "demo-password",
+            "captcha_id": captcha["id"],
+            "captcha_answer": answer["answer"],
+        },
+    )
     assert ok.status_code == 200
-    temp = await client.post(f"{NATIVE}/auth/login",
-                             json={"login": "newbie", "password": "temp-123456"})
+    temp = await client.post(
+        f"{NATIVE}/auth/login", json={"login": "newbie", "password": "temp-123456"}
+    )
     assert temp.json()["must_change_password"] is True
     headers = {"authorization": f"Bearer {temp.json()['token']}"}
     blocked = await client.get(f"{NATIVE}/accounts", headers=headers)
     assert blocked.status_code == 403
     assert blocked.json()["error"]["code"] == "password_change_required"
-    changed = await client.post(f"{NATIVE}/auth/password", headers=headers,
-                                json={"old_password": "temp-123456",
-                                      "new_password": "Permanent-1"})
+    changed = await client.post(
+        f"{NATIVE}/auth/password",
+        headers=headers,
+        json={"old_password": "temp-123456", "new_password": "Permanent-1"},
+    )
     assert changed.status_code == 200
     assert (await client.get(f"{NATIVE}/accounts", headers=headers)).status_code == 200
     reset = await client.post(f"{NATIVE}/auth/password-reset", json={"login": "demo"})
-    code = (await client.get("/sim/outbox/last-code",
-                             params={"operator": "reference", "purpose": "password_reset"}))
-    done = await client.post(f"{NATIVE}/auth/password-reset/confirm", json={
-        "ticket": reset.json()["ticket"], "code": code.json()["code"],
-        "new_password": "After-reset-1"})
+    code = await client.get(
+        "/sim/outbox/last-code", params={"operator": "reference", "purpose": "password_reset"}
+    )
+    done = await client.post(
+        f"{NATIVE}/auth/password-reset/confirm",
+        json={
+            "ticket": reset.json()["ticket"],
+            "code": code.json()["code"],
+            "new_password": "After-reset-1",
+        },
+    )
     assert done.status_code == 200
     backend.advance(minutes=31)  # the earlier wrong login left a failure: no matter
-    relog = await client.post(f"{NATIVE}/auth/login",
-                              json={"login": "demo", "password": "After-reset-1"})
+    relog = await client.post(
+        f"{NATIVE}/auth/login", json={"login": "demo", "password": "After-reset-1"}
+    )
     assert relog.status_code == 200
     h = {"authorization": f"Bearer {relog.json()['token']}"}
     assert (await client.get(f"{NATIVE}/session", headers=h)).json()["valid"] is True

@@ -5,15 +5,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from reference_provider.backend import Backend
 from reference_provider.domain import InvalidInput, Rejected
 
 from .conftest import START
 
 
-def fresh(backend: Backend, operator: str = "reference", tariff: str = "ref-basic",
-          balance: int = 10_000_00, kind: str = "mobile"):  # type: ignore[no-untyped-def]
+def fresh(
+    backend: Backend,
+    operator: str = "reference",
+    tariff: str = "ref-basic",
+    balance: int = 10_000_00,
+    kind: str = "mobile",
+):  # type: ignore[no-untyped-def]
     sub = backend.create_subscriber(operator, f"t{backend.next_id()}", "Secret-1", "Тест")
     return backend.create_account(sub, kind=kind, tariff_id=tariff, balance=balance)  # type: ignore[arg-type]
 

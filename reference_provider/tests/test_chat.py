@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from reference_provider.backend import Backend
 from reference_provider.domain import InvalidInput, NotFound
 

@@ -6,7 +6,6 @@ import json
 
 import httpx
 import pytest
-
 from reference_provider.backend import Backend
 from reference_provider.domain import InvalidInput
 
@@ -36,8 +35,9 @@ async def test_latency_then_the_real_answer(client: httpx.AsyncClient, backend: 
     assert backend.faults.rules == []
 
 
-async def test_timeout_answers_504_after_waiting(client: httpx.AsyncClient,
-                                                 backend: Backend) -> None:
+async def test_timeout_answers_504_after_waiting(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
     backend.faults.add("timeout", operator="reference", seconds=0.01)
     r = await client.get(f"{NATIVE}/accounts")
     assert r.status_code == 504
@@ -75,8 +75,10 @@ async def test_changed_markup(client: httpx.AsyncClient, backend: Backend) -> No
     h = await native_login(client)
     backend.faults.add("changed_html", path="/idp/*/authorize")
     backend.faults.add("changed_html", operator="reference", path=f"{NATIVE}/session")
-    page = await client.get("/idp/vk/authorize", params={
-        "client_id": "lk_b2c", "redirect_uri": "http://127.0.0.1/cb", "state": "s"})
+    page = await client.get(
+        "/idp/vk/authorize",
+        params={"client_id": "lk_b2c", "redirect_uri": "http://127.0.0.1/cb", "state": "s"},
+    )
     assert 'id="v2-username"' in page.text and 'id="username"' not in page.text
     body = (await client.get(f"{NATIVE}/session", headers=h)).json()
     assert set(body) == {"v2_valid", "v2_expires_at", "v2_must_change_password"}
@@ -96,23 +98,28 @@ async def test_demanded_captcha(client: httpx.AsyncClient, backend: Backend) -> 
     backend.faults.add("captcha", operator="reference", count=1)
     r = await client.get(f"{NATIVE}/accounts", headers=h)
     assert r.status_code == 401
-    login = await client.post(f"{NATIVE}/auth/login",
-                              json={"login": "demo", "password": "demo-password"})
+    login = await client.post(
+        f"{NATIVE}/auth/login", json={"login": "demo", "password": "demo-password"}
+    )
     assert login.json()["error"]["code"] == "captcha_required"
     backend.faults.add("captcha", path=f"{NATIVE}/auth/login", count=1)  # on a login itself
     c = backend.new_captcha("reference")
-    ok = await client.post(f"{NATIVE}/auth/login", json={
-        "login": "demo", "password": "demo-password", "captcha_id": c.id,
-        "captcha_answer": c.answer})
+    ok = await client.post(
+        f"{NATIVE}/auth/login",
+        json={
+            "login": "demo",
+            "password": "demo-password",
+            "captcha_id": c.id,
+            "captcha_answer": c.answer,
+        },
+    )
     assert ok.status_code == 200
 
 
-async def test_probability_and_glob_and_scope(client: httpx.AsyncClient,
-                                              backend: Backend) -> None:
+async def test_probability_and_glob_and_scope(client: httpx.AsyncClient, backend: Backend) -> None:
     h = await native_login(client)
     backend.faults.add("503", path="/reference/*/accounts", probability=0.5)
-    codes = [(await client.get(f"{NATIVE}/accounts", headers=h)).status_code
-             for _ in range(40)]
+    codes = [(await client.get(f"{NATIVE}/accounts", headers=h)).status_code for _ in range(40)]
     assert 5 < codes.count(503) < 35 and codes.count(200) == 40 - codes.count(503)
     assert (await client.get(f"{NATIVE}/session", headers=h)).status_code == 200  # not matched
     backend.faults.add("503", operator="beeline")
@@ -124,8 +131,9 @@ async def test_probability_and_glob_and_scope(client: httpx.AsyncClient,
 
 
 async def test_faults_through_the_sim_api(client: httpx.AsyncClient) -> None:
-    added = await client.post("/sim/faults", json={"kind": "502", "operator": "reference",
-                                                   "count": 2})
+    added = await client.post(
+        "/sim/faults", json={"kind": "502", "operator": "reference", "count": 2}
+    )
     assert added.status_code == 201
     listed = (await client.get("/sim/faults")).json()
     assert listed["faults"][0]["kind"] == "502" and "captcha" in listed["kinds"]

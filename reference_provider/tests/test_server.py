@@ -21,9 +21,22 @@ def free_port() -> int:
 def test_the_server_process_serves_every_part() -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "reference_provider", "--host", "127.0.0.1", "--port", str(port),
-         "--seed", "3", "--sim", "--clock-speed", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "reference_provider",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--seed",
+            "3",
+            "--sim",
+            "--clock-speed",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -38,8 +51,9 @@ def test_the_server_process_serves_every_part() -> None:
                 time.sleep(0.1)
         assert httpx.get(f"{base}/schema/openapi.json").status_code == 200
         assert httpx.get(f"{base}/sim/clock").json()["speed"] == 0
-        login = httpx.post(f"{base}{NATIVE}/auth/login",
-                           json={"login": "demo", "password": "demo-password"})
+        login = httpx.post(
+            f"{base}{NATIVE}/auth/login", json={"login": "demo", "password": "demo-password"}
+        )
         assert login.status_code == 200
     finally:
         process.terminate()
@@ -49,6 +63,8 @@ def test_the_server_process_serves_every_part() -> None:
 def test_bad_options_are_refused() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "reference_provider", "--clock-speed", "-1"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2 and "--clock-speed" in result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from reference_provider.app import create_app
 from reference_provider.backend import Backend
 
@@ -18,8 +17,12 @@ async def test_sim_api_is_absent_without_sim(backend: Backend) -> None:
 
 async def test_sim_api_refuses_other_clients(backend: Backend) -> None:
     app = create_app(backend=backend, sim=True)
-    for host, allowed in (("10.0.0.7", False), ("192.168.1.2", False), ("::1", True),
-                          ("127.0.0.1", True)):
+    for host, allowed in (
+        ("10.0.0.7", False),
+        ("192.168.1.2", False),
+        ("::1", True),
+        ("127.0.0.1", True),
+    ):
         transport = httpx.ASGITransport(app=app, client=(host, 5555))
         async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
             r = await c.post("/sim/clock/advance", json={"days": 1})
@@ -50,51 +53,65 @@ async def test_set_balance_and_read_an_account(client: httpx.AsyncClient) -> Non
 async def test_outbox_and_captcha(client: httpx.AsyncClient) -> None:
     sent = await client.post(f"{NATIVE}/auth/code", json={"login": "demo", "channel": "email"})
     assert sent.json()["masked_destination"] == "iv***@example.ru"
-    outbox = (await client.get("/sim/outbox", params={
-        "operator": "reference", "destination": "ivan.smirnov@example.ru"})).json()
+    outbox = (
+        await client.get(
+            "/sim/outbox",
+            params={"operator": "reference", "destination": "ivan.smirnov@example.ru"},
+        )
+    ).json()
     code = outbox["messages"][-1]["code"]
     assert outbox["messages"][-1]["channel"] == "email" and code
     last = (await client.get("/sim/outbox/last-code", params={"operator": "reference"})).json()
     assert last["code"] == code
     assert (await client.get("/sim/captcha", params={"operator": "bashtel"})).status_code == 404
-    demanded = await client.post(f"{NATIVE}/auth/login",
-                                 json={"login": "captcha", "password": "demo-password"})
+    demanded = await client.post(
+        f"{NATIVE}/auth/login", json={"login": "captcha", "password": "demo-password"}
+    )
     answer = (await client.get("/sim/captcha", params={"operator": "reference"})).json()["answer"]
-    by_id = await client.get("/sim/captcha",
-                             params={"captcha_id": demanded.json()["error"]["captcha"]["id"]})
+    by_id = await client.get(
+        "/sim/captcha", params={"captcha_id": demanded.json()["error"]["captcha"]["id"]}
+    )
     assert by_id.json()["answer"] == answer and len(answer) == 5
 
 
-async def test_bulk_accounts_come_with_live_sessions(client: httpx.AsyncClient,
-                                                     backend: Backend) -> None:
-    r = await client.post("/sim/accounts/bulk", json={"operator": "reference", "count": 300,
-                                                      "balance": "250.00"})
+async def test_bulk_accounts_come_with_live_sessions(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    r = await client.post(
+        "/sim/accounts/bulk", json={"operator": "reference", "count": 300, "balance": "250.00"}
+    )
     assert r.status_code == 201
     accounts = r.json()["accounts"]
     assert len({a["number"] for a in accounts}) == 300
-    for a in accounts[:: 60]:
+    for a in accounts[::60]:
         h = {"authorization": f"Bearer {a['token']}"}
         balance = await client.get(f"{NATIVE}/accounts/{a['account_id']}/balance", headers=h)
         assert balance.json()["amount"] == "250.00"
         other = accounts[0]["account_id"] if a is not accounts[0] else accounts[1]["account_id"]
-        assert (await client.get(f"{NATIVE}/accounts/{other}/balance",
-                                 headers=h)).status_code == 403
-    login = await client.post(f"{NATIVE}/auth/login", json={
-        "login": accounts[5]["login"], "password": accounts[5]["password"]})
+        assert (
+            await client.get(f"{NATIVE}/accounts/{other}/balance", headers=h)
+        ).status_code == 403
+    login = await client.post(
+        f"{NATIVE}/auth/login",
+        json={"login": accounts[5]["login"], "password": accounts[5]["password"]},
+    )
     assert login.status_code == 200
     for operator in ("beeline", "rostelecom", "bashtel", "netbynet"):
         made = backend.bulk_create(operator, 3)
         assert all(backend.session(b.token).operator == operator for b in made)
-    assert (await client.post("/sim/accounts/bulk", json={"operator": "nosuch",
-                                                          "count": 1})).status_code == 404
+    assert (
+        await client.post("/sim/accounts/bulk", json={"operator": "nosuch", "count": 1})
+    ).status_code == 404
 
 
 async def test_expire_sessions_and_read_a_chat(client: httpx.AsyncClient) -> None:
-    r = await client.post(f"{NATIVE}/auth/login",
-                          json={"login": "demo", "password": "demo-password"})
+    r = await client.post(
+        f"{NATIVE}/auth/login", json={"login": "demo", "password": "demo-password"}
+    )
     h = {"authorization": f"Bearer {r.json()['token']}"}
-    expired = await client.post("/sim/sessions/expire",
-                                json={"operator": "reference", "login": "demo"})
+    expired = await client.post(
+        "/sim/sessions/expire", json={"operator": "reference", "login": "demo"}
+    )
     assert expired.json() == {"expired": 1}
     assert (await client.get(f"{NATIVE}/accounts", headers=h)).status_code == 401
     chat = (await client.get("/sim/chat/reference/REF-0001")).json()["messages"]

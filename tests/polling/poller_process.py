@@ -1,12 +1,18 @@
 """The poller as its own process, for the kill -9 test (tests/polling/test_kill9.py).
 
 Runs the embedded PollingService (APScheduler on SQLite, the outbox sender) against a
-reference provider over loopback until killed or SIGTERM. Prints one line per event to
-stdout, flushed *after* the commit it reports:
+reference provider over loopback until killed or SIGTERM. Writes one line per event to
+``<data-dir>/events-<life>.log`` (one ``write()`` each, *after* the commit it reports, so a
+line survives a kill of the process):
 
     STARTED
     COMMIT <reading id> <reading id> ...     readings just committed
     QUEUED <n>                               alert messages just committed to the outbox
+
+With ``--zygote`` the script imports everything once and then forks one poller per
+``spawn <life>`` line on stdin (answering ``PID <pid>``); ``kill <pid>`` sends it SIGKILL and
+reaps it (``DEAD <pid>``), ``term <pid>`` sends SIGTERM and waits. Each life is still a
+process of its own killed with SIGKILL; the zygote only saves the ~2 s of imports per life.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -26,17 +33,21 @@ from aggregator.runtime import Runtime
 from aggregator.settings import Settings
 
 
-def emit(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-async def main() -> None:
+def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--provider", required=True)
     parser.add_argument("--sink-port", type=int, required=True)
-    args = parser.parse_args()
+    parser.add_argument("--zygote", action="store_true")
+    return parser.parse_args()
+
+
+async def main(args: argparse.Namespace, events: Path) -> None:
+    log = open(events, "a", buffering=1, encoding="utf-8")  # noqa: SIM115, ASYNC230
+
+    def emit(line: str) -> None:
+        log.write(line + "\n")
+
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     registry = load_plugins()
     settings = Settings(
@@ -56,6 +67,7 @@ async def main() -> None:
         outbox_interval_s=0.2,
         start_sink=False,
         scheduler_cleanup_s=5.0,
+        outbox_lease_s=3.0,
     )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -81,5 +93,34 @@ async def main() -> None:
             await stop.wait()
 
 
+def zygote(args: argparse.Namespace) -> None:
+    load_plugins()  # import every plugin once, before forking
+    for line in sys.stdin:
+        command, _, arg = line.strip().partition(" ")
+        if command == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 1)
+                try:
+                    asyncio.run(main(args, Path(args.data_dir) / f"events-{arg}.log"))
+                finally:
+                    os._exit(0)
+            answer = f"PID {pid}"
+        elif command in ("kill", "term"):
+            pid = int(arg)
+            os.kill(pid, signal.SIGKILL if command == "kill" else signal.SIGTERM)
+            os.waitpid(pid, 0)
+            answer = f"DEAD {pid}"
+        else:
+            return
+        sys.stdout.write(answer + "\n")
+        sys.stdout.flush()
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    arguments = parse()
+    if arguments.zygote:
+        zygote(arguments)
+    else:
+        asyncio.run(main(arguments, Path(arguments.data_dir) / "events.log"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import httpx
@@ -97,7 +96,7 @@ def test_neutral_answer_closes_a_half_open_breaker() -> None:
     [
         (Unavailable("x"), AccountStatus.STALE, "temporary.unavailable"),
         (Timeout("x"), AccountStatus.STALE, "temporary.timeout"),
-        (asyncio.TimeoutError(), AccountStatus.STALE, "temporary.timeout"),
+        (TimeoutError(), AccountStatus.STALE, "temporary.timeout"),
         (httpx.ConnectError("refused"), AccountStatus.STALE, "temporary.unavailable"),
         (httpx.ReadTimeout("slow"), AccountStatus.STALE, "temporary.timeout"),
         (InvalidCredentials("x"), AccountStatus.NEEDS_LOGIN, "auth.invalid_credentials"),

@@ -12,13 +12,11 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import selectors
-import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,14 +44,16 @@ ROUNDS = 20
 OPERATORS = {"reference": 12, "netbynet": 6, "rostelecom": 6, "beeline": 6}
 
 
-class Poller:
-    """One life of the poller process; collects what it reported."""
+class Zygote:
+    """poller_process.py --zygote: forks one poller process per life (imports done once)."""
 
     def __init__(self, data_dir: Path, provider: str, sink_port: int) -> None:
+        self.data_dir = data_dir
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 str(SCRIPT),
+                "--zygote",
                 "--data-dir",
                 str(data_dir),
                 "--provider",
@@ -61,52 +61,83 @@ class Poller:
                 "--sink-port",
                 str(sink_port),
             ],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=open(data_dir / "poller.log", "ab"),  # noqa: SIM115
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            text=True,
         )
+        self.lives = 0
+
+    def ask(self, command: str) -> str:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().strip()
+
+    def spawn(self) -> Poller:
+        self.lives += 1
+        events = self.data_dir / f"events-{self.lives}.log"
+        answer = self.ask(f"spawn {self.lives}")
+        assert answer.startswith("PID "), answer
+        return Poller(self, int(answer.split()[1]), events)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(30)
+
+
+class Poller:
+    """One life of the poller: a process forked by the zygote; what it reported."""
+
+    def __init__(self, zygote: Zygote, pid: int, events: Path) -> None:
+        self.zygote = zygote
+        self.pid = pid
+        self.events = events
         self.committed: set[int] = set()
         self.commits = 0
         self.queued = 0
-        self._buffer = b""
-        assert self.process.stdout is not None
-        os.set_blocking(self.process.stdout.fileno(), False)
+        self._offset = 0
 
-    def read(self, timeout: float) -> None:
-        assert self.process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            if not selector.select(timeout):
-                return
-        chunk = self.process.stdout.read() or b""
-        self._buffer += chunk
-        *lines, self._buffer = self._buffer.split(b"\n")
-        for line in lines:
-            word, _, rest = line.decode().partition(" ")
+    def read(self) -> None:
+        if not self.events.exists():
+            return
+        with open(self.events, "rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        for line in complete.decode().splitlines():
+            word, _, rest = line.partition(" ")
             if word == "COMMIT":
                 self.committed.update(int(x) for x in rest.split())
                 self.commits += 1
             elif word == "QUEUED":
                 self.queued += int(rest)
 
-    def wait_for(self, condition: object, timeout: float = 30.0) -> None:
+    def alive(self) -> bool:
+        return Path(f"/proc/{self.pid}").exists()
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        while not condition():  # type: ignore[operator]
-            if self.process.poll() is not None:
-                raise AssertionError(f"the poller exited with {self.process.returncode}")
+        while True:
+            self.read()
+            if condition():
+                return
+            if not self.alive():
+                raise AssertionError(f"poller {self.pid} died")
             if time.monotonic() > deadline:
                 raise AssertionError("the poller did not get there in time")
-            self.read(0.05)
+            time.sleep(0.02)
 
     def kill9(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-        self.read(0)  # lines written before the kill
+        assert self.zygote.ask(f"kill {self.pid}") == f"DEAD {self.pid}"
+        self.read()  # lines written before the kill
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(30)
-        self.read(0)
+        assert self.zygote.ask(f"term {self.pid}") == f"DEAD {self.pid}"
+        self.read()
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +167,9 @@ def test_kill9_during_polling_loses_nothing(tmp_path: Path, server: ReferenceSer
         engine = create_engine(settings.resolved_database_url)
         await upgrade(engine)
         vault = Vault.from_settings(settings)
-        household = await create_household(engine, users=[("ivan@example.ru", "ru")])
+        household = await create_household(
+            engine, users=[("ivan@example.ru", "ru")], poll_interval_s=1
+        )
         async with Runtime(settings, registry=registry) as runtime:
             for operator, count in OPERATORS.items():
                 items = server.bulk(operator, count, balance="900.00")
@@ -151,21 +184,22 @@ def test_kill9_during_polling_loses_nothing(tmp_path: Path, server: ReferenceSer
     alerts_opened = 0
     mailed_before_kill = 0
     rng = random.Random(20240501)
+    zygote = Zygote(data_dir, server.url, sink.port)
     with sink:
         for round_ in range(ROUNDS):
             low = round_ % 2 == 0  # every other round an alert opens just before the kill
             if low:
                 operator, number = numbers[round_ // 2]
                 server.set_balance(operator, number, "12.34")
-            poller = Poller(data_dir, server.url, sink.port)
+            poller = zygote.spawn()
             try:
                 if low:
                     poller.wait_for(lambda p=poller: p.queued > 0)
                     alerts_opened += 1
                     mails_then = sink.store.count()
                 else:
-                    poller.wait_for(lambda p=poller: p.commits >= 2)
-                    poller.read(rng.uniform(0.0, 0.4))  # a random moment of the cycle
+                    poller.wait_for(lambda p=poller: p.commits >= 1)
+                    time.sleep(rng.uniform(0.0, 0.5))  # a random moment of the cycle
             finally:
                 poller.kill9()
             if low:
@@ -178,12 +212,13 @@ def test_kill9_during_polling_loses_nothing(tmp_path: Path, server: ReferenceSer
             assert schedules == ["aggregator.poll-dispatch"]
 
         # A last, graceful life sends whatever the kills left in the outbox.
-        poller = Poller(data_dir, server.url, sink.port)
+        poller = zygote.spawn()
         try:
             poller.wait_for(lambda: db_state(database)[3].keys() <= {"sent"}, timeout=60)
             poller.wait_for(lambda p=poller: p.commits >= 1)
         finally:
             poller.stop()
+            zygote.close()
         committed |= poller.committed
 
     integrity, readings, schedules, outbox = db_state(database)

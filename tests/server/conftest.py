@@ -44,7 +44,9 @@ class Reference:
         return response.json()
 
     async def last_code(self, **params: str) -> str:
-        found = await self.sim("GET", "/outbox/last-code", params={"operator": "reference", **params})
+        found = await self.sim(
+            "GET", "/outbox/last-code", params={"operator": "reference", **params}
+        )
         return str(found["code"])
 
     async def captcha_answer(self, captcha_id: str | None = None) -> str:
@@ -74,12 +76,16 @@ class Harness:
             await self.page("/login")
         return self.csrf_token
 
-    async def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+    async def post(
+        self, path: str, data: dict[str, Any] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         form = {"_csrf": await self.csrf(), **(data or {})}
         kwargs.setdefault("follow_redirects", False)
         return await self.client.post(path, data=form, **kwargs)
 
-    async def htmx(self, method: str, path: str, data: dict[str, Any] | None = None) -> httpx.Response:
+    async def htmx(
+        self, method: str, path: str, data: dict[str, Any] | None = None
+    ) -> httpx.Response:
         headers = {"HX-Request": "true", "X-CSRF-Token": await self.csrf()}
         if method == "GET":
             return await self.client.get(path, params=data, headers=headers)

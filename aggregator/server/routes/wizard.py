@@ -320,10 +320,22 @@ def _flow_or_404(server: Server, user: CurrentUser, token: str) -> PendingFlow:
 
 
 @get("/flows/{token:str}", include_in_schema=False)
-async def flow_step(request: Request[Any, Any, Any], server: Server, token: str) -> Response[Any]:
+async def flow_step(
+    request: Request[Any, Any, Any], db: DB, server: Server, token: str
+) -> Response[Any]:
     user = require_user(request)
     flow = _flow_or_404(server, user, token)
-    return _render_step(request, server, flow)
+    linked: set[str] = set()
+    if flow.session is not None:
+        linked = set(
+            await db.scalars(
+                select(LinkedAccount.subaccount_id).where(
+                    LinkedAccount.household_id == user.household_id,
+                    LinkedAccount.provider_id == flow.provider_id,
+                )
+            )
+        )
+    return _render_step(request, server, flow, linked=linked)
 
 
 def _render_step(
@@ -332,12 +344,14 @@ def _render_step(
     flow: PendingFlow,
     *,
     status_code: int = 200,
+    linked: set[str] | None = None,
 ) -> Response[Any]:
     cls = _provider(server, flow.provider_id)
     return page(
         request,
         "login_step.html",
         status_code=status_code,
+        linked=linked or set(),
         flow=flow,
         provider=cls,
         challenge=flow.challenge,

@@ -31,21 +31,12 @@ __all__ = ["BashtelClient", "Download", "cookie_header"]
 MAX_REDIRECTS = 5
 
 
-def cookie_header(session: Session, path: str) -> str:
-    """The ``Cookie`` header for ``path`` from the cookies stored in the session."""
+def cookie_header(session: Session) -> str:
+    """The ``Cookie`` header from the cookies stored in the session (all are the cabinet's)."""
     cookies = session.data.get("cookies")
-    if not isinstance(cookies, list):
+    if not isinstance(cookies, Mapping) or not cookies:
         raise SessionExpired("the stored session holds no cookies")
-    parts = []
-    for cookie in cookies:
-        if not isinstance(cookie, Mapping):
-            continue
-        cookie_path = str(cookie.get("path") or "/")
-        if path.startswith(cookie_path.rstrip("/")) or cookie_path == "/":
-            parts.append(f"{cookie.get('name')}={cookie.get('value')}")
-    if not parts:
-        raise SessionExpired("the stored session holds no cookie for the cabinet")
-    return "; ".join(parts)
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
 
 
 @dataclass(frozen=True)
@@ -110,11 +101,10 @@ class BashtelClient:
         data: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         for _ in range(MAX_REDIRECTS + 1):
-            path = urlsplit(url).path or "/"
-            if path.rstrip("/").endswith("/login"):
+            if (urlsplit(url).path or "/").rstrip("/").endswith("/login"):
                 raise SessionExpired("the cabinet sent the session back to its login form")
             headers = {
-                "Cookie": cookie_header(session, path),
+                "Cookie": cookie_header(session),
                 "Accept": "text/html,application/xhtml+xml",
                 "Accept-Language": "ru-RU,ru;q=0.9",
             }

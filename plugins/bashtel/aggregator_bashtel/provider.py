@@ -117,10 +117,17 @@ def login_key(credentials: Credentials) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def _persistent(cookies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The cookies that outlive a browser session (the cabinet's device cookie)."""
-    now = utcnow().timestamp()
-    return [c for c in cookies if (c.get("expires") or -1) > now + 3600]
+def _device_cookies(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stored cookies that outlive a browser session (the cabinet's device cookie)."""
+    cookies, persistent = data.get("cookies"), data.get("persistent")
+    if not isinstance(cookies, dict) or not isinstance(persistent, dict):
+        return []
+    soon = utcnow().timestamp() + 3600
+    return [
+        {"name": name, "value": cookies[name], "expires": expires}
+        for name, expires in persistent.items()
+        if name in cookies and isinstance(expires, int | float) and expires > soon
+    ]
 
 
 class BashtelProvider(Provider):
@@ -140,10 +147,9 @@ class BashtelProvider(Provider):
     # -- device cookies -------------------------------------------------------------------
     def _remember(self, session: Session) -> None:
         key = session.data.get("login_key")
-        cookies = session.data.get("cookies")
-        if not isinstance(key, str) or not isinstance(cookies, list):
+        if not isinstance(key, str):
             return
-        device = _persistent(cookies)
+        device = _device_cookies(session.data)
         if device:
             self._devices[key] = device
             self._devices.move_to_end(key)
@@ -188,16 +194,18 @@ class BashtelProvider(Provider):
             raise
         if isinstance(outcome, LoginDone):
             await live.close()
-            cookies = [
-                {
-                    "name": c.get("name"),
-                    "value": c.get("value"),
-                    "path": c.get("path") or "/",
-                    "expires": c.get("expires") or -1,
-                }
+            # Names are keys and expiry times numbers: Session.secrets() treats every string
+            # value as a secret, and only the cookie values are.
+            cookies = {str(c["name"]): str(c["value"]) for c in outcome.cookies}
+            persistent = {
+                str(c["name"]): float(c["expires"])
                 for c in outcome.cookies
-            ]
-            session = Session(provider=self.id, data={"cookies": cookies, "login_key": key})
+                if isinstance(c.get("expires"), int | float) and c["expires"] > 0
+            }
+            session = Session(
+                provider=self.id,
+                data={"cookies": cookies, "persistent": persistent, "login_key": key},
+            )
             self._remember(session)
             return session
         challenge, live = outcome

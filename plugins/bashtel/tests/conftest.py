@@ -20,13 +20,13 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
-from aggregator import ProviderContext, Session
-from aggregator.browser import SharedBrowser
+from aggregator_bashtel.provider import LOGIN_SCHEME, BashtelProvider
 from reference_provider.app import create_app
 from reference_provider.backend import Backend
 from reference_provider.domain.models import Account
 
-from aggregator_bashtel.provider import LOGIN_SCHEME, BashtelProvider
+from aggregator import ProviderContext, Session
+from aggregator.browser import SharedBrowser
 
 START = dt.datetime(2024, 6, 15, 12, 0)  # Moscow time
 PASSWORD = "Canary-Pass-1"
@@ -41,7 +41,7 @@ class Customer:
     last3: str
     account: Account
 
-    def credentials(self, password: str | None = None, last3: str | None = None):  # noqa: ANN201
+    def credentials(self, password: str | None = None, last3: str | None = None):
         return LOGIN_SCHEME.build_credentials(
             self.login,
             password or self.password,
@@ -95,11 +95,10 @@ async def form_login(
             data["captcha"] = backend.captcha_answer(captcha_id=fields["captcha_id"])
         response = await client.post(f"{base_url}/login", data=data)
         assert response.status_code == 303, response.text
-        cookies = [
-            {"name": c.name, "value": c.value or "", "path": c.path, "expires": c.expires or -1}
-            for c in client.cookies.jar
-        ]
-    return Session(provider="bashtel", data={"cookies": cookies, "login_key": customer.login})
+        cookies = {c.name: c.value or "" for c in client.cookies.jar}
+        persistent = {c.name: float(c.expires) for c in client.cookies.jar if c.expires}
+    data = {"cookies": cookies, "persistent": persistent, "login_key": customer.login}
+    return Session(provider="bashtel", data=data)
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +136,7 @@ def customer(backend: Backend) -> Customer:
 
 
 @pytest_asyncio.fixture
-async def session(
-    transport: httpx.ASGITransport, backend: Backend, customer: Customer
-) -> Session:
+async def session(transport: httpx.ASGITransport, backend: Backend, customer: Customer) -> Session:
     return await form_login(transport, f"{ORIGIN}/bashtel", backend, customer)
 
 

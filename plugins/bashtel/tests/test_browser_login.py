@@ -10,9 +10,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import aggregator_bashtel.provider as provider_module
 import httpx
 import pytest
 import pytest_asyncio
+from aggregator_bashtel.provider import BashtelProvider
+from reference_provider.backend import Backend
+
 from aggregator import (
     AccountLocked,
     Challenge,
@@ -29,10 +33,6 @@ from aggregator import (
     Unavailable,
 )
 from aggregator.browser import SharedBrowser
-from reference_provider.backend import Backend
-
-import aggregator_bashtel.provider as provider_module
-from aggregator_bashtel.provider import BashtelProvider
 
 from .conftest import Customer, new_customer
 
@@ -48,7 +48,7 @@ async def loopback_http() -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def make_provider(
     live_server: str, loopback_http: httpx.AsyncClient, shared_browser: SharedBrowser
-):  # noqa: ANN201
+):
     """A provider as one process has it (call again for "another process")."""
 
     def make(flows: FlowRegistry | None = None) -> BashtelProvider:
@@ -74,7 +74,7 @@ async def answer_captchas(
 
 
 async def test_first_login_shows_the_captcha_and_the_answer_continues_in_the_same_page(
-    make_provider, backend: Backend, shared_browser: SharedBrowser  # noqa: ANN001
+    make_provider, backend: Backend, shared_browser: SharedBrowser
 ) -> None:
     customer = new_customer(backend)
     provider = make_provider()
@@ -96,7 +96,8 @@ async def test_first_login_shows_the_captcha_and_the_answer_continues_in_the_sam
 
     session = await answer_captchas(provider, backend, wrong)
     assert isinstance(session, Session)
-    assert {c["name"] for c in session.data["cookies"]} >= {"BTSESSID", "bt_device"}
+    assert set(session.data["cookies"]) >= {"BTSESSID", "bt_device"}
+    assert session.data["persistent"]["bt_device"] > 0
     assert len(provider.context.flows) == 0
     poll = await provider.poll(session, "")
     assert poll.balance.amount.amount == Decimal("600.00")
@@ -105,7 +106,7 @@ async def test_first_login_shows_the_captcha_and_the_answer_continues_in_the_sam
 
 
 async def test_a_remembered_device_logs_in_again_without_a_captcha(
-    make_provider, backend: Backend  # noqa: ANN001
+    make_provider, backend: Backend
 ) -> None:
     customer = new_customer(backend)
     provider = make_provider()
@@ -118,13 +119,11 @@ async def test_a_remembered_device_logs_in_again_without_a_captcha(
 
 
 async def test_a_restarted_process_re_logs_in_silently_after_the_session_expired(
-    make_provider, backend: Backend  # noqa: ANN001
+    make_provider, backend: Backend
 ) -> None:
     customer = new_customer(backend)
     first = make_provider()
-    session = await answer_captchas(
-        first, backend, await first.start_login(customer.credentials())
-    )
+    session = await answer_captchas(first, backend, await first.start_login(customer.credentials()))
     stored = Session.model_validate_json(session.model_dump_json())
 
     restarted = make_provider()  # a new process: only the sealed session survived
@@ -137,7 +136,7 @@ async def test_a_restarted_process_re_logs_in_silently_after_the_session_expired
 
 
 async def test_a_demanded_captcha_makes_the_unattended_re_login_wait_for_a_person(
-    make_provider, backend: Backend  # noqa: ANN001
+    make_provider, backend: Backend
 ) -> None:
     customer = new_customer(backend)
     provider = make_provider()
@@ -155,7 +154,7 @@ async def test_a_demanded_captcha_makes_the_unattended_re_login_wait_for_a_perso
 
 @pytest.mark.parametrize("wrong", ["password", "digits"])
 async def test_wrong_credentials_are_invalid_credentials(
-    make_provider, backend: Backend, wrong: str  # noqa: ANN001
+    make_provider, backend: Backend, wrong: str
 ) -> None:
     customer = new_customer(backend)
     provider = make_provider()
@@ -169,9 +168,7 @@ async def test_wrong_credentials_are_invalid_credentials(
     assert len(provider.context.flows) == 0
 
 
-async def test_repeated_failures_lock_the_account(
-    make_provider, backend: Backend  # noqa: ANN001
-) -> None:
+async def test_repeated_failures_lock_the_account(make_provider, backend: Backend) -> None:
     customer = new_customer(backend)
     provider = make_provider()
     wrong = customer.credentials(password="Not-The-Password")
@@ -181,13 +178,11 @@ async def test_repeated_failures_lock_the_account(
     with pytest.raises(AccountLocked):
         await answer_captchas(provider, backend, await provider.start_login(wrong))
     with pytest.raises(AccountLocked):  # even the right password, until the lock ends
-        await answer_captchas(
-            provider, backend, await provider.start_login(customer.credentials())
-        )
+        await answer_captchas(provider, backend, await provider.start_login(customer.credentials()))
 
 
 async def test_an_unanswered_captcha_page_is_closed_when_its_time_runs_out(
-    make_provider,  # noqa: ANN001
+    make_provider,
     backend: Backend,
     shared_browser: SharedBrowser,
     monkeypatch: pytest.MonkeyPatch,
@@ -207,7 +202,7 @@ async def test_an_unanswered_captcha_page_is_closed_when_its_time_runs_out(
 
 @pytest.mark.parametrize(("kind", "error"), [("503", Unavailable), ("changed_html", ParseError)])
 async def test_a_broken_login_page_is_a_contract_error_and_leaves_no_page_open(
-    make_provider,  # noqa: ANN001
+    make_provider,
     backend: Backend,
     shared_browser: SharedBrowser,
     kind: str,
@@ -224,7 +219,7 @@ async def test_a_broken_login_page_is_a_contract_error_and_leaves_no_page_open(
 
 
 async def test_a_dead_browser_is_started_again(
-    make_provider, backend: Backend, shared_browser: SharedBrowser  # noqa: ANN001
+    make_provider, backend: Backend, shared_browser: SharedBrowser
 ) -> None:
     customer = new_customer(backend)
     provider = make_provider()

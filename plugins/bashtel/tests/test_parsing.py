@@ -8,10 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from aggregator_bashtel import parsing
+
 from aggregator import ParseError
 from aggregator.core.models import AccountState, ChatAuthor, PaymentKind, SuspensionState
-
-from aggregator_bashtel import parsing
 
 PAYLOADS = Path(__file__).parent / "payloads"
 MSK = dt.timezone(dt.timedelta(hours=3))

@@ -11,6 +11,9 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from aggregator_bashtel.provider import BashtelProvider
+from reference_provider.backend import Backend
+
 from aggregator import (
     Challenge,
     ChallengeAnswer,
@@ -32,12 +35,8 @@ from aggregator.core.models import (
     ReportFormat,
     SuspensionState,
 )
-from reference_provider.backend import Backend
-
-from aggregator_bashtel.provider import BashtelProvider
 
 from .conftest import Customer
-
 
 
 def first_of_next_month(day: dt.date) -> dt.date:
@@ -81,8 +80,8 @@ async def test_balance_follows_the_billing_clock(
     assert balance.amount.amount == Decimal(backend.balance(_account(backend, session))) / 100
 
 
-def _account(backend: Backend, session: Session):  # noqa: ANN202
-    token = next(c["value"] for c in session.data["cookies"] if c["name"] == "BTSESSID")
+def _account(backend: Backend, session: Session):
+    token = session.data["cookies"]["BTSESSID"]
     return backend.account(backend.sessions[token].current_account_id or "")
 
 
@@ -232,7 +231,9 @@ async def test_a_top_up_of_a_wrong_amount_is_rejected(
         await provider.top_up(session, "", amount)
 
 
-@pytest.mark.parametrize(("fmt", "magic"), [(ReportFormat.PDF, b"%PDF"), (ReportFormat.XLSX, b"PK")])
+@pytest.mark.parametrize(
+    ("fmt", "magic"), [(ReportFormat.PDF, b"%PDF"), (ReportFormat.XLSX, b"PK")]
+)
 async def test_the_detail_of_a_billing_period_downloads_as_a_file(
     provider: BashtelProvider, session: Session, fmt: ReportFormat, magic: bytes, backend: Backend
 ) -> None:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from aggregator import ParseError
 from aggregator.core.models import (
     AccountState,
     AutopaySettings,
@@ -40,8 +41,6 @@ from aggregator.core.models import (
     TrafficStats,
     Usage,
 )
-
-from aggregator import ParseError
 
 T = TypeVar("T")
 

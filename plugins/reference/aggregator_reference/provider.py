@@ -15,6 +15,23 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
+from aggregator import (
+    Challenge,
+    ChallengeAnswer,
+    ChallengeKind,
+    Credentials,
+    IdentifierKind,
+    IdentifierSpec,
+    InvalidCredentials,
+    LoginScheme,
+    OperationRejected,
+    PasswordPolicy,
+    Provider,
+    Secret,
+    SecretKind,
+    Session,
+    SsoProvider,
+)
 from aggregator.core.models import (
     AutopaySettings,
     Balance,
@@ -36,23 +53,6 @@ from aggregator.core.models import (
     TariffChangeResult,
     TopUpResult,
     Usage,
-)
-
-from aggregator import (
-    Challenge,
-    ChallengeAnswer,
-    ChallengeKind,
-    Credentials,
-    IdentifierKind,
-    IdentifierSpec,
-    LoginScheme,
-    OperationRejected,
-    PasswordPolicy,
-    Provider,
-    Secret,
-    SecretKind,
-    Session,
-    SsoProvider,
 )
 
 from . import parsing
@@ -219,14 +219,16 @@ class ReferenceProvider(Provider):
             text = answer.text.reveal() if answer.text else ""
             return await self._attempt(creds, challenge.state["captcha_id"], text)
         if challenge.kind is ChallengeKind.CODE:
-            _, body = await self.client.call(
-                "POST",
-                "/auth/code/verify",
-                json={
-                    "ticket": challenge.state["ticket"],
-                    "code": answer.text.reveal() if answer.text else "",
-                },
-            )
+            code = answer.text.reveal() if answer.text else ""
+            try:
+                _, body = await self.client.call(
+                    "POST",
+                    "/auth/code/verify",
+                    secrets=(code,),
+                    json={"ticket": challenge.state["ticket"], "code": code},
+                )
+            except OperationRejected as exc:  # a wrong or stale code: the login failed
+                raise InvalidCredentials(exc.reason) from None
             return self._session(body)
         if challenge.kind is ChallengeKind.SSO_REDIRECT:
             _, body = await self.client.call(

@@ -8,19 +8,26 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest_asyncio
-
-from aggregator import Challenge, Credentials, LoginScheme, Session
-from aggregator.testing import ContractBackend, ContractSuite, Fault
 from aggregator_reference import ReferenceProvider
 from reference_provider.app import create_app
 from reference_provider.backend import Backend
 
+from aggregator import Challenge, Credentials, LoginScheme, Session
+from aggregator.testing import ContractBackend, ContractSuite, Fault
+
 PREFIX = "/reference/api/v1"
-IDP_USERS = {"gosuslugi": "ivan.smirnov", "tbank": "+79031234567", "vk": "ivan.smirnov@vk.com",
-             "ok": "ivan.smirnov.ok", "mailru": "ivan.smirnov@mail.ru"}
-FAULTS = {Fault.UNAVAILABLE: {"kind": "503"},
-          Fault.RATE_LIMITED: {"kind": "429", "retry_after": 7},
-          Fault.MALFORMED: {"kind": "malformed_json"}}
+IDP_USERS = {
+    "gosuslugi": "ivan.smirnov",
+    "tbank": "+79031234567",
+    "vk": "ivan.smirnov@vk.com",
+    "ok": "ivan.smirnov.ok",
+    "mailru": "ivan.smirnov@mail.ru",
+}
+FAULTS = {
+    Fault.UNAVAILABLE: {"kind": "503"},
+    Fault.RATE_LIMITED: {"kind": "429", "retry_after": 7},
+    Fault.MALFORMED: {"kind": "malformed_json"},
+}
 
 
 class ReferenceBackend(ContractBackend):
@@ -53,8 +60,9 @@ class ReferenceBackend(ContractBackend):
         return dt.date.fromisoformat(str(clock["today"]))
 
     async def captcha_answer(self, challenge: Challenge) -> str:
-        found = await self._sim("GET", "/captcha",
-                                params={"captcha_id": challenge.state["captcha_id"]})
+        found = await self._sim(
+            "GET", "/captcha", params={"captcha_id": challenge.state["captcha_id"]}
+        )
         return str(found["answer"])
 
     async def read_code(self, challenge: Challenge) -> str:
@@ -63,9 +71,15 @@ class ReferenceBackend(ContractBackend):
 
     async def complete_sso(self, challenge: Challenge) -> str:
         assert challenge.sso_provider is not None
-        found = await self._sim("POST", "/idp/complete", json={
-            "authorize_url": challenge.url, "username": IDP_USERS[challenge.sso_provider],
-            "password": "sso-demo-2024"})
+        found = await self._sim(
+            "POST",
+            "/idp/complete",
+            json={
+                "authorize_url": challenge.url,
+                "username": IDP_USERS[challenge.sso_provider],
+                "password": "sso-demo-2024",
+            },
+        )
         return str(found["callback_url"])
 
     async def expire_session(self, session: Session) -> bool:

@@ -120,6 +120,8 @@ class TestContractLoopback(ContractSuite):
     preferred_scheme = "password"
 
     @pytest.fixture
-    async def contract_backend(self, loopback: LoopbackServer) -> AsyncIterator[RostelecomBackend]:
+    async def contract_backend(
+        self, loopback: LoopbackServer, sso_browser: SsoBrowser
+    ) -> AsyncIterator[RostelecomBackend]:
         async with httpx.AsyncClient(timeout=10) as http:
-            yield RostelecomBackend(http, loopback.url)
+            yield RostelecomBackend(http, loopback.url, sso_browser)

@@ -1003,7 +1003,4 @@ def bulk_session(backend: Backend, account: BulkAccount) -> dict[str, Any]:
     session = backend.sessions[account.token]
     session.current_account_id = account.account_id
     session.data.setdefault("csrf", secrets.token_urlsafe(24))
-    return {
-        "cookies": [{"name": SESSION_COOKIE, "value": account.token, "path": BASE, "expires": -1}],
-        "login_key": f"bulk-{account.subscriber_id}",
-    }
+    return {"cookies": {SESSION_COOKIE: account.token}, "persistent": {}}

@@ -115,6 +115,7 @@ def _ok(
 ) -> Response[Any]:
     return Response(
         {"resultCode": RESULT["SUCCESS"], "resultText": text, **data},
+        status_code=200,
         cookies=cookies or [],
         headers={"Cache-Control": "no-store"},
     )

@@ -107,6 +107,25 @@ _LEDGER_TYPE = {
     "autopay": "AUTOPAY",
     "adjustment": "ADJUSTMENT",
 }
+_ACCOUNT_METHODS = frozenset(
+    {
+        "getAccountBalanceV2",
+        "getBonusBalance",
+        "getAvailableTariffs",
+        "changeTariff",
+        "getServiceOptions",
+        "changeOption",
+        "getVoluntaryBlock",
+        "getVoluntaryBlockCost",
+        "blockServices",
+        "unblockServices",
+        "getPaymentsHistory",
+        "createPayment",
+        "getAutopay",
+        "setAutopay",
+        "orderDetail",
+    }
+)
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 _templates = Environment(
@@ -1035,6 +1054,8 @@ def router(backend: Backend) -> Router:
                 }
             return _api_ok(**reply)
 
+        if method not in _ACCOUNT_METHODS:
+            raise NotFound(f"Метод {method[:60]} не найден")
         acc = account_of(session, body)
         if method == "getAccountBalanceV2":
             due, amount = backend.next_payment(acc)
@@ -1133,7 +1154,7 @@ def router(backend: Backend) -> Router:
             report_id = secrets.token_urlsafe(12)
             passport.reports[report_id] = (session.subscriber_id, report)
             return _api_ok(reportId=report_id, fileName=report.filename)
-        raise NotFound(f"Метод {method} не найден")
+        raise NotFound(f"Метод {method[:60]} не найден")
 
     @post("/client-api/{method:str}", status_code=200)
     async def client_api(method: str, request: Request[Any, Any, Any]) -> Response[Any]:

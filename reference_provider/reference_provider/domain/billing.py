@@ -191,10 +191,12 @@ class BillingMixin(DomainState):
             return True
         return tariff.kind == acc.kind
 
-    def monthly_fee(self, acc: Account) -> int:
-        """Tariff plus enabled services, per month, in kopecks."""
+    def monthly_fee(self, acc: Account, tariff_id: str | None = None) -> int:
+        """Tariff (``tariff_id`` or the current one) plus enabled services, per month."""
+        self.touch(acc)
         cfg = self.operator(acc.operator)
-        total = self.tariff_of(acc).fee
+        tariff = cfg.tariff(tariff_id or acc.tariff_id)
+        total = tariff.fee if tariff else 0
         for sid in acc.services:
             svc = cfg.service(sid)
             total += svc.fee if svc else 0
@@ -206,23 +208,11 @@ class BillingMixin(DomainState):
 
     def next_payment(self, acc: Account) -> tuple[dt.date, int]:
         """When and how much to pay so that next month is covered (0 when it already is)."""
-        self.touch(acc)
         today = self.clock.today()
-        due = first_of_next_month(today)
-        cfg = self.operator(acc.operator)
-        rest_of_month = (
-            self.monthly_fee(acc)
-            * (days_in_month(today) - today.day)
-            // max(1, days_in_month(today))
-        )
-        next_tariff = acc.pending_tariff_id or acc.tariff_id
-        nt = cfg.tariff(next_tariff)
-        next_month = nt.fee if nt else 0
-        for sid in acc.services:
-            svc = cfg.service(sid)
-            next_month += svc.fee if svc else 0
-        need = rest_of_month + next_month - acc.balance
-        return due, max(0, need)
+        n = days_in_month(today)
+        rest_of_month = self.monthly_fee(acc) * (n - today.day) // n
+        next_month = self.monthly_fee(acc, acc.pending_tariff_id)
+        return first_of_next_month(today), max(0, rest_of_month + next_month - acc.balance)
 
     def services(self, acc: Account) -> list[tuple[ServiceDef, bool]]:
         """Every service offered for this kind of account, with whether it is enabled."""

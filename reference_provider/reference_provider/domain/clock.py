@@ -39,6 +39,8 @@ class BillingClock:
         self._real_start = time.monotonic()
         self._elapsed_before = 0.0  # simulated seconds accumulated before the last speed change
         self.manual_advance = dt.timedelta(0)
+        self._today = self.start.date()
+        self._today_until = -1.0  # monotonic time until which ``_today`` is right
 
     @property
     def speed(self) -> float:
@@ -51,6 +53,7 @@ class BillingClock:
         self._elapsed_before += (real_now - self._real_start) * self._speed
         self._real_start = real_now
         self._speed = float(speed)
+        self._today_until = -1.0
 
     def now(self) -> dt.datetime:
         """The current billing time, aware, in Moscow time."""
@@ -60,13 +63,25 @@ class BillingClock:
         return self.start + dt.timedelta(seconds=simulated) + self.manual_advance
 
     def today(self) -> dt.date:
-        return self.now().date()
+        """The billing day; cached until the next Moscow midnight on this clock (hot path)."""
+        real = time.monotonic()
+        if real < self._today_until:
+            return self._today
+        now = self.now()
+        self._today = now.date()
+        midnight = dt.datetime.combine(self._today + dt.timedelta(days=1), dt.time(), MSK)
+        if self._speed:
+            self._today_until = real + (midnight - now).total_seconds() / self._speed - 0.001
+        else:
+            self._today_until = float("inf")
+        return self._today
 
     def advance(self, delta: dt.timedelta) -> dt.datetime:
         """Move the clock forward by ``delta`` (never backwards); return the new now."""
         if delta < dt.timedelta(0):
             raise ValueError("the billing clock never goes back")
         self.manual_advance += delta
+        self._today_until = -1.0
         return self.now()
 
     def snapshot(self) -> dict[str, object]:

@@ -1,0 +1,275 @@
+"""The NetByNet reply parsers on saved replies of the API (payloads/, see its README)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aggregator_netbynet import parsing
+
+from aggregator import (
+    AccountLocked,
+    InvalidCredentials,
+    OperationRejected,
+    ParseError,
+    SessionExpired,
+    Unavailable,
+)
+from aggregator.core.models import AccountState, ChatAuthor, PaymentKind, SuspensionState
+
+PAYLOADS = Path(__file__).parent / "payloads"
+MSK = dt.timezone(dt.timedelta(hours=3))
+
+
+def reply(name: str) -> Any:
+    return json.loads((PAYLOADS / name).read_text(encoding="utf-8"))
+
+
+def test_balance_with_bonus_and_next_payment() -> None:
+    balance = parsing.parse_balance(reply("get_balance.json"), reply("get_balance_details.json"))
+    assert balance.amount.amount == Decimal("900.00")
+    assert balance.bonus is not None and balance.bonus.amount == Decimal("120.00")
+    assert balance.next_charge_amount is not None
+    assert balance.next_charge_amount.amount == Decimal("450.00")
+    assert balance.next_charge_date == dt.date(2024, 7, 1)
+
+
+def test_a_bonus_balance_of_minus_one_means_no_bonus() -> None:
+    balance = parsing.parse_balance(
+        reply("get_balance.json"), reply("get_balance_details_no_bonus.json")
+    )
+    assert balance.bonus is None
+
+
+def test_a_negative_balance_is_kept_negative() -> None:
+    balance = parsing.parse_balance(
+        reply("get_balance_negative.json"), reply("get_balance_details_no_bonus.json")
+    )
+    assert balance.amount.amount == Decimal("-40.00")
+
+
+@pytest.mark.parametrize("value", [0.1, 1234.56, 99999.99, 0.07, 1e-2])
+def test_money_is_exact_for_json_numbers(value: float) -> None:
+    payload = {"resultCode": 8, "accountBalance": value}
+    details = {"resultCode": 8, "bonusBalance": -1}
+    amount = parsing.parse_balance(payload, details).amount.amount
+    assert amount == Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.pop("accountBalance"),
+        lambda d: d.update(accountBalance="много"),
+        lambda d: d.update(accountBalance=None),
+        lambda d: d.update(accountBalance=True),
+        lambda d: d.update(accountBalance=[900]),
+        lambda d: d.pop("resultCode"),
+        lambda d: d.update(resultCode="8"),
+        lambda d: d.update(resultCode=7),
+    ],
+)
+def test_a_changed_balance_reply_is_a_parse_error_never_a_balance(mutate: Any) -> None:
+    payload = copy.deepcopy(reply("get_balance.json"))
+    mutate(payload)
+    with pytest.raises(ParseError):
+        parsing.parse_balance(payload, reply("get_balance_details.json"))
+
+
+def test_renamed_keys_are_a_parse_error_with_the_payload_redacted() -> None:
+    renamed = {f"v2_{k}": v for k, v in reply("get_profile_info.json").items()}
+    with pytest.raises(ParseError) as caught:
+        parsing.parse_profile(renamed)
+    assert caught.value.payload is not None
+    assert "500100200" not in caught.value.payload  # long digit runs are masked
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("not_authorized.json", SessionExpired),
+        ("not_found.json", OperationRejected),
+        ("change_tariff_rejected.json", OperationRejected),
+        ("voluntary_block_unconfirmed.json", OperationRejected),
+        ("password_recovery_not_found.json", OperationRejected),
+    ],
+)
+def test_result_codes_become_contract_errors(name: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parsing.check_result(reply(name))
+
+
+def test_an_internal_error_code_is_unavailable() -> None:
+    with pytest.raises(Unavailable):
+        parsing.check_result({"resultCode": 99, "resultText": "Внутренняя ошибка"})
+
+
+def test_an_unknown_result_code_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="resultCode 77"):
+        parsing.check_result({"resultCode": 77, "resultText": "?"})
+
+
+@pytest.mark.parametrize(
+    ("name", "outcome"),
+    [
+        ("login_ok.json", "ok"),
+        ("login_captcha.json", "captcha"),
+        ("login_captcha_wrong.json", "captcha"),
+        ("login_invalid.json", "invalid"),
+        ("login_wrong_region.json", "invalid"),
+    ],
+)
+def test_login_replies(name: str, outcome: str) -> None:
+    login = parsing.parse_login(reply(name))
+    assert login.outcome == outcome
+    assert login.need_change_password is False
+
+
+def test_a_login_that_needs_a_new_password_says_so() -> None:
+    payload = {**reply("login_ok.json"), "needChangePassword": True}
+    assert parsing.parse_login(payload).need_change_password is True
+
+
+def test_login_failures_become_auth_errors() -> None:
+    with pytest.raises(InvalidCredentials):
+        parsing.raise_login_failure(parsing.parse_login(reply("login_invalid.json")))
+    locked = {"resultCode": 13, "resultText": "Вход заблокирован до 12:30", "captcha": False}
+    with pytest.raises(AccountLocked):
+        parsing.raise_login_failure(parsing.parse_login(locked))
+
+
+def test_a_captcha_reply_without_its_flag_is_a_parse_error() -> None:
+    with pytest.raises(ParseError):
+        parsing.parse_login({"resultCode": 11, "resultText": "Введите код"})
+
+
+@pytest.mark.parametrize(
+    ("name", "state", "end"),
+    [
+        ("get_internet_accounts_details.json", AccountState.ACTIVE, None),
+        ("get_internet_accounts_details_suspended.json", AccountState.SUSPENDED, "2024-07-15"),
+        ("get_internet_accounts_details_blocked.json", AccountState.BLOCKED, None),
+    ],
+)
+def test_internet_accounts_give_tariff_and_status(
+    name: str, state: AccountState, end: str | None
+) -> None:
+    [account] = parsing.parse_internet_accounts(reply(name))
+    assert account.state is state
+    assert account.block_end == (dt.date.fromisoformat(end) if end else None)
+    assert account.tariff.name.startswith("Wifire")
+    assert account.status_name
+
+
+def test_an_account_list_that_is_empty_is_a_parse_error() -> None:
+    with pytest.raises(ParseError):
+        parsing.parse_internet_accounts({"resultCode": 8, "internetAccounts": []})
+
+
+def test_profile() -> None:
+    profile = parsing.parse_profile(reply("get_profile_info.json"))
+    assert profile.full_name == "Иван Петрович Смирнов"
+    assert profile.account_number == "500100200"
+    assert profile.phone == "+79031234567"
+    assert profile.address == "Москва, ул. Лесная, д. 5, кв. 12"
+
+
+def test_tariffs_and_a_scheduled_change() -> None:
+    catalogue = parsing.parse_tariffs(reply("get_tariffs.json"))
+    assert catalogue.current.id == "nbn-300"
+    assert [t.id for t in catalogue.available] == ["nbn-100", "nbn-300", "nbn-tv"]
+    assert catalogue.pending is None
+    scheduled = parsing.parse_tariffs(reply("get_tariffs_scheduled.json"))
+    assert scheduled.pending is not None and scheduled.pending.id == "nbn-100"
+    assert scheduled.pending_from == dt.date(2024, 7, 1)
+    change = parsing.parse_tariff_change(reply("change_tariff.json"))
+    assert change.tariff.id == "nbn-100"
+    assert change.effective_date == dt.date(2024, 7, 1)
+
+
+def test_services() -> None:
+    services = {s.id: s for s in parsing.parse_services(reply("get_services.json"))}
+    assert services["nbn-ip"].enabled
+    assert services["nbn-ip"].price is not None
+    assert services["nbn-ip"].price.amount == Decimal("150.00")
+    changed = {s.id: s for s in parsing.parse_services(reply("change_service.json"))}
+    assert changed["nbn-mobile"].enabled
+
+
+def test_payments_and_charges_together_newest_first() -> None:
+    rows = parsing.parse_payments(reply("get_payments.json"), reply("get_charges.json"))
+    assert len(rows) == 4 + 13
+    assert rows == sorted(rows, key=lambda p: p.at, reverse=True)
+    payments = [p for p in rows if p.kind is PaymentKind.PAYMENT]
+    charges = [p for p in rows if p.kind is PaymentKind.CHARGE]
+    assert len(payments) == 4 and len(charges) == 13
+    assert payments[0].id == "p4085"
+    assert payments[0].amount.amount == Decimal("820.00")
+    assert payments[0].at == dt.datetime(2024, 6, 1, 10, 5, tzinfo=MSK)
+    assert all(p.amount.amount > 0 for p in rows)
+
+
+def test_top_up_reply() -> None:
+    result = parsing.parse_top_up(reply("pay.json"))
+    assert result.payment.amount.amount == Decimal("500.50")
+    assert result.balance is not None and result.balance.amount == Decimal("1400.50")
+
+
+def test_autopay() -> None:
+    off = parsing.parse_autopay(reply("autopay.json"))
+    assert off.enabled is False and off.threshold is None
+    on = parsing.parse_autopay(reply("set_autopay.json"))
+    assert on.enabled
+    assert on.threshold is not None and on.threshold.amount == Decimal("100.00")
+    assert on.amount is not None and on.amount.amount == Decimal("500.00")
+    assert on.card_mask is not None and on.card_mask.startswith("****")
+
+
+def test_voluntary_block_states_and_the_60_free_days() -> None:
+    none = parsing.parse_block(reply("voluntary_block_none.json"))
+    assert none.state is SuspensionState.ACTIVE
+    assert none.cost_rule is not None and none.cost_rule.free_days == 60
+    assert none.cost_rule.daily_fee is not None
+    assert none.cost_rule.daily_fee.amount == Decimal("5.00")
+    assert none.max_days == 180
+    requested = parsing.parse_block(reply("voluntary_block_requested.json"))
+    assert requested.state is SuspensionState.REQUESTED
+    assert (requested.start, requested.end) == (dt.date(2024, 7, 1), dt.date(2024, 9, 28))
+    active = parsing.parse_block(reply("voluntary_block_active.json"))
+    assert active.state is SuspensionState.SUSPENDED
+
+
+def test_block_quote_shows_the_cost_before_confirming() -> None:
+    quote = parsing.parse_block_quote(reply("voluntary_block_calculate.json"))
+    assert (quote.days, quote.free_days, quote.paid_days) == (90, 60, 30)
+    assert quote.total.amount == Decimal("150.00")
+
+
+def test_a_quote_that_does_not_add_up_is_a_parse_error() -> None:
+    payload = {**reply("voluntary_block_calculate.json"), "paidDays": 31}
+    with pytest.raises(ParseError):
+        parsing.parse_block_quote(payload)
+
+
+def test_support_requests_and_the_bots_reply() -> None:
+    assert parsing.parse_chat(reply("requests.json")) == []
+    topics = parsing.parse_topics(reply("request_topics.json"))
+    assert [t.id for t in topics] == ["support", "billing"]
+    replies = parsing.parse_request_sent(reply("request_sent.json"))
+    assert [m.author for m in replies] == [ChatAuthor.BOT]
+    assert replies[0].text == "Ваш баланс: 1\u00a0400,50\u00a0₽."
+    history = parsing.parse_chat(reply("request_sent.json"))
+    assert [m.author for m in history] == [ChatAuthor.USER, ChatAuthor.BOT]
+    assert history[0].topic_id == "billing"
+
+
+def test_promotions_are_news_and_offers() -> None:
+    items = parsing.parse_promotions(reply("get_promotions.json"))
+    assert {i.kind for i in items} == {"offer", "news"}
+    assert items[0].title == "Мобильный интернет Wifire"
+    assert items[0].published == dt.date(2024, 6, 10)

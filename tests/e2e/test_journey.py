@@ -1,0 +1,260 @@
+"""The whole journey in a real browser: first account, linking an account of every operator
+through its real login steps (captcha, SMS code, SSO, new password: answers read from the
+reference provider's sim API), balances and charts, a tariff change confirmed by a code, a
+service toggle, a suspension, the support chat with the bot and the agent, PDF and XLSX
+reports, an alert threshold and the e-mail it sends. axe-core checks every page.
+
+The tests of this module run in order and share one browser page and one aggregator.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from aggregator.plugins import load_plugins
+
+from .conftest import Sim, check_a11y
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+EMAIL = "ivan@example.ru"
+PASSWORD = "Семья-2025-пароль"
+INSTALLED = set(load_plugins().providers)
+
+
+def needs(operator: str) -> Any:
+    return pytest.mark.skipif(operator not in INSTALLED, reason=f"the {operator} plugin is missing")
+
+
+async def _start_login(page: Any, operator: str, scheme: str) -> None:
+    await page.goto(f"/accounts/add/{operator}?scheme={scheme}")
+    await expect(page.locator("h1")).to_be_visible()
+
+
+async def _choose_numbers(page: Any, *numbers: str) -> None:
+    """On the choice step tick exactly ``numbers`` (all when none given), then add."""
+    await expect(page.locator("input[name=subaccount]").first).to_be_visible()
+    if numbers:
+        boxes = page.locator("input[name=subaccount]")
+        for i in range(await boxes.count()):
+            box = boxes.nth(i)
+            label = await box.locator("xpath=..").inner_text()
+            if any(n in label for n in numbers):
+                await box.check()
+            else:
+                await box.uncheck()
+    await check_a11y(page, "wizard-choose")
+    await page.get_by_role("button", name="Добавить").click()
+
+
+async def _continue(page: Any) -> None:
+    await page.get_by_role("button", name="Продолжить").click()
+
+
+async def _linked(page: Any) -> None:
+    """After a link the dashboard (several numbers) or the account page (one) shows."""
+    await page.wait_for_url(re.compile(r"/(\?linked=\d+|accounts/\d+\?linked=1)$"))
+
+
+async def test_first_account_and_sign_in(page: Any, aggregator_url: str) -> None:
+    await page.goto("/")
+    await page.wait_for_url("**/setup")
+    await check_a11y(page, "setup")
+    await page.get_by_label("Название семьи").fill("Смирновы")
+    await page.get_by_label("Имя").fill("Иван")
+    await page.get_by_label("Электронная почта").fill(EMAIL)
+    await page.get_by_label("Новый пароль").fill(PASSWORD)
+    await page.get_by_label("Повторите пароль").fill(PASSWORD)
+    await page.get_by_role("button", name="Создать учётную запись").click()
+    await page.wait_for_url(f"{aggregator_url}/")
+    await expect(page.get_by_role("heading", name="Счетов пока нет")).to_be_visible()
+    await check_a11y(page, "dashboard-empty")
+    # Sign out and in again: the session cookie is Secure + HttpOnly and still works here.
+    await page.get_by_role("button", name="Выйти").click()
+    await page.wait_for_url("**/login")
+    await check_a11y(page, "login")
+    await page.get_by_label("Электронная почта").fill(EMAIL)
+    await page.get_by_label("Пароль").fill(PASSWORD)
+    await page.get_by_role("button", name="Войти").click()
+    await page.wait_for_url(f"{aggregator_url}/")
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    session = cookies["__Host-agg_session"]
+    assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Lax"
+
+
+@needs("reference")
+async def test_link_reference_by_every_login_path(page: Any, sim: Sim) -> None:
+    # Password, then the choice of numbers.
+    await page.goto("/accounts/add")
+    await check_a11y(page, "add-account")
+    await _start_login(page, "reference", "password")
+    await check_a11y(page, "wizard-form")
+    await page.get_by_role("radio", name="Логин").check()
+    await page.locator("#identifier").fill("demo")
+    await page.get_by_label("Пароль").fill("demo-password")
+    await page.get_by_label("Название").fill("Смирновы")
+    await _continue(page)
+    await _choose_numbers(page, "REF-0001", "REF-0002")
+    await _linked(page)
+
+    # A captcha on a login from a new device.
+    await _start_login(page, "reference", "password")
+    await page.locator("#identifier").fill("captcha")
+    await page.get_by_label("Пароль").fill("demo-password")
+    await _continue(page)
+    await expect(page.locator("img.captcha")).to_be_visible()
+    await check_a11y(page, "wizard-captcha")
+    await page.get_by_role("textbox", name="Символы с картинки").fill(
+        await sim.captcha("reference")
+    )
+    await _continue(page)
+    await _linked(page)
+
+    # A one-time code by SMS, naming the masked destination.
+    await _start_login(page, "reference", "sms_code")
+    await page.get_by_role("radio", name="Телефон").check()
+    await page.locator("#identifier").fill("+7 (903) 123-45-67")
+    await _continue(page)
+    await expect(page.get_by_text("отправил код в SMS")).to_be_visible()
+    await check_a11y(page, "wizard-code")
+    await page.get_by_role("textbox", name="Код", exact=True).fill(await sim.last_code("reference"))
+    await _continue(page)
+    await _choose_numbers(page, "REF-0003")
+    await _linked(page)
+
+    # SSO: out to the identity provider's pages and back to the dashboard's callback.
+    await _start_login(page, "reference", "sso")
+    await page.get_by_role("button", name="Госуслуги").click()
+    await check_a11y(page, "wizard-sso")
+    await page.get_by_role("link", name=re.compile("Войти через Госуслуги")).click()
+    await page.locator("#username").fill("ivan.smirnov")
+    await page.locator("#password").fill("sso-demo-2024")
+    await page.locator("#login").click()
+    await page.locator("#allow").click()
+    await expect(page.locator("input[name=subaccount]").first).to_be_visible()
+    await _choose_numbers(page, "REF-0004")
+    await _linked(page)
+
+    # A temporary password that must be replaced.
+    await _start_login(page, "reference", "password")
+    await page.locator("#identifier").fill("newbie")
+    await page.get_by_label("Пароль").fill("temp-123456")
+    await _continue(page)
+    await expect(page.locator("#new_password")).to_be_visible()
+    await check_a11y(page, "wizard-new-password")
+    await page.locator("#new_password").fill("Permanent-2025")
+    await page.locator("#new_password_confirm").fill("Permanent-2025")
+    await _continue(page)
+    await _linked(page)
+
+    await page.goto("/")
+    await expect(page.locator(".card")).to_have_count(6)
+
+
+@needs("beeline")
+async def test_link_beeline_with_a_temporary_password_by_sms(page: Any, sim: Sim) -> None:
+    # A login without a password: a temporary one by SMS, then a permanent one.
+    await _start_login(page, "beeline", "sms_password")
+    await page.locator("#identifier").fill("8 905 222-33-44")
+    await _continue(page)
+    await expect(page.get_by_text("отправил код в SMS")).to_be_visible()
+    await page.get_by_role("textbox", name="Код", exact=True).fill(
+        await sim.last_code("beeline")
+    )
+    await _continue(page)
+    await expect(page.locator("#new_password")).to_be_visible()
+    await page.locator("#new_password").fill("Beeline-New-2025")
+    await page.locator("#new_password_confirm").fill("Beeline-New-2025")
+    await _continue(page)
+    await _linked(page)
+    # A login holding several numbers: each chosen one becomes its own card.
+    await _start_login(page, "beeline", "password")
+    await page.locator("#identifier").fill("+7 (903) 123-45-67")
+    await page.get_by_label("Пароль").fill("Beeline-2024")
+    await _continue(page)
+    await _choose_numbers(page, "903 123", "903 765")
+    await _linked(page)
+
+
+@needs("rostelecom")
+async def test_link_rostelecom_through_sso(page: Any) -> None:
+    await _start_login(page, "rostelecom", "sso")
+    await page.get_by_role("button", name="Госуслуги").click()
+    await page.get_by_role("link", name=re.compile("Войти через Госуслуги")).click()
+    await page.locator("#username").fill("ivan.smirnov")
+    await page.locator("#password").fill("sso-demo-2024")
+    await page.locator("#login").click()
+    await page.locator("#allow").click()
+    await _choose_numbers(page, "361000000001", "361000000003")
+    await _linked(page)
+
+
+@needs("bashtel")
+async def test_link_bashtel_with_its_captcha(page: Any, sim: Sim) -> None:
+    await _start_login(page, "bashtel", "password")
+    await page.locator("#identifier").fill("smirnov_ufa")
+    await page.get_by_label("Пароль").fill("Bashtel-2024")
+    await page.locator("#extra_account_last3").fill("123")
+    await _continue(page)
+    await expect(page.locator("img.captcha")).to_be_visible()
+    await page.get_by_role("textbox", name="Символы с картинки").fill(await sim.captcha("bashtel"))
+    await _continue(page)
+    if "/flows/" in page.url:
+        await _choose_numbers(page, "0274000123")
+    await _linked(page)
+
+
+@needs("netbynet")
+async def test_link_netbynet_by_contract_and_region(page: Any) -> None:
+    await _start_login(page, "netbynet", "contract")
+    await page.locator("#identifier").fill("500100200")
+    await page.get_by_label("Пароль").fill("Netbynet-2024")
+    await page.locator("#extra_region").select_option("moscow")
+    await _continue(page)
+    if "/flows/" in page.url:
+        await _choose_numbers(page)
+    await _linked(page)
+
+
+async def _accounts(page: Any) -> list[dict[str, Any]]:
+    response = await page.request.get("/api/v1/accounts")
+    assert response.ok
+    return list((await response.json())["accounts"])
+
+
+async def _account_id(page: Any, provider: str, number_end: str) -> int:
+    for account in await _accounts(page):
+        if account["provider_id"] == provider and account["number_masked"].endswith(number_end):
+            return int(account["id"])
+    raise AssertionError(f"no {provider} account ending {number_end}")
+
+
+async def test_dashboard_shows_balances_and_charts(page: Any, sim: Sim) -> None:
+    # Every linked account is polled by the embedded scheduler; three more days of readings
+    # (the billing clock advanced, "refresh now" pressed) make the history charts.
+    async def all_polled() -> bool:
+        return all(a["balance"] is not None for a in await _accounts(page))
+
+    assert await eventually(all_polled, attempts=120)
+    account_id = await _account_id(page, "reference", "01")
+    for _ in range(3):
+        await sim.advance(days=1)
+        await page.goto(f"/accounts/{account_id}")
+        await page.get_by_role("button", name="Обновить сейчас").click()
+        await page.wait_for_url(f"**/accounts/{account_id}")
+    await page.goto("/")
+    cards = page.locator(".card")
+    assert await cards.count() >= 6
+    await expect(page.locator(".summary-value").first).to_contain_text("₽")
+    await expect(page.locator(".card svg.spark").first).to_be_visible()
+    await expect(page.locator(".badge-danger").first).to_be_visible()  # REF-0004 is blocked
+    await check_a11y(page, "dashboard")
+    await page.goto(f"/accounts/{account_id}")
+    await expect(page.locator("#balance-chart canvas").first).to_be_visible()
+    await expect(page.locator("#tariffs-body .option").first).to_be_visible()
+    await check_a11y(page, "account")
+    assert not page.js_errors, page.js_errors
