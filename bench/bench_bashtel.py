@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 from aggregator_bashtel import BashtelProvider
 from aggregator_bashtel.provider import LOGIN_SCHEME
-from bench_netbynet import free_port, start_server, wait_ready
+from bench_netbynet import Paired, Round, free_port, paired, start_server, wait_ready
 
 from aggregator import (
     Challenge,
@@ -166,8 +166,8 @@ async def login_times(
 
 
 async def poll_rates(
-    http: httpx.AsyncClient, origin: str, count: int, seconds: float, rounds: int, workers: int
-) -> list[tuple[int, float, float]]:
+    http: httpx.AsyncClient, origin: str, count: int, slice_s: float, pairs: int, workers: int
+) -> list[tuple[int, Paired]]:
     reply = await http.post(
         origin + "/sim/accounts/bulk", json={"operator": "bashtel", "count": count}
     )
@@ -181,33 +181,36 @@ async def poll_rates(
         response = await http.get(page, headers={"Cookie": cookie, "Accept": "text/html"})
         response.text  # noqa: B018 - decode the body as the plugin does
 
-    async def run(kind: str, subset: list[Session]) -> float:
-        cycle = itertools.cycle(subset)
-        polls = 0
-        deadline = time.perf_counter() + seconds
-
-        async def worker() -> None:
-            nonlocal polls
-            while time.perf_counter() < deadline:
-                session = next(cycle)
-                if kind == "plugin":
-                    await provider.poll(session, "")
-                else:
-                    await bare(session)
-                polls += 1
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        return polls / (time.perf_counter() - start)
-
-    await run("bare", sessions[:10])  # warm-up
     rows = []
     for size in (count // 10, count):
-        best = {"bare": 0.0, "plugin": 0.0}
-        for _ in range(rounds):
-            for kind in ("bare", "plugin"):
-                best[kind] = max(best[kind], await run(kind, sessions[:size]))
-        rows.append((size, best["bare"], best["plugin"]))
+        subset = sessions[:size]
+
+        async def run(kind: str, subset: list[Session] = subset) -> Round:
+            cycle = itertools.cycle(subset)
+            polls = errors = 0
+            deadline = time.perf_counter() + slice_s
+
+            async def worker() -> None:
+                nonlocal polls, errors
+                while time.perf_counter() < deadline:
+                    session = next(cycle)
+                    try:
+                        if kind == "plugin":
+                            await provider.poll(session, "")
+                        else:
+                            await bare(session)
+                    except Exception:
+                        errors += 1
+                    else:
+                        polls += 1
+
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(workers)))
+            return Round(polls, time.perf_counter() - start, errors)
+
+        await run("bare")  # warm-up
+        await run("plugin")
+        rows.append((size, await paired(run, pairs)))
     return rows
 
 
@@ -216,8 +219,8 @@ async def main() -> None:
     parser.add_argument("--days", type=int, default=14, help="simulated days of hourly polls")
     parser.add_argument("--logins", type=int, default=15, help="timed logins of each kind")
     parser.add_argument("--accounts", type=int, default=300, help="bulk accounts polled")
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=12, help="alternating slice pairs")
+    parser.add_argument("--slice", type=float, default=0.4, help="seconds per slice")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
         "--only", choices=("steady", "login", "polls"), help="run one measurement only"
@@ -227,7 +230,7 @@ async def main() -> None:
     steady: list[Steady] = []
     plugin_times: list[float] = []
     bare_times: list[float] = []
-    rates: list[tuple[int, float, float]] = []
+    rates: list[tuple[int, Paired]] = []
 
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
@@ -246,7 +249,7 @@ async def main() -> None:
                 plugin_times, bare_times = await login_times(http, origin, browser, args.logins)
             if "polls" in run:
                 rates = await poll_rates(
-                    http, origin, args.accounts, args.seconds, args.rounds, args.concurrency
+                    http, origin, args.accounts, args.slice, args.pairs, args.concurrency
                 )
     finally:
         await browser.aclose()
@@ -258,7 +261,7 @@ async def main() -> None:
     if plugin_times:
         print_logins(plugin_times, bare_times, args.logins)
     if rates:
-        print_rates(rates, args.concurrency, args.rounds, args.seconds)
+        print_rates(rates, args.concurrency, args.pairs, args.slice)
 
 
 def print_steady(steady: list[Steady], days: int) -> None:
@@ -288,16 +291,20 @@ def print_logins(plugin_times: list[float], bare_times: list[float], count: int)
 
 
 def print_rates(
-    rates: list[tuple[int, float, float]], concurrency: int, rounds: int, seconds: float
+    rates: list[tuple[int, Paired]], concurrency: int, pairs: int, slice_s: float
 ) -> None:
-    print(f"3. Poll rate: plugin vs bare httpx (1 page per poll), concurrency "
-          f"{concurrency}, best of {rounds} x {seconds:g} s")  # fmt: skip
+    print(
+        f"3. Poll rate: plugin vs bare httpx (the same page per poll), concurrency "
+        f"{concurrency}, {pairs} alternating pairs of {slice_s:g} s (medians)"
+    )
     print()
-    print("| accounts | bare polls/s | plugin polls/s | ratio | goal |")
-    print("|---:|---:|---:|---:|---|")
-    for size, bare_rate, plugin_rate in rates:
-        print(f"| {size} | {bare_rate:.0f} | {plugin_rate:.0f} "
-              f"| {plugin_rate / bare_rate:.2f} | >= 0.80 |")  # fmt: skip
+    print("| accounts | bare polls/s | plugin polls/s | ratio | errors | goal |")
+    print("|---:|---:|---:|---:|---:|---|")
+    for size, r in rates:
+        print(
+            f"| {size} | {r.bare_per_s:.0f} | {r.plugin_per_s:.0f} | {r.ratio:.2f} "
+            f"| {r.errors} | >= 0.80 |"
+        )
 
 
 if __name__ == "__main__":

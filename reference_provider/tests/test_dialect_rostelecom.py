@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 import pytest
 import pytest_asyncio
+from litestar import Litestar
 from reference_provider.app import create_app
 from reference_provider.backend import Backend
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -21,10 +22,20 @@ API = "/rostelecom/client-api/"
 LK = "http://127.0.0.1/rostelecom/lk/sso-auth"
 
 
+@pytest.fixture(scope="module")
+def app() -> Litestar:
+    return create_app(backend=Backend(seed=1, clock_speed=0), sim=True)
+
+
 @pytest_asyncio.fixture
-async def client() -> AsyncIterator[tuple[Backend, httpx.AsyncClient]]:
-    backend = Backend(seed=1, clock_speed=0)
-    app = create_app(backend=backend, sim=True)
+async def client(app: Litestar) -> AsyncIterator[tuple[Backend, httpx.AsyncClient]]:
+    """A fresh demo world (renewed in place: building an app costs more than a Backend)."""
+    backend: Backend = app.state.backend
+    faults = backend.faults
+    backend.__dict__.clear()
+    backend.__dict__.update(vars(Backend(seed=1, clock_speed=0)))
+    faults.clear()
+    backend.faults, backend.sim = faults, True
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         yield backend, http

@@ -9,15 +9,18 @@ The tests of this module run in order and share one browser page and one aggrega
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
+import openpyxl
+import pypdf
 import pytest
 from playwright.async_api import expect
 
 from aggregator.plugins import load_plugins
 
-from .conftest import Sim, check_a11y
+from .conftest import Sim, check_a11y, eventually, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -258,3 +261,131 @@ async def test_dashboard_shows_balances_and_charts(page: Any, sim: Sim) -> None:
     await expect(page.locator("#tariffs-body .option").first).to_be_visible()
     await check_a11y(page, "account")
     assert not page.js_errors, page.js_errors
+
+
+async def test_change_tariff_with_a_confirmation_code(page: Any, sim: Sim) -> None:
+    account_id = await _account_id(page, "reference", "01")
+    await page.goto(f"/accounts/{account_id}")
+    tariffs = page.locator("#tariffs-body")
+    await tariffs.get_by_role("link", name=re.compile("Перейти")).first.click()
+    await expect(tariffs.get_by_text("Сменить тариф")).to_be_visible()
+    await check_a11y(page, "account-tariff-confirm")
+    await tariffs.get_by_role("button", name="Подтвердить смену").click()
+    await expect(tariffs.get_by_text("отправил код в SMS")).to_be_visible()
+    await check_a11y(page, "account-code")
+    await tariffs.get_by_role("textbox", name="Код").fill(await sim.last_code("reference"))
+    await tariffs.get_by_role("button", name="Подтвердить").click()
+    await expect(tariffs.get_by_text("Заявка на смену тарифа принята")).to_be_visible()
+    await expect(tariffs.get_by_text("Вступает в силу")).to_be_visible()
+
+
+async def test_toggle_a_service(page: Any) -> None:
+    services = page.locator("#services-body")
+    switch = services.get_by_role("switch").first
+    before = await switch.get_attribute("aria-checked")
+    await switch.click()
+    after = "false" if before == "true" else "true"
+    await expect(services.get_by_role("switch").first).to_have_attribute("aria-checked", after)
+    await check_a11y(page, "account-services")
+
+
+async def test_request_a_suspension_seeing_its_cost_first(page: Any) -> None:
+    block = page.locator("#suspension-body")
+    await block.get_by_role("button", name="Рассчитать стоимость").click()
+    await expect(block.get_by_text("Итого")).to_be_visible()
+    await expect(block.locator(".confirm-box strong")).to_contain_text("₽")
+    await check_a11y(page, "account-suspension-quote")
+    await block.get_by_role("button", name="Заблокировать").click()
+    await expect(block.get_by_text("Заявка на блокировку принята")).to_be_visible()
+
+
+async def test_chat_with_the_bot_and_the_agent(page: Any, sim: Sim) -> None:
+    chat = page.locator("#chat-body")
+    await expect(chat.get_by_label("Сообщение")).to_be_visible()
+    await chat.get_by_label("Сообщение").fill("Какой у меня баланс?")
+    await chat.get_by_role("button", name="Отправить").click()
+    await expect(chat.locator(".msg-user").last).to_contain_text("Какой у меня баланс?")
+    await expect(chat.locator(".msg-bot").last).to_be_visible()
+    await chat.get_by_label("Сообщение").fill("Можно ли перенести договор на соседа?")
+    await chat.get_by_role("button", name="Отправить").click()
+    await expect(chat.locator(".msg-user").last).to_contain_text("перенести договор")
+    agents = await chat.locator(".msg-agent").count()
+    await sim.advance(minutes=30)
+    # The chat log polls every few seconds: the specialist's answer arrives by itself.
+    await expect(chat.locator(".msg-agent")).to_have_count(agents + 1, timeout=30_000)
+    await check_a11y(page, "account-chat")
+
+
+async def test_download_pdf_and_xlsx_reports(page: Any) -> None:
+    reports = page.locator("#reports")
+    await reports.get_by_label("PDF").check()
+    async with page.expect_download() as pdf_info:
+        await reports.get_by_role("button", name="Скачать").click()
+    pdf = await (await pdf_info.value).path()
+    assert len(pypdf.PdfReader(str(pdf)).pages) >= 1
+    await reports.get_by_label("XLSX").check()
+    async with page.expect_download() as xlsx_info:
+        await reports.get_by_role("button", name="Скачать").click()
+    xlsx = await (await xlsx_info.value).path()
+    with open(xlsx, "rb") as handle:
+        workbook = openpyxl.load_workbook(io.BytesIO(handle.read()))
+    assert workbook.active is not None and workbook.active.max_row >= 1
+
+
+async def test_threshold_brings_the_alert_email(page: Any) -> None:
+    await page.goto("/settings/alerts")
+    await check_a11y(page, "alerts")
+    await page.get_by_label("Порог, ₽").fill("1000")
+    await page.get_by_role("button", name="Сохранить").click()
+    await expect(page.get_by_text("Сохранено.")).to_be_visible()
+    account_id = await _account_id(page, "reference", "01")
+    await page.goto(f"/accounts/{account_id}")
+    await page.get_by_role("button", name="Обновить сейчас").click()
+    await page.wait_for_url(f"**/accounts/{account_id}")
+
+    async def mail_arrived() -> bool:
+        await page.goto("/outbox")
+        return await page.locator(".mails li").filter(has_text="850").count() > 0
+
+    assert await eventually(mail_arrived, attempts=60)
+    await check_a11y(page, "outbox")
+    mail = page.locator(".mails li").filter(has_text="850").first
+    await mail.locator("summary").click()
+    await expect(mail.locator(".mail-body")).to_contain_text(f"/accounts/{account_id}")
+
+
+async def test_other_pages_are_accessible(page: Any) -> None:
+    for path, name in [("/members", "members"), ("/plugins", "plugins"), ("/settings", "settings")]:
+        await page.goto(path)
+        await check_a11y(page, name)
+    await page.goto("/members")
+    await page.get_by_label("Электронная почта").fill("anna@example.ru")
+    await page.get_by_role("button", name="Создать приглашение").click()
+    await expect(page.locator("#invite-link")).to_have_value(re.compile("/invite/"))
+    await check_a11y(page, "members-invited")
+    assert not page.js_errors, page.js_errors
+
+
+async def test_screenshots_in_russian_and_english(page: Any) -> None:
+    account_id = await _account_id(page, "reference", "01")
+    for lang, switch in (("ru", None), ("en", "EN")):
+        if switch:
+            await page.goto("/")
+            await page.get_by_role("button", name=switch).click()
+            await expect(page.locator("html")).to_have_attribute("lang", lang)
+        await page.goto("/")
+        await check_a11y(page, f"dashboard-{lang}")
+        await screenshot(page, f"dashboard-{lang}")
+        await page.goto(f"/accounts/{account_id}")
+        await expect(page.locator("#balance-chart canvas").first).to_be_visible()
+        await expect(page.locator("#tariffs-body .option").first).to_be_visible()
+        await expect(page.locator("#chat-body .chat").first).to_be_visible()
+        await check_a11y(page, f"account-{lang}")
+        await screenshot(page, f"account-{lang}")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto("/")
+    await screenshot(page, "dashboard-en-mobile")
+    await page.get_by_role("button", name="RU").click()
+    await page.goto(f"/accounts/{account_id}")
+    await screenshot(page, "account-ru-mobile")
+    await page.set_viewport_size({"width": 1280, "height": 900})

@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, ValidationException
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from ...core.errors import FlowExpired, OperationRejected
 from ...core.flows import Challenge, ChallengeAnswer
@@ -21,7 +21,7 @@ from ...core.models import (
     ReportFormat,
 )
 from ...core.secret import Secret
-from ...storage.models import AlertRule, LinkedAccount, from_minor
+from ...storage.models import AlertRule, BalanceReading, LinkedAccount, from_minor
 from ..chat import store_messages, transcript
 from ..flows import PendingFlow
 from ..i18n import zone
@@ -37,6 +37,17 @@ CHART_DAYS = 90
 
 def _today(tz: str) -> dt.date:
     return dt.datetime.now(zone(tz)).date()
+
+
+async def _operator_today(db: DB, account_id: int, tz: str) -> dt.date:
+    """Today at the operator: ours, or later when its clock runs ahead (its newest reading)."""
+    newest = await db.scalar(
+        select(func.max(BalanceReading.at)).where(BalanceReading.account_id == account_id)
+    )
+    today = _today(tz)
+    if newest is not None:
+        today = max(today, newest.astimezone(zone(tz)).date())
+    return today
 
 
 def _parse_date(value: str | None, field: str) -> dt.date:
@@ -104,7 +115,7 @@ async def account_page(
             )
         )
     }
-    today = _today(user.timezone)
+    today = await _operator_today(db, account_id, user.timezone)
     error_message, error_action = t.error(lang, account.last_error_key)
     low, runs = rules.get("low_balance"), rules.get("runs_out")
     return page(
@@ -210,7 +221,7 @@ async def suspension_section(
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     suspension = await _ops(server).call(db, account, lambda p, s, a: p.suspension(s, a))
-    today = _today(user.timezone)
+    today = await _operator_today(db, account.id, user.timezone)
     return fragment(
         request,
         "partials/suspension.html",
@@ -265,7 +276,7 @@ async def payments_section(
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     caps = capabilities_of(server, account.provider_id)
-    today = _today(user.timezone)
+    today = await _operator_today(db, account.id, user.timezone)
     since = today - dt.timedelta(days=90)
     payments = await _ops(server).call(db, account, lambda p, s, a: p.payments(s, a, since, today))
     autopay = None

@@ -93,7 +93,7 @@ def _fail(message: str, html: str) -> ParseError:
 
 def check_complete(html: str) -> None:
     """Refuse a page that was cut short (a truncated body must never be half-read)."""
-    if not html.rstrip().lower().endswith("</html>"):
+    if not html[-64:].rstrip().lower().endswith("</html>"):
         raise _fail("the page is incomplete (truncated body)", html)
 
 
@@ -295,33 +295,52 @@ def account_state(status_text: str) -> AccountState:
     return AccountState.UNKNOWN
 
 
+def _ids(tree: LexborHTMLParser) -> dict[str, LexborNode]:
+    """Every element with an id, by id: one pass instead of a selector per value."""
+    return {node.attributes.get("id") or "": node for node in tree.css("[id]")}
+
+
 def parse_cabinet(html: str, now: dt.datetime | None = None) -> CabinetState:
-    """The «Состояние лицевого счёта» page: balance, tariff, status, next charge."""
+    """The «Состояние лицевого счёта» page: balance, tariff, status, next charge.
+
+    This is the page every poll reads, so it looks its values up by id in one pass.
+    """
     tree = page(html)
-    _required(tree, "#account-state", html)
-    amount = _money_node(tree, "#balance", html)
-    credit = _money_node(tree, "#credit-limit", html) if tree.css_first("#credit-limit") else None
-    bonus = _money_node(tree, "#bonus-balance", html) if tree.css_first("#bonus-balance") else None
-    as_of_node = tree.css_first("#as-of")
+    ids = _ids(tree)
+
+    def node(name: str) -> LexborNode:
+        found = ids.get(name)
+        if found is None:
+            raise _fail(f"the page lacks #{name}", html)
+        return found
+
+    def money(name: str) -> Money:
+        return Money.rub(parse_money(_text(node(name)), html))
+
+    node("account-state")
+    amount = money("balance")
+    credit = money("credit-limit") if "credit-limit" in ids else None
+    bonus = money("bonus-balance") if "bonus-balance" in ids else None
+    as_of_node = ids.get("as-of")
     as_of = (
         parse_datetime(_time_attr(as_of_node, html), html)
         if as_of_node is not None
         else (now or dt.datetime.now(dt.UTC))
     )
     next_date = next_amount = None
-    next_node = tree.css_first("#next-charge")
+    next_node = ids.get("next-charge")
     if next_node is not None:
         next_amount = Money.rub(parse_money(_text(next_node.css_first(".money")), html))
         next_date = parse_date(_time_attr(next_node.css_first("time"), html), html)
-    tariff_name = _text(_required(tree, "#tariff-name", html))
-    number = _text(_required(tree, "#account-number", html))
+    tariff_name = _text(node("tariff-name"))
+    number = _text(node("account-number"))
     if not tariff_name or not number:
         raise _fail("the tariff or the account number is empty", html)
-    state = account_state(_text(_required(tree, "#account-status", html)))
+    state = account_state(_text(node("account-status")))
     suspension_end = None
-    end_node = tree.css_first("#suspension-note .suspension-end")
-    if end_node is not None:
-        suspension_end = parse_date(_time_attr(end_node, html), html)
+    note = ids.get("suspension-note")
+    if note is not None:
+        suspension_end = parse_date(_time_attr(note.css_first(".suspension-end"), html), html)
     return CabinetState(
         balance=Balance(
             amount=amount,
@@ -332,11 +351,11 @@ def parse_cabinet(html: str, now: dt.datetime | None = None) -> CabinetState:
             next_charge_amount=next_amount,
         ),
         account_number=number,
-        full_name=_text(tree.css_first("#subscriber-name")),
+        full_name=_text(ids.get("subscriber-name")),
         tariff_name=tariff_name,
         state=state,
         suspension_end=suspension_end,
-        address=_text(tree.css_first("#account-address")),
+        address=_text(ids.get("account-address")),
     )
 
 

@@ -19,6 +19,7 @@ challenge's serialisable ``state``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from decimal import Decimal
@@ -42,9 +43,11 @@ from aggregator import (
     ProviderContext,
     SecretKind,
     Session,
+    SessionExpired,
 )
 from aggregator.core.models import (
     Balance,
+    ChatAuthor,
     ChatMessage,
     ChatTopic,
     Money,
@@ -81,10 +84,10 @@ PHONE = IdentifierSpec(
 
 PASSWORD_POLICY = PasswordPolicy(
     min_length=6,
-    max_length=40,
+    max_length=64,
     latin_only=True,
-    description_ru="От 6 до 40 символов: латинские буквы, цифры, знаки",
-    description_en="6 to 40 characters: Latin letters, digits, punctuation",
+    description_ru="От 6 до 64 символов: латинские буквы, цифры, знаки",
+    description_en="6 to 64 characters: Latin letters, digits, punctuation",
 )
 
 SCHEME_PASSWORD = LoginScheme(
@@ -304,6 +307,14 @@ class BeelineProvider(Provider):
             return challenge.model_copy(update={"message": refused.reason[:300]})
         return await self._authenticate(login, new_password)
 
+    async def logout(self, session: Session) -> None:
+        """``DELETE 2.0/auth/auth``: the token stops working at once."""
+        token = session.data.get("token")
+        if isinstance(token, str) and token:
+            payload = await self.client.call("DELETE", "2.0/auth/auth", token=token)
+            with contextlib.suppress(InvalidCredentials, SessionExpired):  # already gone
+                parsing.check_meta(payload, [token])
+
     async def subaccounts(self, session: Session) -> list[Subaccount]:
         token = self._token(session)
         payload = await self.client.call("GET", "1.0/sso/subscribers", token=token)
@@ -462,7 +473,7 @@ class BeelineProvider(Provider):
         payload = await self._put(
             session, account, "1.0/chat/message", {"topicId": topic_id, "text": text[:4000]}
         )
-        return [m for m in parsing.parse_chat_messages(payload) if m.author.value != "user"]
+        return [m for m in parsing.parse_chat_messages(payload) if m.author is not ChatAuthor.USER]
 
     async def unseen_chat_messages(self, session: Session, account: str) -> list[ChatMessage]:
         """Replies that arrived while the user was away; fetching marks them seen."""

@@ -321,3 +321,13 @@ async def test_normal_polling_is_never_rate_limited_but_a_tight_loop_is(world: W
         for _ in range(200):
             await world.provider.balance(session, LOGIN)
     assert caught.value.retry_after is not None and caught.value.retry_after >= 1
+
+
+async def test_logout_ends_the_token(world: World) -> None:
+    from aggregator import SessionExpired
+
+    session = await login(world)
+    await world.provider.logout(session)
+    with pytest.raises(SessionExpired):
+        await world.provider.subaccounts(session)
+    await world.provider.logout(session)  # twice is harmless

@@ -50,8 +50,10 @@ class NetbynetClient:
         params: Mapping[str, str] | None = None,
         secrets: list[str] | None = None,
         device: str | None = None,
+        cookies_wanted: bool = False,
     ) -> ApiReply:
-        """One API call; the decoded JSON reply and the cookies it set."""
+        """One API call; the decoded JSON reply (and the cookies it set, when wanted: reading
+        Set-Cookie costs more than the rest of a small reply)."""
         response = await self._send(cookies, method, path, body=body, params=params, device=device)
         if response.status_code == 401:
             raise SessionExpired("the API says the session is over")
@@ -62,7 +64,8 @@ class NetbynetClient:
                 payload=response.content[:2000],
                 secrets=secrets or [],
             )
-        return ApiReply(payload=payload, cookies=dict(response.cookies.items()))
+        jar = dict(response.cookies.items()) if cookies_wanted else {}
+        return ApiReply(payload=payload, cookies=jar)
 
     async def image(
         self, cookies: Mapping[str, str] | None, path: str, device: str | None = None

@@ -194,7 +194,13 @@ class NetbynetProvider(Provider):
         }
         device = device_id(credentials)
         reply = await self.client.call(
-            pending.cookies, "POST", "v3/login", body=body, secrets=secrets, device=device
+            pending.cookies,
+            "POST",
+            "v3/login",
+            body=body,
+            secrets=secrets,
+            device=device,
+            cookies_wanted=True,
         )
         try:
             login = parsing.parse_login(reply.payload)
@@ -251,6 +257,7 @@ class NetbynetProvider(Provider):
             "v1/change-password",
             body={"oldPassword": old[0] if old else "", "newPassword": new},
             secrets=[*old, new],
+            cookies_wanted=True,
         )
         try:
             parsing.check_result(reply.payload)

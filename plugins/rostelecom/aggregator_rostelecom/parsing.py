@@ -317,6 +317,11 @@ def is_otp_page(html: str) -> bool:
     return HTMLParser(html).css_first("form#kc-form-otp") is not None
 
 
+def is_message_page(html: str) -> bool:
+    """The passport's message page (for example "the login page expired, start again")."""
+    return HTMLParser(html).css_first("#message-text") is not None
+
+
 def login_error(code: str | None, text: str) -> Exception:
     """The contract error for the passport's feedback on a failed login."""
     if code == "account_locked":

@@ -285,6 +285,8 @@ class RostelecomProvider(Provider):
             if page.captcha_id is not None:
                 return await self._captcha_challenge(page, flow)
             raise parsing.login_error(page.error_code, page.error_text)
+        if response.status_code == 400 and parsing.is_message_page(html):
+            raise FlowExpired("rostelecom: the passport's login step expired; start again")
         raise ParseError(
             "rostelecom: the passport answered a page it never shows",
             payload=html[:2000],
@@ -332,7 +334,8 @@ class RostelecomProvider(Provider):
         )
 
     async def _captcha_challenge(self, page: parsing.LoginPage, flow: dict[str, Any]) -> Challenge:
-        assert page.captcha_image is not None
+        if page.captcha_image is None:
+            raise ParseError("rostelecom: a captcha without its picture")
         response = await self.client.binary(page.captcha_image)
         content_type = response.headers.get("content-type", "").split(";")[0].strip()
         if response.status_code != 200 or not content_type.startswith("image/"):

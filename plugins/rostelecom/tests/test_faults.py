@@ -125,3 +125,23 @@ async def test_timeout_over_loopback(loopback: LoopbackServer) -> None:
         with pytest.raises(Timeout):
             await provider.balance(session, account)
         loopback.backend.faults.clear()
+
+
+async def test_latency_only_slows_the_answer(world: World) -> None:
+    session, account = await login(world.provider)
+    world.backend.faults.add("latency", operator="rostelecom", seconds=0.05, count=3)
+    assert (await world.provider.poll(session, account)).balance.amount == Money.rub("1540.00")
+
+
+async def test_a_login_step_the_passport_forgot_is_flow_expired(world: World) -> None:
+    from aggregator_rostelecom.provider import SCHEME_SMS
+
+    from aggregator import ChallengeAnswer, FlowExpired, Secret
+
+    step = await world.provider.start_login(
+        SCHEME_SMS.build_credentials("9031234567", identifier_kind="phone")
+    )
+    assert isinstance(step, Challenge)
+    world.backend.advance(minutes=31)  # the passport keeps a login for 30 minutes
+    with pytest.raises(FlowExpired):
+        await world.provider.continue_login(step, ChallengeAnswer(text=Secret("123456")))

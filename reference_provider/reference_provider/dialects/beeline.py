@@ -4,6 +4,7 @@ Shape (see ../shared/spec/operators.md)::
 
     PUT  2.0/auth/auth?login=<10 digits>   {password[, captchaId, captchaText]} -> token,
                                             tempPassInd; afterwards header X-Auth-Token
+    DELETE 2.0/auth/auth                    log out (the token stops working)
     POST 1.0/passReset?login=               a temporary password by SMS (the code outbox)
     PUT  1.0/setting/changePassword         {oldPassword, newPassword} (a temp-password token)
     GET  1.0/sso/subscribers                subscribers[].ctn; the number in header X-CTN
@@ -309,6 +310,12 @@ def router(backend: Backend) -> Router:
         )
         return _ok(token=result.session.token, tempPassInd=result.must_change_password)
 
+    @route("/2.0/auth/auth", http_method=["DELETE"], status_code=200)
+    async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
+        session = session_of(request, allow_restricted=True)
+        backend.logout(session.token)
+        return _ok("Сессия завершена")
+
     @route("/1.0/passReset", http_method=["GET", "POST"], status_code=200)
     async def pass_reset(request: Request[Any, Any, Any]) -> Response[Any]:
         login = login_param(request)
@@ -592,6 +599,7 @@ def router(backend: Backend) -> Router:
 
     handlers: list[Callable[..., Any]] = [
         auth,
+        logout,
         pass_reset,
         change_password,
         captcha_image,

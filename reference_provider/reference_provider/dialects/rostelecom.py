@@ -271,6 +271,8 @@ def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[
             "Метод не найден" if status in (404, 405) else "Некорректный запрос",
             status,
         )
+    if isinstance(exc, DomainError):
+        return _message("Ошибка", exc.message, exc.status)
     if status >= 500:
         return _message("Ошибка", "Сервис временно недоступен, попробуйте позже", 500)
     return _message("Страница не найдена", "Проверьте адрес страницы", status)
