@@ -13,8 +13,9 @@ every browser login. Three measurements, each next to its baseline in the same r
    form, submit, cookies, close) next to a bare Playwright script doing the same form login on
    the same browser, interleaved, ``--logins`` each; medians compared. Goal: <= 1.2x.
 3. **Poll rate.** ``provider.poll`` (one page over httpx, parsed with selectolax) next to a bare
-   httpx loop fetching the same page with the same cookie, on bulk accounts, best of
-   ``--rounds``, at the full size and 1/10 of it. Goal: >= 0.8x.
+   httpx loop fetching the same page with the same cookie, on bulk accounts, in short
+   alternating slices (the machine is shared: neighbouring slices see the same load; medians
+   of the rates and of the per-pair ratios), at the full size and 1/10 of it. Goal: >= 0.8x.
 
     .venv/bin/python bench/bench_bashtel.py [--days 14] [--logins 15] [--accounts 300]
 """

@@ -13,6 +13,7 @@ recipient raises :class:`~aggregator.core.errors.OperationRejected` (the row is 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -76,6 +77,14 @@ class EmailNotifier(Notifier):
         self.password: str | None = None if embedded else _secret(s.get("smtp_password"))
         self.sender: str = s.get("smtp_from") or "aggregator@localhost"
         self.timeout: float = float(s.get("smtp_timeout_s", 30.0))
+        self._closing: set[asyncio.Task[None]] = set()
+
+    @staticmethod
+    async def _quit(client: aiosmtplib.SMTP) -> None:
+        try:
+            await client.quit()
+        except Exception:
+            client.close()
 
     def __repr__(self) -> str:
         return f"EmailNotifier(host={self.host!r}, port={self.port}, tls={self.tls!r})"
@@ -84,19 +93,29 @@ class EmailNotifier(Notifier):
         if not notification.recipients:
             raise OperationRejected("no recipient for this alert")
         message = build_message(notification, self.sender)
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.tls == "ssl",
+            start_tls=self.tls == "starttls",
+            timeout=self.timeout,
+        )
         try:
-            await aiosmtplib.send(
-                message,
-                sender=self.sender,
-                recipients=list(notification.recipients),
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                use_tls=self.tls == "ssl",
-                start_tls=self.tls == "starttls",
-                timeout=self.timeout,
-            )
+            await client.connect()
+            try:
+                await client.send_message(
+                    message, sender=self.sender, recipients=list(notification.recipients)
+                )
+            except BaseException:
+                client.close()
+                raise
+            # Accepted: return now so the outbox marks it sent at once (the window in which a
+            # crash means a resend is as short as can be); say goodbye in the background.
+            task = asyncio.create_task(self._quit(client))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [error.code for error in exc.recipients]
             if all(500 <= code < 600 for code in codes):

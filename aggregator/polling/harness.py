@@ -257,7 +257,16 @@ async def link_many(
     from ..accounts import login_key_for, mask_number, seal_credentials, seal_session
 
     scheme = provider.login_schemes[0]
-    identifier_kind = scheme.identifiers[0].kind if scheme.identifiers else None
+
+    def identify(value: str) -> tuple[Any, str]:
+        """The first identifier kind of the scheme that accepts ``value`` (normalised)."""
+        for spec in scheme.identifiers:
+            try:
+                return spec.kind, spec.normalise(value)
+            except ValueError:
+                continue
+        return (scheme.identifiers[0].kind if scheme.identifiers else None), value
+
     ids: list[int] = []
     now = utcnow()
     for chunk in _chunks(list(links), 500):
@@ -286,10 +295,11 @@ async def link_many(
             chunk_ids = [int(row[0]) for row in result]
             sealed = []
             for account_id, link in zip(chunk_ids, chunk, strict=True):
+                kind, identifier = identify(link.identifier)
                 credentials = Credentials(
                     scheme=scheme.id,
-                    identifier_kind=identifier_kind,
-                    identifier=link.identifier,
+                    identifier_kind=kind,
+                    identifier=identifier,
                     secret=Secret(link.password),
                 )
                 row = LinkedAccount(id=account_id)

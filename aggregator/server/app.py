@@ -25,6 +25,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from .. import __version__
+from ..polling.options import PollingOptions
 from ..runtime import Runtime
 from ..settings import Settings
 from ..storage.db import create_engine, session_factory
@@ -122,8 +123,14 @@ def _configure_providers(runtime: Runtime, settings: Settings) -> None:
         provider.context.settings.setdefault("sso_redirect_uri", callback)
 
 
-def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litestar:
-    """The dashboard application. ``runtime`` lets tests share one with the app."""
+def create_app(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    polling_options: PollingOptions | None = None,
+) -> Litestar:
+    """The dashboard application. ``runtime`` lets tests share one with the app;
+    ``polling_options`` tunes the embedded poller (the demo polls every few seconds)."""
     assets = WebAssets()
     translator = Translator(assets.locales)
     server = ServerState(
@@ -134,6 +141,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litesta
         throttle=SignInThrottle(),
         flows=FlowStore(),
     )
+    server.polling_options = polling_options
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -207,12 +215,29 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Litesta
         openapi_config=openapi,
         state=State({"server": server}),
         debug=False,
+        logging_config=None,  # the process configures logging (serve, the CLI, tests)
         request_max_body_size=2 * 1024 * 1024,
     )
     return app
 
 
-def serve(settings: Settings) -> None:
+# Loggers that say too much at INFO: request URLs (which may name a login), SMTP dialogues,
+# every scheduler job, every migration step.
+_QUIET = ("httpx", "httpcore", "mail.log", "aggregator.polling.scheduler", "apscheduler", "alembic")
+
+
+def configure_logging(settings: Settings) -> None:
+    """One line per event on stderr, at ``settings.log_level``; chatty libraries quieter."""
+    level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(level)
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+def serve(settings: Settings, *, polling_options: PollingOptions | None = None) -> None:
     """Run the dashboard under uvicorn (``aggregator serve``)."""
     import uvicorn
 
@@ -221,12 +246,14 @@ def serve(settings: Settings) -> None:
     problem = asyncio.run(preflight(settings))
     if problem:
         raise SystemExit(f"aggregator: {problem}")
-    app = create_app(settings)
+    configure_logging(settings)
+    app = create_app(settings, polling_options=polling_options)
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,
         proxy_headers=False,
         server_header=False,
         access_log=False,

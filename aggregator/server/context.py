@@ -70,6 +70,7 @@ class ServerState:
         self.runtime: Runtime | None = None
         self.operations: AccountOperations | None = None
         self.polling: Any = None
+        self.polling_options: Any = None
         self.mail_sink: Any = None
 
     def db(self) -> AsyncSession:

@@ -127,6 +127,7 @@ async def start_background(server: ServerState) -> None:
         server.require_runtime(),
         server.engine,
         server.settings,
+        options=server.polling_options,
         vault=server.require_vault(),
     )
     await service.__aenter__()
@@ -146,6 +147,23 @@ def kick_polling(server: ServerState) -> None:
     if service is not None:
         with contextlib.suppress(Exception):
             service.kick()
+
+
+async def poll_household(server: ServerState, db: AsyncSession, household_id: int) -> int:
+    """Poll every account of a household now ("refresh all"); return how many were polled."""
+    from ..storage.models import LinkedAccount
+
+    ids = list(
+        await db.scalars(select(LinkedAccount.id).where(LinkedAccount.household_id == household_id))
+    )
+    service = server.polling
+    if service is not None:
+        await service.poll_accounts(ids)
+        return len(ids)
+    for account in await db.scalars(select(LinkedAccount).where(LinkedAccount.id.in_(ids))):
+        with contextlib.suppress(Exception):
+            await poll_now(server, db, account)
+    return len(ids)
 
 
 async def poll_now(server: ServerState, db: AsyncSession, account: Any) -> None:

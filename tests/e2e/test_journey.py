@@ -246,9 +246,12 @@ async def test_dashboard_shows_balances_and_charts(page: Any, sim: Sim) -> None:
     account_id = await _account_id(page, "reference", "01")
     for _ in range(3):
         await sim.advance(days=1)
-        await page.goto(f"/accounts/{account_id}")
-        await page.get_by_role("button", name="Обновить сейчас").click()
-        await page.wait_for_url(f"**/accounts/{account_id}")
+        await page.goto("/")
+        await page.get_by_role("button", name="Обновить все").click()
+        await expect(page.get_by_text("Балансы обновлены.")).to_be_visible()
+    await page.goto(f"/accounts/{account_id}")
+    await page.get_by_role("button", name="Обновить сейчас").click()
+    await page.wait_for_url(f"**/accounts/{account_id}")
     await page.goto("/")
     cards = page.locator(".card")
     assert await cards.count() >= 6
@@ -332,6 +335,31 @@ async def test_download_pdf_and_xlsx_reports(page: Any) -> None:
     assert workbook.active is not None and workbook.active.max_row >= 1
 
 
+async def test_screenshots_in_russian_and_english(page: Any) -> None:
+    account_id = await _account_id(page, "reference", "01")
+    for lang, switch in (("ru", None), ("en", "EN")):
+        if switch:
+            await page.goto("/")
+            await page.get_by_role("button", name=switch).click()
+            await expect(page.locator("html")).to_have_attribute("lang", lang)
+        await page.goto("/")
+        await check_a11y(page, f"dashboard-{lang}")
+        await screenshot(page, f"dashboard-{lang}")
+        await page.goto(f"/accounts/{account_id}")
+        await expect(page.locator("#balance-chart canvas").first).to_be_visible()
+        await expect(page.locator("#tariffs-body .option").first).to_be_visible()
+        await expect(page.locator("#chat-body .chat").first).to_be_visible()
+        await check_a11y(page, f"account-{lang}")
+        await screenshot(page, f"account-{lang}")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto("/")
+    await screenshot(page, "dashboard-en-mobile")
+    await page.get_by_role("button", name="RU").click()
+    await page.goto(f"/accounts/{account_id}")
+    await screenshot(page, "account-ru-mobile")
+    await page.set_viewport_size({"width": 1280, "height": 900})
+
+
 async def test_threshold_brings_the_alert_email(page: Any) -> None:
     await page.goto("/settings/alerts")
     await check_a11y(page, "alerts")
@@ -364,28 +392,3 @@ async def test_other_pages_are_accessible(page: Any) -> None:
     await expect(page.locator("#invite-link")).to_have_value(re.compile("/invite/"))
     await check_a11y(page, "members-invited")
     assert not page.js_errors, page.js_errors
-
-
-async def test_screenshots_in_russian_and_english(page: Any) -> None:
-    account_id = await _account_id(page, "reference", "01")
-    for lang, switch in (("ru", None), ("en", "EN")):
-        if switch:
-            await page.goto("/")
-            await page.get_by_role("button", name=switch).click()
-            await expect(page.locator("html")).to_have_attribute("lang", lang)
-        await page.goto("/")
-        await check_a11y(page, f"dashboard-{lang}")
-        await screenshot(page, f"dashboard-{lang}")
-        await page.goto(f"/accounts/{account_id}")
-        await expect(page.locator("#balance-chart canvas").first).to_be_visible()
-        await expect(page.locator("#tariffs-body .option").first).to_be_visible()
-        await expect(page.locator("#chat-body .chat").first).to_be_visible()
-        await check_a11y(page, f"account-{lang}")
-        await screenshot(page, f"account-{lang}")
-    await page.set_viewport_size({"width": 390, "height": 844})
-    await page.goto("/")
-    await screenshot(page, "dashboard-en-mobile")
-    await page.get_by_role("button", name="RU").click()
-    await page.goto(f"/accounts/{account_id}")
-    await screenshot(page, "account-ru-mobile")
-    await page.set_viewport_size({"width": 1280, "height": 900})

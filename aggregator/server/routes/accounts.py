@@ -33,6 +33,7 @@ from .pages_common import capabilities_of, fragment, provider_class, provider_na
 __all__ = ["ROUTES", "run_operation"]
 
 CHART_DAYS = 90
+FORECAST_DAYS = 30
 
 
 def _today(tz: str) -> dt.date:
@@ -69,8 +70,12 @@ def _chart_data(
     values = [round(v / 100, 2) for _, v in history]
     forecast = None
     if history and days_left is not None and balance_minor is not None and balance_minor > 0:
-        start = times[-1]
-        forecast = [[start, balance_minor / 100], [start + days_left * 86400, 0]]
+        # A straight line to zero on the day the money runs out; a far day is cut at
+        # FORECAST_DAYS (at the value the line has then) so the history stays readable.
+        start, balance = times[-1], balance_minor / 100
+        shown = min(days_left, FORECAST_DAYS)
+        left = balance * (1 - shown / days_left) if days_left else 0.0
+        forecast = [[start, balance], [start + shown * 86400, round(left, 2)]]
     return json.dumps(
         {
             "t": times,

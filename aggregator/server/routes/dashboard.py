@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Request, Response, get, post
 
+from ..integration import poll_household
 from ..queries import household_dashboard
 from ..rendering import page, request_lang
-from .common import DB, Server, require_user
+from .common import DB, Server, redirect, require_user
 from .pages_common import provider_names
 
 __all__ = ["ROUTES"]
@@ -25,7 +26,16 @@ async def dashboard(request: Request[Any, Any, Any], db: DB, server: Server) -> 
         names=provider_names(server, request_lang(request)),
         linked=request.query_params.get("linked"),
         removed=request.query_params.get("removed"),
+        refreshed=request.query_params.get("refreshed"),
     )
 
 
-ROUTES = [dashboard]
+@post("/refresh", include_in_schema=False)
+async def refresh_all(request: Request[Any, Any, Any], db: DB, server: Server) -> Response[Any]:
+    """Poll every account of the household now (what the scheduler does on its own)."""
+    user = require_user(request)
+    await poll_household(server, db, user.household_id)
+    return redirect(request, "/?refreshed=1")
+
+
+ROUTES = [dashboard, refresh_all]

@@ -303,10 +303,16 @@ def _ids(tree: LexborHTMLParser) -> dict[str, LexborNode]:
 def parse_cabinet(html: str, now: dt.datetime | None = None) -> CabinetState:
     """The «Состояние лицевого счёта» page: balance, tariff, status, next charge.
 
-    This is the page every poll reads, so it looks its values up by id in one pass.
+    This is the page every poll reads, so it parses only the account's section and looks its
+    values up by id in one pass.
     """
-    tree = page(html)
-    ids = _ids(tree)
+    check_complete(html)
+    start = html.find('id="account-state"')
+    end = html.find("</section>", start)
+    if start < 0 or end < 0:
+        raise _fail("the page lacks #account-state", html)
+    start = html.rfind("<section", 0, start)
+    ids = _ids(LexborHTMLParser(html[start : end + len("</section>")]))
 
     def node(name: str) -> LexborNode:
         found = ids.get(name)

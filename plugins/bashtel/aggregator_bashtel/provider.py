@@ -164,6 +164,9 @@ class BashtelProvider(Provider):
     async def start_login(self, credentials: Credentials) -> Session | Challenge:
         if self.context.browser is None:
             raise Unavailable("bashtel needs a browser for its login and none is configured")
+        # Pages of captchas nobody answered (an unattended re-login) are closed once their
+        # time is up, whoever sweeps the registry first; make sure this login does.
+        await self.context.flows.sweep()
         key = login_key(credentials)
         self.browser_logins += 1
         live = await open_login(

@@ -230,3 +230,23 @@ async def test_a_dead_browser_is_started_again(
     again = await provider.start_login(customer.credentials())
     assert isinstance(again, Session)
     assert shared_browser.launches == launches + 1
+
+
+async def test_the_next_login_closes_captcha_pages_nobody_answered(
+    make_provider,
+    backend: Backend,
+    shared_browser: SharedBrowser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(provider_module, "CAPTCHA_TTL_S", 0.05)
+    provider = make_provider()
+    left = await provider.start_login(new_customer(backend).credentials())  # nobody answers
+    assert isinstance(left, Challenge)
+    await asyncio.sleep(0.1)
+    other = await provider.start_login(new_customer(backend).credentials())
+    assert isinstance(other, Challenge)
+    assert left.flow_id not in provider.context.flows
+    assert shared_browser._browser is not None
+    assert len(shared_browser._browser.contexts) == 1  # only the page of the new challenge
+    await provider.context.flows.aclose()
+    assert not shared_browser._browser.contexts

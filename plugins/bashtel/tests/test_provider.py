@@ -21,10 +21,12 @@ from aggregator import (
     FlowExpired,
     OperationRejected,
     ParseError,
+    ProviderContext,
     RateLimited,
     Secret,
     Session,
     SessionExpired,
+    Timeout,
     Unavailable,
 )
 from aggregator.core.models import (
@@ -36,7 +38,7 @@ from aggregator.core.models import (
     SuspensionState,
 )
 
-from .conftest import Customer
+from .conftest import Customer, form_login, new_customer
 
 
 def first_of_next_month(day: dt.date) -> dt.date:
@@ -390,3 +392,26 @@ async def test_a_fault_on_a_form_post_is_mapped_too(
     with pytest.raises(Unavailable):
         await provider.change_tariff(session, "", "bt-inet60")
     assert (await provider.tariffs(session, "")).pending is None
+
+
+# -- over loopback: a real server, a plain client --------------------------------------------
+async def test_over_loopback_a_form_login_polls_and_a_slow_cabinet_is_timeout(
+    live_server: str, backend: Backend
+) -> None:
+    customer = new_customer(backend)
+    async with httpx.AsyncClient(timeout=0.5) as client:
+        session = await form_login(
+            httpx.AsyncHTTPTransport(), f"{live_server}/bashtel", backend, customer
+        )
+        provider = BashtelProvider(ProviderContext(http=client, base_url=f"{live_server}/bashtel"))
+        poll = await provider.poll(session, "")
+        assert poll.balance.amount.amount == Decimal("600.00")
+        catalogue = await provider.tariffs(session, "")
+        assert catalogue.current.id == "bt-combo"
+        backend.faults.add("timeout", operator="bashtel", seconds=3, count=1)
+        with pytest.raises(Timeout):
+            await provider.poll(session, "")
+        backend.faults.add("502", operator="bashtel", count=1)
+        with pytest.raises(Unavailable):
+            await provider.poll(session, "")
+        assert (await provider.poll(session, "")).state is AccountState.ACTIVE

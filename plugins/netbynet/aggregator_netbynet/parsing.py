@@ -58,6 +58,7 @@ __all__ = [
     "parse_chat",
     "parse_internet_accounts",
     "parse_login",
+    "parse_notifications",
     "parse_payments",
     "parse_profile",
     "parse_promotions",
@@ -582,6 +583,24 @@ def parse_promotions(payload: Any) -> list[NewsItem]:
                 if item.get("dateFrom")
                 else None,
                 kind=kind,
+            )
+        )
+    return items
+
+
+def parse_notifications(payload: Any) -> list[NewsItem]:
+    """Cabinet notices (a block request received, then approved) as news items."""
+    data = check_result(payload)
+    items = []
+    for raw in _list(data.get("notifications"), "notifications", payload):
+        item = _obj(raw, "a notification", payload)
+        items.append(
+            NewsItem(
+                id=_str(item, "id", payload),
+                title=_str(item, "title", payload),
+                text=_str(item, "text", payload, optional=True),
+                published=_datetime(item.get("date"), "date", payload).date(),
+                kind="news",
             )
         )
     return items

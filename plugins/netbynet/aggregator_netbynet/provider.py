@@ -441,8 +441,14 @@ class NetbynetProvider(Provider):
 
     # -- promotions -------------------------------------------------------------------------
     async def news(self, session: Session, account: str) -> list[NewsItem]:
-        payload = await self._get(session, "v1/get-promotions")
-        return self._parse(session, parsing.parse_promotions, payload)
+        """The cabinet's notices (a block request approved, ...) first, then promotions."""
+        promotions, notices = await asyncio.gather(
+            self._get(session, "v1/get-promotions"), self._get(session, "v1/notifications")
+        )
+        return [
+            *self._parse(session, parsing.parse_notifications, notices),
+            *self._parse(session, parsing.parse_promotions, promotions),
+        ]
 
 
 def _today() -> dt.date:

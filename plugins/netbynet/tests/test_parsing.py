@@ -273,3 +273,10 @@ def test_promotions_are_news_and_offers() -> None:
     assert {i.kind for i in items} == {"offer", "news"}
     assert items[0].title == "Мобильный интернет Wifire"
     assert items[0].published == dt.date(2024, 6, 10)
+
+
+def test_notifications_say_the_block_request_was_received_then_approved() -> None:
+    items = parsing.parse_notifications(reply("notifications.json"))
+    assert [i.title.split()[-1] for i in items] == ["одобрена", "принята"]
+    assert items[0].published == dt.date(2024, 6, 15)
+    assert all(i.kind == "news" for i in items)

@@ -203,10 +203,21 @@ async def test_voluntary_block_request_approval_60_free_days_then_a_daily_fee(
     assert block.state is SuspensionState.REQUESTED
     with pytest.raises(OperationRejected):  # one block at a time
         await provider.suspend(session, "", start, end)
+    notices = [n for n in await provider.news(session, "") if n.id.startswith("block-")]
+    assert [n.title for n in notices] == [f"Заявка №{_block_id(backend, customer)} на "
+                                          "добровольную блокировку принята"]  # fmt: skip
     backend.advance(hours=3)  # approved 2 hours after the request
     assert (await provider.suspension(session, "")).state is SuspensionState.SCHEDULED
+    notices = [n for n in await provider.news(session, "") if n.id.startswith("block-")]
+    assert notices[0].title.endswith("одобрена")  # notified in the cabinet
     resumed = await provider.resume(session, "")
     assert resumed.state is SuspensionState.ACTIVE
+
+
+def _block_id(backend: Backend, customer: Customer) -> int:
+    block = backend.current_suspension(customer.account)
+    assert block is not None
+    return block.id
 
 
 async def test_a_block_longer_than_allowed_is_rejected(

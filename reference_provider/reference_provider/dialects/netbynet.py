@@ -20,7 +20,7 @@ Shape (see ../shared/spec/operators.md; the field names of the real API)::
     GET  v1/get-payments?dateFrom&dateTo;  GET v1/get-charges?dateFrom&dateTo
     POST v1/pay {amount}
     GET  v1/autopay;  POST v1/autopay {enabled, threshold, amount, cardMask}
-    GET  v1/get-promotions
+    GET  v1/get-promotions;  GET v1/notifications (block request received / approved)
     GET  v1/request-topics;  GET v1/requests;  POST v1/requests {topic, text}
     GET  v1/voluntary-block;  POST v1/voluntary-block/calculate {dateFrom, dateTo};
     POST v1/voluntary-block {dateFrom, dateTo, confirm: true};  POST v1/voluntary-block/cancel
@@ -556,6 +556,35 @@ def router(backend: Backend) -> Router:
             ]
         )
 
+    @get("/api/v1/notifications", sync_to_thread=False)
+    def notifications(request: Request[Any, Any, Any]) -> Response[Any]:
+        """Cabinet notices: a block request received, then approved (the article's «оповещение
+        о подключении услуги приходит в персональный кабинет»), newest first."""
+        _, acc = current(request)
+        now = backend.now()
+        items = []
+        for block in acc.suspensions:
+            period = f"с {block.start:%d.%m.%Y} по {block.end:%d.%m.%Y}"
+            items.append(
+                {
+                    "id": f"block-{block.id}-requested",
+                    "date": block.requested_at.isoformat(timespec="seconds"),
+                    "title": f"Заявка №{block.id} на добровольную блокировку принята",
+                    "text": f"Блокировка {period} будет установлена после рассмотрения заявки.",
+                }
+            )
+            if block.approve_at <= now and block.cancelled_at is None:
+                items.append(
+                    {
+                        "id": f"block-{block.id}-approved",
+                        "date": block.approve_at.isoformat(timespec="seconds"),
+                        "title": f"Заявка №{block.id} одобрена",
+                        "text": f"Добровольная блокировка {period} подключена.",
+                    }
+                )
+        items.sort(key=lambda item: item["date"], reverse=True)
+        return _ok(notifications=items)
+
     @get("/api/v1/request-topics", sync_to_thread=False)
     def topics(request: Request[Any, Any, Any]) -> Response[Any]:
         current(request)
@@ -695,6 +724,7 @@ def router(backend: Backend) -> Router:
             autopay,
             set_autopay,
             promotions,
+            notifications,
             topics,
             support_requests,
             new_request,

@@ -4,13 +4,6 @@
 (function () {
   "use strict";
 
-  var RU = {
-    MMMM: ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября", "ноября", "декабря"],
-    MMM: ["янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"],
-    WWWW: ["воскресенье", "понедельник", "вторник", "среда", "четверг", "пятница", "суббота"],
-    WWW: ["вс", "пн", "вт", "ср", "чт", "пт", "сб"]
-  };
-
   function money(value, lang) {
     if (value == null) { return "—"; }
     var text = Math.abs(value).toLocaleString(lang === "en" ? "en-GB" : "ru-RU", {
@@ -25,6 +18,7 @@
     try { data = JSON.parse(el.getAttribute("data-chart")); } catch (e) { return; }
     if (!data || !data.t || data.t.length < 2 || typeof uPlot === "undefined") { return; }
     var lang = (data.labels && data.labels.lang) || "ru";
+    var day = new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "ru-RU", { day: "numeric", month: "short" });
     var xs = data.t.slice();
     var balance = data.v.slice();
     var forecast = xs.map(function () { return null; });
@@ -40,7 +34,7 @@
     var danger = styles.getPropertyValue("--danger").trim() || "#b42318";
     var series = [
       {},
-      { label: data.labels.balance, stroke: primary, width: 2, fill: "rgba(29, 78, 216, 0.08)",
+      { label: data.labels.balance, stroke: primary, width: 2.5, points: { size: 6 },
         value: function (u, v) { return money(v, lang); } },
       { label: data.labels.forecast, stroke: "#9a6700", width: 2, dash: [3, 5],
         value: function (u, v) { return money(v, lang); } },
@@ -57,14 +51,12 @@
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true } },
       axes: [
-        { stroke: "#4f5b6b", grid: { stroke: "#e6e9ef" } },
+        { stroke: "#4f5b6b", grid: { stroke: "#e6e9ef" }, space: 60,
+          values: function (u, ticks) { return ticks.map(function (t) { return day.format(new Date(t * 1000)); }); } },
         { stroke: "#4f5b6b", grid: { stroke: "#e6e9ef" }, size: 80,
           values: function (u, ticks) { return ticks.map(function (v) { return money(v, lang); }); } }
       ]
     };
-    if (lang === "ru" && uPlot.fmtDate) {
-      options.fmtDate = function (tpl) { return uPlot.fmtDate(tpl, RU); };
-    }
     var plot = new uPlot(options, columns, el);
     if (typeof ResizeObserver !== "undefined") {
       new ResizeObserver(function () {
