@@ -115,15 +115,32 @@ class OutboxSender:
             rows = (await conn.execute(statement)).all()
         return sorted(rows, key=lambda row: row.id)
 
-    async def send_due(self) -> SendReport:
-        """Send everything due now, batch after batch; return what happened."""
+    async def send_due(self, stop: asyncio.Event | None = None) -> SendReport:
+        """Send everything due now, batch after batch; return what happened.
+
+        ``stop`` set: finish the message in hand, give the rest of the batch back, return.
+        """
         report = SendReport()
-        while True:
+        while stop is None or not stop.is_set():
             rows = await self.claim()
             if not rows:
                 return report
-            for row in rows:
+            for index, row in enumerate(rows):
+                if stop is not None and stop.is_set():
+                    await self._give_back([r.id for r in rows[index:]])
+                    return report
                 report += await self._send_one(row)
+        return report
+
+    async def _give_back(self, ids: list[int]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(outbox_t)
+                .where(outbox_t.c.id.in_(ids), outbox_t.c.status == "sending")
+                .values(
+                    status="pending", next_attempt_at=self.clock(), attempts=outbox_t.c.attempts - 1
+                )
+            )
 
     async def _send_one(self, row: Any) -> SendReport:
         notifier = self.notifiers.get(row.notifier)

@@ -42,3 +42,5 @@ class PollingOptions:
     send_mail: bool = True
     # Start the embedded SMTP sink when settings.smtp_host is unset.
     start_sink: bool = True
+    # On stop, how long running poll jobs and the mail sender may take to finish.
+    stop_timeout_s: float = 15.0

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ..accounts import open_credentials, open_session
-from ..core.errors import AccountLocked, AuthError, InvalidCredentials, SessionExpired
+from ..core.errors import AccountLocked, InvalidCredentials, SessionExpired
 from ..core.flows import Challenge, Session
 from ..core.models import PollResult
 from ..core.provider import Provider
@@ -223,7 +223,9 @@ class Poller:
                 failure = Failure(AccountStatus.NEEDS_LOGIN, NO_CREDENTIALS_KEY)
             except _LoginFailed as failed:
                 failure = classify(failed.cause, state.secrets, during_login=True)
-                if isinstance(failed.cause, AuthError) and failure.login_refused:
+                if not failure.temporary:
+                    # Refused, or an answer we could not read (did the operator count a failed
+                    # attempt?): no more silent logins for this login until it is linked again.
                     self.guard.memory(account).refused = failure
             except asyncio.CancelledError:
                 raise

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import cast
 
+import anyio
 from sqlalchemy import Table, select
 
 from ..storage.models import AccountStatus, BalanceReading, LinkedAccount
@@ -59,12 +60,14 @@ class PollRunner:
         accounts = await self.store.load(ids, token)
         done = 0
         total = len(accounts)
+        submitted: set[int] = set()
 
         async def one(account: ClaimedAccount) -> PollOutcome:
             nonlocal done
             if account.status == AccountStatus.NEW.value:
                 self.poller.guard.forget(account)
             record = await self.poller.poll(account)
+            submitted.add(account.id)  # from here on the writer stores it, whatever happens
             result = await self.committer.submit(record)
             self.polls += 1
             done += 1
@@ -75,8 +78,10 @@ class PollRunner:
         try:
             return list(await asyncio.gather(*(one(a) for a in accounts)))
         except asyncio.CancelledError:
-            # Stopped mid-job: whatever was not stored is due again at once.
-            await asyncio.shield(self.store.release(token))
+            # Stopped mid-job (shutdown): the polls that did not finish are due again at once.
+            unfinished = [a.id for a in accounts if a.id not in submitted]
+            with anyio.move_on_after(10, shield=True):
+                await self.store.release(token, ids=unfinished)
             raise
 
     async def poll_accounts(

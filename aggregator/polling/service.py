@@ -146,6 +146,9 @@ class PollingService:
         self._tasks: list[asyncio.Task[Any]] = []
         self._mail_wakeup = asyncio.Event()
         self._job_released = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._jobs_idle = asyncio.Event()
+        self._active_jobs = 0
         self.sink: MailSink | None = None
         self.scheduler: AsyncScheduler | None = None
         self.engine: AsyncEngine
@@ -264,7 +267,20 @@ class PollingService:
         self._tasks.append(task)
 
     async def aclose(self) -> None:
+        """Stop gently: no new dispatch, running poll jobs finish (up to ``stop_timeout_s``),
+        the outbox sender stops between two messages; then the scheduler and the rest."""
+        self._stopping.set()
+        self._mail_wakeup.set()
+        self._job_released.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.options.stop_timeout_s):
+                while self._active_jobs:
+                    await self._jobs_idle.wait()
+                    self._jobs_idle.clear()
         tasks, self._tasks = self._tasks, []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.options.stop_timeout_s):
+                await asyncio.gather(*tasks, return_exceptions=True)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -296,7 +312,16 @@ class PollingService:
 
     # -- jobs -----------------------------------------------------------------------------
     async def _poll_job(self, account_ids: list[int], claim: str, provider_id: str = "") -> int:
-        outcomes = await self.runner.poll_claimed(account_ids, claim)
+        if self._stopping.is_set():
+            await self.store.release(claim)  # stopping: the next run polls them
+            return 0
+        self._active_jobs += 1
+        try:
+            outcomes = await self.runner.poll_claimed(account_ids, claim)
+        finally:
+            self._active_jobs -= 1
+            if not self._active_jobs:
+                self._jobs_idle.set()
         return len(outcomes)
 
     async def _inflight(self) -> dict[str, int]:
@@ -314,13 +339,15 @@ class PollingService:
         options = self.options
         deadline = time.monotonic() + options.dispatch_budget_s
         queued = 0
-        while True:
+        while not self._stopping.is_set():
             due = await self.store.count_due()
             if not due:
                 break
             inflight = await self._inflight()
             added = 0
             for provider_id, count in sorted(due.items()):
+                if self._stopping.is_set():
+                    break
                 free = options.jobs_per_operator - inflight.get(provider_id, 0)
                 if free <= 0:
                     continue
@@ -350,7 +377,7 @@ class PollingService:
         assert self.sender is not None
         options = self.options
         next_reminders = 0.0
-        while True:
+        while not self._stopping.is_set():
             try:
                 if time.monotonic() >= next_reminders:
                     next_reminders = time.monotonic() + options.reminders_interval_s
@@ -358,7 +385,7 @@ class PollingService:
                         queued = await self.store.alerts.queue_reminders(conn, utcnow())
                     if queued:
                         log.info("queued %d reminders", queued)
-                await self.sender.send_due()
+                await self.sender.send_due(stop=self._stopping)
                 wait = options.outbox_interval_s
                 due = await self.sender.next_due()
                 if due is not None:
@@ -368,6 +395,8 @@ class PollingService:
             except Exception:
                 log.exception("the outbox sender failed; trying again shortly")
                 wait = options.outbox_interval_s
+            if self._stopping.is_set():
+                break
             self._mail_wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._mail_wakeup.wait(), wait)

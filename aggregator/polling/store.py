@@ -208,8 +208,15 @@ class ResultStore:
             for row in rows
         ]
 
-    async def release(self, token: str | None = None, *, prefix: str | None = None) -> int:
-        """Give back claims (after a cancelled job, or those of a restarted process): due now."""
+    async def release(
+        self,
+        token: str | None = None,
+        *,
+        prefix: str | None = None,
+        ids: Sequence[int] | None = None,
+    ) -> int:
+        """Give back claims (a stopped job's unfinished polls, or what a previous run of this
+        process held): those accounts are due now."""
         if token is None and prefix is None:
             return 0
         condition = (
@@ -217,10 +224,13 @@ class ResultStore:
             if token is not None
             else accounts_t.c.poll_claim.startswith(prefix or "", autoescape=True)
         )
+        statement = update(accounts_t).where(condition)
+        if ids is not None:
+            if not ids:
+                return 0
+            statement = statement.where(accounts_t.c.id.in_(list(ids)))
         async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(accounts_t).where(condition).values(poll_claim=None, next_due_at=utcnow())
-            )
+            result = await conn.execute(statement.values(poll_claim=None, next_due_at=utcnow()))
         return int(result.rowcount or 0)
 
     async def refused_login(self, account: ClaimedAccount) -> Failure | None:

@@ -19,7 +19,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
 from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_decimal
 
@@ -39,7 +38,18 @@ __all__ = [
 
 LANGS = ("ru", "en")
 DEFAULT_LANG = "ru"
-_LOCALES = {"ru": Locale("ru"), "en": Locale("en")}
+
+
+def plural_form(lang: str, count: int | float) -> str:
+    """The CLDR plural category of ``count``: one/few/many/other (Russian), one/other."""
+    if isinstance(count, float) and not count.is_integer():
+        return "other"
+    n = abs(int(count))
+    if lang == "en":
+        return "one" if n == 1 else "other"
+    return {"день": "one", "дня": "few", "дней": "many"}[
+        shared_i18n.plural_ru(n, "день", "дня", "дней")
+    ]
 
 
 class _SafeFormat(dict[str, Any]):
@@ -65,9 +75,9 @@ class Translator:
         if entry is None:
             entry = self.tables[DEFAULT_LANG].get(key, key)
         if isinstance(entry, Mapping):
-            count = values.get("count", 0)
-            form = _LOCALES.get(lang, _LOCALES[DEFAULT_LANG]).plural_form(abs(count))
-            entry = entry.get(form) or entry.get("other") or key
+            entry = (
+                entry.get(plural_form(lang, values.get("count", 0))) or entry.get("other") or key
+            )
         text = str(entry)
         if values and "{" in text:
             return text.format_map(_SafeFormat(values))

@@ -84,13 +84,12 @@ class AccountSummary:
         values = [v for _, v in self.history]
         if len(values) < 2:
             return ""
-        low, high = min(values), max(values)
-        span = (high - low) or 1
+        low = min(values)
+        span = (max(values) - low) or 1
         step = width / (len(values) - 1)
-        pad = 2
-        usable = height - 2 * pad
+        usable = height - 4
         return " ".join(
-            f"{i * step:.1f},{pad + usable - (v - low) * usable / span:.1f}"
+            f"{i * step:.0f},{2 + usable - (v - low) * usable // span}"
             for i, v in enumerate(values)
         )
 

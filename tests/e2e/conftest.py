@@ -152,9 +152,12 @@ async def sim(reference_url: str) -> AsyncIterator[Sim]:
         await client.http.aclose()
 
 
+CHROMIUM_PRESENT = Path(CHROMIUM).exists()
+
+
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM_PRESENT:
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.async_api import async_playwright
 

@@ -13,6 +13,7 @@ import io
 import re
 from typing import Any
 
+import anyio
 import openpyxl
 import pypdf
 import pytest
@@ -165,9 +166,7 @@ async def test_link_beeline_with_a_temporary_password_by_sms(page: Any, sim: Sim
     await page.locator("#identifier").fill("8 905 222-33-44")
     await _continue(page)
     await expect(page.get_by_text("отправил код в SMS")).to_be_visible()
-    await page.get_by_role("textbox", name="Код", exact=True).fill(
-        await sim.last_code("beeline")
-    )
+    await page.get_by_role("textbox", name="Код", exact=True).fill(await sim.last_code("beeline"))
     await _continue(page)
     await expect(page.locator("#new_password")).to_be_visible()
     await page.locator("#new_password").fill("Beeline-New-2025")
@@ -330,8 +329,7 @@ async def test_download_pdf_and_xlsx_reports(page: Any) -> None:
     async with page.expect_download() as xlsx_info:
         await reports.get_by_role("button", name="Скачать").click()
     xlsx = await (await xlsx_info.value).path()
-    with open(xlsx, "rb") as handle:
-        workbook = openpyxl.load_workbook(io.BytesIO(handle.read()))
+    workbook = openpyxl.load_workbook(io.BytesIO(await anyio.Path(xlsx).read_bytes()))
     assert workbook.active is not None and workbook.active.max_row >= 1
 
 

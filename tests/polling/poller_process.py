@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
 import os
 import signal
@@ -49,6 +50,19 @@ async def main(args: argparse.Namespace, events: Path) -> None:
         log.write(line + "\n")
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    faulthandler.register(signal.SIGUSR1)  # a stack dump on demand, for a stuck process
+    if os.environ.get("DEBUG_TERMINATE"):
+        import traceback
+
+        from sqlalchemy.connectors.asyncio import AsyncAdapt_terminate
+
+        original = AsyncAdapt_terminate.terminate
+
+        def terminate(self: Any) -> None:
+            print("TERMINATE", repr(sys.exc_info()[1]), file=sys.stderr)
+            original(self)
+
+        AsyncAdapt_terminate.terminate = terminate  # type: ignore[method-assign]
     registry = load_plugins()
     settings = Settings(
         data_dir=Path(args.data_dir),
@@ -91,6 +105,10 @@ async def main(args: argparse.Namespace, events: Path) -> None:
             service.store.on_queued = queued
             emit("STARTED")
             await stop.wait()
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            print("LEFT", task, file=sys.stderr)
+            task.print_stack(file=sys.stderr)
 
 
 def zygote(args: argparse.Namespace) -> None:

@@ -176,10 +176,10 @@ async def test_another_households_objects_answer_404(harness: Harness) -> None:
     ]
     for path in paths:
         assert (await harness.client.get(path)).status_code == 404, path
-    for method, path in [
-        ("POST", f"/accounts/{account_id}/delete"),
-        ("POST", f"/accounts/{account_id}/label"),
-        ("POST", f"/accounts/{account_id}/tariff"),
+    for path in [
+        f"/accounts/{account_id}/delete",
+        f"/accounts/{account_id}/label",
+        f"/accounts/{account_id}/tariff",
     ]:
         response = await harness.post(path, {"label": "mine", "tariff_id": "x"})
         assert response.status_code == 404, path

@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import delete, func, select
 
 from ...core.errors import FlowExpired, OperationRejected
@@ -90,7 +91,7 @@ def _chart_data(
 
 @get("/accounts/{account_id:int}", include_in_schema=False)
 async def account_page(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -165,7 +166,7 @@ def _ops(server: Server) -> Any:
 
 @get("/accounts/{account_id:int}/tariffs", include_in_schema=False)
 async def tariffs_section(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     catalogue = await _ops(server).call(db, account, lambda p, s, a: p.tariffs(s, a))
@@ -184,8 +185,8 @@ async def tariff_confirm(
     request: Request[Any, Any, Any],
     db: DB,
     server: Server,
-    account_id: int,
-    tariff_id: str,
+    account_id: FromPath[int],
+    tariff_id: FromQuery[str],
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     catalogue = await _ops(server).call(db, account, lambda p, s, a: p.tariffs(s, a))
@@ -204,7 +205,7 @@ async def tariff_confirm(
 
 @get("/accounts/{account_id:int}/services", include_in_schema=False)
 async def services_section(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     services = await _ops(server).call(db, account, lambda p, s, a: p.services(s, a))
@@ -221,7 +222,7 @@ async def services_section(
 
 @get("/accounts/{account_id:int}/suspension", include_in_schema=False)
 async def suspension_section(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -245,9 +246,9 @@ async def suspension_quote(
     request: Request[Any, Any, Any],
     db: DB,
     server: Server,
-    account_id: int,
-    start: str,
-    end: str,
+    account_id: FromPath[int],
+    start: FromQuery[str],
+    end: FromQuery[str],
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     first, last = _parse_date(start, "start"), _parse_date(end, "end")
@@ -267,7 +268,7 @@ async def suspension_quote(
 
 @get("/accounts/{account_id:int}/usage", include_in_schema=False)
 async def usage_section(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     usage = await _ops(server).call(db, account, lambda p, s, a: p.usage(s, a))
@@ -276,7 +277,7 @@ async def usage_section(
 
 @get("/accounts/{account_id:int}/payments", include_in_schema=False)
 async def payments_section(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -299,7 +300,7 @@ async def payments_section(
 
 @get("/accounts/{account_id:int}/news", include_in_schema=False)
 async def news_section(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     news = await _ops(server).call(db, account, lambda p, s, a: p.news(s, a))
@@ -308,7 +309,7 @@ async def news_section(
 
 @get("/accounts/{account_id:int}/profile", include_in_schema=False)
 async def profile_section(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     profile = await _ops(server).call(db, account, lambda p, s, a: p.profile(s, a))
@@ -320,10 +321,10 @@ async def download_report(
     request: Request[Any, Any, Any],
     db: DB,
     server: Server,
-    account_id: int,
-    start: str,
-    end: str,
-    format: str = "pdf",
+    account_id: FromPath[int],
+    start: FromQuery[str],
+    end: FromQuery[str],
+    format: FromQuery[str] = "pdf",
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     first, last = _parse_date(start, "start"), _parse_date(end, "end")
@@ -347,7 +348,7 @@ async def download_report(
 
 @get("/accounts/{account_id:int}/chat", include_in_schema=False)
 async def chat_section(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     ops = _ops(server)
@@ -370,8 +371,8 @@ async def chat_messages(
     request: Request[Any, Any, Any],
     db: DB,
     server: Server,
-    account_id: int,
-    seen: int | None = None,
+    account_id: FromPath[int],
+    seen: FromQuery[int | None] = None,
 ) -> Response[Any]:
     """Polled by htmx while the chat is open: new bot and agent replies appear live.
 
@@ -389,7 +390,7 @@ async def chat_messages(
 
 @post("/accounts/{account_id:int}/chat", include_in_schema=False)
 async def chat_send(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
@@ -473,7 +474,7 @@ def _audit_details(args: dict[str, Any], result: object) -> dict[str, Any]:
 
 @post("/accounts/{account_id:int}/tariff", include_in_schema=False)
 async def change_tariff(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
@@ -491,8 +492,8 @@ async def toggle_service(
     request: Request[Any, Any, Any],
     db: DB,
     server: Server,
-    account_id: int,
-    service_id: str,
+    account_id: FromPath[int],
+    service_id: FromPath[str],
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
@@ -531,7 +532,7 @@ async def toggle_service(
 
 @post("/accounts/{account_id:int}/suspension", include_in_schema=False)
 async def suspend(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
@@ -552,7 +553,7 @@ async def suspend(
 
 @post("/accounts/{account_id:int}/suspension/resume", include_in_schema=False)
 async def resume(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     result = await _ops(server).call(db, account, lambda p, s, a: p.resume(s, a))
@@ -571,7 +572,7 @@ def _amount(value: str | None, field: str = "amount") -> Decimal:
 
 @post("/accounts/{account_id:int}/top-up", include_in_schema=False)
 async def top_up(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
@@ -584,7 +585,7 @@ async def top_up(
 
 @post("/accounts/{account_id:int}/autopay", include_in_schema=False)
 async def set_autopay(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
@@ -604,7 +605,7 @@ async def set_autopay(
 
 @post("/flows/{token:str}/confirm", include_in_schema=False)
 async def confirm_operation(
-    request: Request[Any, Any, Any], db: DB, server: Server, token: str
+    request: Request[Any, Any, Any], db: DB, server: Server, token: FromPath[str]
 ) -> Response[Any]:
     user = require_user(request)
     flow = server.flows.get(token, user.session_id)
@@ -671,7 +672,7 @@ def _code_again(
 
 @post("/accounts/{account_id:int}/alerts", include_in_schema=False)
 async def account_alerts(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -690,7 +691,9 @@ async def account_alerts(
 
 
 @post("/accounts/{account_id:int}/label", include_in_schema=False)
-async def rename(request: Request[Any, Any, Any], db: DB, account_id: int) -> Response[Any]:
+async def rename(
+    request: Request[Any, Any, Any], db: DB, account_id: FromPath[int]
+) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
     label = form.get("label", "").strip()[:200]
@@ -700,7 +703,9 @@ async def rename(request: Request[Any, Any, Any], db: DB, account_id: int) -> Re
 
 
 @post("/accounts/{account_id:int}/delete", include_in_schema=False)
-async def remove(request: Request[Any, Any, Any], db: DB, account_id: int) -> Response[Any]:
+async def remove(
+    request: Request[Any, Any, Any], db: DB, account_id: FromPath[int]
+) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     await db.execute(
@@ -724,7 +729,7 @@ async def remove(request: Request[Any, Any, Any], db: DB, account_id: int) -> Re
 
 @post("/accounts/{account_id:int}/refresh", include_in_schema=False)
 async def refresh(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     """Poll this account now (the same poll the scheduler runs)."""
     account = await _account(request, db, account_id)

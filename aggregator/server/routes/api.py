@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody, Parameter
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 
@@ -440,8 +440,8 @@ async def readings(
     request: Request[Any, Any, Any],
     db: DB,
     account_id: AccountId,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: FromQuery[dt.datetime | None] = None,
+    until: FromQuery[dt.datetime | None] = None,
     limit: Annotated[int, Parameter(ge=1, le=100_000)] = 10_000,
 ) -> list[ReadingOut]:
     account = await _account(request, db, account_id)
@@ -544,8 +544,8 @@ async def suspension_quote(
     db: DB,
     server: Server,
     account_id: AccountId,
-    start: dt.date,
-    end: dt.date,
+    start: FromQuery[dt.date],
+    end: FromQuery[dt.date],
 ) -> SuspensionQuote:
     account = await _account(request, db, account_id)
     _check_period(start, end)
@@ -651,9 +651,9 @@ async def report(
     db: DB,
     server: Server,
     account_id: AccountId,
-    start: dt.date,
-    end: dt.date,
-    format: ReportFormat = ReportFormat.PDF,
+    start: FromQuery[dt.date],
+    end: FromQuery[dt.date],
+    format: FromQuery[ReportFormat] = ReportFormat.PDF,
 ) -> Response[bytes]:
     account = await _account(request, db, account_id)
     _check_period(start, end)
@@ -808,7 +808,9 @@ async def get_alerts(request: Request[Any, Any, Any], db: DB) -> AlertSettings:
 
 
 @put("/alerts", tags=["alerts"], summary="Change the household's alert settings")
-async def put_alerts(request: Request[Any, Any, Any], db: DB, data: AlertSettings) -> AlertSettings:
+async def put_alerts(
+    request: Request[Any, Any, Any], db: DB, data: JSONBody[AlertSettings]
+) -> AlertSettings:
     user = require_user(request)
     _check_amounts(threshold=data.threshold, margin=data.margin)
     common = {"recipients": [r.lower() for r in data.recipients], "lang": data.lang}
@@ -874,7 +876,7 @@ async def get_account_alerts(
     "/accounts/{account_id:int}/alerts", tags=["alerts"], summary="Set an account's own thresholds"
 )
 async def put_account_alerts(
-    request: Request[Any, Any, Any], db: DB, account_id: AccountId, data: AccountAlerts
+    request: Request[Any, Any, Any], db: DB, account_id: AccountId, data: JSONBody[AccountAlerts]
 ) -> AccountAlerts:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)

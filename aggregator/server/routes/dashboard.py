@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 
 from ..integration import poll_household
+from ..presenters import cards
 from ..queries import household_dashboard
 from ..rendering import page, request_lang
 from .common import DB, Server, redirect, require_user
@@ -19,11 +20,19 @@ __all__ = ["ROUTES"]
 async def dashboard(request: Request[Any, Any, Any], db: DB, server: Server) -> Response[Any]:
     user = require_user(request)
     board = await household_dashboard(db, user.household_id)
+    lang = request_lang(request)
+    helpers = server.renderer.helpers(lang, user.timezone)
     return page(
         request,
         "dashboard.html",
         board=board,
-        names=provider_names(server, request_lang(request)),
+        cards=cards(
+            board,
+            provider_names(server, lang),
+            helpers["t"],
+            helpers["money"],
+            helpers["when"],
+        ),
         linked=request.query_params.get("linked"),
         removed=request.query_params.get("removed"),
         refreshed=request.query_params.get("refreshed"),

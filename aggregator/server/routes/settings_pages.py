@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
+from litestar.params import FromPath
 from sqlalchemy import delete, select
 
 from ...alerts.sink import MailContent, MailStore
@@ -255,7 +256,7 @@ async def invite(request: Request[Any, Any, Any], db: DB, server: Server) -> Res
 
 @post("/members/invitations/{invitation_id:int}/revoke", include_in_schema=False)
 async def revoke_invitation(
-    request: Request[Any, Any, Any], db: DB, invitation_id: int
+    request: Request[Any, Any, Any], db: DB, invitation_id: FromPath[int]
 ) -> Response[Any]:
     user = owner_required(request)
     await db.execute(
@@ -268,7 +269,9 @@ async def revoke_invitation(
 
 
 @post("/members/{member_id:int}/remove", include_in_schema=False)
-async def remove_member(request: Request[Any, Any, Any], db: DB, member_id: int) -> Response[Any]:
+async def remove_member(
+    request: Request[Any, Any, Any], db: DB, member_id: FromPath[int]
+) -> Response[Any]:
     user = owner_required(request)
     member = await db.scalar(
         select(User).where(User.id == member_id, User.household_id == user.household_id)
@@ -343,7 +346,9 @@ async def outbox_page(request: Request[Any, Any, Any], db: DB, server: Server) -
 
 
 @get("/outbox/{message_id:int}", include_in_schema=False)
-async def outbox_message(request: Request[Any, Any, Any], db: DB, message_id: int) -> Response[Any]:
+async def outbox_message(
+    request: Request[Any, Any, Any], db: DB, message_id: FromPath[int]
+) -> Response[Any]:
     user = require_user(request)
     message = await db.scalar(
         select(OutboxMessage).where(

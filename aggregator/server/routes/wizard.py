@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 
 from ...accounts import (
@@ -98,8 +99,8 @@ def _login_form(
 async def login_form(
     request: Request[Any, Any, Any],
     server: Server,
-    provider_id: str,
-    scheme: str | None = None,
+    provider_id: FromPath[str],
+    scheme: FromQuery[str | None] = None,
 ) -> Response[Any]:
     require_user(request)
     cls = _provider(server, provider_id)
@@ -108,7 +109,7 @@ async def login_form(
 
 @post("/accounts/add/{provider_id:str}", include_in_schema=False)
 async def login_submit(
-    request: Request[Any, Any, Any], db: DB, server: Server, provider_id: str
+    request: Request[Any, Any, Any], db: DB, server: Server, provider_id: FromPath[str]
 ) -> Response[Any]:
     user = require_user(request)
     cls = _provider(server, provider_id)
@@ -321,7 +322,7 @@ def _flow_or_404(server: Server, user: CurrentUser, token: str) -> PendingFlow:
 
 @get("/flows/{token:str}", include_in_schema=False)
 async def flow_step(
-    request: Request[Any, Any, Any], db: DB, server: Server, token: str
+    request: Request[Any, Any, Any], db: DB, server: Server, token: FromPath[str]
 ) -> Response[Any]:
     user = require_user(request)
     flow = _flow_or_404(server, user, token)
@@ -362,7 +363,7 @@ def _render_step(
 
 @get("/flows/{token:str}/captcha", include_in_schema=False)
 async def captcha_image(
-    request: Request[Any, Any, Any], server: Server, token: str
+    request: Request[Any, Any, Any], server: Server, token: FromPath[str]
 ) -> Response[Any]:
     user = require_user(request)
     flow = _flow_or_404(server, user, token)
@@ -379,7 +380,7 @@ async def captcha_image(
 
 @post("/flows/{token:str}", include_in_schema=False)
 async def flow_answer(
-    request: Request[Any, Any, Any], db: DB, server: Server, token: str
+    request: Request[Any, Any, Any], db: DB, server: Server, token: FromPath[str]
 ) -> Response[Any]:
     user = require_user(request)
     flow = _flow_or_404(server, user, token)
@@ -471,7 +472,7 @@ async def sso_callback(request: Request[Any, Any, Any], db: DB, server: Server) 
 
 @get("/accounts/{account_id:int}/relogin", include_in_schema=False)
 async def relogin_form(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
@@ -495,7 +496,7 @@ def _has_scheme(cls: type[Provider], scheme_id: str) -> bool:
 
 @post("/accounts/{account_id:int}/relogin", include_in_schema=False)
 async def relogin_submit(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: int
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)

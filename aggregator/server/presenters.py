@@ -1,0 +1,95 @@
+"""What a dashboard card shows, computed in one Python loop.
+
+A thousand cards rendered by Jinja calling ``t()``, ``money()`` and ``when()`` per card spends
+most of its time in template call overhead; here each string is made once (and the same
+strings, such as "5 дней", are made once per page), then the template only prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .queries import Dashboard
+
+__all__ = ["Card", "cards"]
+
+BADGES = (
+    "ok",
+    "new",
+    "top_up",
+    "blocked",
+    "needs_login",
+    "plugin_error",
+    "operator_error",
+    "stale",
+    "suspended",
+)
+
+
+@dataclass(slots=True)
+class Card:
+    id: int
+    severity: str
+    operator: str
+    badge: str
+    title: str
+    number: str
+    balance: str
+    negative: bool
+    spark: str
+    spark_label: str
+    days_left: str
+    updated: str
+    action: str | None  # "needs_login" | "top_up" | None
+
+
+def cards(
+    board: Dashboard,
+    names: dict[str, str],
+    t: Callable[..., str],
+    money: Callable[..., str],
+    when: Callable[..., str],
+) -> list[Card]:
+    badges = {key: t(f"badge.{key}") for key in BADGES}
+    never = t("card.never")
+    days: dict[int, str] = {}
+    out: list[Card] = []
+    for a in board.accounts:
+        operator = names.get(a.provider_id, a.provider_id)
+        title = a.label or a.number_masked or operator
+        spark = a.sparkline()
+        label = ""
+        if spark:
+            label = t(
+                "card.spark",
+                first=money(a.history[0][1], a.currency),
+                last=money(a.history[-1][1], a.currency),
+            )
+        if a.days_left is None:
+            left = "—"
+        else:
+            left = days.get(a.days_left) or days.setdefault(
+                a.days_left, t("unit.days", count=a.days_left)
+            )
+        action = a.badge if a.badge == "needs_login" else None
+        if a.badge in ("top_up", "blocked"):
+            action = "top_up"
+        out.append(
+            Card(
+                id=a.id,
+                severity=a.severity,
+                operator=operator,
+                badge=badges.get(a.badge, a.badge),
+                title=title,
+                number=a.number_masked if a.label else "",
+                balance=money(a.balance_minor, a.currency),
+                negative=a.balance_minor is not None and a.balance_minor < 0,
+                spark=spark,
+                spark_label=label,
+                days_left=left,
+                updated=when(a.balance_at or a.last_success_at, short=True) or never,
+                action=action,
+            )
+        )
+    return out

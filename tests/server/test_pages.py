@@ -1,0 +1,222 @@
+"""Pages render in Russian and English from one translation table; money and dates are
+formatted the Russian way; the dashboard's queries do not grow with the number of accounts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, insert
+
+from aggregator.server.assets import find_web_dir
+from aggregator.server.i18n import Translator, format_money_minor, plural_form
+from aggregator.server.queries import days_left, household_dashboard
+from aggregator.storage.models import BalanceReading, LinkedAccount, utcnow
+
+from .conftest import Harness
+
+WEB = find_web_dir()
+KEY_CALL = re.compile(r"""\bt\(\s*["']([a-z_][a-z0-9_.]*[a-z0-9_])["']""")
+
+
+def _tables() -> dict[str, dict[str, object]]:
+    return {
+        lang: json.loads((WEB / "locales" / f"{lang}.json").read_text(encoding="utf-8"))
+        for lang in ("ru", "en")
+    }
+
+
+def test_both_languages_have_the_same_keys() -> None:
+    tables = _tables()
+    assert set(tables["ru"]) == set(tables["en"])
+    for key, value in tables["ru"].items():
+        other = tables["en"][key]
+        assert isinstance(value, str) == isinstance(other, str), key
+        placeholders = set(re.findall(r"\{(\w+)\}", json.dumps(value)))
+        assert placeholders == set(re.findall(r"\{(\w+)\}", json.dumps(other))), key
+
+
+def test_every_literal_key_used_by_templates_and_code_exists() -> None:
+    ru = _tables()["ru"]
+    sources = [*WEB.joinpath("templates").rglob("*.html")]
+    sources += [*Path(__file__).resolve().parents[2].joinpath("aggregator/server").rglob("*.py")]
+    missing = set()
+    for path in sources:
+        for key in KEY_CALL.findall(path.read_text(encoding="utf-8")):
+            if key not in ru and not key.endswith("."):
+                missing.add(f"{path.name}: {key}")
+    assert not missing, sorted(missing)
+
+
+def test_every_error_key_of_the_contract_is_translated() -> None:
+    from aggregator.core import errors
+
+    translator = Translator(WEB / "locales")
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        if isinstance(cls, type) and issubclass(cls, errors.AggregatorError):
+            for lang in ("ru", "en"):
+                assert translator.has(f"error.{cls.key}", lang), (lang, cls.key)
+
+
+def test_russian_money_days_and_plurals() -> None:
+    assert format_money_minor(123456) == "1\u00a0234,56\u00a0₽"
+    assert format_money_minor(-4520, lang="en") == "−₽45.20"
+    assert [plural_form("ru", n) for n in (1, 2, 5, 11, 21, 22)] == [
+        "one",
+        "few",
+        "many",
+        "many",
+        "one",
+        "few",
+    ]
+    translator = Translator(WEB / "locales")
+    assert translator.translate("ru", "unit.days", count=2) == "2 дня"
+    assert translator.translate("en", "unit.days", count=1) == "1 day"
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+async def test_every_page_renders(signed_in: Harness, lang: str) -> None:
+    h = signed_in
+    if lang == "en":
+        await h.post("/lang", {"lang": "en", "next": "/"})
+        await h.page("/")
+    pages = [
+        "/",
+        "/accounts/add",
+        "/accounts/add/reference",
+        "/settings/alerts",
+        "/members",
+        "/outbox",
+        "/plugins",
+        "/settings",
+        "/api/schema",
+    ]
+    for path in pages:
+        response = await h.client.get(path)
+        assert response.status_code == 200, path
+        assert f'lang="{lang}"' in response.text or path == "/api/schema", path
+        assert "{" + "{" not in response.text, path  # no unrendered template syntax
+    text = (await h.client.get("/")).text
+    assert ("Счета" in text) == (lang == "ru")
+    assert ("Accounts" in text) == (lang == "en")
+
+
+async def test_first_start_offers_the_first_account(harness: Harness) -> None:
+    response = await harness.client.get("/", follow_redirects=True)
+    assert str(response.url).endswith("/setup")
+    await harness.sign_up()
+    again = await harness.client.get("/setup", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == "/login"
+
+
+async def test_invitation_adds_a_member(signed_in: Harness) -> None:
+    h = signed_in
+    await h.page("/members")
+    response = await h.post("/members/invite", {"email": "anna@example.ru"})
+    link = re.search(r'value="(http[^"]+/invite/[^"]+)"', response.text)
+    assert link is not None
+    path = "/invite/" + link.group(1).rsplit("/invite/", 1)[1]
+    await h.sign_out()
+    page = await h.page(path)
+    assert "anna@example.ru" in page.text
+    joined = await h.post(
+        path, {"name": "Анна", "password": "anna-secret-1", "password_confirm": "anna-secret-1"}
+    )
+    assert joined.status_code == 303
+    members = await h.page("/members")
+    assert "anna@example.ru" in members.text and "Участник" in members.text
+    reused = await h.client.get(path)
+    assert reused.status_code == 404
+
+
+async def test_dashboard_query_count_does_not_grow(signed_in: Harness) -> None:
+    """Four queries, whether the household has one account or fifty (no N+1)."""
+    server = signed_in.app.state.server
+    async with server.db() as db:
+        user_household = 1
+        counts = []
+        for total in (1, 50):
+            await db.execute(
+                insert(LinkedAccount),
+                [
+                    {
+                        "household_id": user_household,
+                        "provider_id": "reference",
+                        "login_scheme": "password",
+                        "login_key": f"k{total}",
+                        "subaccount_id": f"{total}-{i}",
+                        "status": "ok",
+                    }
+                    for i in range(total)
+                ],
+            )
+            await db.commit()
+            statements: list[str] = []
+
+            def count(*args: object) -> None:
+                statements.append(str(args[2]))
+
+            engine = server.engine.sync_engine
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                board = await household_dashboard(db, user_household)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            counts.append(len(statements))
+            assert len(board.accounts) in (1, 51)
+        assert counts[0] == counts[1] <= 4, counts
+
+
+async def test_dashboard_orders_by_urgency_and_sums(signed_in: Harness) -> None:
+    server = signed_in.app.state.server
+    now = utcnow()
+    async with server.db() as db:
+        rows = [
+            ("healthy", 900_00, "ok"),
+            ("blocked", -10_00, "ok"),
+            ("login", 500_00, "needs_login"),
+            ("low", 50_00, "ok"),
+        ]
+        for label, minor, status in rows:
+            account = LinkedAccount(
+                household_id=1,
+                provider_id="reference",
+                login_scheme="password",
+                login_key=label,
+                label=label,
+                status=status,
+            )
+            db.add(account)
+            await db.flush()
+            for day in range(5):
+                db.add(
+                    BalanceReading(
+                        account_id=account.id,
+                        at=now - dt.timedelta(days=4 - day),
+                        amount_minor=minor + (4 - day) * 10_00,
+                    )
+                )
+        await db.commit()
+        board = await household_dashboard(db, 1)
+    order = [a.label for a in board.accounts]
+    assert order[:2] == ["login", "blocked"] or order[:2] == ["blocked", "login"]
+    assert order[2] == "low" and order[-1] == "healthy"
+    assert board.totals == {"RUB": 900_00 - 10_00 + 500_00 + 50_00}
+    healthy = board.accounts[-1]
+    assert healthy.badge == "ok" and healthy.days_left == 90  # 10 ₽ a day
+    assert len(healthy.history) == 5 and healthy.sparkline().count(",") == 5
+    assert board.needing_action == 3
+
+
+def test_days_left_uses_the_next_charge() -> None:
+    from aggregator.alerts.forecast import SpendHistory
+
+    history = SpendHistory.from_readings([])
+    today = dt.date(2026, 1, 10)
+    assert days_left(history, None, today) is None
+    assert days_left(history, -5, today) == 0
+    assert days_left(history, 100_00, today, dt.date(2026, 1, 15), 300_00) == 5
