@@ -10,15 +10,18 @@ engines are used as they are.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..storage.db import create_engine
+from ..storage.db import _sqlite_pragmas, create_engine
 
-__all__ = ["is_postgres", "is_sqlite", "polling_engine", "url_of"]
+__all__ = ["is_postgres", "is_sqlite", "polling_engine", "scheduler_sync_engine", "url_of"]
 
 
 def url_of(engine_or_url: AsyncEngine | str | URL) -> str:
@@ -57,3 +60,68 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+class _BufferedCursor(sqlite3.Cursor):
+    """Reads every row at execute time. APScheduler reads some results after its transaction
+    ended (fine with aiosqlite, which buffers); with pysqlite the connection may by then be
+    back in the pool, serving another thread."""
+
+    _rows: list[Any]
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _BufferedCursor:
+        super().execute(sql, parameters)
+        self._rows = super().fetchall() if self.description else []
+        return self
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> _BufferedCursor:
+        super().executemany(sql, seq_of_parameters)
+        self._rows = []
+        return self
+
+    def fetchone(self) -> Any:
+        rows = getattr(self, "_rows", [])
+        return rows.pop(0) if rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        rows = getattr(self, "_rows", [])
+        size = self.arraysize if size is None else size
+        out, self._rows = rows[:size], rows[size:]
+        return out
+
+    def fetchall(self) -> list[Any]:
+        out, self._rows = getattr(self, "_rows", []), []
+        return out
+
+    def close(self) -> None:
+        # Its connection may be closed already: nothing is left to free then.
+        with contextlib.suppress(sqlite3.ProgrammingError):
+            super().close()
+
+
+class _BufferedConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = _BufferedCursor) -> Any:
+        return super().cursor(factory)
+
+
+def scheduler_sync_engine(engine_or_url: AsyncEngine | str | URL) -> Engine:
+    """A synchronous SQLite engine (pysqlite) for APScheduler's data store.
+
+    APScheduler runs a synchronous engine's operations in worker threads and waits for them
+    when it is cancelled. An aiosqlite operation cancelled half-way (the scheduler stopping
+    while one waits for SQLite's write lock) can leave its connection closing forever, and the
+    process unable to exit.
+    """
+    url = make_url(url_of(engine_or_url)).set(drivername="sqlite")
+    path = url.database or ":memory:"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(
+            path, factory=_BufferedConnection, check_same_thread=False, timeout=10.0
+        )
+
+    engine = create_sync_engine(url, creator=connect, pool_size=4, max_overflow=4)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _immediate_connect)
+    event.listen(engine, "begin", _immediate_begin)
+    return engine

@@ -63,7 +63,7 @@ from ..runtime import Runtime
 from ..settings import Settings
 from ..storage.models import utcnow
 from ..vault import Vault
-from .database import polling_engine, url_of
+from .database import polling_engine, scheduler_sync_engine, url_of
 from .models import PollOutcome
 from .options import PollingOptions
 from .poller import LoginGuard, Poller
@@ -225,10 +225,12 @@ class PollingService:
 
     async def _start_scheduler(self) -> None:
         options = self.options
-        data_store = SQLAlchemyDataStore(
-            self.engine,
-            schema=SCHEDULER_SCHEMA if self.engine.dialect.name == "postgresql" else None,
-        )
+        if self.engine.dialect.name == "postgresql":
+            data_store = SQLAlchemyDataStore(self.engine, schema=SCHEDULER_SCHEMA)
+        else:
+            sync_engine = scheduler_sync_engine(self.engine)
+            self._stack.callback(sync_engine.dispose)
+            data_store = SQLAlchemyDataStore(sync_engine)
         scheduler = AsyncScheduler(
             data_store,
             _event_broker(self.engine),
@@ -325,16 +327,22 @@ class PollingService:
         return len(outcomes)
 
     async def _inflight(self) -> dict[str, int]:
-        assert self.scheduler is not None
-        counts: dict[str, int] = {}
-        for job in await self.scheduler.get_jobs():
-            if job.task_id == POLL_TASK:
-                provider_id = str(job.kwargs.get("provider_id", ""))
-                counts[provider_id] = counts.get(provider_id, 0) + 1
-        return counts
+        """Poll batches in flight per operator (cluster-wide): the live claims."""
+        return await self.store.live_claims()
 
     async def _dispatch_job(self) -> int:
         """Claim due accounts and queue poll jobs for them, until none is due (or budget)."""
+        if self._stopping.is_set():
+            return 0
+        self._active_jobs += 1
+        try:
+            return await self._dispatch()
+        finally:
+            self._active_jobs -= 1
+            if not self._active_jobs:
+                self._jobs_idle.set()
+
+    async def _dispatch(self) -> int:
         assert self.scheduler is not None
         options = self.options
         deadline = time.monotonic() + options.dispatch_budget_s

@@ -97,6 +97,18 @@ class ResultStore:
             await conn.commit()
         return {row[0]: int(row[1]) for row in rows}
 
+    async def live_claims(self) -> dict[str, int]:
+        """Claims held now (batches being polled), per operator."""
+        statement = (
+            select(accounts_t.c.provider_id, func.count(func.distinct(accounts_t.c.poll_claim)))
+            .where(accounts_t.c.poll_claim.is_not(None), accounts_t.c.next_due_at > utcnow())
+            .group_by(accounts_t.c.provider_id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(statement)).all()
+            await conn.commit()
+        return {row[0]: int(row[1]) for row in rows}
+
     async def next_due(self) -> dt.datetime | None:
         async with self.engine.connect() as conn:
             value = (

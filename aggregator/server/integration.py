@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from .. import households
 from ..storage.models import User
@@ -54,13 +54,25 @@ async def ensure_schema(settings: Settings, engine: AsyncEngine) -> None:
     try:
         await check_current(engine)
     except SchemaOutdated as exc:
-        if settings.is_sqlite and await current_revision(engine) is None:
+        if settings.is_sqlite and await _is_empty(engine):
             log.info("creating the database schema in a new SQLite file")
             await upgrade(engine)
             return
         raise StartupError(str(exc)) from None
     except SchemaError as exc:
         raise StartupError(str(exc)) from None
+
+
+async def _is_empty(engine: AsyncEngine) -> bool:
+    """No table at all: a database file the aggregator may create its schema in."""
+
+    def tables(connection: Any) -> list[str]:
+        return list(inspect(connection).get_table_names())
+
+    if await current_revision(engine) is not None:
+        return False
+    async with engine.connect() as connection:
+        return not await connection.run_sync(tables)
 
 
 async def open_database(settings: Settings, engine: AsyncEngine) -> Vault:

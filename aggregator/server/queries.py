@@ -82,16 +82,27 @@ class AccountSummary:
     def sparkline(self, width: int = 120, height: int = 32) -> str:
         """SVG polyline points for the history, scaled into ``width`` x ``height``."""
         values = [v for _, v in self.history]
-        if len(values) < 2:
+        count = len(values)
+        if count < 2:
             return ""
         low = min(values)
         span = (max(values) - low) or 1
-        step = width / (len(values) - 1)
         usable = height - 4
-        return " ".join(
-            f"{i * step:.0f},{2 + usable - (v - low) * usable // span}"
-            for i, v in enumerate(values)
-        )
+        top = 2 + usable
+        xs = _x_positions(count, width)
+        return " ".join(map(_POINT, xs, [top - (v - low) * usable // span for v in values]))
+
+
+_POINT = "{},{}".format
+_XS: dict[tuple[int, int], list[int]] = {}
+
+
+def _x_positions(count: int, width: int) -> list[int]:
+    """The x coordinates of ``count`` evenly spaced points (cached: pages reuse them)."""
+    found = _XS.get((count, width))
+    if found is None:
+        found = _XS[(count, width)] = [round(i * width / (count - 1)) for i in range(count)]
+    return found
 
 
 @dataclass(slots=True)

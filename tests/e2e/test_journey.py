@@ -97,6 +97,7 @@ async def test_link_reference_by_every_login_path(page: Any, sim: Sim) -> None:
     await check_a11y(page, "add-account")
     await _start_login(page, "reference", "password")
     await check_a11y(page, "wizard-form")
+    await screenshot(page, "wizard-form-ru")
     await page.get_by_role("radio", name="Логин").check()
     await page.locator("#identifier").fill("demo")
     await page.get_by_label("Пароль").fill("demo-password")
@@ -112,6 +113,7 @@ async def test_link_reference_by_every_login_path(page: Any, sim: Sim) -> None:
     await _continue(page)
     await expect(page.locator("img.captcha")).to_be_visible()
     await check_a11y(page, "wizard-captcha")
+    await screenshot(page, "wizard-captcha-ru")
     await page.get_by_role("textbox", name="Символы с картинки").fill(
         await sim.captcha("reference")
     )
@@ -265,6 +267,26 @@ async def test_dashboard_shows_balances_and_charts(page: Any, sim: Sim) -> None:
     assert not page.js_errors, page.js_errors
 
 
+@needs("rostelecom")
+async def test_log_in_again_where_only_a_person_can(page: Any) -> None:
+    # Three billing days later the Rostelecom SSO session is gone, and an SSO login cannot be
+    # repeated silently: the card says so, and "log in again" goes through Gosuslugi again.
+    await page.goto("/")
+    card = page.locator(".card").filter(has_text="Ростелеком").filter(has_text="Войти снова")
+    await expect(card.first).to_be_visible()
+    await card.first.get_by_role("link", name=re.compile("Войти снова")).click()
+    await page.wait_for_url(re.compile(r"/accounts/\d+/relogin$"))
+    await check_a11y(page, "relogin")
+    await page.get_by_role("button", name="Госуслуги").click()
+    await page.get_by_role("link", name=re.compile("Войти через Госуслуги")).click()
+    await page.locator("#username").fill("ivan.smirnov")
+    await page.locator("#password").fill("sso-demo-2024")
+    await page.locator("#login").click()
+    await page.locator("#allow").click()
+    await page.wait_for_url(re.compile(r"/accounts/\d+\?relogin=1$"))
+    await expect(page.locator(".account-head .badge")).not_to_have_text("Войдите снова")
+
+
 async def test_change_tariff_with_a_confirmation_code(page: Any, sim: Sim) -> None:
     account_id = await _account_id(page, "reference", "01")
     await page.goto(f"/accounts/{account_id}")
@@ -361,6 +383,7 @@ async def test_screenshots_in_russian_and_english(page: Any) -> None:
 async def test_threshold_brings_the_alert_email(page: Any) -> None:
     await page.goto("/settings/alerts")
     await check_a11y(page, "alerts")
+    await screenshot(page, "alerts-ru")
     await page.get_by_label("Порог, ₽").fill("1000")
     await page.get_by_role("button", name="Сохранить").click()
     await expect(page.get_by_text("Сохранено.")).to_be_visible()
@@ -375,6 +398,7 @@ async def test_threshold_brings_the_alert_email(page: Any) -> None:
 
     assert await eventually(mail_arrived, attempts=60)
     await check_a11y(page, "outbox")
+    await screenshot(page, "outbox-ru")
     mail = page.locator(".mails li").filter(has_text="•••• 01").first
     await mail.locator("summary").click()
     await expect(mail.locator(".mail-body")).to_contain_text(f"/accounts/{account_id}")
@@ -384,6 +408,9 @@ async def test_other_pages_are_accessible(page: Any) -> None:
     for path, name in [("/members", "members"), ("/plugins", "plugins"), ("/settings", "settings")]:
         await page.goto(path)
         await check_a11y(page, name)
+    await page.goto("/api/schema")
+    await expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+    await check_a11y(page, "api-docs")
     await page.goto("/members")
     await page.get_by_label("Электронная почта").fill("anna@example.ru")
     await page.get_by_role("button", name="Создать приглашение").click()

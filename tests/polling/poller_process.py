@@ -105,9 +105,14 @@ async def main(args: argparse.Namespace, events: Path) -> None:
             service.store.on_queued = queued
             emit("STARTED")
             await stop.wait()
-    for task in asyncio.all_tasks():
-        if task is not asyncio.current_task():
-            print("LEFT", task, file=sys.stderr)
+    left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in left:
+        print("LEFT", task, file=sys.stderr)
+        task.cancel()
+    if left:
+        done, pending = await asyncio.wait(left, timeout=2)
+        print("AFTER CANCEL", len(done), len(pending), file=sys.stderr)
+        for task in pending:
             task.print_stack(file=sys.stderr)
 
 

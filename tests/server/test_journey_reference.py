@@ -223,3 +223,38 @@ async def test_chat_bot_answers_at_once_and_the_agent_later(signed_in: Harness) 
 
         stored = await db.scalar(select(func.count()).select_from(ChatTranscript))
     assert stored and stored >= 4
+
+
+async def test_relogin_renews_an_account_that_needs_a_person(signed_in: Harness) -> None:
+    h = signed_in
+    account_id = await _link_demo(h)
+    server = h.app.state.server
+    async with server.db() as db:
+        account = await db.get(LinkedAccount, account_id)
+        assert account is not None
+        account.status = "needs_login"
+        account.last_error_key = "auth.invalid_credentials"
+        await db.commit()
+    # Nothing calls the operator with the stored password any more: the page says what to do.
+    blocked = await h.htmx("GET", f"/accounts/{account_id}/tariffs")
+    assert blocked.status_code == 409
+    assert f"/accounts/{account_id}/relogin" in blocked.text
+    dashboard = await h.page("/")
+    assert f'href="/accounts/{account_id}/relogin"' in dashboard.text
+    form = await h.page(f"/accounts/{account_id}/relogin")
+    assert 'value="demo"' in form.text and "demo-password" not in form.text
+    response = await h.post(
+        f"/accounts/{account_id}/relogin",
+        {
+            "scheme": "password",
+            "identifier_kind": "login",
+            "identifier": "demo",
+            "password": "demo-password",
+        },
+    )
+    assert _location(response) == f"/accounts/{account_id}?relogin=1"
+    async with server.db() as db:
+        account = await db.get(LinkedAccount, account_id)
+        assert account is not None and account.status == "new" and account.last_error_key is None
+    renewed = await h.htmx("GET", f"/accounts/{account_id}/tariffs")
+    assert renewed.status_code == 200
