@@ -314,17 +314,17 @@ class PollingService:
 
     # -- jobs -----------------------------------------------------------------------------
     async def _poll_job(self, account_ids: list[int], claim: str, provider_id: str = "") -> int:
-        if self._stopping.is_set():
-            await self.store.release(claim)  # stopping: the next run polls them
-            return 0
         self._active_jobs += 1
         try:
+            if self._stopping.is_set():
+                await self.store.release(claim)  # stopping: the next run polls them
+                return 0
             outcomes = await self.runner.poll_claimed(account_ids, claim)
+            return len(outcomes)
         finally:
             self._active_jobs -= 1
             if not self._active_jobs:
                 self._jobs_idle.set()
-        return len(outcomes)
 
     async def _inflight(self) -> dict[str, int]:
         """Poll batches in flight per operator (cluster-wide): the live claims."""
@@ -332,10 +332,10 @@ class PollingService:
 
     async def _dispatch_job(self) -> int:
         """Claim due accounts and queue poll jobs for them, until none is due (or budget)."""
-        if self._stopping.is_set():
-            return 0
         self._active_jobs += 1
         try:
+            if self._stopping.is_set():
+                return 0
             return await self._dispatch()
         finally:
             self._active_jobs -= 1
