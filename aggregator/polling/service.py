@@ -42,6 +42,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any
 
+import anyio
 from apscheduler import (
     AsyncScheduler,
     CoalescePolicy,
@@ -316,8 +317,9 @@ class PollingService:
     async def _poll_job(self, account_ids: list[int], claim: str, provider_id: str = "") -> int:
         self._active_jobs += 1
         try:
-            if self._stopping.is_set():
-                await self.store.release(claim)  # stopping: the next run polls them
+            if self._stopping.is_set():  # stopping: the next run polls them
+                with anyio.move_on_after(10, shield=True):
+                    await self.store.release(claim)
                 return 0
             outcomes = await self.runner.poll_claimed(account_ids, claim)
             return len(outcomes)

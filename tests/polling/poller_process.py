@@ -51,18 +51,6 @@ async def main(args: argparse.Namespace, events: Path) -> None:
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     faulthandler.register(signal.SIGUSR1)  # a stack dump on demand, for a stuck process
-    if os.environ.get("DEBUG_TERMINATE"):
-        import traceback
-
-        from sqlalchemy.connectors.asyncio import AsyncAdapt_terminate
-
-        original = AsyncAdapt_terminate.terminate
-
-        def terminate(self: Any) -> None:
-            print("TERMINATE", repr(sys.exc_info()[1]), file=sys.stderr)
-            original(self)
-
-        AsyncAdapt_terminate.terminate = terminate  # type: ignore[method-assign]
     registry = load_plugins()
     settings = Settings(
         data_dir=Path(args.data_dir),
@@ -105,15 +93,6 @@ async def main(args: argparse.Namespace, events: Path) -> None:
             service.store.on_queued = queued
             emit("STARTED")
             await stop.wait()
-    left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in left:
-        print("LEFT", task, file=sys.stderr)
-        task.cancel()
-    if left:
-        done, pending = await asyncio.wait(left, timeout=2)
-        print("AFTER CANCEL", len(done), len(pending), file=sys.stderr)
-        for task in pending:
-            task.print_stack(file=sys.stderr)
 
 
 def zygote(args: argparse.Namespace) -> None:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, Router, get, put, route
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 
 from ..domain.clock import MSK, first_of_next_month
 from ..domain.errors import (
@@ -338,7 +339,7 @@ def router(backend: Backend) -> Router:
         return _ok("Пароль изменён")
 
     @get("/1.0/captcha/{name:str}", sync_to_thread=False)
-    def captcha_image(name: str) -> Response[Any]:
+    def captcha_image(name: FromPath[str]) -> Response[Any]:
         captcha = backend.captcha(name.removesuffix(".png"))
         return Response(captcha.png, media_type="image/png", headers={"Cache-Control": "no-store"})
 

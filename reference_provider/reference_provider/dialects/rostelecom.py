@@ -41,6 +41,7 @@ from urllib.parse import urlencode, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response, Router, get, post, route
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.response import Redirect
 
 from ..domain.catalogue import SSO_PROVIDERS, SSO_TITLES
@@ -576,7 +577,7 @@ def router(backend: Backend) -> Router:
         return finish(login, result.session.token)
 
     @get(REALM + "/login-actions/captcha/{name:str}", sync_to_thread=False)
-    def captcha_image(name: str) -> Response[Any]:
+    def captcha_image(name: FromPath[str]) -> Response[Any]:
         try:
             captcha = backend.captcha(name.removesuffix(".png"))
         except NotFound:
@@ -690,7 +691,7 @@ def router(backend: Backend) -> Router:
         return Redirect(f"{_origin(request)}/idp/{idp}/authorize?{query}", status_code=302)
 
     @get(REALM + "/broker/{idp:str}/login", sync_to_thread=False)
-    def broker_login(idp: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    def broker_login(idp: FromPath[str], request: Request[Any, Any, Any]) -> Response[Any]:
         login = login_of(request.query_params.get("session_code", ""))
         if login is None:
             return expired_page(request)
@@ -699,7 +700,7 @@ def router(backend: Backend) -> Router:
         return broker_redirect(request, login, idp)
 
     @get(REALM + "/broker/{idp:str}/endpoint", sync_to_thread=False)
-    def broker_endpoint(idp: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    def broker_endpoint(idp: FromPath[str], request: Request[Any, Any, Any]) -> Response[Any]:
         q = request.query_params
         entry = passport.broker.pop(q.get("state", ""), None)
         login = login_of(entry[0]) if entry else None
@@ -1159,7 +1160,7 @@ def router(backend: Backend) -> Router:
         raise NotFound(f"Метод {method[:60]} не найден")
 
     @post("/client-api/{method:str}", status_code=200)
-    async def client_api(method: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def client_api(method: FromPath[str], request: Request[Any, Any, Any]) -> Response[Any]:
         try:
             session = api_session(request)
         except DomainError as exc:
