@@ -11,18 +11,15 @@ from __future__ import annotations
 
 from .forecast import Forecast, SpendHistory, days_left, forecast
 from .rules import DEFAULTS, AlertKind, EffectiveRule, resolve_rules
-from .sink import MailContent, MailSink, MailStore, StoredMail
 
+# The mail sink and store live in .sink (``from aggregator.alerts.sink import MailStore``): not
+# imported here, so a poller that sends through a real SMTP server never loads aiosmtpd.
 __all__ = [
     "DEFAULTS",
     "AlertKind",
     "EffectiveRule",
     "Forecast",
-    "MailContent",
-    "MailSink",
-    "MailStore",
     "SpendHistory",
-    "StoredMail",
     "days_left",
     "forecast",
     "resolve_rules",

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formatdate
-from typing import Any
+from typing import Any, cast
 
 import aiosmtplib
 
@@ -37,9 +41,29 @@ def message_id_for(idempotency_key: str, sender: str) -> str:
     return f"<aggregator.{local}@{domain}>"
 
 
-def build_message(notification: Notification, sender: str) -> EmailMessage:
-    message = EmailMessage()
-    message["Subject"] = notification.subject
+def _text(body: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    charset = Charset("utf-8")
+    charset.body_encoding = QP  # readable in the .eml files, safe for any line length
+    part.set_payload(body, charset=charset)
+    return part
+
+
+def build_message(notification: Notification, sender: str) -> Message:
+    """A multipart/alternative message: text first, then HTML.
+
+    Built with the classic API and an explicit :class:`~email.header.Header` for the subject:
+    the newer ``EmailMessage`` folds a long non-ASCII subject so that a space between two
+    encoded words is lost when it is read back.
+    """
+    message: Message
+    if notification.html:
+        message = MIMEMultipart("alternative")
+        message.attach(_text(notification.text, "plain"))
+        message.attach(_text(notification.html, "html"))
+    else:
+        message = _text(notification.text, "plain")
+    message["Subject"] = cast(Any, Header(notification.subject, "utf-8"))
     message["From"] = sender
     message["To"] = ", ".join(notification.recipients)
     message["Date"] = formatdate(localtime=False, usegmt=True)
@@ -47,9 +71,6 @@ def build_message(notification: Notification, sender: str) -> EmailMessage:
     message["Content-Language"] = notification.lang
     message["Auto-Submitted"] = "auto-generated"
     message["X-Aggregator-Alert"] = notification.kind
-    message.set_content(notification.text)
-    if notification.html:
-        message.add_alternative(notification.html, subtype="html")
     return message
 
 

@@ -36,7 +36,6 @@ from ..storage.models import (
 )
 from .forecast import SpendHistory, forecast
 from .messages import AlertView
-from .render import render_alert
 from .rules import (
     AccountFacts,
     AlertKind,
@@ -69,6 +68,7 @@ class AccountInfo:
     provider_id: str
     label: str = ""
     number_masked: str = ""
+    login_key: str = ""  # accounts sharing a login are told about a needed login once
 
 
 @dataclass
@@ -156,8 +156,12 @@ class AlertWriter:
                 .where(episodes_t.c.id.in_(closes), episodes_t.c.closed_at.is_(None))
                 .values(closed_at=now)
             )
+        silent = await self._told_through_sibling(conn, opens)
         pending: list[_Pending] = []
-        for item, kind, details, rule in opens:
+        for index, (item, kind, details, rule) in enumerate(opens):
+            notify = item.notify and index not in silent
+            if index in silent:
+                details = details | {"same_login_as": silent[index]}
             statement = (
                 _insert(conn, episodes_t)
                 .values(
@@ -166,7 +170,7 @@ class AlertWriter:
                     opened_at=now,
                     reading_id=item.reading_id,
                     details=details,
-                    last_notified_at=now if item.notify else None,
+                    last_notified_at=now if notify else None,
                     reminders_sent=0,
                 )
                 .on_conflict_do_nothing()
@@ -178,9 +182,50 @@ class AlertWriter:
             log.info(
                 "account %s: alert %s opened (episode %s)", item.account.id, kind.value, episode_id
             )
-            if item.notify:
+            if notify:
                 pending.append(_Pending(item.account, kind, episode_id, details, rule))
         return await self._enqueue(conn, pending, now)
+
+    async def _told_through_sibling(
+        self,
+        conn: AsyncConnection,
+        opens: Sequence[tuple[AlertItem, AlertKind, dict[str, Any], EffectiveRule]],
+    ) -> dict[int, int]:
+        """Needs-login openings whose login another account already tells about: index ->
+        that account's id. A login that fails is one message, however many numbers it holds."""
+        wanted = [
+            (index, item)
+            for index, (item, kind, _details, _rule) in enumerate(opens)
+            if kind is AlertKind.NEEDS_LOGIN and item.notify and item.account.login_key
+        ]
+        if not wanted:
+            return {}
+        keys = {item.account.login_key for _, item in wanted}
+        rows = await conn.execute(
+            select(
+                accounts_t.c.household_id,
+                accounts_t.c.provider_id,
+                accounts_t.c.login_key,
+                accounts_t.c.id,
+            )
+            .join(episodes_t, episodes_t.c.account_id == accounts_t.c.id)
+            .where(
+                accounts_t.c.login_key.in_(sorted(keys)),
+                episodes_t.c.kind == AlertKind.NEEDS_LOGIN.value,
+                episodes_t.c.closed_at.is_(None),
+            )
+        )
+        told: dict[tuple[int, str, str], int] = {
+            (row.household_id, row.provider_id, row.login_key): row.id for row in rows
+        }
+        silent: dict[int, int] = {}
+        for index, item in wanted:
+            key = (item.account.household_id, item.account.provider_id, item.account.login_key)
+            if key in told and told[key] != item.account.id:
+                silent[index] = told[key]
+            else:
+                told.setdefault(key, item.account.id)
+        return silent
 
     # -- reminders -------------------------------------------------------------------------
     async def queue_reminders(self, conn: AsyncConnection, now: dt.datetime) -> int:
@@ -296,6 +341,8 @@ class AlertWriter:
     ) -> int:
         if not pending:
             return 0
+        from .render import render_alert  # Jinja2 is loaded when the first alert opens
+
         household_ids = sorted({p.account.household_id for p in pending})
         households = {
             row.id: row

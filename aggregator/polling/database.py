@@ -33,7 +33,11 @@ def url_of(engine_or_url: AsyncEngine | str | URL) -> str:
 
 
 def _immediate_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Hand transaction control to SQLAlchemy's "begin" event below.
+    # Hand transaction control to SQLAlchemy's "begin" event below; a modest page cache per
+    # connection (the poller's few connections share the OS cache anyway).
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA cache_size=-1024")
+    cursor.close()
     dbapi_connection.isolation_level = None
 
 
@@ -45,6 +49,9 @@ def polling_engine(engine_or_url: AsyncEngine | str | URL, **kwargs: Any) -> Asy
     """A new engine on the same database; on SQLite every transaction begins IMMEDIATE."""
     url = url_of(engine_or_url)
     if make_url(url).get_backend_name() == "sqlite":
+        # One writer at a time anyway: a few connections are plenty.
+        kwargs.setdefault("pool_size", 3)
+        kwargs.setdefault("max_overflow", 3)
         engine = create_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _immediate_connect)
         event.listen(engine.sync_engine, "begin", _immediate_begin)
@@ -120,7 +127,7 @@ def scheduler_sync_engine(engine_or_url: AsyncEngine | str | URL) -> Engine:
             path, factory=_BufferedConnection, check_same_thread=False, timeout=10.0
         )
 
-    engine = create_sync_engine(url, creator=connect, pool_size=4, max_overflow=4)
+    engine = create_sync_engine(url, creator=connect, pool_size=2, max_overflow=4)
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "connect", _immediate_connect)
     event.listen(engine, "begin", _immediate_begin)

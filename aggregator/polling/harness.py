@@ -399,13 +399,13 @@ class InProcessEnv:
         *,
         database_url: str | None = None,
         mail_sink_port: int | None = None,
-        smtp_port: int | None = None,
+        demo: bool = False,
         **settings: Any,
     ) -> None:
         from reference_provider.app import create_app
         from reference_provider.backend import Backend
 
-        self.backend = Backend(seed=1, clock_speed=0, demo=False)
+        self.backend = Backend(seed=1, clock_speed=0, demo=demo)
         self.app = create_app(backend=self.backend, sim=True)
         self.registry = registry
         self.http = httpx.AsyncClient(

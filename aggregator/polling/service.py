@@ -40,7 +40,7 @@ import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from apscheduler import (
@@ -58,7 +58,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..alerts.episodes import AlertWriter
 from ..alerts.outbox import OutboxSender
-from ..alerts.sink import MailSink
 from ..core.notify import Notifier
 from ..runtime import Runtime
 from ..settings import Settings
@@ -70,6 +69,9 @@ from .options import PollingOptions
 from .poller import LoginGuard, Poller
 from .runner import PollRunner
 from .store import GroupCommitter, ResultStore, WriteResult
+
+if TYPE_CHECKING:
+    from ..alerts.sink import MailSink
 
 __all__ = [
     "DISPATCH_SCHEDULE",
@@ -150,7 +152,7 @@ class PollingService:
         self._stopping = asyncio.Event()
         self._jobs_idle = asyncio.Event()
         self._active_jobs = 0
-        self.sink: MailSink | None = None
+        self.sink: MailSink | None = None  # the embedded SMTP sink, when it runs here
         self.scheduler: AsyncScheduler | None = None
         self.engine: AsyncEngine
         self.store: ResultStore
@@ -203,6 +205,8 @@ class PollingService:
 
         if self.options.send_mail:
             if settings.smtp_host is None and self.options.start_sink:
+                from ..alerts.sink import MailSink
+
                 self.sink = MailSink.for_settings(settings)
                 try:
                     self.sink.start()

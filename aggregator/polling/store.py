@@ -351,6 +351,7 @@ class ResultStore:
                 account.provider_id,
                 account.label,
                 account.number_masked,
+                account.login_key,
             )
             items.append(AlertItem(info, facts, reading_id))
             results[id(record)] = WriteResult(
@@ -480,7 +481,12 @@ class ResultStore:
                 account_id=row.id, status=AccountStatus.NEEDS_LOGIN.value, today=now.date()
             )
             info = AccountInfo(
-                row.id, account.household_id, account.provider_id, row.label, row.number_masked
+                row.id,
+                account.household_id,
+                account.provider_id,
+                row.label,
+                row.number_masked,
+                account.login_key,
             )
             items.append(AlertItem(info, facts, notify=False, note={"same_login_as": account.id}))
         return items

@@ -4,8 +4,8 @@ aiosmtpd server; hysteresis; an SMTP outage; the outbox loop of the service."""
 from __future__ import annotations
 
 import asyncio
-import re
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any, cast
@@ -168,7 +168,7 @@ async def test_smtp_outage_delays_mail_and_loses_none(
         env.engine, users=[("ivan@example.ru", "ru"), ("john@example.com", "en")]
     )
     await set_rules(env, household)
-    ids, items = await env.link("reference", 3, household_id=household, balance=50_00)
+    ids, _ = await env.link("reference", 3, household_id=household, balance=50_00)
     now = [utcnow()]
     sender = sender_for(env, service, clock=lambda: now[0])
     await service.poll_accounts(ids)  # three accounts below 100 ₽: three episodes
@@ -216,3 +216,31 @@ async def test_the_service_sends_by_itself(env: InProcessEnv) -> None:
             await asyncio.sleep(0.05)
         (mail,) = service.sink.store.list()
     assert "Нетбайнет" in mail.subject or "NetByNet" in mail.subject or "•" in mail.subject
+
+
+async def test_reminder_after_its_interval(
+    env: InProcessEnv, service: PollingService, sink: MailSink
+) -> None:
+    household = await create_household(env.engine, users=[("ivan@example.ru", "ru")])
+    await set_rules(env, household)
+    async with env.engine.begin() as conn:
+        await conn.execute(
+            rules_t.update()
+            .where(rules_t.c.household_id == household, rules_t.c.kind == "low_balance")
+            .values(reminder_interval_s=3600)
+        )
+    (account_id,), _ = await env.link("reference", 1, household_id=household, balance=50_00)
+    await service.poll_accounts([account_id])
+    writer = service.store.alerts
+    async with service.engine.begin() as conn:
+        assert await writer.queue_reminders(conn, utcnow() + dt.timedelta(minutes=30)) == 0
+    async with service.engine.begin() as conn:
+        assert await writer.queue_reminders(conn, utcnow() + dt.timedelta(minutes=61)) == 1
+    async with service.engine.begin() as conn:  # the next one is an hour after that
+        assert await writer.queue_reminders(conn, utcnow() + dt.timedelta(minutes=90)) == 0
+    now = [utcnow() + dt.timedelta(hours=2)]
+    await sender_for(env, service, clock=lambda: now[0]).send_due()
+    subjects = sorted(mail.subject for mail in sink.store.list())
+    assert len(subjects) == 2
+    assert subjects[0].startswith("Напоминание: Эталонный оператор")
+    assert ": на счёте 50,00" in subjects[0].replace(NB, " ")

@@ -19,7 +19,7 @@ def hourly(start_minor: int, per_day_minor: int, days: int) -> list[tuple[dt.dat
 
 def test_no_average_before_a_day_of_watching() -> None:
     history = SpendHistory.from_readings(
-        hourly(100_00, 24_00, 0) + [(T0 + dt.timedelta(hours=5), 95_00)]
+        [*hourly(100_00, 24_00, 0), (T0 + dt.timedelta(hours=5), 95_00)]
     )
     assert history.average_daily_minor() is None
     assert forecast(history, Decimal("95"), T0.date()).days_left is None

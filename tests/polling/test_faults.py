@@ -181,3 +181,33 @@ async def test_thousands_of_faults(
     print(
         f"\ninjected {sum(injected.values())} faults: {dict(injected)}; statuses {dict(statuses)}"
     )
+
+
+async def test_breaker_stops_calling_a_failing_operator_and_spares_the_others(
+    env: InProcessEnv,
+) -> None:
+    household = await create_household(env.engine)
+    failing, _ = await env.link("reference", 8, household_id=household)
+    healthy, _ = await env.link("netbynet", 4, household_id=household)
+    fault = env.backend.faults.add("503", operator="reference")
+    options = PollingOptions(
+        send_mail=False, start_sink=False, breaker_threshold=3, breaker_cooldown_s=3600
+    )
+    async with PollingService(
+        env.runtime, settings=env.settings, options=options, vault=env.vault, schedule=False
+    ) as service:
+        outcomes = [(await service.poll_accounts([i]))[0] for i in failing]
+        healthy_outcomes = await service.poll_accounts(healthy)
+    assert fault.hits == 3  # after three failures in a row, no request reached it
+    assert [o.status for o in outcomes] == ["stale"] * 8
+    assert {o.status for o in healthy_outcomes} == {"ok"}
+    async with env.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(accounts_t.c.last_error, accounts_t.c.consecutive_failures).where(
+                    accounts_t.c.id.in_(failing)
+                )
+            )
+        ).all()
+    skipped = [row for row in rows if (row.last_error or {}).get("circuit") == "open"]
+    assert len(skipped) == 5 and all(row.consecutive_failures == 0 for row in skipped)
