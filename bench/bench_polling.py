@@ -139,6 +139,9 @@ async def child(data_dir: Path, provider: str, record: Path | None) -> dict[str,
             total = int(await conn.scalar(select(func.count()).select_from(LinkedAccount)) or 0)
         await engine.dispose()
         started = time.perf_counter()
+        profile = os.environ.get("BENCH_PROFILE_MEMORY")
+        if profile:
+            asyncio.get_running_loop().create_task(_sample_memory(profile))
         async with service:
             if record is not None:
                 poll = service.runner.poller.poll
@@ -160,6 +163,30 @@ async def child(data_dir: Path, provider: str, record: Path | None) -> dict[str,
         "requests": requests,
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+async def _sample_memory(path: str) -> None:
+    """Diagnostics (BENCH_PROFILE_MEMORY=<file>): RSS over time, the biggest allocators."""
+    import tracemalloc
+
+    tracemalloc.start(3)
+    best: Any = None
+    with open(path, "w") as out:  # noqa: ASYNC230
+        while True:
+            await asyncio.sleep(2)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            current, _peak = tracemalloc.get_traced_memory()
+            import threading
+
+            out.write(
+                f"rss_peak={rss:.0f}MB traced={current / 2**20:.1f}MB "
+                f"threads={threading.active_count()}\n"
+            )
+            if best is None or current > best[0]:
+                best = (current, tracemalloc.take_snapshot())
+                for stat in best[1].statistics("traceback")[:12]:
+                    out.write(f"  {stat.size / 2**20:.1f}MB {stat.count} {stat.traceback}\n")
+            out.flush()
 
 
 def run_child(data_dir: Path, provider: str, record: Path | None) -> dict[str, Any]:

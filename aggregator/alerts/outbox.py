@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..core.errors import AggregatorError, TemporaryError
 from ..core.notify import Notification, Notifier
+from ..polling.database import transaction
 from ..storage.models import OutboxMessage, utcnow
 
 __all__ = ["OutboxSender", "SendReport", "outbox_backoff"]
@@ -111,7 +112,7 @@ class OutboxSender:
             )
             .returning(*outbox_t.c)
         )
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             rows = (await conn.execute(statement)).all()
         return sorted(rows, key=lambda row: row.id)
 
@@ -133,7 +134,7 @@ class OutboxSender:
         return report
 
     async def _give_back(self, ids: list[int]) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 update(outbox_t)
                 .where(outbox_t.c.id.in_(ids), outbox_t.c.status == "sending")
@@ -191,7 +192,7 @@ class OutboxSender:
         return SendReport(retried=1)
 
     async def _mark(self, row_id: int, **values: Any) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 update(outbox_t)
                 .where(outbox_t.c.id == row_id, outbox_t.c.status == "sending")
@@ -200,7 +201,7 @@ class OutboxSender:
 
     async def next_due(self) -> dt.datetime | None:
         """When the next pending row becomes due (to sleep until then)."""
-        async with self.engine.connect() as conn:
+        async with transaction(self.engine) as conn:
             value = (
                 await conn.execute(
                     select(outbox_t.c.next_attempt_at)

@@ -6,15 +6,22 @@ See docs/polling.md. The public pieces:
   scheduler, poll jobs, result writer, outbox sender and mail sink of one process;
 - :func:`poll_now` for ``aggregator poll``; :func:`run_worker` for ``aggregator worker``;
 - :class:`PollOutcome`, :class:`PollingOptions`.
+
+Imported lazily, so ``aggregator.polling.database`` (used by the alerts' outbox) does not pull
+in the whole service.
 """
 
 from __future__ import annotations
 
-from .commands import poll_now
-from .models import PollOutcome
-from .options import PollingOptions
-from .service import PollingService
-from .worker import WorkerError, run_worker
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .commands import poll_now
+    from .models import PollOutcome
+    from .options import PollingOptions
+    from .service import PollingService
+    from .worker import WorkerError, run_worker
 
 __all__ = [
     "PollOutcome",
@@ -24,3 +31,19 @@ __all__ = [
     "poll_now",
     "run_worker",
 ]
+
+_WHERE = {
+    "PollOutcome": ".models",
+    "PollingOptions": ".options",
+    "PollingService": ".service",
+    "WorkerError": ".worker",
+    "poll_now": ".commands",
+    "run_worker": ".worker",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module, __name__), name)

@@ -1,27 +1,44 @@
-"""The poller's own database engine.
+"""The poller's own database engines, and how they share SQLite's single write lock.
 
 SQLite has one writer at a time. Its default deferred transactions read first and take the
 write lock later, and in WAL mode a transaction whose snapshot went stale cannot get that lock
 at all (``SQLITE_BUSY`` at once, the busy timeout does not help). The poller, the outbox and
-the scheduler's data store therefore use an engine whose transactions start with
-``BEGIN IMMEDIATE``: they wait (busy timeout) for the lock instead of failing. PostgreSQL
-engines are used as they are.
+the scheduler's data store therefore use engines whose transactions start with
+``BEGIN IMMEDIATE``: they wait for the lock instead of failing.
+
+Waiting inside SQLite is polling with sleeps, unfair under load: with a dozen writers a
+transaction can lose the race for longer than the busy timeout. So the process queues its own
+transactions first: :func:`transaction` takes a FIFO ``asyncio.Lock`` per database before
+``BEGIN``, and the scheduler's synchronous engine a ``threading.Lock`` per engine; at most two
+transactions of this process ever wait on SQLite itself. PostgreSQL engines are used as they
+are (row locks, ``SKIP LOCKED``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..storage.db import _sqlite_pragmas, create_engine
 
-__all__ = ["is_postgres", "is_sqlite", "polling_engine", "scheduler_sync_engine", "url_of"]
+__all__ = [
+    "is_postgres",
+    "is_sqlite",
+    "polling_engine",
+    "scheduler_sync_engine",
+    "transaction",
+    "url_of",
+]
 
 
 def url_of(engine_or_url: AsyncEngine | str | URL) -> str:
@@ -43,6 +60,34 @@ def _immediate_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _immediate_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_GATES: dict[tuple[int, str], asyncio.Lock] = {}
+
+
+def _gate(engine: AsyncEngine) -> asyncio.Lock | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    key = (id(asyncio.get_running_loop()), str(engine.url.database))
+    lock = _GATES.get(key)
+    if lock is None:
+        lock = _GATES[key] = asyncio.Lock()
+    return lock
+
+
+@asynccontextmanager
+async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """``engine.begin()``, queued behind this process's other transactions on SQLite.
+
+    Never nest two: the queue is not reentrant.
+    """
+    gate = _gate(engine)
+    if gate is None:
+        async with engine.begin() as conn:
+            yield conn
+        return
+    async with gate, engine.begin() as conn:
+        yield conn
 
 
 def polling_engine(engine_or_url: AsyncEngine | str | URL, **kwargs: Any) -> AsyncEngine:
@@ -124,11 +169,34 @@ def scheduler_sync_engine(engine_or_url: AsyncEngine | str | URL) -> Engine:
 
     def connect() -> sqlite3.Connection:
         return sqlite3.connect(
-            path, factory=_BufferedConnection, check_same_thread=False, timeout=10.0
+            path, factory=_BufferedConnection, check_same_thread=False, timeout=60.0
         )
 
     engine = create_sync_engine(url, creator=connect, pool_size=2, max_overflow=4)
+    gate = threading.Lock()  # its worker threads queue here, not in SQLite's busy loop
+
+    def begin(connection: Any) -> None:
+        gate.acquire()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            gate.release()
+            raise
+        connection.info["gate"] = True
+
+    def end(connection: Any) -> None:
+        if connection.info.pop("gate", False):
+            gate.release()
+
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        # A connection returned in a transaction (an error mid-way): its rollback ends it.
+        if record.info.pop("gate", False):
+            gate.release()
+
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "connect", _immediate_connect)
-    event.listen(engine, "begin", _immediate_begin)
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "commit", end)
+    event.listen(engine, "rollback", end)
+    event.listen(engine, "checkin", checkin)
     return engine

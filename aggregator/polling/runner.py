@@ -16,6 +16,7 @@ import anyio
 from sqlalchemy import Table, select
 
 from ..storage.models import AccountStatus, BalanceReading, LinkedAccount
+from .database import transaction
 from .models import ClaimedAccount, PollOutcome, PollRecord
 from .options import PollingOptions
 from .poller import Poller
@@ -108,7 +109,7 @@ class PollRunner:
         An account paused in ``needs_login`` is not contacted (its outcome says so); one that
         another poller holds is waited for up to ``wait_busy_s``, then reported as busy.
         """
-        async with self.store.engine.connect() as conn:
+        async with transaction(self.store.engine) as conn:
             query = select(
                 accounts_t.c.id,
                 accounts_t.c.provider_id,
@@ -120,7 +121,6 @@ class PollRunner:
             if ids is not None:
                 query = query.where(accounts_t.c.id.in_(list(ids)))
             rows = {row.id: row for row in await conn.execute(query)}
-            await conn.commit()
         wanted = [row.id for row in rows.values()]
         paused = [i for i in wanted if rows[i].status == AccountStatus.NEEDS_LOGIN.value]
         pollable = [i for i in wanted if i not in set(paused)]

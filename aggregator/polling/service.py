@@ -63,7 +63,7 @@ from ..runtime import Runtime
 from ..settings import Settings
 from ..storage.models import utcnow
 from ..vault import Vault
-from .database import polling_engine, scheduler_sync_engine, url_of
+from .database import polling_engine, scheduler_sync_engine, transaction, url_of
 from .models import PollOutcome
 from .options import PollingOptions
 from .poller import LoginGuard, Poller
@@ -395,7 +395,7 @@ class PollingService:
             try:
                 if time.monotonic() >= next_reminders:
                     next_reminders = time.monotonic() + options.reminders_interval_s
-                    async with self.engine.begin() as conn:
+                    async with transaction(self.engine) as conn:
                         queued = await self.store.alerts.queue_reminders(conn, utcnow())
                     if queued:
                         log.info("queued %d reminders", queued)

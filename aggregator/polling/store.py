@@ -44,6 +44,7 @@ from ..storage.models import (
     utcnow,
 )
 from ..vault import Vault
+from .database import transaction
 from .models import ClaimedAccount, PollRecord
 from .poller import REFUSED_KEYS
 from .status import POLLABLE_STATUSES, Failure
@@ -92,9 +93,8 @@ class ResultStore:
             )
             .group_by(accounts_t.c.provider_id)
         )
-        async with self.engine.connect() as conn:
+        async with transaction(self.engine) as conn:
             rows = (await conn.execute(statement)).all()
-            await conn.commit()
         return {row[0]: int(row[1]) for row in rows}
 
     async def live_claims(self) -> dict[str, int]:
@@ -104,13 +104,12 @@ class ResultStore:
             .where(accounts_t.c.poll_claim.is_not(None), accounts_t.c.next_due_at > utcnow())
             .group_by(accounts_t.c.provider_id)
         )
-        async with self.engine.connect() as conn:
+        async with transaction(self.engine) as conn:
             rows = (await conn.execute(statement)).all()
-            await conn.commit()
         return {row[0]: int(row[1]) for row in rows}
 
     async def next_due(self) -> dt.datetime | None:
-        async with self.engine.connect() as conn:
+        async with transaction(self.engine) as conn:
             value = (
                 await conn.execute(
                     select(func.min(accounts_t.c.next_due_at)).where(
@@ -118,7 +117,6 @@ class ResultStore:
                     )
                 )
             ).scalar()
-            await conn.commit()
         return _aware(value) if isinstance(value, dt.datetime) else None
 
     async def claim_due(
@@ -161,7 +159,7 @@ class ResultStore:
             .values(poll_claim=token, next_due_at=now + dt.timedelta(seconds=lease_s))
             .returning(accounts_t.c.id)
         )
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             return sorted(row[0] for row in await conn.execute(statement))
 
     async def load(self, ids: Sequence[int], token: str) -> list[ClaimedAccount]:
@@ -193,9 +191,8 @@ class ResultStore:
             .where(accounts_t.c.id.in_(list(ids)), accounts_t.c.poll_claim == token)
             .order_by(accounts_t.c.id)
         )
-        async with self.engine.connect() as conn:
+        async with transaction(self.engine) as conn:
             rows = (await conn.execute(statement)).all()
-            await conn.commit()
         return [
             ClaimedAccount(
                 id=row.id,
@@ -241,7 +238,7 @@ class ResultStore:
             if not ids:
                 return 0
             statement = statement.where(accounts_t.c.id.in_(list(ids)))
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             result = await conn.execute(statement.values(poll_claim=None, next_due_at=utcnow()))
         return int(result.rowcount or 0)
 
@@ -259,9 +256,8 @@ class ResultStore:
             )
             .limit(1)
         )
-        async with self.engine.connect() as conn:
+        async with transaction(self.engine) as conn:
             row = (await conn.execute(statement)).first()
-            await conn.commit()
         if row is None:
             return None
         return Failure(
@@ -277,7 +273,7 @@ class ResultStore:
         if not records:
             return []
         self.last_queued = 0
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             results = await self._write(conn, records)
         if self.last_queued and self.on_queued is not None:
             self.on_queued(self.last_queued)

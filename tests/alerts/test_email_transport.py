@@ -81,7 +81,7 @@ def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data:
         USER.encode(),
         PASSWORD.encode(),
     )
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)  # aiosmtpd answers 535 on a failure
 
 
 @pytest.fixture(params=["starttls", "ssl"])
