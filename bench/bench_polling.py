@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import json
 import os
 import pickle
@@ -103,15 +104,14 @@ async def child(data_dir: Path, provider: str, record: Path | None) -> dict[str,
     recorded: dict[int, list[tuple[str, str, str, list[tuple[str, str]], bytes]]] = defaultdict(
         list
     )
-    current: dict[int, int] = {}  # asyncio task id -> account id (while recording)
+    current: contextvars.ContextVar[int] = contextvars.ContextVar("account", default=-1)
     requests = 0
 
     async def on_request(request: httpx.Request) -> None:
         nonlocal requests
         requests += 1
         if record is not None:
-            task = asyncio.current_task()
-            account_id = current.get(id(task), -1)
+            account_id = current.get()
             operator = request.url.path.split("/")[1]
             recorded[account_id].append(
                 (
@@ -142,15 +142,17 @@ async def child(data_dir: Path, provider: str, record: Path | None) -> dict[str,
         profile = os.environ.get("BENCH_PROFILE_MEMORY")
         if profile:
             asyncio.get_running_loop().create_task(_sample_memory(profile))
+        if record is not None:  # before the first poll: every request belongs to an account
+            from aggregator.polling.poller import Poller
+
+            poll = Poller.poll
+
+            async def tracked(self: Poller, account: Any) -> Any:
+                current.set(account.id)  # the plugin's own subtasks inherit it
+                return await poll(self, account)
+
+            Poller.poll = tracked  # type: ignore[method-assign]
         async with service:
-            if record is not None:
-                poll = service.runner.poller.poll
-
-                async def tracked(account: Any) -> Any:
-                    current[id(asyncio.current_task())] = account.id
-                    return await poll(account)
-
-                service.runner.poller.poll = tracked  # type: ignore[method-assign]
             for _ in iter(lambda: service.runner.polls >= total, True):
                 await asyncio.sleep(0.02)
             seconds = time.perf_counter() - started
@@ -161,8 +163,21 @@ async def child(data_dir: Path, provider: str, record: Path | None) -> dict[str,
         "accounts": total,
         "seconds": seconds,
         "requests": requests,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_mb": peak_rss_mb(),
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ``ru_maxrss``: Linux carries that across exec from
+    the parent that forked us, so a child of a big parent would report the parent's size."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def _sample_memory(path: str) -> None:
@@ -174,7 +189,7 @@ async def _sample_memory(path: str) -> None:
     with open(path, "w") as out:  # noqa: ASYNC230
         while True:
             await asyncio.sleep(2)
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rss = peak_rss_mb()
             current, _peak = tracemalloc.get_traced_memory()
             import threading
 

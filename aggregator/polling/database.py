@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
+import anyio.from_thread
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
@@ -156,47 +157,62 @@ class _BufferedConnection(sqlite3.Connection):
         return super().cursor(factory)
 
 
-def scheduler_sync_engine(engine_or_url: AsyncEngine | str | URL) -> Engine:
-    """A synchronous SQLite engine (pysqlite) for APScheduler's data store.
+def scheduler_sync_engine(engine: AsyncEngine) -> Engine:
+    """A synchronous SQLite engine (pysqlite) for APScheduler's data store, on ``engine``'s file,
+    queued behind the same per-database gate as :func:`transaction`.
 
-    APScheduler runs a synchronous engine's operations in worker threads and waits for them
-    when it is cancelled. An aiosqlite operation cancelled half-way (the scheduler stopping
-    while one waits for SQLite's write lock) can leave its connection closing forever, and the
-    process unable to exit.
+    APScheduler runs a synchronous engine's operations in anyio worker threads, which a
+    cancelled scheduler waits for; an aiosqlite operation cancelled half-way (the scheduler
+    stopping while one waits for the write lock) can leave its connection closing forever and
+    the process unable to exit. Call it from the event loop that will use it.
     """
-    url = make_url(url_of(engine_or_url)).set(drivername="sqlite")
+    url = make_url(url_of(engine)).set(drivername="sqlite")
     path = url.database or ":memory:"
+    gate = _gate(engine)
 
     def connect() -> sqlite3.Connection:
         return sqlite3.connect(
             path, factory=_BufferedConnection, check_same_thread=False, timeout=60.0
         )
 
-    engine = create_sync_engine(url, creator=connect, pool_size=2, max_overflow=4)
-    gate = threading.Lock()  # its worker threads queue here, not in SQLite's busy loop
+    sync = create_sync_engine(url, creator=connect, pool_size=2, max_overflow=4)
+
+    def acquire() -> bool:
+        if gate is None:
+            return False
+        try:
+            anyio.from_thread.run(gate.acquire)
+        except RuntimeError:  # not an anyio worker thread (no loop to ask): go ungated
+            return False
+        return True
+
+    def release() -> None:
+        if gate is not None:
+            anyio.from_thread.run_sync(gate.release)
 
     def begin(connection: Any) -> None:
-        gate.acquire()
+        gated = acquire()
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            gate.release()
+            if gated:
+                release()
             raise
-        connection.info["gate"] = True
+        connection.info["gate"] = gated
 
     def end(connection: Any) -> None:
         if connection.info.pop("gate", False):
-            gate.release()
+            release()
 
     def checkin(_dbapi_connection: Any, record: Any) -> None:
         # A connection returned in a transaction (an error mid-way): its rollback ends it.
         if record.info.pop("gate", False):
-            gate.release()
+            release()
 
-    event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "connect", _immediate_connect)
-    event.listen(engine, "begin", begin)
-    event.listen(engine, "commit", end)
-    event.listen(engine, "rollback", end)
-    event.listen(engine, "checkin", checkin)
-    return engine
+    event.listen(sync, "connect", _sqlite_pragmas)
+    event.listen(sync, "connect", _immediate_connect)
+    event.listen(sync, "begin", begin)
+    event.listen(sync, "commit", end)
+    event.listen(sync, "rollback", end)
+    event.listen(sync, "checkin", checkin)
+    return sync
