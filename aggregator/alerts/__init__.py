@@ -9,8 +9,33 @@ and the store the dashboard reads mail from.
 
 from __future__ import annotations
 
-from .forecast import Forecast, SpendHistory, days_left, forecast
-from .rules import DEFAULTS, AlertKind, EffectiveRule, resolve_rules
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .forecast import Forecast, SpendHistory, days_left, forecast
+    from .rules import DEFAULTS, AlertKind, EffectiveRule, resolve_rules
+
+# Loaded on first use (PEP 562): the e-mail notifier's entry point imports this package, and
+# `aggregator plugins list` must not pay for SQLAlchemy and the storage models.
+_LAZY = {
+    "Forecast": ".forecast",
+    "SpendHistory": ".forecast",
+    "days_left": ".forecast",
+    "forecast": ".forecast",
+    "DEFAULTS": ".rules",
+    "AlertKind": ".rules",
+    "EffectiveRule": ".rules",
+    "resolve_rules": ".rules",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
 
 # The mail sink and store live in .sink (``from aggregator.alerts.sink import MailStore``): not
 # imported here, so a poller that sends through a real SMTP server never loads aiosmtpd.
