@@ -12,8 +12,13 @@ database. Then, each in turn:
    serve`` runs it (APScheduler dispatcher, poll jobs, plugins, the group-committed writer,
    alert evaluation), polling every account once; a first cycle records every request it
    sends (warm-up), a second one is measured (time, requests, peak RSS of that process);
-2. a bare httpx loop in this process replaying exactly the recorded requests with the same
-   concurrency per operator (``per_operator_concurrency``), run before and after 1.
+2. a bare httpx loop in this process replaying exactly the recorded requests, each account's
+   in order, with the same concurrency per operator (``per_operator_concurrency``) and, like
+   the aggregator's runtime, one shared ``httpx.AsyncClient``; run before and after 1.
+
+For information it also prints the bare loop with one client per operator: httpcore's pool
+slows down with many requests in flight on one client (its bookkeeping grows with queued
+requests times connections), which costs the aggregator and the bare loop alike.
 
 The table shows accounts/s and requests/s of both, their ratio (goal >= 80%), the peak RSS of
 the aggregator process (goal < 150 MB) and the cost per account at both sizes (linear growth:
@@ -213,28 +218,37 @@ def run_child(data_dir: Path, provider: str, record: Path | None) -> dict[str, A
 
 
 # -- the bare loop (parent) ------------------------------------------------------------------
-async def bare(record: Path) -> dict[str, Any]:
+async def bare(record: Path, *, client_per_operator: bool = False) -> dict[str, Any]:
     accounts: list[list[tuple[str, str, str, list[tuple[str, str]], bytes]]] = pickle.loads(
         record.read_bytes()  # noqa: ASYNC240
     )
     limits = {op: asyncio.Semaphore(CONCURRENCY) for op in OPERATORS}
     requests = 0
-    async with httpx.AsyncClient(
-        timeout=httpx.Timeout(20.0),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-    ) as client:
 
-        async def one(calls: list[tuple[str, str, str, list[tuple[str, str]], bytes]]) -> None:
-            nonlocal requests
-            async with limits.get(calls[0][0], limits["reference"]):
-                for _operator, method, url, headers, content in calls:
-                    response = await client.request(method, url, headers=headers, content=content)
-                    await response.aread()
-                    requests += 1
+    def new_client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(20.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+        )
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one(calls) for calls in accounts if calls))
-        seconds = time.perf_counter() - started
+    shared = new_client()
+    clients = {op: new_client() for op in OPERATORS} if client_per_operator else {}
+
+    async def one(calls: list[tuple[str, str, str, list[tuple[str, str]], bytes]]) -> None:
+        nonlocal requests
+        operator = calls[0][0]
+        client = clients.get(operator, shared)
+        async with limits.get(operator, limits["reference"]):
+            for _operator, method, url, headers, content in calls:
+                response = await client.request(method, url, headers=headers, content=content)
+                await response.aread()
+                requests += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(calls) for calls in accounts if calls))
+    seconds = time.perf_counter() - started
+    for client in [shared, *clients.values()]:
+        await client.aclose()
     return {"accounts": len(accounts), "seconds": seconds, "requests": requests}
 
 
@@ -268,7 +282,8 @@ def main() -> None:
             aggregator = run_child(data_dir, server.url, None)
             bare_after = asyncio.run(bare(record))
             bare_seconds = (bare_before["seconds"] + bare_after["seconds"]) / 2
-            rows.append((size, aggregator, bare_before, bare_seconds))
+            split = asyncio.run(bare(record, client_per_operator=True))
+            rows.append((size, aggregator, bare_before, bare_seconds, split))
             print(f"  done {size}", file=sys.stderr, flush=True)
 
     print()
@@ -277,7 +292,7 @@ def main() -> None:
         f"{'ratio':>6} | {'ms/account':>10} | {'peak RSS':>9}"
     )
     print("-" * 92)
-    for size, agg, bare_run, bare_seconds in rows:
+    for size, agg, bare_run, bare_seconds, _split in rows:
         agg_rps = agg["requests"] / agg["seconds"]
         bare_rps = bare_run["requests"] / bare_seconds
         print(
@@ -293,6 +308,13 @@ def main() -> None:
             f"\ncost per account at {large[0]} vs {small[0]}: {per_large / per_small:.2f}x "
             "(1.00 = linear)"
         )
+    print(
+        "for information, the bare loop with one httpx client per operator instead of one "
+        "shared client: "
+        + ", ".join(
+            f"{row[4]['requests'] / row[4]['seconds']:.0f} req/s at {row[0]}" for row in rows
+        )
+    )
     print(
         f"requests per poll: {rows[-1][1]['requests'] / rows[-1][1]['accounts']:.2f} "
         f"(operators: {', '.join(OPERATORS)}); goals: ratio >= 80%, peak RSS < 150 MB"

@@ -53,6 +53,7 @@ from apscheduler.abc import EventBroker
 from apscheduler.datastores.sqlalchemy import SQLAlchemyDataStore
 from apscheduler.eventbrokers.local import LocalEventBroker
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -88,6 +89,7 @@ DISPATCH_TASK = "aggregator.poll_dispatch"
 POLL_TASK = "aggregator.poll_batch"
 DISPATCH_SCHEDULE = "aggregator.poll-dispatch"
 SCHEDULER_SCHEMA = "apscheduler"
+_DDL_LOCK = 0x61676772  # a PostgreSQL advisory lock id ("aggr") held while creating tables
 """On PostgreSQL APScheduler's tables live in their own schema; on SQLite beside ours."""
 
 
@@ -245,7 +247,18 @@ class PollingService:
             lease_duration=dt.timedelta(seconds=options.scheduler_lease_s),
             logger=logging.getLogger("aggregator.polling.scheduler"),
         )
-        await self._stack.enter_async_context(scheduler)
+        if self.engine.dialect.name == "postgresql":
+            # Workers starting together would race to create the schema and tables
+            # (PostgreSQL's IF NOT EXISTS is not safe against a concurrent CREATE).
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _DDL_LOCK})
+                try:
+                    await self._stack.enter_async_context(scheduler)
+                finally:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _DDL_LOCK})
+                    await conn.commit()
+        else:
+            await self._stack.enter_async_context(scheduler)
         self.scheduler = scheduler
         await scheduler.configure_task(
             POLL_TASK, func=self._poll_job, max_running_jobs=None, misfire_grace_time=None
@@ -270,8 +283,8 @@ class PollingService:
             self._job_released.set()
 
     def _spawn(self, coroutine: Any, name: str) -> None:
-        task = asyncio.create_task(coroutine, name=name)
-        self._tasks.append(task)
+        self._tasks = [task for task in self._tasks if not task.done()]
+        self._tasks.append(asyncio.create_task(coroutine, name=name))
 
     async def aclose(self) -> None:
         """Stop gently: no new dispatch, running poll jobs finish (up to ``stop_timeout_s``),

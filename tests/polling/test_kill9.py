@@ -10,6 +10,7 @@ process) and mails to a real aiosmtpd server in this process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import sqlite3
@@ -68,6 +69,7 @@ class Zygote:
             text=True,
         )
         self.lives = 0
+        self.children: list[int] = []
 
     def ask(self, command: str) -> str:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -80,12 +82,20 @@ class Zygote:
         events = self.data_dir / f"events-{self.lives}.log"
         answer = self.ask(f"spawn {self.lives}")
         assert answer.startswith("PID "), answer
-        return Poller(self, int(answer.split()[1]), events)
+        self.children.append(int(answer.split()[1]))
+        return Poller(self, self.children[-1], events)
 
     def close(self) -> None:
+        """Stop the zygote, and any poller a failed test left running."""
+        for pid in self.children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         assert self.process.stdin is not None
         self.process.stdin.close()
-        self.process.wait(30)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 class Poller:
@@ -185,7 +195,7 @@ def test_kill9_during_polling_loses_nothing(tmp_path: Path, server: ReferenceSer
     mailed_before_kill = 0
     rng = random.Random(20240501)
     zygote = Zygote(data_dir, server.url, sink.port)
-    with sink:
+    with sink, contextlib.closing(zygote):
         for round_ in range(ROUNDS):
             low = round_ % 2 == 0  # every other round an alert opens just before the kill
             if low:
@@ -218,7 +228,6 @@ def test_kill9_during_polling_loses_nothing(tmp_path: Path, server: ReferenceSer
             poller.wait_for(lambda p=poller: p.commits >= 1)
         finally:
             poller.stop()
-            zygote.close()
         committed |= poller.committed
 
     integrity, readings, schedules, outbox = db_state(database)

@@ -125,6 +125,8 @@ async def test_two_workers_split_200_accounts_without_duplicates(
         deadline = time.monotonic() + 120
         while not all("READY" in events.read_text() for _, events in workers):
             assert time.monotonic() < deadline, "the workers did not start"
+            for process, _ in workers:
+                assert process.poll() is None, "a worker died"
             await asyncio.sleep(0.1)
         async with engine.begin() as conn:
             await conn.execute(update(LinkedAccount).values(next_due_at=dt.datetime.now(dt.UTC)))
