@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -86,7 +87,8 @@ class Zygote:
         return Poller(self, self.children[-1], events)
 
     def close(self) -> None:
-        """Stop the zygote, and any poller a failed test left running."""
+        """Stop the zygote, and the poller a failed test left running (its child, not reaped
+        yet, so the pid is still ours)."""
         for pid in self.children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -143,10 +145,12 @@ class Poller:
 
     def kill9(self) -> None:
         assert self.zygote.ask(f"kill {self.pid}") == f"DEAD {self.pid}"
+        self.zygote.children.remove(self.pid)
         self.read()  # lines written before the kill
 
     def stop(self) -> None:
         assert self.zygote.ask(f"term {self.pid}") == f"DEAD {self.pid}"
+        self.zygote.children.remove(self.pid)
         self.read()
 
 
