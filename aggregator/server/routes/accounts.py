@@ -203,11 +203,10 @@ async def tariff_confirm(
     )
 
 
-@get("/accounts/{account_id:int}/services", include_in_schema=False)
-async def services_section(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
+async def _services_fragment(
+    request: Request[Any, Any, Any], db: DB, server: Server, account: Any, *, result: Any
 ) -> Response[Any]:
-    account = await _account(request, db, account_id)
+    """The services section, after a toggle (``result``) or on its own."""
     services = await _ops(server).call(db, account, lambda p, s, a: p.services(s, a))
     return fragment(
         request,
@@ -215,9 +214,17 @@ async def services_section(
         account=account,
         services=services,
         caps=capabilities_of(server, account.provider_id),
-        result=None,
-        back=f"/accounts/{account_id}",
+        result=result,
+        back=f"/accounts/{account.id}",
     )
+
+
+@get("/accounts/{account_id:int}/services", include_in_schema=False)
+async def services_section(
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    return await _services_fragment(request, db, server, account, result=None)
 
 
 @get("/accounts/{account_id:int}/suspension", include_in_schema=False)
@@ -518,16 +525,7 @@ async def toggle_service(
         "operation.set_service",
         {"service_id": service_id, "enabled": str(enabled)},
     )
-    services = await ops.call(db, account, lambda p, s, a: p.services(s, a))
-    return fragment(
-        request,
-        "partials/services.html",
-        account=account,
-        services=services,
-        caps=capabilities_of(server, account.provider_id),
-        result=result,
-        back=f"/accounts/{account_id}",
-    )
+    return await _services_fragment(request, db, server, account, result=result)
 
 
 @post("/accounts/{account_id:int}/suspension", include_in_schema=False)
