@@ -157,11 +157,19 @@ class AlertWriter:
                 .values(closed_at=now)
             )
         silent = await self._told_through_sibling(conn, opens)
+        # A low-balance e-mail already says how many days the money lasts: a run-out alert
+        # opening in the same poll is folded into it instead of sending a second e-mail.
+        low_opening = {
+            item.account.id for item, kind, _, _ in opens if kind is AlertKind.LOW_BALANCE
+        }
         pending: list[_Pending] = []
         for index, (item, kind, details, rule) in enumerate(opens):
-            notify = item.notify and index not in silent
+            folded = kind is AlertKind.RUNS_OUT and item.account.id in low_opening
+            notify = item.notify and index not in silent and not folded
             if index in silent:
                 details = details | {"same_login_as": silent[index]}
+            if folded:
+                details = details | {"told_with": AlertKind.LOW_BALANCE.value}
             statement = (
                 _insert(conn, episodes_t)
                 .values(
@@ -256,8 +264,8 @@ class AlertWriter:
         pending: list[_Pending] = []
         for row in rows:
             details = dict(row.details or {})
-            if "same_login_as" in details:
-                continue  # told through the account whose login failed
+            if "same_login_as" in details or "told_with" in details:
+                continue  # told through another account's or another alert's e-mail
             try:
                 kind = AlertKind(row.kind)
             except ValueError:

@@ -244,3 +244,33 @@ async def test_reminder_after_its_interval(
     assert len(subjects) == 2
     assert subjects[0].startswith("Напоминание: Эталонный оператор")
     assert ": на счёте 50,00" in subjects[0].replace(NB, " ")
+
+
+async def test_low_balance_and_run_out_opening_together_send_one_email(
+    env: InProcessEnv, service: PollingService, sink: MailSink
+) -> None:
+    household = await create_household(env.engine, users=[("ivan@example.ru", "ru")])
+    (account_id,), (item,) = await env.link("reference", 1, household_id=household, balance=900_00)
+    acc = env.backend.account(item["account_id"])
+    sender = sender_for(env, service)
+    for _ in range(8):  # a spending history: about 10 ₽ a day, far from every threshold
+        await service.poll_accounts([account_id])
+        env.backend.advance(days=1)
+    await sender.send_due()
+    assert sink.store.count() == 0
+    env.backend.set_balance(acc, 25_00)  # below 100 ₽ and gone within three days: both rules
+    await service.poll_accounts([account_id])
+    await sender.send_due()
+    async with env.engine.connect() as conn:
+        kinds = {
+            row.kind: row.details
+            for row in await conn.execute(
+                select(episodes_t.c.kind, episodes_t.c.details).where(
+                    episodes_t.c.account_id == account_id, episodes_t.c.closed_at.is_(None)
+                )
+            )
+        }
+    assert set(kinds) == {"low_balance", "runs_out"}
+    assert kinds["runs_out"].get("told_with") == "low_balance"
+    (mail,) = sink.store.list()  # one e-mail, and it names the days left
+    assert "хватит" in mail.subject
