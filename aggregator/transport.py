@@ -11,18 +11,80 @@ catching transport exceptions themselves, as httpx's own ``map_httpcore_exceptio
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
 import email.utils
 import json
 import time
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
 
 from .core.errors import AggregatorError, ParseError, RateLimited, Timeout, Unavailable
 
-__all__ = ["check_response", "json_body", "map_exception", "mapped_errors", "retry_after"]
+__all__ = [
+    "ServerClock",
+    "check_response",
+    "json_body",
+    "map_exception",
+    "mapped_errors",
+    "retry_after",
+    "server_clock",
+]
+
+
+class ServerClock:
+    """The operator's own time, read from the ``Date`` header of its answers.
+
+    A balance is "as of" the operator's clock, not ours: an API that sends no timestamp in the
+    body still dates every answer. Used through :func:`server_clock`.
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dt.datetime | None = None
+
+    def observe(self, response: httpx.Response) -> None:
+        values = response.headers.get_list("date")
+        if not values:
+            return
+        try:
+            parsed = email.utils.parsedate_to_datetime(values[-1])
+        except (TypeError, ValueError):
+            return
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        self._seen = parsed.astimezone(dt.UTC)
+
+    def now(self) -> dt.datetime:
+        """The latest ``Date`` the operator sent inside the block, or our clock without one."""
+        return self._seen or dt.datetime.now(dt.UTC)
+
+
+_SERVER_CLOCK: contextvars.ContextVar[ServerClock | None] = contextvars.ContextVar(
+    "aggregator_server_clock", default=None
+)
+
+
+@contextmanager
+def server_clock() -> Iterator[ServerClock]:
+    """Note the operator's ``Date`` of every answer checked inside the block::
+
+        with server_clock() as clock:
+            payload = await client.call(...)      # check_response() observes the answer
+        Balance(..., as_of=clock.now())
+
+    Tasks started inside the block (``asyncio.gather``) share the same clock.
+    """
+    clock = ServerClock()
+    token = _SERVER_CLOCK.set(clock)
+    try:
+        yield clock
+    finally:
+        _SERVER_CLOCK.reset(token)
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -41,6 +103,9 @@ def retry_after(response: httpx.Response) -> float | None:
 
 def check_response(response: httpx.Response) -> httpx.Response:
     """Raise RateLimited for 429 and Unavailable for 5xx; return the response otherwise."""
+    clock = _SERVER_CLOCK.get()
+    if clock is not None:
+        clock.observe(response)
     if response.status_code == 429:
         raise RateLimited("the operator asks to slow down", retry_after=retry_after(response))
     if response.status_code >= 500:

@@ -25,7 +25,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from .backend import Backend
-from .faults import FaultMiddleware
+from .faults import FaultMiddleware, OperatorDateMiddleware
 
 __all__ = ["DIALECTS", "PREFIXES", "create_app"]
 
@@ -126,7 +126,10 @@ def create_app(
 
     return Litestar(
         route_handlers=handlers,
-        middleware=[DefineMiddleware(FaultMiddleware, faults=backend.faults)],
+        middleware=[
+            DefineMiddleware(OperatorDateMiddleware, now=lambda: backend.now()),
+            DefineMiddleware(FaultMiddleware, faults=backend.faults),
+        ],
         exception_handlers={HTTPException: dispatch_error, Exception: dispatch_error},
         openapi_config=OpenAPIConfig(
             title="Reference operator provider",

@@ -24,12 +24,15 @@ Kinds:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import email.utils
 import fnmatch
 import itertools
 import json
 import random
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -287,3 +290,30 @@ class FaultMiddleware:
             {"type": "http.response.start", "status": start.get("status", 200), "headers": headers}
         )
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class OperatorDateMiddleware:
+    """Dates every answer with the billing clock, as an operator's server dates its answers.
+
+    Plugins read a balance's "as of" from the ``Date`` header; with a fast simulated clock that
+    must be the simulated time. Run uvicorn with ``date_header=False`` so there is one Date.
+    """
+
+    def __init__(self, app: ASGIApp, now: Callable[[], dt.datetime]) -> None:
+        self.app = app
+        self.now = now
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
+            await self.app(scope, receive, send)
+            return
+
+        async def dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                stamp = email.utils.formatdate(self.now().timestamp(), usegmt=True).encode()
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                headers.append((b"date", stamp))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, dated)

@@ -124,3 +124,21 @@ async def test_openapi_schema_is_served(client: httpx.AsyncClient) -> None:
     assert f"{NATIVE}/accounts/{{account_id}}/balance" in schema["paths"]
     assert "/idp/{provider}/authorize" in schema["paths"]
     assert not any(p.startswith("/sim") for p in schema["paths"])
+
+
+async def test_answers_are_dated_with_the_billing_clock() -> None:
+    import email.utils
+
+    import httpx
+    from reference_provider.app import create_app
+
+    app = create_app(sim=True, clock_speed=0)
+    backend = app.state.backend
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+    ) as client:
+        backend.advance(days=10)
+        response = await client.get("/schema/openapi.json")
+    (date,) = response.headers.get_list("date")
+    sent = email.utils.parsedate_to_datetime(date)
+    assert abs((sent - backend.now()).total_seconds()) < 2

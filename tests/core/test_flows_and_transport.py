@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import httpx
 import pytest
@@ -61,3 +62,30 @@ async def test_transport_errors_map_onto_the_tree() -> None:
             async with mapped_errors():
                 await c.get("/refused")
         assert json_body(check_response(await c.get("/ok"))) == {"ok": True}
+
+
+async def test_server_clock_reads_the_operators_date_header_across_tasks() -> None:
+    from aggregator.transport import server_clock
+
+    def dated(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/undated":
+            return httpx.Response(200)
+        return httpx.Response(200, headers={"Date": "Tue, 24 Nov 2026 01:52:30 GMT"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(dated), base_url="http://x") as c:
+        with server_clock() as clock:
+            await asyncio.gather(  # answers checked in child tasks still reach the clock
+                *(asyncio.ensure_future(_checked(c, "/dated")) for _ in range(2))
+            )
+        assert clock.now().isoformat() == "2026-11-24T01:52:30+00:00"
+        with server_clock() as undated:
+            await _checked(c, "/undated")
+        before = undated.now()
+        assert before.tzinfo is not None  # no Date header: our own clock, aware
+        assert (
+            abs((before - __import__("datetime").datetime.now(before.tzinfo)).total_seconds()) < 60
+        )
+
+
+async def _checked(client: httpx.AsyncClient, path: str) -> None:
+    check_response(await client.get(path))

@@ -66,6 +66,7 @@ from aggregator.core.models import (
     TopUpResult,
     Usage,
 )
+from aggregator.transport import server_clock
 
 from . import parsing
 from .client import BeelineClient
@@ -322,10 +323,13 @@ class BeelineProvider(Provider):
 
     # -- polling -----------------------------------------------------------------------
     async def balance(self, session: Session, account: str) -> Balance:
-        pay_type = parsing.parse_pay_type(await self._get(session, account, "1.0/info/payType"))
-        path = "1.0/info/prepaidBalance" if pay_type == "PREPAID" else "1.0/info/postpaidBalance"
-        payload = await self._get(session, account, path)
-        return parsing.parse_balance(payload, pay_type, dt.datetime.now(dt.UTC))
+        with server_clock() as clock:  # the balance is as of the operator's clock
+            pay_type = parsing.parse_pay_type(await self._get(session, account, "1.0/info/payType"))
+            path = (
+                "1.0/info/prepaidBalance" if pay_type == "PREPAID" else "1.0/info/postpaidBalance"
+            )
+            payload = await self._get(session, account, path)
+        return parsing.parse_balance(payload, pay_type, clock.now())
 
     async def poll(self, session: Session, account: str) -> PollResult:
         balance = await self.balance(session, account)

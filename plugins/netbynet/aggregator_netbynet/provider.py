@@ -55,6 +55,7 @@ from aggregator.core.models import (
     TariffChangeResult,
     TopUpResult,
 )
+from aggregator.transport import server_clock
 
 from . import parsing
 from .client import ApiReply, NetbynetClient, session_cookies
@@ -297,18 +298,20 @@ class NetbynetProvider(Provider):
 
     # -- polling ----------------------------------------------------------------------------
     async def balance(self, session: Session, account: str) -> Balance:
-        balance, details = await asyncio.gather(
-            self._get(session, "v1/get-balance"), self._get(session, "v1/get-balance-details")
-        )
-        return self._parse(session, parsing.parse_balance, balance, details)
+        with server_clock() as clock:  # the balance is as of the operator's clock
+            balance, details = await asyncio.gather(
+                self._get(session, "v1/get-balance"), self._get(session, "v1/get-balance-details")
+            )
+        return self._parse(session, parsing.parse_balance, balance, details, clock.now())
 
     async def poll(self, session: Session, account: str) -> PollResult:
-        balance, details, accounts = await asyncio.gather(
-            self._get(session, "v1/get-balance"),
-            self._get(session, "v1/get-balance-details"),
-            self._get(session, "v1/get-internet-accounts-details"),
-        )
-        reading = self._parse(session, parsing.parse_balance, balance, details)
+        with server_clock() as clock:
+            balance, details, accounts = await asyncio.gather(
+                self._get(session, "v1/get-balance"),
+                self._get(session, "v1/get-balance-details"),
+                self._get(session, "v1/get-internet-accounts-details"),
+            )
+        reading = self._parse(session, parsing.parse_balance, balance, details, clock.now())
         internet = self._parse(session, parsing.parse_internet_accounts, accounts)[0]
         return PollResult(
             balance=reading,

@@ -68,6 +68,7 @@ from aggregator.core.models import (
     TariffChangeResult,
     TopUpResult,
 )
+from aggregator.transport import server_clock
 
 from . import parsing
 from .client import RostelecomClient
@@ -487,10 +488,11 @@ class RostelecomProvider(Provider):
 
     # -- polling ---------------------------------------------------------------------------
     async def balance(self, session: Session, account: str) -> Balance:
-        payload = await self._call(
-            session, "getAccountBalanceV2", {"accountId": self._account(account)}
-        )
-        return parsing.parse_balance(payload, dt.datetime.now(dt.UTC))
+        with server_clock() as clock:  # the balance is as of the operator's clock
+            payload = await self._call(
+                session, "getAccountBalanceV2", {"accountId": self._account(account)}
+            )
+        return parsing.parse_balance(payload, clock.now())
 
     async def poll(self, session: Session, account: str) -> PollResult:
         balance = await self.balance(session, account)
