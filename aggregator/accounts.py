@@ -18,13 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .core.flows import Session
-from .core.login import Credentials, IdentifierKind
+from .core.login import Credentials, IdentifierKind, SecretKind
 from .core.models import Subaccount
 from .core.provider import Provider
+from .core.secret import Secret
 from .storage.models import AccountStatus, AuditLog, LinkedAccount, utcnow
 from .vault import Vault, aad_for
 
 __all__ = [
+    "credentials_after_new_password",
     "link_accounts",
     "login_key_for",
     "mask_number",
@@ -206,3 +208,28 @@ async def link_accounts(
         )
     await db.flush()
     return linked
+
+
+def credentials_after_new_password(
+    cls: type[Provider], credentials: Credentials, password: str
+) -> Credentials:
+    """After a forced password change, keep the new password for silent re-logins: a login
+    by temporary password (or code) becomes a login by password when the operator has one."""
+    scheme = cls.scheme(credentials.scheme)
+    if scheme.secret is SecretKind.PASSWORD:
+        return credentials.model_copy(update={"secret": Secret(password)})
+    for candidate in cls.login_schemes:
+        kinds = {spec.kind for spec in candidate.identifiers}
+        if candidate.secret is SecretKind.PASSWORD and credentials.identifier_kind in kinds:
+            return Credentials(
+                scheme=candidate.id,
+                identifier_kind=credentials.identifier_kind,
+                identifier=credentials.identifier,
+                secret=Secret(password),
+                extras={
+                    k: v
+                    for k, v in credentials.extras.items()
+                    if k in {f.name for f in candidate.extra_fields}
+                },
+            )
+    return credentials

@@ -712,7 +712,6 @@ async def _accounts_add(
     from .core.flows import Session
     from .core.login import SecretKind
     from .core.provider import Capability
-    from .core.secret import Secret
     from .runtime import Runtime
     from .storage.db import session_factory
     from .vault import Vault
@@ -786,8 +785,12 @@ async def _accounts_add(
             if not isinstance(result, Session):
                 fail("вход не завершился / the login did not finish")
             session = result
-            if login.new_password and scheme.secret is SecretKind.PASSWORD:
-                credentials = credentials.model_copy(update={"secret": Secret(login.new_password)})
+            if login.new_password:
+                from .accounts import credentials_after_new_password
+
+                credentials = credentials_after_new_password(
+                    provider_cls, credentials, login.new_password
+                )
             found: list[Subaccount] = []
             if provider_cls.has(Capability.SUBACCOUNTS):
                 found = await provider.subaccounts(session)

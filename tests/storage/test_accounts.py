@@ -230,3 +230,24 @@ async def test_unknown_login_scheme_is_refused(
             session=_session(),
             subaccounts=SUBS,
         )
+
+
+def test_a_new_password_after_a_temporary_one_is_kept_as_a_password_login() -> None:
+    """Beeline's SMS temporary password cannot log in again unattended; the permanent password
+    the user set can, so the stored credentials become a password login."""
+    from aggregator_beeline.provider import BeelineProvider
+
+    from aggregator.accounts import credentials_after_new_password
+    from aggregator.core.secret import Secret
+
+    sms = BeelineProvider.scheme("sms_password")
+    assert not sms.silent_relogin
+    typed = sms.build_credentials("8 903 123 45 67", "123456")
+    stored = credentials_after_new_password(BeelineProvider, typed, "Permanent-Pass-2026")
+    assert stored.scheme == "password"
+    assert BeelineProvider.scheme(stored.scheme).silent_relogin
+    assert stored.identifier == "9031234567"
+    assert stored.secret == Secret("Permanent-Pass-2026")
+    # A password login keeps its scheme and takes the new secret.
+    again = credentials_after_new_password(BeelineProvider, stored, "Another-Pass-2027")
+    assert again.scheme == "password" and again.secret == Secret("Another-Pass-2027")

@@ -18,6 +18,7 @@ from litestar.params import FromPath, FromQuery
 from sqlalchemy import select
 
 from ...accounts import (
+    credentials_after_new_password,
     link_accounts,
     login_key_for,
     open_credentials,
@@ -26,7 +27,7 @@ from ...accounts import (
 )
 from ...core.errors import AggregatorError, AuthError, FlowExpired
 from ...core.flows import Challenge, ChallengeAnswer, ChallengeKind, Session
-from ...core.login import Credentials, LoginScheme, SecretKind
+from ...core.login import Credentials, LoginScheme
 from ...core.provider import Capability, Provider
 from ...core.secret import Secret
 from ...storage.models import AccountStatus, AuditLog, LinkedAccount, utcnow
@@ -290,29 +291,6 @@ async def _finish_relogin(
     return redirect(request, f"/accounts/{account.id}?relogin=1")
 
 
-def _with_new_password(cls: type[Provider], credentials: Credentials, password: str) -> Credentials:
-    """After a forced password change, keep the new password for silent re-logins: a login
-    by temporary password (or code) becomes a login by password when the operator has one."""
-    scheme = cls.scheme(credentials.scheme)
-    if scheme.secret is SecretKind.PASSWORD:
-        return credentials.model_copy(update={"secret": Secret(password)})
-    for candidate in cls.login_schemes:
-        kinds = {spec.kind for spec in candidate.identifiers}
-        if candidate.secret is SecretKind.PASSWORD and credentials.identifier_kind in kinds:
-            return Credentials(
-                scheme=candidate.id,
-                identifier_kind=credentials.identifier_kind,
-                identifier=credentials.identifier,
-                secret=Secret(password),
-                extras={
-                    k: v
-                    for k, v in credentials.extras.items()
-                    if k in {f.name for f in candidate.extra_fields}
-                },
-            )
-    return credentials
-
-
 def _flow_or_404(server: Server, user: CurrentUser, token: str) -> PendingFlow:
     flow = server.flows.get(token, user.session_id)
     if flow is None or flow.purpose == "operation":
@@ -410,7 +388,7 @@ async def flow_answer(
         answer = ChallengeAnswer(new_password=Secret(password))
         if flow.credentials is not None:
             cls = _provider(server, flow.provider_id)
-            flow.credentials = _with_new_password(cls, flow.credentials, password)
+            flow.credentials = credentials_after_new_password(cls, flow.credentials, password)
     else:
         text = form.get("answer", "").strip()
         if not text:
