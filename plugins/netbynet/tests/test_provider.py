@@ -374,3 +374,18 @@ async def test_a_server_slower_than_the_client_timeout_is_timeout(
         backend.faults.add("timeout", operator="netbynet", seconds=2, count=3)
         with pytest.raises(Timeout):
             await provider.balance(session, "")
+
+
+async def test_a_balance_is_dated_by_the_operators_clock(
+    provider: NetbynetProvider, backend: Backend
+) -> None:
+    """No timestamp in the body: ``as_of`` comes from the answer's Date header, i.e. the
+    operator's (here the billing) clock, not the aggregator's wall clock."""
+    customer = new_customer(backend)
+    backend.advance(days=20)  # the billing clock runs ahead of the wall clock
+    session = await provider.start_login(customer.credentials())
+    assert isinstance(session, Session)
+    balance = await provider.balance(session, "")
+    assert abs((balance.as_of - backend.now()).total_seconds()) < 5
+    poll = await provider.poll(session, "")
+    assert abs((poll.balance.as_of - backend.now()).total_seconds()) < 5
