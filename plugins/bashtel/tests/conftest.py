@@ -8,22 +8,20 @@ loopback port (Playwright cannot reach an ASGITransport).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import itertools
 import re
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from aggregator_bashtel.provider import LOGIN_SCHEME, BashtelProvider
 from reference_provider.app import create_app
 from reference_provider.backend import Backend
 from reference_provider.domain.models import Account
+from reference_provider.testing import serving
 
 from aggregator import ProviderContext, Session
 from aggregator.browser import SharedBrowser
@@ -141,31 +139,11 @@ async def session(transport: httpx.ASGITransport, backend: Backend, customer: Cu
 
 
 # -- loopback and the browser -------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def live_server(backend: Backend) -> AsyncIterator[str]:
     """The reference provider on a free loopback port; yields its origin."""
-    app = create_app(backend=backend, sim=True)
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(create_app(backend=backend, sim=True)) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

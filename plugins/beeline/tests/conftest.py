@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from aggregator_beeline import BeelineProvider
 from litestar import Litestar
 from reference_provider.app import create_app
 from reference_provider.backend import Backend
+from reference_provider.testing import running_server
 
 from aggregator import FlowRegistry, ProviderContext
 
@@ -77,34 +75,11 @@ class LoopbackServer:
     url: str
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serve(backend: Backend) -> Iterator[LoopbackServer]:
     """The reference provider on a real uvicorn server on a free loopback port (a thread)."""
-    app = create_app(backend=backend, sim=True)
-    port = _free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started:
-                break
-            threading.Event().wait(0.01)
-        else:  # pragma: no cover
-            raise RuntimeError("the loopback server did not start")
-        yield LoopbackServer(backend, f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with running_server(create_app(backend=backend, sim=True)) as url:
+        yield LoopbackServer(backend, url)
 
 
 @pytest.fixture(scope="module")

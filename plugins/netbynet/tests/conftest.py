@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import itertools
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from aggregator_netbynet.provider import LOGIN_SCHEME, NetbynetProvider
 from reference_provider.app import create_app
 from reference_provider.backend import Backend
 from reference_provider.domain.models import Account
+from reference_provider.testing import serving
 
 from aggregator import Credentials, ProviderContext, Session
 
@@ -94,30 +92,11 @@ def app(backend: Backend):
     return create_app(backend=backend, sim=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def live_server(app) -> AsyncIterator[str]:
     """The reference provider on a free loopback port; yields its origin."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(app) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(params=["asgi", "loopback"])
