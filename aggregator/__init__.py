@@ -38,7 +38,7 @@ from .core.login import (
     normalise_phone,
 )
 from .core.notify import Notification, Notifier
-from .core.provider import Capability, Provider, ProviderContext
+from .core.provider import Capability, Host, Provider, ProviderContext
 from .core.secret import Secret
 
 __version__ = "0.1.0"
@@ -55,6 +55,7 @@ __all__ = [
     "ExtraField",
     "FlowExpired",
     "FlowRegistry",
+    "Host",
     "IdentifierKind",
     "IdentifierSpec",
     "InvalidCredentials",

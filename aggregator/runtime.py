@@ -58,7 +58,22 @@ class Runtime:
 
     def base_url(self, provider_id: str) -> str:
         cls = self.registry.provider(provider_id)
-        return self.settings.provider_urls.get(provider_id, cls.default_base_url).rstrip("/")
+        chosen = self.settings.provider_urls.get(provider_id)
+        if isinstance(chosen, dict):
+            chosen = chosen.get("base")
+        return (chosen or cls.default_base_url).rstrip("/")
+
+    def host_urls(self, provider_id: str) -> dict[str, str]:
+        """The named hosts the settings point elsewhere (see :class:`~aggregator.Host`)."""
+        cls = self.registry.provider(provider_id)
+        chosen = self.settings.provider_urls.get(provider_id)
+        if not isinstance(chosen, dict):
+            return {}
+        names = {h.name for h in cls.hosts}
+        unknown = sorted(set(chosen) - names - {"base"})
+        if unknown:
+            raise ValueError(f"AGGREGATOR_PROVIDER_URLS: {provider_id} has no host {unknown[0]!r}")
+        return {k: v.rstrip("/") for k, v in chosen.items() if k in names and v}
 
     def provider(self, provider_id: str) -> Provider:
         """The provider instance for ``provider_id`` (one per process)."""
@@ -68,6 +83,7 @@ class Runtime:
             context = ProviderContext(
                 http=self.http,
                 base_url=self.base_url(provider_id),
+                hosts=self.host_urls(provider_id),
                 flows=self.flows,
                 browser=_LazyBrowser(self),
             )

@@ -35,9 +35,11 @@ class Settings(BaseSettings):
         None, description="The dashboard's URL as users reach it (links in e-mails)."
     )
     secure_cookies: bool = Field(True, description="Mark cookies Secure (https or localhost).")
-    provider_urls: dict[str, str] = Field(
+    provider_urls: dict[str, str | dict[str, str]] = Field(
         default_factory=dict,
-        description='Base URL per operator id, JSON: {"beeline": "http://127.0.0.1:8081/beeline"}.',
+        description='Base URL per operator id, JSON: {"beeline": "http://127.0.0.1:8081/beeline"}; '
+        'an operator with several hosts takes an object of them, "base" included: '
+        '{"rostelecom": {"passport": "https://b2c.passport.rt.ru", "lk": "https://lk.rt.ru"}}.',
     )
     poll_interval_s: int = Field(3600, description="Default polling interval per account.")
     min_poll_interval_s: int = Field(300, description="No account is polled more often.")

@@ -48,7 +48,7 @@ from .models import (
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["BrowserPool", "Capability", "Provider", "ProviderContext"]
+__all__ = ["BrowserPool", "Capability", "Host", "Provider", "ProviderContext"]
 
 
 class BrowserPool(Protocol):
@@ -57,15 +57,37 @@ class BrowserPool(Protocol):
     async def new_context(self) -> Any: ...
 
 
+@dataclass(frozen=True)
+class Host:
+    """One named host of an operator that serves its cabinet from several hosts.
+
+    Rostelecom logs in on its passport (``b2c.passport.rt.ru``) and serves the cabinet on
+    ``lk.rt.ru``: a provider declares both in :attr:`Provider.hosts`. ``real_url`` is where the
+    operator serves it; ``path`` is where it lives under the provider's base URL when one server
+    answers for all hosts (the reference provider), which is the default. The settings
+    (``AGGREGATOR_PROVIDER_URLS``) can point each host elsewhere, e.g. at the real operator.
+    """
+
+    name: str
+    real_url: str
+    path: str
+    description: str = ""
+
+
 @dataclass
 class ProviderContext:
-    """What the host gives a provider instance."""
+    """What the host gives a provider instance.
+
+    ``hosts`` maps a :class:`Host` name to the URL the settings chose for it; a host missing
+    here is served under ``base_url`` at its ``path`` (see :meth:`Provider.host_url`).
+    """
 
     http: httpx.AsyncClient
     base_url: str
     flows: FlowRegistry = field(default_factory=FlowRegistry)
     browser: BrowserPool | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    hosts: dict[str, str] = field(default_factory=dict)
 
 
 class Capability(StrEnum):
@@ -105,6 +127,8 @@ class Provider:
     name_en: ClassVar[str]  # "Beeline"
     default_base_url: ClassVar[str]
     login_schemes: ClassVar[tuple[LoginScheme, ...]]
+    # The operator's hosts when it has more than one (passport and cabinet); see Host.
+    hosts: ClassVar[tuple[Host, ...]] = ()
     # Polling more often than this gets the account blocked or rate limited.
     min_poll_interval: ClassVar[dt.timedelta] = dt.timedelta(minutes=5)
 
@@ -140,6 +164,21 @@ class Provider:
             if scheme.id == scheme_id:
                 return scheme
         raise ValueError(f"{cls.id} has no login scheme {scheme_id!r}")
+
+    @classmethod
+    def host(cls, name: str) -> Host:
+        for host in cls.hosts:
+            if host.name == name:
+                return host
+        raise ValueError(f"{cls.id} has no host {name!r}")
+
+    def host_url(self, name: str) -> str:
+        """The URL of the named host: as the settings chose, else under the base URL."""
+        host = self.host(name)
+        chosen = self.context.hosts.get(name)
+        if chosen:
+            return chosen.rstrip("/")
+        return f"{self.context.base_url.rstrip('/')}/{host.path.strip('/')}".rstrip("/")
 
     def _missing(self, capability: Capability) -> NotSupported:
         return NotSupported(f"{self.id} does not support {capability.value}")
