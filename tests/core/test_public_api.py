@@ -7,7 +7,7 @@ import aggregator
 EXPECTED = {
     "AccountLocked", "AggregatorError", "AuthError", "Capability", "Challenge",
     "ChallengeAnswer", "ChallengeKind", "Credentials", "ExtraField", "FlowExpired",
-    "FlowRegistry", "IdentifierKind", "IdentifierSpec", "InvalidCredentials", "LoginScheme",
+    "FlowRegistry", "Host", "IdentifierKind", "IdentifierSpec", "InvalidCredentials", "LoginScheme",
     "NotSupported", "Notification", "Notifier", "OperationRejected", "ParseError",
     "PasswordPolicy", "Provider", "ProviderContext", "RateLimited", "Secret", "SecretKind",
     "Session", "SessionExpired", "SsoProvider", "TemporaryError", "Timeout", "Unavailable",
