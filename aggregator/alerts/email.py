@@ -1,9 +1,9 @@
 """The built-in e-mail notifier: multipart text + HTML over SMTP with aiosmtplib.
 
 STARTTLS, implicit TLS ("ssl") or plain (the embedded sink on loopback), with login when a
-username is set. The ``Message-ID`` is derived from the outbox row, so a message that had to be
-sent again after a crash carries the same id and a mail client (or the embedded sink) shows
-it once.
+username is set. The ``Message-ID`` is the one the outbox recorded for the row before the send
+(:func:`message_id_for` of the row), so a message that had to be sent again after a crash
+carries the same id and a mail client (or the embedded sink) shows it once.
 
 Errors: a server that cannot be reached, times out, answers 4xx or refuses the login raises
 :class:`~aggregator.core.errors.TemporaryError` (the outbox retries with backoff: fixing the
@@ -67,7 +67,9 @@ def build_message(notification: Notification, sender: str) -> Message:
     message["From"] = sender
     message["To"] = ", ".join(notification.recipients)
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = message_id_for(notification.idempotency_key, sender)
+    message["Message-ID"] = notification.message_id or message_id_for(
+        notification.idempotency_key, sender
+    )
     message["Content-Language"] = notification.lang
     message["Auto-Submitted"] = "auto-generated"
     message["X-Aggregator-Alert"] = notification.kind

@@ -12,8 +12,18 @@ then, in any process:
    backoff after a :class:`~aggregator.core.errors.TemporaryError` (the SMTP server is down:
    mail is delayed, never lost), or ``failed`` after a permanent refusal.
 
-A crash between the server's acceptance and step 3 sends the row again after its lease (at
-least once); it carries the same ``Message-ID``, so it shows once.
+Before step 2 the sender records, in its own commit, the row's ``Message-ID`` and the
+moment of the attempt (``attempted_at``); writing the outcome clears ``attempted_at``.
+
+What remains at-least-once, and why: SMTP has no idempotent submit. Between the server's
+``250`` to the DATA and our commit of ``sent`` there is a window (milliseconds) in which a
+crash leaves the server holding the message while our row still says ``sending``. Asking the
+server afterwards is impossible (SMTP cannot query what it accepted), so after the lease the
+row is sent again, with the same ``Message-ID``. That resend is *detected*: the claim finds
+``attempted_at`` still set, counts it in ``resends`` and logs a warning naming the Message-ID.
+The embedded sink and most mail clients show one message per Message-ID; a plain mailbox may
+show both. The alternative, at-most-once (mark ``sent`` before the send), would lose an alert
+on a crash, which is worse for a warning that the internet is about to be cut.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, case, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..core.errors import AggregatorError, TemporaryError
@@ -34,13 +44,20 @@ from ..core.notify import Notification, Notifier
 from ..polling.database import transaction
 from ..storage.models import OutboxMessage, utcnow
 
-__all__ = ["OutboxSender", "SendReport", "outbox_backoff"]
+__all__ = ["OutboxSender", "SendReport", "outbox_backoff", "outbox_message_id"]
 
 log = logging.getLogger(__name__)
 
 outbox_t = cast(Table, OutboxMessage.__table__)
 
 MISSING_NOTIFIER_RETRY = dt.timedelta(hours=1)
+
+
+def outbox_message_id(row_id: int, dedupe_key: str, sender: str) -> str:
+    """The ``Message-ID`` of one outbox row (what :class:`OutboxSender` records and sends)."""
+    from .email import message_id_for
+
+    return message_id_for(f"o{row_id}.{dedupe_key}", sender)
 
 
 def outbox_backoff(
@@ -80,8 +97,10 @@ class OutboxSender:
         send_timeout_s: float = 60.0,
         clock: Callable[[], dt.datetime] = utcnow,
         uniform: Callable[[float, float], float] = random.uniform,
+        mail_from: str = "aggregator@localhost",
     ) -> None:
         self.engine = engine
+        self.mail_from = mail_from  # the domain of the Message-IDs (settings.smtp_from)
         self.notifiers = dict(notifiers)
         self.batch = batch
         self.lease = dt.timedelta(seconds=lease_s)
@@ -109,6 +128,9 @@ class OutboxSender:
                 status="sending",
                 attempts=outbox_t.c.attempts + 1,
                 next_attempt_at=now + self.lease,
+                # an attempt whose outcome was never written: what follows is a resend
+                resends=outbox_t.c.resends
+                + case((outbox_t.c.attempted_at.is_not(None), 1), else_=0),
             )
             .returning(*outbox_t.c)
         )
@@ -153,7 +175,25 @@ class OutboxSender:
                 last_error=f"notifier {row.notifier!r} is not installed",
             )
             return SendReport(retried=1)
+        message_id = row.message_id or outbox_message_id(row.id, row.dedupe_key, self.mail_from)
+        if row.attempted_at is not None:
+            log.warning(
+                "outbox %s: the attempt of %s ended without a recorded outcome (a crash?); "
+                "sending it again with the same Message-ID %s (resend %s)",
+                row.id,
+                row.attempted_at.isoformat(timespec="seconds"),
+                message_id,
+                row.resends,
+            )
+        # Recorded before the send, in its own commit: a crash from here on is detectable.
+        async with transaction(self.engine) as conn:
+            await conn.execute(
+                update(outbox_t)
+                .where(outbox_t.c.id == row.id, outbox_t.c.status == "sending")
+                .values(message_id=message_id, attempted_at=self.clock())
+            )
         notification = Notification(
+            message_id=message_id,
             kind=row.kind,
             subject=row.subject,
             text=row.body_text,
@@ -196,7 +236,7 @@ class OutboxSender:
             await conn.execute(
                 update(outbox_t)
                 .where(outbox_t.c.id == row_id, outbox_t.c.status == "sending")
-                .values(**values)
+                .values(attempted_at=None, **values)
             )
 
     async def next_due(self) -> dt.datetime | None:

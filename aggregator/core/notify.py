@@ -25,6 +25,10 @@ class Notification(Model):
     recipients: list[str] = []
     link: str | None = None
     idempotency_key: str  # the outbox row id: a notifier may use it to drop duplicates
+    # The Message-ID the outbox recorded for this row before the send (the e-mail notifier
+    # puts it in the header; a sink or mailbox recognises a resend by it). None outside the
+    # outbox: the notifier derives one from ``idempotency_key``.
+    message_id: str | None = None
 
 
 class Notifier:

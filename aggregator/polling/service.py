@@ -224,6 +224,7 @@ class PollingService:
                 notifier_instances(self.runtime, settings),
                 batch=self.options.outbox_batch,
                 lease_s=self.options.outbox_lease_s,
+                mail_from=settings.smtp_from,
             )
             self._spawn(self._outbox_loop(), "outbox-sender")
 

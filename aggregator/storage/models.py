@@ -317,6 +317,14 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Recorded in its own commit before the message is handed to the notifier: the Message-ID
+    # it carries (the sink shows a household only mail whose Message-ID one of its rows
+    # recorded) and when. ``attempted_at`` is cleared when the attempt's outcome is written;
+    # still set when a sender claims the row again, the previous attempt's outcome is unknown
+    # (a crash), so the send that follows is counted in ``resends``.
+    message_id: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
+    attempted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    resends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ChatTranscript(Base):

@@ -274,3 +274,45 @@ async def test_low_balance_and_run_out_opening_together_send_one_email(
     assert kinds["runs_out"].get("told_with") == "low_balance"
     (mail,) = sink.store.list()  # one e-mail, and it names the days left
     assert "хватит" in mail.subject
+
+
+async def test_a_crash_after_the_servers_accept_is_a_detected_resend(
+    env: InProcessEnv, service: PollingService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Message-ID and the attempt are recorded before the send: a row the server accepted
+    but a crash left unmarked is sent again with the same Message-ID, counted and logged."""
+    household = await create_household(env.engine, users=[("ivan@example.ru", "ru")])
+    await set_rules(env, household)
+    ids, _ = await env.link("reference", 1, household_id=household, balance=50_00)
+    await service.poll_accounts(ids)
+    now = [utcnow()]
+    first = sender_for(env, service, clock=lambda: now[0], mail_from=env.settings.smtp_from)
+
+    class Killed(BaseException):
+        pass
+
+    async def die_before_marking(row_id: int, **values: Any) -> None:
+        raise Killed  # the process dies between the server's 250 and our commit
+
+    first._mark = die_before_marking  # type: ignore[method-assign]
+    sink = MailSink(env.settings.data_dir / "mail", port=env.settings.mail_sink_port)
+    with sink:
+        with pytest.raises(Killed):
+            await first.send_due()
+        async with env.engine.connect() as conn:
+            row = (await conn.execute(select(outbox_t))).one()
+        assert row.status == "sending" and row.attempted_at is not None
+        assert row.message_id and row.resends == 0
+        assert sink.deliveries == 1
+
+        now[0] += dt.timedelta(minutes=5)  # the lease is over: another process takes it
+        second = sender_for(env, service, clock=lambda: now[0], mail_from=env.settings.smtp_from)
+        with caplog.at_level("WARNING", logger="aggregator.alerts.outbox"):
+            assert (await second.send_due()).sent == 1
+        mails = sink.store.list()
+    async with env.engine.connect() as conn:
+        after = (await conn.execute(select(outbox_t))).one()
+    assert after.status == "sent" and after.resends == 1 and after.attempted_at is None
+    assert sink.deliveries == 2 and sink.duplicates == 1  # the server saw it twice...
+    assert [m.message_id for m in mails] == [row.message_id]  # ...with one Message-ID
+    assert row.message_id in caplog.text and "without a recorded outcome" in caplog.text

@@ -241,8 +241,18 @@ def test_kill9_during_polling_loses_nothing(tmp_path: Path, server: ReferenceSer
     mails = sink.store.list()
     assert len(mails) == alerts_opened  # exactly one e-mail per alert
     assert len({m.subject for m in mails}) == alerts_opened
+    # Every resend is detected: a delivery the server saw twice was recorded as a resend (a
+    # kill between recording the attempt and the server's accept is a recorded resend the
+    # server saw once, hence >=).
+    with sqlite3.connect(database) as db:
+        recorded_resends = db.execute("SELECT coalesce(sum(resends), 0) FROM outbox").fetchone()[0]
+        unrecorded = db.execute("SELECT count(*) FROM outbox WHERE message_id IS NULL").fetchone()
+    assert unrecorded[0] == 0
+    assert sink.deliveries == alerts_opened + sink.duplicates
+    assert recorded_resends >= sink.duplicates
     print(
         f"\n{ROUNDS} kills: {len(committed)} committed readings all present; "
         f"{alerts_opened} alerts, {mailed_before_kill} mailed before their kill, "
-        f"{sink.deliveries} SMTP deliveries ({sink.duplicates} resends shown once)"
+        f"{sink.deliveries} SMTP deliveries ({sink.duplicates} resends shown once, "
+        f"{recorded_resends} resends recorded)"
     )

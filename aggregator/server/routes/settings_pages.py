@@ -14,6 +14,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException, Va
 from litestar.params import FromPath
 from sqlalchemy import delete, select
 
+from ...alerts.outbox import outbox_message_id
 from ...alerts.sink import MailContent, MailStore
 from ...storage.models import (
     AlertRule,
@@ -297,12 +298,14 @@ async def remove_member(
 # -- outbox ------------------------------------------------------------------------------
 
 
-def _sink_messages(server: Server, addresses: set[str], limit: int = 50) -> list[MailContent]:
-    """Mail the embedded SMTP sink received for this household's addresses, newest first."""
+def _sink_messages(server: Server, message_ids: set[str], limit: int = 50) -> list[MailContent]:
+    """Mail the embedded SMTP sink received that this household's outbox rows queued (by
+    their Message-ID), newest first. Recipients choose nothing: an address another household
+    added to its alerts never shows it this household's mail, nor the reverse."""
     store = MailStore.for_settings(server.settings)
     out: list[MailContent] = []
-    for mail in store.list(limit=limit * 4):
-        if addresses and not {r.lower() for r in mail.recipients} & addresses:
+    for mail in store.list(limit=None):
+        if mail.message_id.strip() not in message_ids:
             continue
         try:
             out.append(store.read(mail.id))
@@ -313,15 +316,17 @@ def _sink_messages(server: Server, addresses: set[str], limit: int = 50) -> list
     return out
 
 
-async def _household_addresses(db: DB, household_id: int) -> set[str]:
-    emails = set(
-        (await db.scalars(select(User.email).where(User.household_id == household_id))).all()
+async def _household_message_ids(db: DB, household_id: int, sender: str) -> set[str]:
+    """The Message-IDs of this household's outbox rows (recorded before each send)."""
+    rows = await db.execute(
+        select(OutboxMessage.id, OutboxMessage.dedupe_key, OutboxMessage.message_id).where(
+            OutboxMessage.household_id == household_id
+        )
     )
-    for recipients in await db.scalars(
-        select(AlertRule.recipients).where(AlertRule.household_id == household_id)
-    ):
-        emails.update(r.lower() for r in recipients or [])
-    return emails
+    return {
+        message_id or outbox_message_id(row_id, dedupe_key, sender)
+        for row_id, dedupe_key, message_id in rows
+    }
 
 
 @get("/outbox", include_in_schema=False)
@@ -335,7 +340,10 @@ async def outbox_page(request: Request[Any, Any, Any], db: DB, server: Server) -
             .limit(100)
         )
     )
-    sink = _sink_messages(server, await _household_addresses(db, user.household_id))
+    sink = _sink_messages(
+        server,
+        await _household_message_ids(db, user.household_id, server.settings.smtp_from),
+    )
     return page(
         request,
         "outbox.html",
