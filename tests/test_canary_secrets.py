@@ -140,7 +140,7 @@ async def test_canary_through_account_persistence(tmp_path: Path) -> None:
 def _cli_add_reason() -> str | None:
     """Why the CLI path cannot run yet, or None when it can."""
     try:
-        from aggregator.cli import accounts_add  # noqa: F401
+        from aggregator.cli.accounts import accounts_add  # noqa: F401
     except ImportError as exc:
         return f"aggregator.cli has no accounts add yet ({exc})"
     try:

@@ -349,11 +349,14 @@ def test_the_console_script_prints_one_line_in_a_real_process(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (InvalidCredentials("x"), "неверный логин или пароль / wrong login or password"),
+        (
+            InvalidCredentials("x"),
+            "Оператор не принял логин или пароль / The operator refused the login or password",
+        ),
         (__import__("aggregator").RateLimited("x", retry_after=30), "(30 s)"),
         (
             __import__("aggregator").OperationRejected("нет денег"),
-            "the operator refused: нет денег",
+            "The operator rejected the operation: нет денег",
         ),
         (KeyError("no plugin provides the operator 'x'"), "no plugin provides the operator 'x'"),
         (ValueError("phone must be 10 digits"), "phone must be 10 digits"),
@@ -510,7 +513,7 @@ def test_wrong_input_is_one_clear_line(household: Path, fake_plugins: None) -> N
     assert "--field takes name=value" in one_line_error(
         run("accounts", "add", "--no-interactive", "--field", "region")
     )
-    assert "wrong login or password" in one_line_error(
+    assert "The operator refused the login or password" in one_line_error(
         run(
             "accounts",
             "add",
@@ -568,14 +571,14 @@ def test_accounts_add_non_interactive_links_every_subaccount_and_seals_the_passw
     household: Path, fake_plugins: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Non-interactive, the captcha cannot be answered: answer it by patching the terminal login.
-    import aggregator.cli as cli
+    import aggregator.cli.login as cli
 
     async def answer(self: Any, challenge: Challenge) -> ChallengeAnswer:
         from aggregator import Secret
 
         return ChallengeAnswer(text=Secret(CAPTCHA if challenge.step == "captcha" else CODE))
 
-    monkeypatch.setattr(cli._TerminalLogin, "answer", answer)
+    monkeypatch.setattr(cli.TerminalLogin, "answer", answer)
     output = ok(add_password_account("--all-subaccounts", "--label", "Семья"))
     assert "linked: 2" in output
 
@@ -677,9 +680,9 @@ def test_one_time_code_login_ends_in_a_new_password(household: Path, fake_plugin
 def test_a_new_password_can_come_from_an_environment_variable(
     household: Path, fake_plugins: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import aggregator.cli as cli
+    import aggregator.cli.login as cli
 
-    real_answer = cli._TerminalLogin.answer
+    real_answer = cli.TerminalLogin.answer
 
     async def answer(self: Any, challenge: Challenge) -> ChallengeAnswer:
         if challenge.kind is ChallengeKind.CODE:
@@ -688,7 +691,7 @@ def test_a_new_password_can_come_from_an_environment_variable(
             return ChallengeAnswer(text=Secret(CODE))
         return await real_answer(self, challenge)
 
-    monkeypatch.setattr(cli._TerminalLogin, "answer", answer)
+    monkeypatch.setattr(cli.TerminalLogin, "answer", answer)
     common = [
         "accounts",
         "add",
@@ -790,10 +793,31 @@ def _fake_module(monkeypatch: pytest.MonkeyPatch, name: str, **attrs: Any) -> No
     monkeypatch.setitem(sys.modules, name, module)
 
 
-def test_poll_shows_progress_and_a_result_table(
+def test_poll_shows_progress_and_a_result_table_and_fails_when_an_account_failed(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import aggregator.services.polls as polls
+    from aggregator.polling.models import PollOutcome
+
     calls: list[tuple[Any, ...]] = []
+    outcomes = [
+        PollOutcome(
+            account_id=1,
+            provider_id="beeline",
+            label="Папа",
+            status="ok",
+            balance=Decimal("1234.56"),
+            error_key=None,
+        ),
+        PollOutcome(
+            account_id=2,
+            provider_id="bashtel",
+            label="Дача",
+            status="stale",
+            balance=None,
+            error_key="temporary.timeout",
+        ),
+    ]
 
     async def poll_now(
         settings: Any, account_id: int | None, progress: Callable[[int, int], None] | None
@@ -802,37 +826,35 @@ def test_poll_shows_progress_and_a_result_table(
         assert progress is not None
         progress(1, 2)
         progress(2, 2)
-        outcome = types.SimpleNamespace
-        return [
-            outcome(
-                account_id=1,
-                provider_id="beeline",
-                label="Папа",
-                status="ok",
-                balance=Decimal("1234.56"),
-                error_key=None,
-            ),
-            outcome(
-                account_id=2,
-                provider_id="bashtel",
-                label="Дача",
-                status="stale",
-                balance=None,
-                error_key="temporary.timeout",
-            ),
-        ]
+        return outcomes if account_id is None else outcomes[:1]
 
-    _fake_module(monkeypatch, "aggregator.polling.commands", poll_now=poll_now)
-    output = ok(run("poll", "--all"))
+    monkeypatch.setattr(polls, "poll_now", poll_now)
+    result = run("poll", "--all")
+    # One account failed: the table is shown, and the exit code says so (cron notices).
+    assert "1\u00a0234,56\u00a0₽" in result.output and "temporary.timeout" in result.output
+    assert "1 of 2 accounts failed: 2 (temporary.timeout)" in one_line_error(result)
     assert calls == [(data_dir, None)]
-    assert "1\u00a0234,56\u00a0₽" in output and "temporary.timeout" in output
     ok(run("poll", "--account", "7"))
     assert calls[-1] == (data_dir, 7)
+    listed = json.loads(ok(run("poll", "--account", "7", "--json")))
+    assert listed == [
+        {
+            "id": 1,
+            "operator": "beeline",
+            "label": "Папа",
+            "number": "",
+            "status": "ok",
+            "balance": "1234.56",
+            "currency": "RUB",
+            "as_of": None,
+            "error": None,
+        }
+    ]
 
     async def nothing(settings: Any, account_id: int | None, progress: Any) -> list[Any]:
         return []
 
-    _fake_module(monkeypatch, "aggregator.polling.commands", poll_now=nothing)
+    monkeypatch.setattr(polls, "poll_now", nothing)
     assert "no linked accounts" in ok(run("poll", "--all"))
     assert "no account 7" in one_line_error(run("poll", "--account", "7"))
     assert "--account ID or --all" in one_line_error(run("poll"))

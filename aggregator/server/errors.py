@@ -24,6 +24,7 @@ from ..core.errors import (
     RateLimited,
     TemporaryError,
 )
+from ..services.errors import NotFound
 from .rendering import page, request_lang, server_state
 
 __all__ = ["exception_handlers", "provider_error_status"]
@@ -152,6 +153,11 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
     return _respond(request, status, key, detail=detail, headers=headers or None)
 
 
+def handle_not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response[Any]:
+    """The application layer found no such account (or flow) in this household: 404."""
+    return _respond(request, 404, "http.not_found")
+
+
 def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return _respond(request, 500, "internal")
@@ -160,5 +166,6 @@ def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Re
 exception_handlers: dict[Any, Any] = {
     AggregatorError: handle_provider_error,
     HTTPException: handle_http_error,
+    NotFound: handle_not_found,
     Exception: handle_internal_error,
 }

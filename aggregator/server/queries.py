@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from litestar.exceptions import NotFoundException
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..alerts.forecast import SpendHistory, forecast
 from ..alerts.rules import AlertKind, RuleRow, resolve_rules
+from ..services.accounts import get_account
 from ..storage.models import (
     AccountStatus,
     AlertRule,
@@ -113,18 +113,6 @@ class Dashboard:
     @property
     def needing_action(self) -> int:
         return sum(1 for a in self.accounts if a.severity in ("danger", "warning"))
-
-
-async def get_account(db: AsyncSession, household_id: int, account_id: int) -> LinkedAccount:
-    """The account ``account_id`` of this household, or 404."""
-    account = await db.scalar(
-        select(LinkedAccount).where(
-            LinkedAccount.id == account_id, LinkedAccount.household_id == household_id
-        )
-    )
-    if account is None:
-        raise NotFoundException("no such account")
-    return account
 
 
 def days_left(

@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from ...core.errors import FlowExpired, OperationRejected
 from ...core.flows import Challenge, ChallengeAnswer
@@ -22,6 +22,7 @@ from ...core.models import (
     ReportFormat,
 )
 from ...core.secret import Secret
+from ...services import accounts as accounts_service
 from ...storage.models import AlertRule, BalanceReading, LinkedAccount, from_minor
 from ..chat import store_messages, transcript
 from ..flows import PendingFlow
@@ -692,11 +693,11 @@ async def account_alerts(
 async def rename(
     request: Request[Any, Any, Any], db: DB, account_id: FromPath[int]
 ) -> Response[Any]:
-    account = await _account(request, db, account_id)
+    user = require_user(request)
     form = await form_data(request)
-    label = form.get("label", "").strip()[:200]
-    account.label = label
-    await db.commit()
+    await accounts_service.set_label(
+        db, user.household_id, account_id, form.get("label", ""), user_id=user.user_id
+    )
     return redirect(request, f"/accounts/{account_id}")
 
 
@@ -705,23 +706,7 @@ async def remove(
     request: Request[Any, Any, Any], db: DB, account_id: FromPath[int]
 ) -> Response[Any]:
     user = require_user(request)
-    account = await get_account(db, user.household_id, account_id)
-    await db.execute(
-        delete(LinkedAccount).where(
-            LinkedAccount.id == account.id, LinkedAccount.household_id == user.household_id
-        )
-    )
-    from ...storage.models import AuditLog
-
-    db.add(
-        AuditLog(
-            household_id=user.household_id,
-            user_id=user.user_id,
-            action="account.removed",
-            details={"provider": account.provider_id, "number": account.number_masked},
-        )
-    )
-    await db.commit()
+    await accounts_service.remove_account(db, user.household_id, account_id, user_id=user.user_id)
     return redirect(request, "/?removed=1")
 
 

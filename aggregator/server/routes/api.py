@@ -20,7 +20,6 @@ import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromQuery, JSONBody, Parameter
-from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 
 from ...core.errors import FlowExpired, OperationRejected
@@ -38,6 +37,7 @@ from ...core.models import (
     Usage,
 )
 from ...core.secret import Secret
+from ...services import accounts as accounts_service
 from ...storage.models import AlertRule, AuditLog, LinkedAccount, OutboxMessage, from_minor
 from ..chat import store_messages, transcript
 from ..context import CurrentUser
@@ -408,9 +408,10 @@ async def rename_account(
     account_id: AccountId,
     data: JSONBody[AccountPatch],
 ) -> AccountDetail:
-    account = await _account(request, db, account_id)
-    account.label = data.label.strip()
-    await db.commit()
+    user = require_user(request)
+    await accounts_service.set_label(
+        db, user.household_id, account_id, data.label, user_id=user.user_id
+    )
     detail: AccountDetail = await account_detail.fn(
         request=request, db=db, server=server, account_id=account_id
     )
@@ -422,17 +423,7 @@ async def rename_account(
 )
 async def remove_account(request: Request[Any, Any, Any], db: DB, account_id: AccountId) -> None:
     user = require_user(request)
-    account = await get_account(db, user.household_id, account_id)
-    await db.execute(sql_delete(LinkedAccount).where(LinkedAccount.id == account.id))
-    db.add(
-        AuditLog(
-            household_id=user.household_id,
-            user_id=user.user_id,
-            action="account.removed",
-            details={"provider": account.provider_id, "number": account.number_masked},
-        )
-    )
-    await db.commit()
+    await accounts_service.remove_account(db, user.household_id, account_id, user_id=user.user_id)
 
 
 @get("/accounts/{account_id:int}/readings", tags=["readings"], summary="Balance readings")

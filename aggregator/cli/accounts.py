@@ -1,0 +1,365 @@
+"""``aggregator accounts``: link, list, show, label and remove operator accounts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .base import (
+    choose,
+    console,
+    database,
+    fail,
+    fmt_money,
+    is_interactive,
+    load_settings,
+    new_typer,
+    open_db,
+    read_secret,
+    run,
+)
+from .login import TerminalLogin, parse_fields, pick_subaccounts
+
+if TYPE_CHECKING:
+    from ..core.flows import Challenge, Session
+    from ..core.models import Subaccount
+    from ..settings import Settings
+
+accounts_app = new_typer("Связанные счета операторов / Linked operator accounts.")
+
+# -- accounts ------------------------------------------------------------------------------
+
+
+@accounts_app.command("add")
+def accounts_add(
+    provider_id: Annotated[
+        str | None, typer.Option("--provider", help="Оператор / operator id (beeline, ...).")
+    ] = None,
+    scheme_id: Annotated[
+        str | None, typer.Option("--scheme", help="Способ входа / login scheme id.")
+    ] = None,
+    identifier: Annotated[
+        str | None, typer.Option("--identifier", help="Телефон, логин, номер счёта / login.")
+    ] = None,
+    identifier_kind: Annotated[
+        str | None,
+        typer.Option(
+            "--identifier-kind", help="phone, email, login, account_number, contract_number."
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Пароль из stdin / read the password from stdin."),
+    ] = False,
+    password_env: Annotated[
+        str | None,
+        typer.Option("--password-env", help="Имя переменной с паролем / env variable name."),
+    ] = None,
+    new_password_env: Annotated[
+        str | None,
+        typer.Option(
+            "--new-password-env",
+            help="Новый пароль, если оператор попросит / env variable with a new password.",
+        ),
+    ] = None,
+    fields: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="Доп. поле / extra field name=value (repeatable)."),
+    ] = None,
+    sso_provider: Annotated[
+        str | None, typer.Option("--sso-provider", help="gosuslugi, tbank, vk, ok, mailru.")
+    ] = None,
+    subaccounts: Annotated[
+        list[str] | None,
+        typer.Option("--subaccount", help="Какой счёт добавить / subaccount id (repeatable)."),
+    ] = None,
+    all_subaccounts: Annotated[
+        bool, typer.Option("--all-subaccounts", help="Добавить все / link every subaccount.")
+    ] = False,
+    label: Annotated[str | None, typer.Option("--label", help="Подпись / label.")] = None,
+    household_id: Annotated[
+        int | None, typer.Option("--household", help="Семья / household id.")
+    ] = None,
+    interactive: Annotated[
+        bool | None,
+        typer.Option(
+            "--interactive/--no-interactive",
+            help="Спрашивать недостающее / prompt for what is missing (default: on a terminal).",
+        ),
+    ] = None,
+) -> None:
+    """Добавить счёт оператора / Link an operator account (log in, answer challenges)."""
+    asking = is_interactive(interactive) and not password_stdin
+    settings = load_settings()
+    run(
+        _accounts_add(
+            settings,
+            provider_id=provider_id,
+            scheme_id=scheme_id,
+            identifier=identifier,
+            identifier_kind=identifier_kind,
+            password_stdin=password_stdin,
+            password_env=password_env,
+            fields=parse_fields(fields or []),
+            sso_provider=sso_provider,
+            wanted=subaccounts or [],
+            all_subaccounts=all_subaccounts,
+            label=label,
+            household_id=household_id,
+            login=TerminalLogin(asking, new_password_env),
+        )
+    )
+
+
+async def _accounts_add(
+    settings: Settings,
+    *,
+    provider_id: str | None,
+    scheme_id: str | None,
+    identifier: str | None,
+    identifier_kind: str | None,
+    password_stdin: bool,
+    password_env: str | None,
+    fields: dict[str, str],
+    sso_provider: str | None,
+    wanted: Sequence[str],
+    all_subaccounts: bool,
+    label: str | None,
+    household_id: int | None,
+    login: TerminalLogin,
+) -> None:
+    from ..accounts import link_accounts
+    from ..core.flows import Session
+    from ..core.login import SecretKind
+    from ..core.provider import Capability
+    from ..runtime import Runtime
+    from ..services.accounts import the_household
+    from ..storage.db import session_factory
+    from ..vault import Vault
+
+    asking = login.interactive
+    engine = await open_db(settings)
+    try:
+        vault = Vault.from_settings(settings)
+        async with session_factory(engine)() as db:
+            household = await the_household(db, household_id)
+            household_pk = household.id
+        async with Runtime(settings) as runtime:
+            registry = runtime.registry
+            if provider_id is None:
+                if not asking:
+                    login.need("operator", "--provider")
+                options = [
+                    (pid, f"{cls.name} ({cls.name_en})")
+                    for pid, cls in sorted(registry.providers.items())
+                ]
+                if not options:
+                    fail("нет ни одного плагина оператора / no operator plugin is loaded")
+                provider_id = choose("Оператор / operator:", options)
+            provider_cls = registry.provider(provider_id)
+            if scheme_id is None:
+                schemes = [
+                    (s.id, f"{s.title_ru} / {s.title_en}") for s in provider_cls.login_schemes
+                ]
+                scheme_id = (
+                    choose("Способ входа / login with:", schemes) if asking else schemes[0][0]
+                )
+            scheme = provider_cls.scheme(scheme_id)
+            unknown = set(fields) - {f.name for f in scheme.extra_fields}
+            if unknown:
+                fail(
+                    "у этого входа нет полей / this login has no fields: "
+                    + ", ".join(sorted(unknown))
+                )
+            kind, value = "", ""
+            if scheme.secret is not SecretKind.SSO:
+                kind, value = login.identifier(scheme, identifier_kind, identifier)
+            extras = {f.name: login.extra(f, fields.get(f.name)) for f in scheme.extra_fields}
+            if scheme.secret is SecretKind.SSO:
+                choices = [(p.value, p.value) for p in scheme.sso_providers]
+                if sso_provider is None:
+                    if not asking and len(choices) > 1:
+                        login.need("identity provider", "--sso-provider")
+                    sso_provider = choose("Войти через / log in with:", choices)
+                credentials = scheme.build_credentials(extras=extras, sso_provider=sso_provider)
+            else:
+                secret: str | None = None
+                if scheme.secret is SecretKind.PASSWORD:
+                    secret = read_secret(
+                        stdin=password_stdin,
+                        env=password_env,
+                        interactive=asking,
+                        label="Пароль / password",
+                        option_hint="--password-stdin | --password-env VAR",
+                    )
+                credentials = scheme.build_credentials(
+                    value, secret, identifier_kind=kind, extras=extras
+                )
+            provider = runtime.provider(provider_cls.id)
+            typer.echo(f"Вход в {provider_cls.name} / logging in to {provider_cls.name_en}…")
+            result: Session | Challenge = await provider.start_login(credentials)
+            for _ in range(10):
+                if isinstance(result, Session):
+                    break
+                answer = await login.answer(result)
+                result = await provider.continue_login(result, answer)
+            if not isinstance(result, Session):
+                fail("вход не завершился / the login did not finish")
+            session = result
+            if login.new_password:
+                from ..accounts import credentials_after_new_password
+
+                credentials = credentials_after_new_password(
+                    provider_cls, credentials, login.new_password
+                )
+            found: list[Subaccount] = []
+            if provider_cls.has(Capability.SUBACCOUNTS):
+                found = await provider.subaccounts(session)
+            if wanted and not found:
+                fail("у этого входа нет отдельных счетов / this login has no subaccounts")
+            chosen = pick_subaccounts(found, wanted, all_subaccounts, asking) if found else []
+            if label is None:
+                label = (
+                    str(typer.prompt("Подпись / label", default="", show_default=False))
+                    if asking
+                    else ""
+                )
+        async with session_factory(engine)() as db, db.begin():
+            linked = await link_accounts(
+                db,
+                vault,
+                household_id=household_pk,
+                provider=provider_cls,
+                credentials=credentials,
+                session=session,
+                subaccounts=chosen,
+                label=label,
+            )
+            rows = [(a.id, a.label, a.number_masked) for a in linked]
+    finally:
+        await engine.dispose()
+    from rich.table import Table
+
+    table = Table(title=f"Добавлено / linked: {len(rows)}")
+    for column in ("id", "operator", "label", "number"):
+        table.add_column(column)
+    for account_pk, account_label, masked in rows:
+        table.add_row(str(account_pk), provider_cls.id, account_label, masked)
+    console().print(table)
+
+
+@accounts_app.command("list")
+def accounts_list(
+    household_id: Annotated[
+        int | None, typer.Option("--household", help="Только эта семья / only this household.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON вместо таблицы / JSON.")] = False,
+) -> None:
+    """Список счетов / List linked accounts with their last balance."""
+    rows = run(_accounts_rows(load_settings(), household_id))
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="Счета / accounts")
+    for column in ("id", "operator", "label", "number", "status", "balance", "updated"):
+        table.add_column(column, no_wrap=column in ("balance", "updated"))
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["operator"],
+            r["label"],
+            r["number"],
+            r["status"],
+            r["balance_text"],
+            r["updated"] or "—",
+        )
+    console().print(table)
+
+
+async def _accounts_rows(settings: Settings, household_id: int | None) -> list[dict[str, Any]]:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import func, select
+
+    from ..storage.db import session_factory
+    from ..storage.models import BalanceReading, Household, LinkedAccount
+
+    engine = await open_db(settings)
+    try:
+        async with session_factory(engine)() as db:
+            latest = (
+                select(
+                    BalanceReading.account_id.label("account_id"),
+                    func.max(BalanceReading.id).label("reading_id"),
+                )
+                .group_by(BalanceReading.account_id)
+                .subquery()
+            )
+            query = (
+                select(LinkedAccount, BalanceReading, Household.timezone)
+                .join(Household, Household.id == LinkedAccount.household_id)
+                .outerjoin(latest, latest.c.account_id == LinkedAccount.id)
+                .outerjoin(BalanceReading, BalanceReading.id == latest.c.reading_id)
+                .order_by(LinkedAccount.id)
+            )
+            if household_id is not None:
+                query = query.where(LinkedAccount.household_id == household_id)
+            result = (await db.execute(query)).all()
+    finally:
+        await engine.dispose()
+    rows = []
+    for account, reading, tz_name in result:
+        updated: dt.datetime | None = account.last_success_at or (reading.at if reading else None)
+        try:
+            zone = ZoneInfo(tz_name)
+        except Exception:
+            zone = ZoneInfo("Europe/Moscow")
+        rows.append(
+            {
+                "id": account.id,
+                "household": account.household_id,
+                "operator": account.provider_id,
+                "label": account.label,
+                "number": account.number_masked,
+                "status": account.status,
+                "balance": str(reading.amount) if reading else None,
+                "currency": reading.currency if reading else None,
+                "balance_text": fmt_money(
+                    reading.amount_minor if reading else None,
+                    reading.currency if reading else "RUB",
+                ),
+                "updated": updated.astimezone(zone).strftime("%Y-%m-%d %H:%M") if updated else None,
+                "error": account.last_error_key,
+            }
+        )
+    return rows
+
+
+@accounts_app.command("remove")
+def accounts_remove(
+    account_id: Annotated[int, typer.Argument(help="Номер счёта / account id.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Без вопроса / do not ask.")] = False,
+) -> None:
+    """Удалить счёт с его историей / Remove an account and its history."""
+    from ..services import accounts as service
+
+    settings = load_settings()
+
+    async def remove() -> None:
+        async with database(settings) as db:
+            found = await service.get_account(db, None, account_id)
+            name = f"{found.provider_id} {found.label or found.number_masked}".strip()
+            if not yes:
+                typer.confirm(
+                    f"Удалить {name} со всей историей? / remove it with its history?", abort=True
+                )
+            await service.remove_account(db, None, account_id)
+
+    run(remove())
+    typer.echo(f"Удалён / removed: {account_id}")

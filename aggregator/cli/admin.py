@@ -1,0 +1,114 @@
+"""``aggregator keys`` and ``aggregator db``: vault keys and the database schema."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from .base import (
+    console,
+    fail,
+    import_attr,
+    load_settings,
+    new_typer,
+    require_sqlite_file,
+    run,
+)
+
+if TYPE_CHECKING:
+    pass
+
+keys_app = new_typer("Ключи хранилища секретов / Vault keys.")
+db_app = new_typer("Схема базы данных / The database schema.")
+
+# -- keys and db ---------------------------------------------------------------------------
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Новый основной ключ и перешифровка всех секретов / New primary key; re-seal everything."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    rotate_keys = import_attr("aggregator.vault", "rotate_keys", "keys rotate")
+    settings = load_settings()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console(stderr=True),
+    ) as progress:
+        task = progress.add_task("Перешифровка / re-sealing", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = run(rotate_keys(settings, progress=advance))
+    typer.echo(
+        f"Основной ключ / primary key: {report.new_key_id}; "
+        f"перешифровано / re-sealed: {report.values} values in {report.rows} rows"
+    )
+    if report.old_key_ids:
+        typer.echo(
+            "Старые ключи / old keys: "
+            + ", ".join(report.old_key_ids)
+            + " — удалить / remove them: aggregator keys remove-old"
+        )
+    if report.unreadable:
+        fail(
+            f"{len(report.unreadable)} значений не открылись / values did not open: "
+            + ", ".join(report.unreadable[:5])
+        )
+
+
+@keys_app.command("remove-old")
+def keys_remove_old() -> None:
+    """Удалить старые ключи, которые больше не нужны / Remove old keys no longer used."""
+    remove_old_keys = import_attr("aggregator.vault", "remove_old_keys", "keys remove-old")
+    report = run(remove_old_keys(load_settings()))
+    typer.echo(f"Основной ключ / primary key: {report.primary_key_id}")
+    typer.echo("Удалены / removed: " + (", ".join(report.removed) or "—"))
+    for key_id, fields in report.in_use.items():
+        typer.echo(f"Ещё используется / still in use: {key_id} ({len(fields)} values)")
+    if report.removable_from_env:
+        typer.echo(
+            "Уберите из AGGREGATOR_VAULT_KEY / remove from AGGREGATOR_VAULT_KEY: "
+            + ", ".join(report.removable_from_env)
+        )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Обновить схему базы данных / Migrate the database to the newest schema."""
+    upgrade = import_attr("aggregator.storage.schema", "upgrade", "db upgrade")
+    settings = load_settings()
+    with console(stderr=True).status("Миграция / migrating…"):
+        revision = run(upgrade(settings.resolved_database_url))
+    typer.echo(f"Схема / schema: {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Версия схемы базы / The database's schema revision (and whether it is current)."""
+    from ..storage import schema
+
+    settings = load_settings()
+    require_sqlite_file(settings)
+
+    async def current() -> str | None:
+        from ..storage.db import create_engine
+
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            revision: str | None = await schema.current_revision(engine)
+            return revision
+        finally:
+            await engine.dispose()
+
+    revision = run(current())
+    head = schema.head_revision()
+    if revision == head:
+        typer.echo(f"{revision} (актуальна / current)")
+        return
+    typer.echo(f"{revision or '—'} (новейшая / newest: {head})")
+    fail("схема устарела / the schema is behind: aggregator db upgrade")

@@ -1,0 +1,32 @@
+"""The root ``aggregator`` command group and its ``--data-dir`` option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .base import new_typer
+
+__all__ = ["app"]
+
+app = new_typer(
+    "Агрегатор: все счета связи семьи на одной панели.\n\n"
+    "The aggregator: one dashboard for a household's telecom accounts.",
+    name="aggregator",
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Каталог данных / data directory (default: AGGREGATOR_DATA_DIR or .data).",
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = {"data_dir": data_dir}

@@ -1,0 +1,205 @@
+"""Logging in at a terminal: credentials, challenges (captcha, code, SSO, new password) and
+the choice of subaccounts; without a terminal every answer comes from an option, an
+environment variable or stdin, or the command fails saying which option to give."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+
+from .base import choose, fail
+
+if TYPE_CHECKING:
+    from ..core.flows import Challenge, ChallengeAnswer
+    from ..core.login import ExtraField, LoginScheme
+    from ..core.models import Subaccount
+
+__all__ = ["TerminalLogin", "parse_fields", "pick_subaccounts"]
+
+
+def parse_fields(values: Sequence[str]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            fail(f"--field ждёт name=value / --field takes name=value, not {item!r}")
+        fields[name.strip()] = value
+    return fields
+
+
+class TerminalLogin:
+    """Collects credentials for a login scheme and answers challenges in the terminal."""
+
+    def __init__(self, interactive: bool, new_password_env: str | None) -> None:
+        self.interactive = interactive
+        self.new_password_env = new_password_env
+        self.new_password: str | None = None
+
+    def need(self, what: str, option: str) -> NoReturn:
+        fail(f"не задано / missing: {what} ({option})")
+
+    def identifier(
+        self, scheme: LoginScheme, kind: str | None, value: str | None
+    ) -> tuple[str, str]:
+        if not scheme.identifiers:
+            return "", ""
+        kinds = [(s.kind.value, f"{s.label_ru} / {s.label_en}") for s in scheme.identifiers]
+        if kind is None:
+            if len(kinds) == 1 or not self.interactive:
+                kind = kinds[0][0]
+            else:
+                kind = choose("Чем входить? / Log in with:", kinds)
+        spec = scheme.identifier(kind)
+        while True:
+            raw = value
+            if raw is None:
+                if not self.interactive:
+                    self.need(spec.label_en, "--identifier")
+                example = f" (например / e.g. {spec.example})" if spec.example else ""
+                raw = str(typer.prompt(f"{spec.label_ru} / {spec.label_en}{example}"))
+            try:
+                return spec.kind.value, spec.normalise(raw)
+            except ValueError as exc:
+                if not self.interactive or value is not None:
+                    raise
+                typer.echo(f"{spec.hint_ru or exc} / {exc}", err=True)
+
+    def extra(self, field: ExtraField, given: str | None) -> str | None:
+        while True:
+            value = given
+            if value is None and self.interactive:
+                if field.kind == "choice":
+                    options = [(v, label) for v, label in field.choices]
+                    if not field.required:
+                        options.append(("", "—"))
+                    value = choose(f"{field.label_ru} / {field.label_en}:", options)
+                else:
+                    value = str(
+                        typer.prompt(
+                            f"{field.label_ru} / {field.label_en}",
+                            default="" if not field.required else None,
+                            show_default=False,
+                        )
+                    )
+            try:
+                return field.normalise(value)
+            except ValueError as exc:
+                if not self.interactive or given is not None:
+                    raise ValueError(f"{field.name}: {exc}") from None
+                typer.echo(f"{field.hint_ru or exc} / {exc}", err=True)
+
+    async def answer(self, challenge: Challenge) -> ChallengeAnswer:
+        from ..core.flows import ChallengeAnswer, ChallengeKind
+        from ..core.secret import Secret
+
+        kind = challenge.kind
+        if not self.interactive and not (
+            kind is ChallengeKind.NEW_PASSWORD and self.new_password_env
+        ):
+            fail(
+                f"оператор просит {kind.value} (шаг {challenge.step!r}); запустите в терминале / "
+                f"the operator asks for {kind.value} at step {challenge.step!r}: "
+                "run `aggregator accounts add` in a terminal to answer it"
+            )
+        if challenge.message:
+            typer.echo(challenge.message)
+        if kind is ChallengeKind.CAPTCHA:
+            path = self._save_captcha(challenge)
+            typer.echo(f"Картинка с кодом / captcha image: {path}")
+            text = str(typer.prompt("Символы с картинки / characters in the picture"))
+            return ChallengeAnswer(text=Secret(text.strip()))
+        if kind is ChallengeKind.CODE:
+            channel = {"sms": "SMS", "email": "e-mail"}.get(challenge.channel or "", "")
+            where = challenge.masked_destination or "?"
+            typer.echo(f"Код отправлен ({channel}) на / a code was sent ({channel}) to {where}")
+            code = str(typer.prompt("Код / code", hide_input=True))
+            return ChallengeAnswer(text=Secret(code.strip()))
+        if kind is ChallengeKind.SSO_REDIRECT:
+            typer.echo("Откройте в браузере и войдите / open in a browser and log in:")
+            typer.echo(f"  {challenge.url}")
+            url = str(
+                typer.prompt(
+                    "Адрес, на который вас вернули / the URL you were sent back to",
+                    hide_input=True,
+                )
+            )
+            return ChallengeAnswer(callback_url=url.strip())
+        password = self._new_password(challenge)
+        self.new_password = password
+        return ChallengeAnswer(new_password=Secret(password))
+
+    def _save_captcha(self, challenge: Challenge) -> Path:
+        import tempfile
+
+        suffix = "." + (challenge.image_type.split("/")[-1] or "png")
+        handle, name = tempfile.mkstemp(prefix="aggregator-captcha-", suffix=suffix)
+        with os.fdopen(handle, "wb") as out:
+            out.write(challenge.image or b"")
+        return Path(name)
+
+    def _new_password(self, challenge: Challenge) -> str:
+        policy = challenge.password_policy
+        if self.new_password_env and not self.interactive:
+            value = os.environ.get(self.new_password_env, "")
+            if not value:
+                fail(f"переменная {self.new_password_env} не задана / is not set")
+            problems = policy.check(value) if policy else []
+            if problems:
+                fail("новый пароль не подходит / the new password breaks: " + ", ".join(problems))
+            return value
+        typer.echo("Оператор просит задать новый пароль / the operator asks for a new password.")
+        if policy is not None and (policy.description_ru or policy.description_en):
+            typer.echo(f"{policy.description_ru} / {policy.description_en}")
+        while True:
+            value = str(
+                typer.prompt(
+                    "Новый пароль / new password",
+                    hide_input=True,
+                    confirmation_prompt="Повторите / repeat",
+                )
+            )
+            problems = policy.check(value) if policy else ([] if value else ["password.length"])
+            if not problems:
+                return value
+            typer.echo("Не подходит / does not fit: " + ", ".join(problems), err=True)
+
+
+def pick_subaccounts(
+    found: list[Subaccount], wanted: Sequence[str], take_all: bool, interactive: bool
+) -> list[Subaccount]:
+    from ..accounts import mask_number
+
+    if take_all or (len(found) == 1 and not wanted):
+        return found
+    if wanted:
+        by_id = {s.id: s for s in found}
+        missing = [w for w in wanted if w not in by_id]
+        if missing:
+            known = ", ".join(by_id) or "—"
+            fail(
+                f"нет таких счетов / no such subaccounts: {', '.join(missing)} "
+                f"(есть / have: {known})"
+            )
+        return [by_id[w] for w in wanted]
+    if not interactive:
+        fail(
+            "укажите --subaccount ID или --all-subaccounts / give --subaccount or --all-subaccounts"
+        )
+    typer.echo("Под этим входом есть счета / this login holds:")
+    for i, sub in enumerate(found, 1):
+        label = f" — {sub.label}" if sub.label else ""
+        typer.echo(f"  {i}) {mask_number(sub.number, sub.kind)}{label} ({sub.kind}) [{sub.id}]")
+    while True:
+        answer = str(
+            typer.prompt("Какие добавить (1,3 или all) / which to link (1,3 or all)", default="all")
+        ).strip()
+        if answer.lower() in ("all", "все"):
+            return found
+        picked = [p.strip() for p in answer.split(",") if p.strip()]
+        if picked and all(p.isdigit() and 1 <= int(p) <= len(found) for p in picked):
+            return [found[int(p) - 1] for p in dict.fromkeys(picked)]
+        typer.echo("Введите номера через запятую / numbers separated by commas", err=True)

@@ -1,0 +1,47 @@
+"""``aggregator serve``, ``demo`` and ``worker``: the long-running processes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .base import (
+    import_attr,
+    load_settings,
+    maybe_run,
+)
+
+if TYPE_CHECKING:
+    pass
+
+from .app import app
+
+# -- serve, demo, worker, poll --------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Адрес / listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Порт / port.")] = None,
+) -> None:
+    """Запустить панель (веб, планировщик, опрос) / Run the dashboard, scheduler and poller."""
+    settings = load_settings(host=host, port=port)
+    entry = import_attr("aggregator.server.app", "serve", "serve")
+    maybe_run(entry(settings))
+
+
+@app.command()
+def demo() -> None:
+    """Демо: эталонный оператор и панель с демо-семьёй / The demo with a demo household."""
+    settings = load_settings()
+    entry = import_attr("aggregator.demo", "run_demo", "demo")
+    maybe_run(entry(settings))
+
+
+@app.command()
+def worker() -> None:
+    """Дополнительный процесс опроса (PostgreSQL) / An extra polling worker process."""
+    settings = load_settings()
+    entry = import_attr("aggregator.polling.worker", "run_worker", "worker")
+    maybe_run(entry(settings))

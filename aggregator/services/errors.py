@@ -1,0 +1,20 @@
+"""The application layer's own exceptions; the adapters translate them (404, one CLI line).
+
+The provider contract's errors (:mod:`aggregator.core.errors`) pass through unchanged.
+"""
+
+from __future__ import annotations
+
+__all__ = ["NotFound"]
+
+
+class NotFound(LookupError):
+    """The thing asked for does not exist in this household (an account, a flow, a rule)."""
+
+    def __init__(self, what: str, ident: object) -> None:
+        super().__init__(f"нет {_RU.get(what, what)} {ident} / no {what} {ident}")
+        self.what = what
+        self.ident = ident
+
+
+_RU = {"account": "счёта", "household": "семьи", "confirmation": "подтверждения"}
