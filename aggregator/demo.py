@@ -343,13 +343,14 @@ def run_demo(settings: Settings) -> None:
             f"  Письма / alert e-mails: {url}/outbox",
             f"  Эталонный оператор / reference provider: {reference_url} "
             f"(clock x{CLOCK_SPEED:g}: a day every {86400 / CLOCK_SPEED / 60:g} min)",
+            f"  Входы, коды из SMS, капчи / demo logins, codes, captchas: {reference_url}/sim/demo",
             *(f"  · {line}" for line in report),
             "  Ctrl-C останавливает всё / stops everything",
             "",
         ]
         print("\n".join(lines), flush=True)
         options = PollingOptions(min_interval_s=POLL_EVERY_S, dispatch_interval_s=5.0)
-        serve(demo, polling_options=options)
+        serve(demo, polling_options=options, demo_reference_url=reference_url)
     finally:
         stop_process(reference)
 

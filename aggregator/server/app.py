@@ -129,9 +129,12 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     polling_options: PollingOptions | None = None,
+    demo_reference_url: str | None = None,
 ) -> Litestar:
     """The dashboard application. ``runtime`` lets tests share one with the app;
-    ``polling_options`` tunes the embedded poller (the demo polls every few seconds)."""
+    ``polling_options`` tunes the embedded poller (the demo polls every few seconds);
+    ``demo_reference_url`` (the demo's reference provider) puts a banner on every page pointing
+    to its crib sheet of demo logins, one-time codes and captcha answers."""
     assets = WebAssets()
     translator = Translator(assets.locales)
     server = ServerState(
@@ -143,6 +146,8 @@ def create_app(
         flows=FlowStore(),
     )
     server.polling_options = polling_options
+    if demo_reference_url:
+        server.renderer.env.globals["demo_crib_url"] = demo_reference_url.rstrip("/") + "/sim/demo"
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -254,7 +259,12 @@ def _warn_about_cookies(settings: Settings) -> None:
         )
 
 
-def serve(settings: Settings, *, polling_options: PollingOptions | None = None) -> None:
+def serve(
+    settings: Settings,
+    *,
+    polling_options: PollingOptions | None = None,
+    demo_reference_url: str | None = None,
+) -> None:
     """Run the dashboard under uvicorn (``aggregator serve``)."""
     import uvicorn
 
@@ -265,7 +275,9 @@ def serve(settings: Settings, *, polling_options: PollingOptions | None = None) 
         raise SystemExit(f"aggregator: {problem}")
     configure_logging(settings)
     _warn_about_cookies(settings)
-    app = create_app(settings, polling_options=polling_options)
+    app = create_app(
+        settings, polling_options=polling_options, demo_reference_url=demo_reference_url
+    )
     uvicorn.run(
         app,
         host=settings.host,

@@ -43,7 +43,7 @@ class Renderer:
             auto_reload=False,
             cache_size=400,
         )
-        self.env.globals.update(static=assets.static_url, LANGS=LANGS)
+        self.env.globals.update(static=assets.static_url, LANGS=LANGS, demo_crib_url=None)
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         return self.env.get_template(name).render(context)

@@ -17,6 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
 from .backend import Backend
+from .demo_page import demo_page
 from .domain.errors import DomainError
 from .domain.money import kop, rub
 from .faults import FAULT_KINDS
@@ -321,5 +322,6 @@ def sim_router(backend: Backend) -> Router:
             expire,
             idp_complete,
             chat,
+            demo_page(backend),
         ],
     )

@@ -372,3 +372,23 @@ async def test_native_auth_endpoints(client: httpx.AsyncClient, backend: Backend
     assert (await client.post(f"{NATIVE}/auth/logout", headers=h)).status_code == 200
     gone = await client.get(f"{NATIVE}/session", headers=h)
     assert gone.status_code == 401 and gone.json()["error"]["code"] == "session_expired"
+
+
+def test_codes_and_sessions_live_in_real_time_on_a_fast_clock(backend: Backend) -> None:
+    """The demo's billing clock runs 720 times faster: a code must still live its real five
+    minutes (a person reads the SMS and types it), and a session its real day."""
+    backend.clock.set_speed(720)
+    ticket = backend.send_login_code("reference", "demo")
+    session = backend.login_password("rostelecom", "smirnov.ivan", "Rostelecom2024").session
+    ttl = backend.operator("rostelecom").session_ttl
+    assert backend.real_seconds(session.ttl) == ttl.total_seconds()
+    backend.clock.set_speed(0)  # freeze to measure on the billing clock
+    assert session.ttl == ttl * 720
+    backend.advance(minutes=6)  # six billing minutes are half a real second at x720
+    backend.login_code(ticket.id, backend.last_code("reference"))
+    backend.advance(hours=5 * 24)  # 120 billing hours are 10 real minutes at x720
+    assert backend.session(session.token)
+    ticket = backend.send_login_code("reference", "demo")  # frozen clock: billing lifetimes
+    backend.advance(minutes=6)
+    with pytest.raises(CodeInvalid, match="истёк"):
+        backend.login_code(ticket.id, backend.last_code("reference"))

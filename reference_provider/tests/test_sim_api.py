@@ -142,3 +142,26 @@ async def test_answers_are_dated_with_the_billing_clock() -> None:
     (date,) = response.headers.get_list("date")
     sent = email.utils.parsedate_to_datetime(date)
     assert abs((sent - backend.now()).total_seconds()) < 2
+
+
+async def test_demo_page_lists_logins_codes_and_captchas(
+    backend: Backend, client: httpx.AsyncClient
+) -> None:
+    """The crib sheet the dashboard's demo banner points to: Russian HTML, not raw JSON."""
+    backend.send_login_code("reference", "demo")
+    code = backend.last_code("reference")
+    captcha = backend.new_captcha("rostelecom")
+    r = await client.get("/sim/demo")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    assert '<html lang="ru">' in page and "Демо-входы операторов" in page
+    assert code in page and "код входа" in page
+    assert captcha.answer in page and "data:image/png;base64," in page
+    for login, password in (("smirnov.ivan", "Rostelecom2024"), ("smirnov_ufa", "Bashtel-2024")):
+        assert login in page and password in page
+    assert "ivan.smirnov" in page and "sso-demo-2024" in page  # Gosuslugi
+    transport = httpx.ASGITransport(
+        app=create_app(backend=backend, sim=True), client=("10.0.0.7", 1)
+    )
+    async with httpx.AsyncClient(transport=transport, base_url="http://x") as other:
+        assert (await other.get("/sim/demo")).status_code == 403

@@ -57,3 +57,21 @@ async def test_prepare_links_every_operator_and_is_idempotent(
     households, users, accounts, rules = counts
     assert (households, users, rules) == (1, 1, 1)
     assert accounts >= len(installed)
+
+
+async def test_demo_banner_points_to_the_crib_sheet(tmp_path: Path) -> None:
+    """In the demo every page says where the fake operator's codes and captcha answers are."""
+    from litestar.testing import AsyncTestClient
+
+    from aggregator.server.app import create_app
+
+    from .conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    plain = create_app(settings)
+    with_demo = create_app(settings, demo_reference_url="http://127.0.0.1:8081/")
+    async with AsyncTestClient(with_demo, base_url="http://127.0.0.1:8000") as client:
+        page = (await client.get("/login")).text
+    assert 'href="http://127.0.0.1:8081/sim/demo"' in page and "Коды из SMS" in page
+    async with AsyncTestClient(plain, base_url="http://127.0.0.1:8000") as client:
+        assert "/sim/demo" not in (await client.get("/login")).text

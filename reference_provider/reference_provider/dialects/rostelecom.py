@@ -293,12 +293,12 @@ def _issue_tokens(
     now = backend.now()
     passport._prune(passport.access, now)
     access = secrets.token_urlsafe(32)
-    passport.access[access] = (domain_token, now + ACCESS_TTL)
+    passport.access[access] = (domain_token, now + backend.lifetime(ACCESS_TTL))
     if refresh is None:
         refresh = secrets.token_urlsafe(32)
         passport.refresh[refresh] = domain_token
     session = backend.sessions.get(domain_token)
-    refresh_in = int((session.expires_at - now).total_seconds()) if session else 0
+    refresh_in = backend.real_seconds(session.expires_at - now) if session else 0
     return {
         "access_token": access,
         "refresh_token": refresh,
@@ -408,7 +408,9 @@ def router(backend: Backend) -> Router:
         now = backend.now()
         passport._prune(passport.codes, now)
         code = secrets.token_urlsafe(24)
-        passport.codes[code] = _Grant(domain_token, login.redirect_uri, now + CODE_TTL)
+        passport.codes[code] = _Grant(
+            domain_token, login.redirect_uri, now + backend.lifetime(CODE_TTL)
+        )
         return Redirect(
             _with_query(
                 login.redirect_uri, code=code, state=login.state, session_state=secrets.token_hex(8)
@@ -491,7 +493,7 @@ def router(backend: Backend) -> Router:
             redirect_uri,
             q.get("state", ""),
             q.get("nonce"),
-            now + LOGIN_TTL,
+            now + backend.lifetime(LOGIN_TTL),
         )
         tab = (q.get("tab") or "PHONE").upper()
         login.tab = tab if tab in TAB_KIND else "PHONE"

@@ -6,7 +6,9 @@ Captcha policy per subscriber (``Subscriber.captcha_policy``):
 ("captcha") or ``Subscriber.captcha_next`` demands one for the next login as well.
 
 Lockout: ``lock_after`` failures in a row lock the login for ``lock_for`` (billing clock).
-Sessions expire ``session_ttl`` after their last use (sliding), on the billing clock.
+Sessions expire ``session_ttl`` after their last use (sliding). Code and session lifetimes are
+real time (:meth:`DomainState.lifetime`): a fast billing clock does not make a code expire before a
+person can type it. Lockouts stay on the billing clock.
 """
 
 from __future__ import annotations
@@ -220,7 +222,7 @@ class AuthMixin(DomainState):
             channel,
             destination,
             masked,
-            self.now() + cfg.code_ttl,
+            self.now() + self.lifetime(cfg.code_ttl),
             account.id if account else None,
             params or {},
         )
@@ -346,13 +348,14 @@ class AuthMixin(DomainState):
     ) -> Session:
         cfg = self.operator(sub.operator)
         now = self.now()
+        ttl = self.lifetime(cfg.session_ttl)
         session = Session(
             secrets.token_urlsafe(24),
             sub.id,
             sub.operator,
             now,
-            now + cfg.session_ttl,
-            cfg.session_ttl,
+            now + ttl,
+            ttl,
             device,
             restricted,
         )

@@ -41,6 +41,15 @@ def populate_demo(domain: Domain) -> None:
     d = domain
     pw = DEMO_PASSWORDS
 
+    def subscriber(
+        operator: str, login: str, password: str | None, *a: Any, **kw: Any
+    ) -> Subscriber:
+        """A subscriber whose password the demo page (``/sim/demo``) may show."""
+        sub = d.create_subscriber(operator, login, password, *a, **kw)
+        if password is not None:
+            d.demo_passwords[sub.id] = password
+        return sub
+
     # -- identities at the identity providers (one person, five providers) ------------------
     idps = {
         "gosuslugi": d.add_idp_identity(
@@ -56,7 +65,7 @@ def populate_demo(domain: Domain) -> None:
     d.add_idp_identity("gosuslugi", "stranger", IDP_PASSWORD, "Пётр Незнакомов")  # unlinked
 
     # -- reference ---------------------------------------------------------------------------
-    demo = d.create_subscriber(
+    demo = subscriber(
         "reference", "demo", pw["reference"], HOUSEHOLD, phone=PHONE, email=EMAIL, region="Москва"
     )
     a = _account(
@@ -84,7 +93,7 @@ def populate_demo(domain: Domain) -> None:
     _account(d, demo, "REF-0004", "mobile", "ref-plus", -75_00, label="Телефон сына")
     for ident in idps.values():
         d.link_idp(demo, ident)
-    cap = d.create_subscriber(
+    cap = subscriber(
         "reference",
         "captcha",
         pw["reference"],
@@ -94,7 +103,7 @@ def populate_demo(domain: Domain) -> None:
         captcha_policy="new_device",
     )
     _account(d, cap, "REF-0010", "mobile", "ref-basic", 300_00)
-    temp = d.create_subscriber(
+    temp = subscriber(
         "reference",
         "newbie",
         "temp-123456",
@@ -105,7 +114,7 @@ def populate_demo(domain: Domain) -> None:
     _account(d, temp, "REF-0020", "mobile", "ref-basic", 200_00)
 
     # -- beeline -----------------------------------------------------------------------------
-    bee = d.create_subscriber("beeline", PHONE, pw["beeline"], HOUSEHOLD, phone=PHONE, email=EMAIL)
+    bee = subscriber("beeline", PHONE, pw["beeline"], HOUSEHOLD, phone=PHONE, email=EMAIL)
     a = _account(
         d, bee, PHONE, "mobile", "bee-vse4", 412_50, services=("bee-kto", "bee-hello"), label="Иван"
     )
@@ -124,11 +133,11 @@ def populate_demo(domain: Domain) -> None:
     )
     _account(d, bee, "9169998877", "mobile", "bee-vse4", 60_00, block=_Block(-3, 20), label="Дача")
     _account(d, bee, "9168887766", "mobile", "bee-up", -12_40, label="Сын")
-    nopw = d.create_subscriber("beeline", "9052223344", None, "Ольга Смирнова", phone="9052223344")
+    nopw = subscriber("beeline", "9052223344", None, "Ольга Смирнова", phone="9052223344")
     _account(d, nopw, "9052223344", "mobile", "bee-vse4", 150_00)
 
     # -- rostelecom --------------------------------------------------------------------------
-    rt = d.create_subscriber(
+    rt = subscriber(
         "rostelecom",
         "smirnov.ivan",
         pw["rostelecom"],
@@ -165,7 +174,7 @@ def populate_demo(domain: Domain) -> None:
     _account(d, rt, "361000000004", "internet", "rt-inet100", -210_00, label="Гараж")
     for ident in idps.values():
         d.link_idp(rt, ident)
-    anna = d.create_subscriber(
+    anna = subscriber(
         "rostelecom",
         "petrova.anna",
         "Petrova2024",
@@ -177,7 +186,7 @@ def populate_demo(domain: Domain) -> None:
     _account(d, anna, "361000000010", "internet", "rt-inet500", 700_00)
 
     # -- bashtel -----------------------------------------------------------------------------
-    bt = d.create_subscriber(
+    bt = subscriber(
         "bashtel",
         "smirnov_ufa",
         pw["bashtel"],
@@ -198,7 +207,7 @@ def populate_demo(domain: Domain) -> None:
     )
     _chat_history(d, a, "support")
     _account(d, bt, "0274000456", "landline", "bt-phone", 15_00, address="Уфа, ул. Ленина, д. 10")
-    iv = d.create_subscriber(
+    iv = subscriber(
         "bashtel",
         "ivanova_ufa",
         pw["bashtel"],
@@ -207,7 +216,7 @@ def populate_demo(domain: Domain) -> None:
         region="Уфа",
     )
     _account(d, iv, "0274000789", "internet", "bt-inet60", 200_00, block=_Block(-7, 30))
-    pt = d.create_subscriber(
+    pt = subscriber(
         "bashtel",
         "petrov_ufa",
         pw["bashtel"],
@@ -218,7 +227,7 @@ def populate_demo(domain: Domain) -> None:
     _account(d, pt, "0274000321", "internet", "bt-inet200", -95_00)
 
     # -- netbynet ----------------------------------------------------------------------------
-    nb = d.create_subscriber(
+    nb = subscriber(
         "netbynet",
         "500100200",
         pw["netbynet"],
@@ -238,7 +247,7 @@ def populate_demo(domain: Domain) -> None:
         services=("nbn-ip",),
         address="Москва, ул. Лесная, д. 5, кв. 12",
     )
-    nb2 = d.create_subscriber(
+    nb2 = subscriber(
         "netbynet",
         "500100201",
         pw["netbynet"],
@@ -257,7 +266,7 @@ def populate_demo(domain: Domain) -> None:
         block=_Block(-58, 30),
         address="Воронеж, пр. Революции, д. 1, кв. 7",
     )
-    nb3 = d.create_subscriber(
+    nb3 = subscriber(
         "netbynet",
         "500100202",
         pw["netbynet"],
@@ -267,7 +276,7 @@ def populate_demo(domain: Domain) -> None:
         captcha_policy="new_device",
     )
     _account(d, nb3, "10020032", "bundle", "nbn-tv", 20_00)
-    nb4 = d.create_subscriber(
+    nb4 = subscriber(
         "netbynet",
         "500100203",
         pw["netbynet"],

@@ -156,7 +156,7 @@ class IdpMixin(AuthMixin):
             request.subject,
             request.client_id,
             request.redirect_uri,
-            self.now() + CODE_TTL,
+            self.now() + self.lifetime(CODE_TTL),
             request.nonce,
         )
         return f"{request.redirect_uri}{sep}{urlencode({'code': code, 'state': request.state})}"
@@ -175,7 +175,7 @@ class IdpMixin(AuthMixin):
         ):
             raise InvalidCredentials("invalid_grant")
         token = secrets.token_urlsafe(24)
-        expires = self.now() + TOKEN_TTL
+        expires = self.now() + self.lifetime(TOKEN_TTL)
         self._idp_tokens[token] = (provider, grant.subject, expires)
         claims = {
             "iss": f"/idp/{provider}",

@@ -79,6 +79,7 @@ class DomainState:
         self.latest_captcha: dict[str, Captcha] = {}  # operator -> last issued
         self.tickets: dict[str, ConfirmationTicket] = {}
         self.outbox: list[OutboxMessage] = []
+        self.demo_passwords: dict[str, str] = {}  # subscriber id -> password (demo data only)
         self.idp_identities: dict[tuple[str, str], IdpIdentity] = {}  # (idp, username)
         self.idp_subjects: dict[tuple[str, str], IdpIdentity] = {}  # (idp, subject)
         # (operator, kind, value) -> subscriber id; kind in login/phone/email
@@ -103,6 +104,20 @@ class DomainState:
 
     def now(self) -> dt.datetime:
         return self.clock.now()
+
+    def lifetime(self, span: dt.timedelta) -> dt.timedelta:
+        """A login-side lifetime (a code, a session, an SSO round trip) on the billing clock.
+
+        Billing may run faster than real time (the demo runs it 720 times faster), but a person
+        still needs real minutes to read an SMS and type it: ``span`` is real time, so on a fast
+        clock it becomes ``span * speed`` of billing time. A frozen or slow clock (tests) keeps
+        it as is, so advancing the clock by ``span`` still expires it.
+        """
+        return span * max(1.0, self.clock.speed)
+
+    def real_seconds(self, span: dt.timedelta) -> int:
+        """A span of billing time as the real seconds it lasts (for ``expires_in`` fields)."""
+        return int(span.total_seconds() / max(1.0, self.clock.speed))
 
     # -- lookups -------------------------------------------------------------------------
     def subscriber(self, subscriber_id: str) -> Subscriber:
