@@ -195,15 +195,15 @@ async def prepare(settings: Settings, reference_url: str) -> list[str]:
     from .runtime import Runtime
     from .server.integration import ensure_schema
     from .storage.db import create_engine, session_factory
+    from .storage.keycheck import open_vault
     from .storage.models import AlertRule, Household, User
-    from .vault import Vault
 
     engine = create_engine(settings.resolved_database_url)
     report: list[str] = []
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         await ensure_schema(settings, engine)
-        vault = Vault.from_settings(settings)
+        vault = await open_vault(settings, engine)
         sessions = session_factory(engine)
         async with sessions() as db:
             user = await db.scalar(select(User).where(User.email == DEMO_EMAIL))

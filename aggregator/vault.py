@@ -241,16 +241,19 @@ class Vault:
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def from_settings(cls, settings: Settings) -> Vault:
+    def from_settings(cls, settings: Settings, *, create: bool = True) -> Vault:
         """The vault of these settings: ``AGGREGATOR_VAULT_KEY`` when set, else the key file.
 
-        The key file is created on first run (mode 0600, its directory 0700). A key file
-        readable by group or others makes this raise :class:`VaultKeyError` saying why.
+        With ``create`` a missing key file is created (mode 0600, its directory 0700): only
+        for tests and throwaway runs. Entry points that open a database call
+        :func:`aggregator.storage.keycheck.open_vault`, which creates a key only for an empty
+        database and refuses a keyring that lacks the database's keys. A key file readable by
+        group or others makes this raise :class:`VaultKeyError` saying why.
         """
         if settings.vault_key is not None:
             env = settings.vault_key.get_secret_value()
             return cls(parse_keyring(env, source="AGGREGATOR_VAULT_KEY"))
-        return cls.from_key_file(settings.resolved_key_file)
+        return cls.from_key_file(settings.resolved_key_file, create=create)
 
     @classmethod
     def from_key_file(cls, path: Path, *, create: bool = True) -> Vault:
@@ -461,7 +464,7 @@ async def rotate_keys(
     from .storage.db import create_engine
     from .storage.schema import check_current
 
-    vault = Vault.from_settings(settings)
+    vault = Vault.from_settings(settings, create=False)
     engine = create_engine(settings.resolved_database_url)
     try:
         await check_current(engine)
@@ -551,7 +554,7 @@ async def remove_old_keys(settings: Settings) -> RemovalReport:
     from .storage.db import create_engine
     from .storage.schema import check_current
 
-    vault = Vault.from_settings(settings)
+    vault = Vault.from_settings(settings, create=False)
     report = RemovalReport(primary_key_id=vault.primary_key_id)
     old = [k for k in vault.key_ids if k != vault.primary_key_id]
     in_use: dict[str, list[str]] = {}

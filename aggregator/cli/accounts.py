@@ -138,12 +138,12 @@ async def _accounts_add(
     from ..runtime import Runtime
     from ..services.accounts import the_household
     from ..storage.db import session_factory
-    from ..vault import Vault
+    from ..storage.keycheck import open_vault
 
     asking = login.interactive
     engine = await open_db(settings)
     try:
-        vault = Vault.from_settings(settings)
+        vault = await open_vault(settings, engine)
         async with session_factory(engine)() as db:
             household = await the_household(db, household_id)
             household_pk = household.id

@@ -218,7 +218,7 @@ class Poller:
             except _RefusedBefore as refused:
                 failure = refused.failure
             except _Unreadable:
-                failure = Failure(AccountStatus.NEEDS_LOGIN, UNREADABLE_SECRET_KEY)
+                failure = Failure(AccountStatus.SECRET_UNREADABLE, UNREADABLE_SECRET_KEY)
             except _NoCredentials:
                 failure = Failure(AccountStatus.NEEDS_LOGIN, NO_CREDENTIALS_KEY)
             except _LoginFailed as failed:
@@ -277,7 +277,7 @@ class Poller:
         now = utcnow()
         if failure.status is AccountStatus.NEEDS_LOGIN:
             next_due: dt.datetime | None = None  # paused until the user links again
-        elif failure.temporary:
+        elif failure.temporary or failure.status is AccountStatus.SECRET_UNREADABLE:
             next_due = next_after_failure(
                 now,
                 account.consecutive_failures + 1,

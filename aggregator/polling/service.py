@@ -62,6 +62,7 @@ from ..alerts.outbox import OutboxSender
 from ..core.notify import Notifier
 from ..runtime import Runtime
 from ..settings import Settings
+from ..storage.keycheck import open_vault
 from ..storage.models import utcnow
 from ..vault import Vault
 from .database import polling_engine, scheduler_sync_engine, transaction, url_of
@@ -185,7 +186,7 @@ class PollingService:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = polling_engine(source)
         self._stack.push_async_callback(self.engine.dispose)
-        vault = self._given_vault or Vault.from_settings(settings)
+        vault = self._given_vault or await open_vault(settings, self.engine)
         alerts = AlertWriter(settings, self.runtime.registry)
         self.store = ResultStore(self.engine, vault, alerts)
         self.store.on_queued = lambda _n: self._mail_wakeup.set()

@@ -10,6 +10,7 @@ TemporaryError (Unavailable, Timeout)  stale           last reading kept; capped
 RateLimited                            stale           backoff, never before ``retry_after``
 AuthError, or a login Challenge        needs_login     polling paused, no login until re-linked
 OperationRejected                      operator_error  polled again at the normal interval
+a sealed secret does not open (no key)  secret_unreadable  tried again with backoff; no e-mail
 ParseError, NotSupported               plugin_error    the redacted payload kept in last_error
 anything else (a plugin bug)           plugin_error    ``plugin.crash`` with the exception type
 =====================================  ==============  =========================================
@@ -59,7 +60,8 @@ CRASH_KEY = "plugin.crash"
 MISSING_PLUGIN_KEY = "plugin.missing"
 """No installed plugin provides the account's operator."""
 UNREADABLE_SECRET_KEY = "auth.secret_unreadable"
-"""The sealed credentials or session cannot be opened (a removed key): link the account again."""
+"""The sealed credentials or session cannot be opened (a missing key): status
+``secret_unreadable``, polled again with backoff until the key returns."""
 NO_CREDENTIALS_KEY = "auth.no_credentials"
 """The session expired and no credentials are stored to log in again silently."""
 
@@ -69,6 +71,7 @@ POLLABLE_STATUSES: tuple[str, ...] = (
     AccountStatus.STALE.value,
     AccountStatus.OPERATOR_ERROR.value,
     AccountStatus.PLUGIN_ERROR.value,
+    AccountStatus.SECRET_UNREADABLE.value,
 )
 """Statuses the scheduler polls; ``needs_login`` waits for a person."""
 PAUSED_STATUSES: tuple[str, ...] = (AccountStatus.NEEDS_LOGIN.value,)

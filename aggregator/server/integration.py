@@ -15,6 +15,7 @@ import anyio
 from sqlalchemy import func, inspect, select
 
 from .. import households
+from ..storage.keycheck import open_vault
 from ..storage.models import User
 from ..storage.schema import SchemaError, SchemaOutdated, check_current, current_revision, upgrade
 from ..vault import Vault, VaultError
@@ -80,7 +81,7 @@ async def open_database(settings: Settings, engine: AsyncEngine) -> Vault:
     _prepare_data_dir(settings)
     await ensure_schema(settings, engine)
     try:
-        return Vault.from_settings(settings)
+        return await open_vault(settings, engine)
     except VaultError as exc:
         raise StartupError(str(exc)) from None
 

@@ -20,6 +20,7 @@ BADGES = (
     "top_up",
     "blocked",
     "needs_login",
+    "secret_unreadable",
     "plugin_error",
     "operator_error",
     "stale",

@@ -140,6 +140,8 @@ def _judge(summary: AccountSummary) -> None:
     status = summary.status
     if status == AccountStatus.NEEDS_LOGIN.value:
         summary.badge, summary.severity = "needs_login", "danger"
+    elif status == AccountStatus.SECRET_UNREADABLE.value:
+        summary.badge, summary.severity = "secret_unreadable", "danger"
     elif status == AccountStatus.PLUGIN_ERROR.value:
         summary.badge, summary.severity = "plugin_error", "danger"
     elif status == AccountStatus.OPERATOR_ERROR.value:

@@ -108,6 +108,10 @@ class AccountStatus(StrEnum):
     NEEDS_LOGIN = "needs_login"  # only a person can fix it; polling paused
     OPERATOR_ERROR = "operator_error"  # the operator refused
     PLUGIN_ERROR = "plugin_error"  # a parse error: the plugin needs fixing
+    # The sealed credentials or session do not open under this process's keyring (a key is
+    # missing): not the user's doing, so no "log in again" e-mail; polled again with backoff
+    # and back to normal by itself when the key returns.
+    SECRET_UNREADABLE = "secret_unreadable"
 
 
 class Household(Base):
