@@ -3,11 +3,15 @@
 This module is the only import a plugin author needs::
 
     from aggregator import Provider, hookimpl, models, errors, LoginScheme, ...
+
+and the parsing kit (docs/plugins.md, "The parsing kit")::
+
+    from aggregator import Wire, Roubles, Kopecks, DateTime, parse_reply, MOSCOW_TZ, ...
 """
 
 from __future__ import annotations
 
-from .core import errors, models
+from .core import errors, models, parsing
 from .core.errors import (
     AccountLocked,
     AggregatorError,
@@ -37,13 +41,37 @@ from .core.login import (
     SsoProvider,
     normalise_phone,
 )
+from .core.money import from_minor, to_minor
 from .core.notify import Notification, Notifier
+from .core.parsing import (
+    MOSCOW_TZ,
+    Date,
+    DateTime,
+    Flag,
+    Int,
+    Kopecks,
+    Number,
+    Roubles,
+    Text,
+    Wire,
+    parse_amount,
+    parse_date,
+    parse_datetime,
+    parse_flag,
+    parse_int,
+    parse_kopecks,
+    parse_number,
+    parse_reply,
+    parse_roubles,
+    reading,
+)
 from .core.provider import Capability, Host, Provider, ProviderContext
 from .core.secret import Secret
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MOSCOW_TZ",
     "AccountLocked",
     "AggregatorError",
     "AuthError",
@@ -52,35 +80,57 @@ __all__ = [
     "ChallengeAnswer",
     "ChallengeKind",
     "Credentials",
+    "Date",
+    "DateTime",
     "ExtraField",
+    "Flag",
     "FlowExpired",
     "FlowRegistry",
     "Host",
     "IdentifierKind",
     "IdentifierSpec",
+    "Int",
     "InvalidCredentials",
+    "Kopecks",
     "LoginScheme",
     "NotSupported",
     "Notification",
     "Notifier",
+    "Number",
     "OperationRejected",
     "ParseError",
     "PasswordPolicy",
     "Provider",
     "ProviderContext",
     "RateLimited",
+    "Roubles",
     "Secret",
     "SecretKind",
     "Session",
     "SessionExpired",
     "SsoProvider",
     "TemporaryError",
+    "Text",
     "Timeout",
     "Unavailable",
+    "Wire",
     "__version__",
     "errors",
+    "from_minor",
     "hookimpl",
     "models",
     "normalise_phone",
+    "parse_amount",
+    "parse_date",
+    "parse_datetime",
+    "parse_flag",
+    "parse_int",
+    "parse_kopecks",
+    "parse_number",
+    "parse_reply",
+    "parse_roubles",
+    "parsing",
+    "reading",
     "redact",
+    "to_minor",
 ]

@@ -11,7 +11,9 @@ without importing Babel.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+from .core.money import from_minor, quantize
 
 __all__ = [
     "DEFAULT_LANG",
@@ -83,7 +85,7 @@ def format_money(amount: Decimal | int | str, currency: str = "RUB", lang: str =
     >>> format_money(Decimal("-45.2"), lang="en")
     '−₽45.20'
     """
-    value = Decimal(amount).quantize(_CENT, rounding=ROUND_HALF_UP)
+    value = quantize(amount, currency)
     sign = MINUS if value < 0 else ""
     whole, _, cents = f"{abs(value):f}".partition(".")
     symbol = _SYMBOLS.get(currency.upper(), currency.upper())
@@ -94,7 +96,7 @@ def format_money(amount: Decimal | int | str, currency: str = "RUB", lang: str =
 
 def format_money_minor(minor: int, currency: str = "RUB", lang: str = "ru") -> str:
     """:func:`format_money` for an integer amount of kopecks (cents)."""
-    return format_money(Decimal(minor) / 100, currency, lang)
+    return format_money(from_minor(minor, currency), currency, lang)
 
 
 def plural_ru(n: int, one: str, few: str, many: str) -> str:

@@ -16,13 +16,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..core.money import from_minor, to_minor
 from ..plugins import PluginRegistry
 from ..settings import Settings
 from ..storage.models import (
@@ -311,8 +311,12 @@ class AlertWriter:
         ).first()
         if latest is None:
             return {}
-        amount = Decimal(latest.amount_minor) / 100
-        charge = Decimal(latest.next_charge_minor) / 100 if latest.next_charge_minor else None
+        amount = from_minor(latest.amount_minor, latest.currency)
+        charge = (
+            from_minor(latest.next_charge_minor, latest.currency)
+            if latest.next_charge_minor
+            else None
+        )
         outlook = forecast(
             SpendHistory.from_json(spend),
             amount,
@@ -324,7 +328,7 @@ class AlertWriter:
         fresh["days_left"] = outlook.days_left
         fresh["runs_out_on"] = outlook.runs_out_on.isoformat() if outlook.runs_out_on else None
         if outlook.daily_spend is not None:
-            fresh["daily_spend_minor"] = int(outlook.daily_spend * 100)
+            fresh["daily_spend_minor"] = to_minor(outlook.daily_spend, latest.currency)
         return fresh
 
     # -- shared ------------------------------------------------------------------------------

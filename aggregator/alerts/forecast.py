@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ..core.money import quantize
+
 __all__ = [
     "MIN_OBSERVATION",
     "WINDOW_DAYS",
@@ -154,8 +156,8 @@ def forecast(
 ) -> Forecast:
     """The forecast for an account whose balance is ``amount`` on ``today``."""
     daily_minor = history.average_daily_minor()
-    daily = (daily_minor / 100).quantize(Decimal("0.01")) if daily_minor is not None else None
-    exact_daily = daily_minor / 100 if daily_minor is not None else None
+    exact_daily = daily_minor.scaleb(-2) if daily_minor is not None else None
+    daily = quantize(exact_daily) if exact_daily is not None else None
     left = days_left(amount, exact_daily, today, next_charge_date, next_charge_amount)
     runs_out_on = today + dt.timedelta(days=left) if left is not None else None
     return Forecast(days_left=left, daily_spend=daily, runs_out_on=runs_out_on)

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .money import from_minor, quantize, to_minor
+
 __all__ = [
     "AccountState",
     "AutopaySettings",
@@ -63,9 +65,7 @@ class Money(Model):
     @field_validator("amount")
     @classmethod
     def _two_places(cls, value: Decimal) -> Decimal:
-        if not value.is_finite():
-            raise ValueError("amount must be finite")
-        return value.quantize(Decimal("0.01"))
+        return quantize(value)  # half up, see aggregator.core.money
 
     @classmethod
     def rub(cls, amount: Decimal | int | str) -> Money:
@@ -73,11 +73,19 @@ class Money(Model):
         return cls(amount=Decimal(amount), currency="RUB")
 
     @classmethod
+    def from_minor(cls, minor: int, currency: str = "RUB") -> Money:
+        """Money from integer minor units (kopecks for RUB): ``123457`` -> 1 234,57 ₽."""
+        return cls(amount=from_minor(minor, currency), currency=currency)
+
+    @classmethod
     def from_kopecks(cls, kopecks: int) -> Money:
         """Roubles from an integer number of kopecks (Rostelecom answers in kopecks)."""
-        if isinstance(kopecks, bool) or not isinstance(kopecks, int):
-            raise TypeError("kopecks must be an int")
-        return cls(amount=Decimal(kopecks) / 100, currency="RUB")
+        return cls.from_minor(kopecks, "RUB")
+
+    @property
+    def minor(self) -> int:
+        """The amount in integer minor units (kopecks), as storage keeps it."""
+        return to_minor(self.amount, self.currency)
 
 
 class AccountState(StrEnum):

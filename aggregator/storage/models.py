@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ..core.money import from_minor, to_minor
+
 __all__ = [
     "AccountStatus",
     "AlertEpisode",
@@ -53,15 +55,6 @@ __all__ = [
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def to_minor(amount: Decimal) -> int:
-    """Decimal roubles to integer kopecks (exact)."""
-    return int((amount * 100).to_integral_exact())
-
-
-def from_minor(minor: int) -> Decimal:
-    return (Decimal(minor) / 100).quantize(Decimal("0.01"))
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

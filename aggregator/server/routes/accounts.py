@@ -21,6 +21,7 @@ from ...core.models import (
     Money,
     ReportFormat,
 )
+from ...core.money import quantize
 from ...core.secret import Secret
 from ...services import accounts as accounts_service
 from ...storage.models import AlertRule, BalanceReading, LinkedAccount, from_minor
@@ -69,12 +70,12 @@ def _chart_data(
 ) -> str:
     """The account chart's data, for ``data-chart`` (drawn by ``js/charts.js``)."""
     times = [int(dt.datetime.combine(d, dt.time(12), dt.UTC).timestamp()) for d, _ in history]
-    values = [round(v / 100, 2) for _, v in history]
+    values = [float(from_minor(v)) for _, v in history]
     forecast = None
     if history and days_left is not None and balance_minor is not None and balance_minor > 0:
         # A straight line to zero on the day the money runs out; a far day is cut at
         # FORECAST_DAYS (at the value the line has then) so the history stays readable.
-        start, balance = times[-1], balance_minor / 100
+        start, balance = times[-1], float(from_minor(balance_minor))
         shown = min(days_left, FORECAST_DAYS)
         left = balance * (1 - shown / days_left) if days_left else 0.0
         forecast = [[start, balance], [start + shown * 86400, round(left, 2)]]
@@ -82,7 +83,7 @@ def _chart_data(
         {
             "t": times,
             "v": values,
-            "threshold": None if threshold_minor is None else threshold_minor / 100,
+            "threshold": None if threshold_minor is None else float(from_minor(threshold_minor)),
             "forecast": forecast,
             "labels": labels,
         },
@@ -566,7 +567,7 @@ def _amount(value: str | None, field: str = "amount") -> Decimal:
         raise ValidationException(f"{field}: a sum in roubles") from None
     if not amount.is_finite() or amount <= 0 or amount > 1_000_000:
         raise ValidationException(f"{field}: a sum between 0 and 1 000 000")
-    return amount.quantize(Decimal("0.01"))
+    return quantize(amount)
 
 
 @post("/accounts/{account_id:int}/top-up", include_in_schema=False)

@@ -38,7 +38,14 @@ from ...core.models import (
 )
 from ...core.secret import Secret
 from ...services import accounts as accounts_service
-from ...storage.models import AlertRule, AuditLog, LinkedAccount, OutboxMessage, from_minor
+from ...storage.models import (
+    AlertRule,
+    AuditLog,
+    LinkedAccount,
+    OutboxMessage,
+    from_minor,
+    to_minor,
+)
 from ..chat import store_messages, transcript
 from ..context import CurrentUser
 from ..i18n import zone
@@ -765,7 +772,7 @@ def _roubles(minor: int | None) -> Decimal | None:
 
 
 def _minor(value: Decimal | None) -> int | None:
-    return None if value is None else int((value * 100).to_integral_value())
+    return None if value is None else to_minor(value)
 
 
 def _check_amounts(**values: Decimal | None) -> None:

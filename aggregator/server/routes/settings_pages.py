@@ -50,7 +50,7 @@ def parse_threshold(value: str | None, field: str = "threshold") -> int | None:
         raise ValidationException(f"{field}: a sum in roubles, e.g. 150 or 150,50") from None
     if not amount.is_finite() or amount < 0 or amount > 10_000_000:
         raise ValidationException(f"{field}: between 0 and 10 000 000")
-    return to_minor(amount.quantize(Decimal("0.01")))
+    return to_minor(amount)
 
 
 async def save_rule(
