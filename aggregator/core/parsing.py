@@ -71,7 +71,11 @@ MOSCOW_TZ = dt.timezone(dt.timedelta(hours=3), "MSK")
 """Moscow time (UTC+3 all year since 2014): what a cabinet means by a time without an offset."""
 
 _W = TypeVar("_W", bound=BaseModel)
-_SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007']+")
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007]+")
+_PLAIN = re.compile(r"\d+(?:[.,]\d+)?")
+_GROUPED = re.compile(
+    r"(?P<whole>\d{1,3}(?P<sep>[ '.,])\d{3}(?:(?P=sep)\d{3})*)(?:(?P<dec>[.,])(?P<frac>\d+))?"
+)
 _CURRENCY = re.compile(r"(?:₽|руб(?:лей|ля|ль)?\.?|р\.|р|rub|rur)$", re.I)
 _MINUS = str.maketrans({"−": "-", "–": "-", "—": "-"})
 
@@ -82,33 +86,35 @@ class _Slip(ValueError):
 
 # -- values ---------------------------------------------------------------------------------
 def _number_text(value: Any) -> str:
-    """A JSON number or number-like text as plain decimal text (``"-1234.5"``)."""
+    """A JSON number or number-like text as plain decimal text (``"-1234.5"``).
+
+    Text may carry a sign (``-``, ``−``), thousands grouped by spaces, NBSP, ``'``, ``.`` or
+    ``,`` in threes, a decimal comma or point, and a currency (``₽``, ``руб.``). One lone ``.``
+    or ``,`` is always the decimal point (``"1,234"`` is 1.234).
+    """
     if isinstance(value, bool) or value is None:
         raise _Slip("not a number")
-    if isinstance(value, int | Decimal):
+    if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+    if isinstance(value, float | Decimal):
+        number = Decimal(repr(value)) if isinstance(value, float) else value
+        if not number.is_finite():
             raise _Slip("not a finite number")
-        return repr(value)  # the shortest text that reads back as the same float: 0.1 -> "0.1"
+        return format(number, "f")  # the float's shortest text: 0.1 -> "0.1", 1e-05 -> "0.00001"
     if not isinstance(value, str):
         raise _Slip("not a number")
-    text = _SPACES.sub("", value.translate(_MINUS))
-    text = _CURRENCY.sub("", text)
-    if text.startswith("+"):
-        text = text[1:]
-    if "," in text and "." in text:  # "1,234.56" or "1.234,56": the last one is the decimal point
-        thousands = "," if text.rfind(",") < text.rfind(".") else "."
-        text = text.replace(thousands, "")
-    if text.count(",") == 1:
-        text = text.replace(",", ".")
-    elif text.count(",") > 1:  # "1,234,567"
-        text = text.replace(",", "")
-    if text.count(".") > 1:  # "1.234.567"
-        text = text.replace(".", "")
-    if not re.fullmatch(r"-?(?:\d+(?:\.\d*)?|\.\d+)", text):
+    text = _SPACES.sub(" ", value.translate(_MINUS)).strip()
+    text = _CURRENCY.sub("", text).strip()
+    sign = ""
+    if text[:1] in "+-" and text:
+        sign, text = ("-" if text[0] == "-" else ""), text[1:].lstrip()
+    if _PLAIN.fullmatch(text):
+        return sign + text.replace(",", ".")
+    grouped = _GROUPED.fullmatch(text)
+    if grouped is None or grouped["sep"] == grouped["dec"]:
         raise _Slip("not a number")
-    return text
+    whole = grouped["whole"].replace(grouped["sep"], "")
+    return sign + whole + (f".{grouped['frac']}" if grouped["frac"] else "")
 
 
 def _number(value: Any) -> Decimal:

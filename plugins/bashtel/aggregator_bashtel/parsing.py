@@ -15,12 +15,21 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Literal
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from aggregator import ParseError
+from aggregator import (
+    ParseError,
+    parse_amount,
+    parse_date,
+    parse_datetime,
+    parse_int,
+    parse_number,
+    parse_roubles,
+    reading,
+)
 from aggregator.core.models import (
     AccountState,
     Balance,
@@ -58,12 +67,9 @@ __all__ = [
     "parse_block_quote",
     "parse_cabinet",
     "parse_chat",
-    "parse_date",
-    "parse_datetime",
     "parse_detail",
     "parse_error_page",
     "parse_login_page",
-    "parse_money",
     "parse_news",
     "parse_pay_confirm",
     "parse_payments",
@@ -75,10 +81,6 @@ __all__ = [
 ]
 
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009]+")
-_MONEY = re.compile(
-    r"^(?P<sign>[-−–]?)\s*(?P<whole>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)"
-    r"(?:[,.](?P<frac>\d{1,2}))?\s*(?:₽|руб\.?|р\.)?$"
-)
 
 
 def _text(node: LexborNode | None) -> str:
@@ -110,47 +112,8 @@ def _required(tree: LexborHTMLParser, selector: str, html: str) -> LexborNode:
     return node
 
 
-def parse_money(text: str, html: str = "") -> Decimal:
-    """``1 234,56 ₽`` -> Decimal('1234.56'); ``-45,20 руб.`` -> Decimal('-45.20')."""
-    clean = _SPACES.sub(" ", text).strip()
-    match = _MONEY.match(clean)
-    if match is None:
-        raise _fail(f"not an amount of money: {clean[:40]!r}", html or text)
-    whole = re.sub(r"\D", "", match["whole"])
-    frac = (match["frac"] or "0").ljust(2, "0")
-    try:
-        amount = Decimal(f"{whole}.{frac}")
-    except InvalidOperation:  # pragma: no cover - the regex admits digits only
-        raise _fail("not an amount of money", html or text) from None
-    return -amount if match["sign"] else amount
-
-
 def _money_node(tree: LexborHTMLParser, selector: str, html: str) -> Money:
-    return Money.rub(parse_money(_text(_required(tree, selector, html)), html))
-
-
-def parse_date(value: str | None, html: str = "") -> dt.date:
-    """An ISO date (``2024-06-01``) or a Russian one (``01.06.2024``)."""
-    value = (value or "").strip()
-    try:
-        if re.fullmatch(r"\d{2}\.\d{2}\.\d{4}", value):
-            day, month, year = value.split(".")
-            return dt.date(int(year), int(month), int(day))
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        raise _fail(f"not a date: {value[:30]!r}", html or value) from None
-
-
-def parse_datetime(value: str | None, html: str = "") -> dt.datetime:
-    """An ISO timestamp with its offset (Moscow time when the page omits it)."""
-    value = (value or "").strip()
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"not a timestamp: {value[:40]!r}", html or value) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone(dt.timedelta(hours=3)))
-    return parsed
+    return parse_roubles(_text(_required(tree, selector, html)), payload=html)
 
 
 def _time_attr(node: LexborNode | None, html: str) -> str:
@@ -321,7 +284,7 @@ def parse_cabinet(html: str, now: dt.datetime | None = None) -> CabinetState:
         return found
 
     def money(name: str) -> Money:
-        return Money.rub(parse_money(_text(node(name)), html))
+        return parse_roubles(_text(node(name)), payload=html)
 
     node("account-state")
     amount = money("balance")
@@ -329,15 +292,15 @@ def parse_cabinet(html: str, now: dt.datetime | None = None) -> CabinetState:
     bonus = money("bonus-balance") if "bonus-balance" in ids else None
     as_of_node = ids.get("as-of")
     as_of = (
-        parse_datetime(_time_attr(as_of_node, html), html)
+        parse_datetime(_time_attr(as_of_node, html), payload=html)
         if as_of_node is not None
         else (now or dt.datetime.now(dt.UTC))
     )
     next_date = next_amount = None
     next_node = ids.get("next-charge")
     if next_node is not None:
-        next_amount = Money.rub(parse_money(_text(next_node.css_first(".money")), html))
-        next_date = parse_date(_time_attr(next_node.css_first("time"), html), html)
+        next_amount = parse_roubles(_text(next_node.css_first(".money")), payload=html)
+        next_date = parse_date(_time_attr(next_node.css_first("time"), html), payload=html)
     tariff_name = _text(node("tariff-name"))
     number = _text(node("account-number"))
     if not tariff_name or not number:
@@ -346,7 +309,9 @@ def parse_cabinet(html: str, now: dt.datetime | None = None) -> CabinetState:
     suspension_end = None
     note = ids.get("suspension-note")
     if note is not None:
-        suspension_end = parse_date(_time_attr(note.css_first(".suspension-end"), html), html)
+        suspension_end = parse_date(
+            _time_attr(note.css_first(".suspension-end"), html), payload=html
+        )
     return CabinetState(
         balance=Balance(
             amount=amount,
@@ -375,7 +340,7 @@ def _tariff(node: LexborNode, html: str) -> Tariff:
     return Tariff(
         id=tariff_id,
         name=name,
-        price=Money.rub(parse_money(_text(price_node), html)),
+        price=parse_roubles(_text(price_node), payload=html),
         period="month",
         description=_text(node.css_first(".tariff__desc")),
     )
@@ -391,7 +356,7 @@ def parse_tariffs(html: str) -> TariffCatalogue:
     pending_node = tree.css_first("#pending-tariff")
     if pending_node is not None:
         pending_id = pending_node.attributes.get("data-tariff-id") or ""
-        pending_from = parse_date(_time_attr(pending_node.css_first("time"), html), html)
+        pending_from = parse_date(_time_attr(pending_node.css_first("time"), html), payload=html)
         found = next((t for t in available if t.id == pending_id), None)
         pending = found or Tariff(
             id=pending_id, name=_text(pending_node.css_first(".tariff__name")), price=None
@@ -417,7 +382,7 @@ def parse_services(html: str) -> list[Service]:
                 id=service_id,
                 name=name,
                 enabled=not state.startswith("не "),
-                price=Money.rub(parse_money(_text(price_node), html)),
+                price=parse_roubles(_text(price_node), payload=html),
                 period="month",
                 description=_text(row.css_first(".service__desc")),
                 can_toggle=row.css_first("form") is not None,
@@ -430,11 +395,8 @@ def parse_services(html: str) -> list[Service]:
 def _cost_rule(node: LexborNode, html: str) -> CostRule:
     free = (node.attributes.get("data-free-days") or "").strip()
     fee = (node.attributes.get("data-daily-fee") or "").strip()
-    try:
-        free_days = int(free) if free else None
-        daily = Money.rub(Decimal(fee)) if fee else None
-    except (ValueError, InvalidOperation):
-        raise _fail("the block's cost rule is unreadable", html) from None
+    free_days = parse_int(free, payload=html) if free else None
+    daily = parse_roubles(fee, payload=html) if fee else None
     return CostRule(free_days=free_days, daily_fee=daily, description=_text(node))
 
 
@@ -455,8 +417,8 @@ def parse_block(html: str) -> Suspension:
         raise _fail("unknown voluntary block state", html)
     start = end = None
     if state is not SuspensionState.ACTIVE:
-        start = parse_date(_time_attr(tree.css_first("#block-start"), html), html)
-        end = parse_date(_time_attr(tree.css_first("#block-end"), html), html)
+        start = parse_date(_time_attr(tree.css_first("#block-start"), html), payload=html)
+        end = parse_date(_time_attr(tree.css_first("#block-end"), html), payload=html)
     limits = tree.css_first("#block-limits")
     max_days = None
     if limits is not None and (limits.attributes.get("data-max-days") or "").isdigit():
@@ -471,10 +433,7 @@ def parse_block(html: str) -> Suspension:
 
 
 def _int(tree: LexborHTMLParser, selector: str, html: str) -> int:
-    value = _text(_required(tree, selector, html))
-    if not value.isdigit():
-        raise _fail(f"{selector} is not a number", html)
-    return int(value)
+    return parse_int(_text(_required(tree, selector, html)), payload=html)
 
 
 def parse_block_quote(html: str) -> SuspensionQuote:
@@ -482,8 +441,8 @@ def parse_block_quote(html: str) -> SuspensionQuote:
     tree = page(html)
     _required(tree, "#block-quote", html)
     quote = SuspensionQuote(
-        start=parse_date(_time_attr(tree.css_first("#quote-start"), html), html),
-        end=parse_date(_time_attr(tree.css_first("#quote-end"), html), html),
+        start=parse_date(_time_attr(tree.css_first("#quote-start"), html), payload=html),
+        end=parse_date(_time_attr(tree.css_first("#quote-end"), html), payload=html),
         days=_int(tree, "#quote-days", html),
         free_days=_int(tree, "#quote-free-days", html),
         paid_days=_int(tree, "#quote-paid-days", html),
@@ -507,8 +466,8 @@ def parse_traffic(html: str) -> TrafficStats:
     tree = page(html)
     table = _required(tree, "#traffic-table", html)
     return TrafficStats(
-        period_start=parse_date(table.attributes.get("data-period-start"), html),
-        period_end=parse_date(table.attributes.get("data-period-end"), html),
+        period_start=parse_date(table.attributes.get("data-period-start"), payload=html),
+        period_end=parse_date(table.attributes.get("data-period-end"), payload=html),
         downloaded_bytes=_bytes(tree.css_first("#traffic-down"), html),
         uploaded_bytes=_bytes(tree.css_first("#traffic-up"), html),
     )
@@ -533,18 +492,16 @@ def parse_speedtest(html: str) -> SpeedTest:
     result = tree.css_first("#speed-result")
     if result is None:
         return SpeedTest(tariff_mbps=int(tariff))
-    try:
-        down = Decimal(_required(tree, "#speed-down", html).attributes.get("data-mbps") or "x")
-        up = Decimal(_required(tree, "#speed-up", html).attributes.get("data-mbps") or "x")
-        ping = int(_required(tree, "#speed-ping", html).attributes.get("data-ms") or "x")
-    except (InvalidOperation, ValueError):
-        raise _fail("the speed test result is unreadable", html) from None
+    with reading(html, "speed test"):
+        down = parse_number(_required(tree, "#speed-down", html).attributes.get("data-mbps"))
+        up = parse_number(_required(tree, "#speed-up", html).attributes.get("data-mbps"))
+        ping = parse_int(_required(tree, "#speed-ping", html).attributes.get("data-ms"))
     return SpeedTest(
         tariff_mbps=int(tariff),
         down_mbps=down,
         up_mbps=up,
         ping_ms=ping,
-        measured_at=parse_datetime(result.attributes.get("data-measured-at"), html),
+        measured_at=parse_datetime(result.attributes.get("data-measured-at"), payload=html),
     )
 
 
@@ -569,13 +526,13 @@ def parse_detail(html: str) -> DetailPage:
     if not pdf or not xlsx:
         raise _fail("the detail page lacks its download links", html)
     return DetailPage(
-        period_start=parse_date(table.attributes.get("data-period-start"), html),
-        period_end=parse_date(table.attributes.get("data-period-end"), html),
+        period_start=parse_date(table.attributes.get("data-period-start"), payload=html),
+        period_end=parse_date(table.attributes.get("data-period-end"), payload=html),
         periods=[o.attributes.get("value") or "" for o in tree.css("#period option")],
         pdf_href=pdf,
         xlsx_href=xlsx,
-        charged=parse_money(_text(_required(tree, "#detail-charged", html)), html),
-        paid=parse_money(_text(_required(tree, "#detail-paid", html)), html),
+        charged=parse_amount(_text(_required(tree, "#detail-charged", html)), payload=html),
+        paid=parse_amount(_text(_required(tree, "#detail-paid", html)), payload=html),
     )
 
 
@@ -589,11 +546,11 @@ def parse_payments(html: str) -> list[Payment]:
         amount_node = row.css_first(".payment__amount")
         if not payment_id or amount_node is None:
             raise _fail("a payment row lacks its id or amount", html)
-        amount = parse_money(_text(amount_node), html)
+        amount = parse_amount(_text(amount_node), payload=html)
         payments.append(
             Payment(
                 id=payment_id,
-                at=parse_datetime(_time_attr(row.css_first("time"), html), html),
+                at=parse_datetime(_time_attr(row.css_first("time"), html), payload=html),
                 amount=Money.rub(abs(amount)),
                 kind=PaymentKind.CHARGE if amount < 0 else PaymentKind.PAYMENT,
                 description=_text(row.css_first(".payment__desc")),
@@ -625,7 +582,7 @@ def parse_pay_confirm(html: str) -> PayConfirmPage:
     length = code_input.attributes.get("maxlength") or ""
     errors = [text for kind, text in flashes(html, tree) if kind == "error"]
     return PayConfirmPage(
-        amount=parse_money(_text(_required(tree, "#pay-amount", html)), html),
+        amount=parse_amount(_text(_required(tree, "#pay-amount", html)), payload=html),
         channel=sent.attributes.get("data-channel") or "sms",
         masked_destination=_text(_required(tree, "#code-destination", html)),
         code_length=int(length) if length.isdigit() else None,
@@ -663,7 +620,7 @@ def parse_chat(html: str) -> tuple[list[ChatTopic], list[ChatMessage]]:
                 topic_id=node.attributes.get("data-topic") or None,
                 author=author,
                 text=_text(node.css_first(".chat-msg__text")),
-                sent_at=parse_datetime(_time_attr(node.css_first("time"), html), html),
+                sent_at=parse_datetime(_time_attr(node.css_first("time"), html), payload=html),
                 author_name=_text(node.css_first(".chat-msg__author")) or None,
             )
         )
@@ -694,7 +651,9 @@ def parse_news(html: str) -> list[NewsItem]:
                 id=news_id,
                 title=title,
                 text=_text(node.css_first(".news__text")),
-                published=parse_date(_time_attr(time_node, html), html) if time_node else None,
+                published=parse_date(_time_attr(time_node, html), payload=html)
+                if time_node
+                else None,
                 kind=kind,
             )
         )

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 from aggregator import (
+    MOSCOW_TZ,
     Challenge,
     ChallengeAnswer,
     ChallengeKind,
@@ -525,7 +526,7 @@ def _css(value: str) -> str:
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=3))).date()
+    return dt.datetime.now(MOSCOW_TZ).date()
 
 
 async def _close(live: Any) -> None:

@@ -1,31 +1,30 @@
 """Pure parsing: the native dialect's JSON -> contract models. No I/O; tested on saved payloads.
 
-Every function raises :class:`ParseError` (with the payload redacted) when the answer does not
-have the expected shape: a changed API must never crash the poller nor store a wrong balance.
-Money must come as a decimal string or an integer; a float is refused.
+Every reply is described as a :class:`~aggregator.Wire` model and read with the aggregator's
+parsing kit (docs/plugins.md, "The parsing kit"): unknown fields are ignored, optional fields
+may be missing or null, numbers and money may come as numbers or text. A reply that lacks what
+the reading needs raises :class:`~aggregator.ParseError` with the payload redacted: a changed
+API must never crash the poller nor store a wrong balance.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, Literal
 
-from aggregator import ParseError
+from aggregator import Date, DateTime, Flag, Int, Number, Roubles, Text, Wire, parse_reply
 from aggregator.core.models import (
     AccountState,
     AutopaySettings,
     Balance,
+    ChatAuthor,
     ChatMessage,
     ChatTopic,
     CostRule,
-    Money,
     NewsItem,
     OperationResult,
     PackageRemainder,
     Payment,
+    PaymentKind,
     PollResult,
     Profile,
     Service,
@@ -40,9 +39,8 @@ from aggregator.core.models import (
     TopUpResult,
     TrafficStats,
     Usage,
+    UsageUnit,
 )
-
-T = TypeVar("T")
 
 __all__ = [
     "autopay",
@@ -65,57 +63,243 @@ __all__ = [
     "usage",
 ]
 
-
-@contextmanager
-def shape(payload: Any, what: str) -> Iterator[None]:
-    """Turn any surprise in ``payload`` into a ParseError naming ``what``."""
-    try:
-        yield
-    except ParseError:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation) as exc:
-        raise ParseError(f"unexpected {what} answer ({type(exc).__name__})", payload) from None
+Period = Literal["day", "month", "year", "once"]
 
 
-def _money(value: Any) -> Money:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError("money must be a decimal string")
-    return Money.rub(Decimal(value))
+# -- the dialect's shapes ---------------------------------------------------------------------
+class _Balance(Wire):
+    amount: Roubles
+    as_of: DateTime
+    credit_limit: Roubles | None = None
+    bonus: Roubles | None = None
+    next_charge_date: Date | None = None
+    next_charge_amount: Roubles | None = None
 
-
-def _money_or_none(value: Any) -> Money | None:
-    return None if value is None else _money(value)
-
-
-def _date(value: Any) -> dt.date | None:
-    return None if value is None else dt.date.fromisoformat(value)
-
-
-def _when(value: Any) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError("naive timestamp")
-    return moment
-
-
-def _each(payload: Any, key: str, what: str, one: Callable[[Any], T]) -> list[T]:
-    with shape(payload, what):
-        items = payload[key]
-        if not isinstance(items, list):
-            raise TypeError(f"{key} is not a list")
-        return [one(item) for item in items]
-
-
-def balance(payload: Any) -> Balance:
-    with shape(payload, "balance"):
+    def model(self) -> Balance:
         return Balance(
-            amount=_money(payload["amount"]),
-            as_of=_when(payload["as_of"]),
-            credit_limit=_money_or_none(payload.get("credit_limit")),
-            bonus=_money_or_none(payload.get("bonus")),
-            next_charge_date=_date(payload.get("next_charge_date")),
-            next_charge_amount=_money_or_none(payload.get("next_charge_amount")),
+            amount=self.amount,
+            as_of=self.as_of,
+            credit_limit=self.credit_limit,
+            bonus=self.bonus,
+            next_charge_date=self.next_charge_date,
+            next_charge_amount=self.next_charge_amount,
         )
+
+
+class _TariffName(Wire):
+    name: Text
+
+
+class _Account(Wire):
+    balance: _Balance
+    tariff: _TariffName
+    state: Text = ""
+    suspension_end: Date | None = None
+
+
+class _Subaccount(Wire):
+    id: Text
+    number: Text
+    label: Text = ""
+    kind: Text = "other"
+
+
+class _Subaccounts(Wire):
+    accounts: list[_Subaccount]
+
+
+class _Tariff(Wire):
+    id: Text
+    name: Text
+    price: Roubles | None = None
+    period: Period | None = None
+    description: Text = ""
+
+    def model(self) -> Tariff:
+        return Tariff(
+            id=self.id,
+            name=self.name,
+            price=self.price,
+            period=self.period,
+            description=self.description,
+        )
+
+
+class _Tariffs(Wire):
+    current: _Tariff
+    available: list[_Tariff] = []
+    pending: _Tariff | None = None
+    pending_from: Date | None = None
+
+
+class _TariffChange(Wire):
+    tariff: _Tariff
+    effective_date: Date
+
+
+class _Service(Wire):
+    id: Text
+    name: Text
+    enabled: Flag
+    price: Roubles | None = None
+    period: Period | None = None
+    description: Text = ""
+    can_toggle: Flag = False
+
+    def model(self) -> Service:
+        return Service(
+            id=self.id,
+            name=self.name,
+            enabled=self.enabled,
+            price=self.price,
+            period=self.period,
+            description=self.description,
+            can_toggle=self.can_toggle,
+        )
+
+
+class _Services(Wire):
+    services: list[_Service]
+
+
+class _ServiceChange(Wire):
+    service: _Service
+    effective_date: Date | None = None
+
+
+class _Rule(Wire):
+    free_days: Int | None = None
+    daily_fee: Roubles | None = None
+    description: Text = ""
+
+    def model(self) -> CostRule:
+        return CostRule(
+            free_days=self.free_days, daily_fee=self.daily_fee, description=self.description
+        )
+
+
+class _Suspension(Wire):
+    state: SuspensionState
+    start: Date | None = None
+    end: Date | None = None
+    cost_rule: _Rule
+    max_days: Int | None = None
+
+
+class _Quote(Wire):
+    start: Date
+    end: Date
+    days: Int
+    free_days: Int
+    paid_days: Int
+    total: Roubles
+    cost_rule: _Rule
+
+
+class _Topic(Wire):
+    id: Text
+    title: Text
+
+
+class _Topics(Wire):
+    topics: list[_Topic]
+
+
+class _Message(Wire):
+    id: Text
+    topic_id: Text | None = None
+    author: ChatAuthor
+    text: Text = ""
+    sent_at: DateTime
+    author_name: Text | None = None
+
+
+class _Messages(Wire):
+    messages: list[_Message]
+
+
+class _Payment(Wire):
+    id: Text
+    at: DateTime
+    amount: Roubles
+    kind: PaymentKind = PaymentKind.PAYMENT
+    description: Text = ""
+
+    def model(self) -> Payment:
+        return Payment(
+            id=self.id,
+            at=self.at,
+            amount=self.amount,
+            kind=self.kind,
+            description=self.description,
+        )
+
+
+class _Payments(Wire):
+    payments: list[_Payment]
+
+
+class _TopUp(Wire):
+    payment: _Payment
+    balance: Roubles | None = None
+
+
+class _Autopay(Wire):
+    enabled: Flag
+    threshold: Roubles | None = None
+    amount: Roubles | None = None
+    card_mask: Text | None = None
+
+
+class _Remainder(Wire):
+    name: Text
+    unit: Text
+    rest: Number
+    size: Number | None = None
+
+
+class _Traffic(Wire):
+    start: Date
+    end: Date
+    downloaded_bytes: Int
+    uploaded_bytes: Int
+
+
+class _Usage(Wire):
+    remainders: list[_Remainder] = []
+    traffic: _Traffic
+
+
+class _News(Wire):
+    id: Text
+    title: Text
+    text: Text = ""
+    published: Date | None = None
+    kind: Text = "news"
+
+
+class _NewsList(Wire):
+    news: list[_News]
+
+
+class _Profile(Wire):
+    full_name: Text | None = None
+    phone: Text | None = None
+    email: Text | None = None
+    account_number: Text | None = None
+    address: Text | None = None
+
+
+class _Confirmed(Wire):
+    operation: Text
+    message: Text = ""
+    effective_date: Date | None = None
+    balance: Roubles | None = None
+
+
+# -- readings ---------------------------------------------------------------------------------
+def balance(payload: Any) -> Balance:
+    return parse_reply(_Balance, payload, what="balance").model()
 
 
 _STATES = {
@@ -127,225 +311,176 @@ _STATES = {
 
 
 def poll(payload: Any) -> PollResult:
-    with shape(payload, "account"):
-        return PollResult(
-            balance=balance(payload["balance"]),
-            tariff_name=payload["tariff"]["name"],
-            state=_STATES.get(payload["state"], AccountState.UNKNOWN),
-            suspension_end=_date(payload.get("suspension_end")),
-        )
+    account = parse_reply(_Account, payload, what="account")
+    return PollResult(
+        balance=account.balance.model(),
+        tariff_name=account.tariff.name,
+        state=_STATES.get(account.state.lower(), AccountState.UNKNOWN),
+        suspension_end=account.suspension_end,
+    )
+
+
+_KINDS: dict[str, Literal["mobile", "internet", "tv", "landline", "bundle"]] = {
+    "mobile": "mobile",
+    "internet": "internet",
+    "tv": "tv",
+    "landline": "landline",
+    "bundle": "bundle",
+}
 
 
 def subaccounts(payload: Any) -> list[Subaccount]:
-    kinds = {"mobile", "internet", "tv", "landline", "bundle"}
-    return _each(
-        payload,
-        "accounts",
-        "accounts",
-        lambda a: Subaccount(
-            id=a["id"],
-            number=a["number"],
-            label=a.get("label") or "",
-            kind=a["kind"] if a["kind"] in kinds else "other",
-        ),
-    )
-
-
-def _tariff(t: Any) -> Tariff:
-    return Tariff(
-        id=t["id"],
-        name=t["name"],
-        price=_money_or_none(t.get("price")),
-        period=t.get("period"),
-        description=t.get("description") or "",
-    )
+    return [
+        Subaccount(id=a.id, number=a.number, label=a.label, kind=_KINDS.get(a.kind, "other"))
+        for a in parse_reply(_Subaccounts, payload, what="accounts").accounts
+    ]
 
 
 def tariff_catalogue(payload: Any) -> TariffCatalogue:
-    with shape(payload, "tariffs"):
-        pending = payload.get("pending")
-        return TariffCatalogue(
-            current=_tariff(payload["current"]),
-            available=[_tariff(t) for t in payload["available"]],
-            pending=_tariff(pending) if pending else None,
-            pending_from=_date(payload.get("pending_from")),
-        )
-
-
-def _service(s: Any) -> Service:
-    return Service(
-        id=s["id"],
-        name=s["name"],
-        enabled=bool(s["enabled"]),
-        price=_money_or_none(s.get("price")),
-        period=s.get("period"),
-        description=s.get("description") or "",
-        can_toggle=bool(s["can_toggle"]),
+    shaped = parse_reply(_Tariffs, payload, what="tariffs")
+    return TariffCatalogue(
+        current=shaped.current.model(),
+        available=[t.model() for t in shaped.available],
+        pending=shaped.pending.model() if shaped.pending else None,
+        pending_from=shaped.pending_from,
     )
 
 
 def tariff_change(payload: Any) -> TariffChangeResult:
-    with shape(payload, "tariff change"):
-        return TariffChangeResult(
-            tariff=_tariff(payload["tariff"]),
-            effective_date=dt.date.fromisoformat(payload["effective_date"]),
-        )
+    shaped = parse_reply(_TariffChange, payload, what="tariff change")
+    return TariffChangeResult(tariff=shaped.tariff.model(), effective_date=shaped.effective_date)
 
 
 def services(payload: Any) -> list[Service]:
-    return _each(payload, "services", "services", _service)
+    return [s.model() for s in parse_reply(_Services, payload, what="services").services]
 
 
 def service_change(payload: Any) -> ServiceChangeResult:
-    with shape(payload, "service change"):
-        return ServiceChangeResult(
-            service=_service(payload["service"]),
-            effective_date=_date(payload.get("effective_date")),
-        )
-
-
-def _rule(r: Any) -> CostRule:
-    return CostRule(
-        free_days=r.get("free_days"),
-        daily_fee=_money_or_none(r.get("daily_fee")),
-        description=r.get("description") or "",
-    )
+    shaped = parse_reply(_ServiceChange, payload, what="service change")
+    return ServiceChangeResult(service=shaped.service.model(), effective_date=shaped.effective_date)
 
 
 def suspension(payload: Any) -> Suspension:
-    with shape(payload, "suspension"):
-        return Suspension(
-            state=SuspensionState(payload["state"]),
-            start=_date(payload.get("start")),
-            end=_date(payload.get("end")),
-            cost_rule=_rule(payload["cost_rule"]),
-            max_days=payload.get("max_days"),
-        )
+    shaped = parse_reply(_Suspension, payload, what="suspension")
+    return Suspension(
+        state=shaped.state,
+        start=shaped.start,
+        end=shaped.end,
+        cost_rule=shaped.cost_rule.model(),
+        max_days=shaped.max_days,
+    )
 
 
 def quote(payload: Any) -> SuspensionQuote:
-    with shape(payload, "suspension quote"):
-        return SuspensionQuote(
-            start=dt.date.fromisoformat(payload["start"]),
-            end=dt.date.fromisoformat(payload["end"]),
-            days=payload["days"],
-            free_days=payload["free_days"],
-            paid_days=payload["paid_days"],
-            total=_money(payload["total"]),
-            cost_rule=_rule(payload["cost_rule"]),
-        )
+    shaped = parse_reply(_Quote, payload, what="suspension quote")
+    return SuspensionQuote(
+        start=shaped.start,
+        end=shaped.end,
+        days=shaped.days,
+        free_days=shaped.free_days,
+        paid_days=shaped.paid_days,
+        total=shaped.total,
+        cost_rule=shaped.cost_rule.model(),
+    )
 
 
 def chat_topics(payload: Any) -> list[ChatTopic]:
-    return _each(
-        payload, "topics", "chat topics", lambda t: ChatTopic(id=t["id"], title=t["title"])
-    )
+    topics = parse_reply(_Topics, payload, what="chat topics").topics
+    return [ChatTopic(id=t.id, title=t.title) for t in topics]
 
 
 def chat_messages(payload: Any) -> list[ChatMessage]:
-    return _each(
-        payload,
-        "messages",
-        "chat",
-        lambda m: ChatMessage(
-            id=m["id"],
-            topic_id=m.get("topic_id"),
-            author=m["author"],
-            text=m["text"],
-            sent_at=_when(m["sent_at"]),
-            author_name=m.get("author_name"),
-        ),
-    )
-
-
-def _payment(p: Any) -> Payment:
-    return Payment(
-        id=p["id"],
-        at=_when(p["at"]),
-        amount=_money(p["amount"]),
-        kind=p["kind"],
-        description=p.get("description") or "",
-    )
+    return [
+        ChatMessage(
+            id=m.id,
+            topic_id=m.topic_id,
+            author=m.author,
+            text=m.text,
+            sent_at=m.sent_at,
+            author_name=m.author_name,
+        )
+        for m in parse_reply(_Messages, payload, what="chat").messages
+    ]
 
 
 def payments(payload: Any) -> list[Payment]:
-    return _each(payload, "payments", "payments", _payment)
+    return [p.model() for p in parse_reply(_Payments, payload, what="payments").payments]
 
 
 def top_up(payload: Any) -> TopUpResult:
-    with shape(payload, "top-up"):
-        return TopUpResult(
-            payment=_payment(payload["payment"]), balance=_money_or_none(payload.get("balance"))
-        )
+    shaped = parse_reply(_TopUp, payload, what="top-up")
+    return TopUpResult(payment=shaped.payment.model(), balance=shaped.balance)
 
 
 def autopay(payload: Any) -> AutopaySettings:
-    with shape(payload, "autopay"):
-        return AutopaySettings(
-            enabled=bool(payload["enabled"]),
-            threshold=_money_or_none(payload.get("threshold")),
-            amount=_money_or_none(payload.get("amount")),
-            card_mask=payload.get("card_mask"),
-        )
+    shaped = parse_reply(_Autopay, payload, what="autopay")
+    return AutopaySettings(
+        enabled=shaped.enabled,
+        threshold=shaped.threshold,
+        amount=shaped.amount,
+        card_mask=shaped.card_mask,
+    )
+
+
+_UNITS = {unit.value: unit for unit in UsageUnit}
 
 
 def usage(payload: Any) -> Usage:
-    with shape(payload, "usage"):
-        traffic = payload["traffic"]
-        return Usage(
-            remainders=[
-                PackageRemainder(
-                    name=r["name"],
-                    unit=r["unit"],
-                    rest=Decimal(r["rest"]),
-                    size=None if r.get("size") is None else Decimal(r["size"]),
-                )
-                for r in payload["remainders"]
-            ],
-            traffic=TrafficStats(
-                period_start=dt.date.fromisoformat(traffic["start"]),
-                period_end=dt.date.fromisoformat(traffic["end"]),
-                downloaded_bytes=int(traffic["downloaded_bytes"]),
-                uploaded_bytes=int(traffic["uploaded_bytes"]),
-            ),
-        )
-
-
-def news(payload: Any) -> list[NewsItem]:
-    return _each(
-        payload,
-        "news",
-        "news",
-        lambda n: NewsItem(
-            id=n["id"],
-            title=n["title"],
-            text=n.get("text") or "",
-            published=_date(n.get("published")),
-            kind=n.get("kind", "news"),
+    """Package remainders in a unit the contract does not know are left out, not a failure."""
+    shaped = parse_reply(_Usage, payload, what="usage")
+    return Usage(
+        remainders=[
+            PackageRemainder(name=r.name, unit=_UNITS[r.unit], rest=r.rest, size=r.size)
+            for r in shaped.remainders
+            if r.unit in _UNITS
+        ],
+        traffic=TrafficStats(
+            period_start=shaped.traffic.start,
+            period_end=shaped.traffic.end,
+            downloaded_bytes=shaped.traffic.downloaded_bytes,
+            uploaded_bytes=shaped.traffic.uploaded_bytes,
         ),
     )
 
 
-def profile(payload: Any) -> Profile:
-    with shape(payload, "profile"):
-        return Profile(
-            full_name=payload.get("full_name"),
-            phone=payload.get("phone"),
-            email=payload.get("email"),
-            account_number=payload.get("account_number"),
-            address=payload.get("address") or None,
+_NEWS_KINDS: dict[str, Literal["news", "offer", "maintenance"]] = {
+    "news": "news",
+    "offer": "offer",
+    "maintenance": "maintenance",
+}
+
+
+def news(payload: Any) -> list[NewsItem]:
+    return [
+        NewsItem(
+            id=n.id,
+            title=n.title,
+            text=n.text,
+            published=n.published,
+            kind=_NEWS_KINDS.get(n.kind, "news"),
         )
+        for n in parse_reply(_NewsList, payload, what="news").news
+    ]
+
+
+def profile(payload: Any) -> Profile:
+    shaped = parse_reply(_Profile, payload, what="profile")
+    return Profile(
+        full_name=shaped.full_name,
+        phone=shaped.phone,
+        email=shaped.email,
+        account_number=shaped.account_number,
+        address=shaped.address,
+    )
 
 
 def operation_result(payload: Any) -> OperationResult:
     """The answer of a confirmed operation (``POST /confirmations/{id}``)."""
-    with shape(payload, "confirmation"):
-        details = {}
-        if payload.get("balance") is not None:
-            details["balance"] = str(_money(payload["balance"]).amount)
-        return OperationResult(
-            operation=payload["operation"],
-            message=payload.get("message") or "",
-            effective_date=_date(payload.get("effective_date")),
-            details=details,
-        )
+    shaped = parse_reply(_Confirmed, payload, what="confirmation")
+    details = {} if shaped.balance is None else {"balance": str(shaped.balance.amount)}
+    return OperationResult(
+        operation=shaped.operation,
+        message=shaped.message,
+        effective_date=shaped.effective_date,
+        details=details,
+    )
