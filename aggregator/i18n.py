@@ -33,7 +33,6 @@ NBSP = "\u00a0"
 MINUS = "\u2212"
 
 _SYMBOLS = {"RUB": "₽", "USD": "$", "EUR": "€"}
-_CENT = Decimal("0.01")
 
 _MONTHS_RU = (
     "января",
