@@ -22,7 +22,7 @@ from .core import hookspecs
 from .core.notify import Notifier
 from .core.provider import Provider
 
-__all__ = ["LoadedPlugin", "PluginFailure", "PluginRegistry", "load_plugins"]
+__all__ = ["LoadedPlugin", "PluginFailure", "PluginRegistry", "load_plugins", "report_url"]
 
 log = logging.getLogger(__name__)
 
@@ -225,3 +225,42 @@ def _register_from(name: str, plugin: object, registry: PluginRegistry) -> None:
         registry.provider_plugin[pid] = name
     loaded.providers = sorted(staged_providers)
     loaded.notifiers = sorted(staged_notifiers)
+
+
+# Project-URL labels that say where to report a problem, best first (compared normalised:
+# lower case, letters and digits only, as PEP 753 does).
+_REPORT_LABELS = (
+    "issues",
+    "bugtracker",
+    "bugreports",
+    "bugs",
+    "tracker",
+    "issuetracker",
+    "support",
+    "homepage",
+    "source",
+    "sourcecode",
+    "repository",
+)
+
+
+def report_url(registry: PluginRegistry, provider_id: str) -> str | None:
+    """Where to report a problem with the plugin that provides ``provider_id``: the
+    distribution's ``[project.urls]`` (``Issues``, ``Bug Tracker``, ... else ``Homepage``),
+    or None when the plugin declares none (or was not installed as a distribution)."""
+    plugin = registry.plugins.get(registry.provider_plugin.get(provider_id, ""))
+    if plugin is None or not plugin.distribution:
+        return None
+    try:
+        meta = importlib.metadata.metadata(plugin.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    urls: dict[str, str] = {}
+    for entry in meta.get_all("Project-URL") or []:
+        label, _, url = entry.partition(",")
+        urls.setdefault("".join(ch for ch in label.lower() if ch.isalnum()), url.strip())
+    for label in _REPORT_LABELS:
+        if urls.get(label):
+            return urls[label]
+    home = meta["Home-page"] if "Home-page" in meta else None
+    return home or next(iter(urls.values()), None)

@@ -27,7 +27,7 @@ from aggregator.settings import Settings
 from aggregator.storage.db import create_engine, session_factory
 from aggregator.storage.models import LinkedAccount
 from aggregator.storage.schema import upgrade
-from aggregator.testing.leaks import encodings_of
+from aggregator.testing.leaks import byte_forms
 from aggregator.vault import Vault, rotate_keys
 
 # Characters that URL-encoding and JSON escaping change, so every encoding is a distinct form.
@@ -37,13 +37,7 @@ CANARY_TOKEN = "tok_Canary_5f1b9e2c7d"
 
 def _forms(secret: str) -> dict[bytes, str]:
     """Every byte pattern to look for, with a name for the failure message."""
-    forms: dict[bytes, str] = {}
-    for form in encodings_of(secret):
-        forms[form.encode()] = "raw" if form == secret else "encoded (url/base64/hex)"
-    forms[secret.encode("utf-16-le")] = "utf-16"
-    forms[secret.encode("unicode_escape")] = "escaped"
-    forms[json.dumps(secret)[1:-1].encode()] = "JSON-escaped"
-    return forms
+    return byte_forms(secret)
 
 
 def assert_no_canary(data_dir: Path, *secrets: str) -> list[Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,6 +27,7 @@ from .login import TerminalLogin, parse_fields, pick_subaccounts
 if TYPE_CHECKING:
     from ..core.flows import Challenge, Session
     from ..core.models import Subaccount
+    from ..diagnostics import Diagnostics
     from ..settings import Settings
 
 accounts_app = new_typer("Связанные счета операторов / Linked operator accounts.")
@@ -339,6 +341,52 @@ async def _accounts_rows(settings: Settings, household_id: int | None) -> list[d
             }
         )
     return rows
+
+
+@accounts_app.command("diagnose")
+def accounts_diagnose(
+    account_id: Annotated[int, typer.Argument(help="Номер счёта / account id.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Куда записать HAR / where to write the HAR file."),
+    ] = None,
+    login: Annotated[
+        bool, typer.Option("--login", help="Сначала войти заново / log in first.")
+    ] = False,
+) -> None:
+    """Диагностика для автора плагина / one poll recorded as a redacted HAR file.
+
+    Credentials, codes, tokens and cookies are removed, personal data masked; attach the file
+    to a report at the plugin's address (``aggregator plugins list``).
+    """
+    from ..services.diagnostics import diagnose_account
+
+    settings = load_settings()
+
+    async def diagnose() -> Diagnostics:
+        from ..runtime import Runtime
+        from ..storage.db import session_factory
+        from ..storage.keycheck import open_vault
+
+        engine = await open_db(settings)
+        try:
+            vault = await open_vault(settings, engine)
+            async with Runtime(settings) as runtime, session_factory(engine)() as db:
+                return await diagnose_account(
+                    db, None, account_id, runtime=runtime, vault=vault, login=login
+                )
+        finally:
+            await engine.dispose()
+
+    result = run(diagnose())
+    target = out or Path(result.filename)
+    target.write_bytes(result.content)
+    summary = result.har["log"]["comment"]
+    typer.echo(f"Записано / written: {target}")
+    typer.echo(f"Итог / outcome: {result.outcome}")
+    typer.echo(summary)
+    if result.report_url:
+        typer.echo(f"Сообщить автору плагина / report it at: {result.report_url}")
 
 
 @accounts_app.command("remove")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import re
 import traceback
@@ -19,7 +20,14 @@ from typing import Any
 
 from ..core.secret import Secret
 
-__all__ = ["MIN_SECRET_LENGTH", "LeakGuard", "SecretLeak", "encodings_of", "sensitive_values"]
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "LeakGuard",
+    "SecretLeak",
+    "byte_forms",
+    "encodings_of",
+    "sensitive_values",
+]
 
 # Shorter values (a 4-digit code) match by chance in timestamps and ports: not looked for.
 MIN_SECRET_LENGTH = 6
@@ -47,6 +55,19 @@ def encodings_of(secret: str) -> set[str]:
         if len(core) >= MIN_SECRET_LENGTH:
             forms.add(core)
     return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+
+
+def byte_forms(secret: str) -> dict[bytes, str]:
+    """Every byte pattern a value may take in a file, with a name for a failure message: raw,
+    URL-encoded, base64 (every alignment), hex, UTF-16, Python- and JSON-escaped."""
+    forms: dict[bytes, str] = {}
+    for form in encodings_of(secret):
+        forms[form.encode()] = "raw" if form == secret else "encoded (url/base64/hex)"
+    forms[secret.encode("utf-16-le")] = "utf-16"
+    forms[secret.encode("utf-16-be")] = "utf-16"
+    forms[secret.encode("unicode_escape")] = "escaped"
+    forms[json.dumps(secret)[1:-1].encode()] = "JSON-escaped"
+    return {form: kind for form, kind in forms.items() if len(form) >= MIN_SECRET_LENGTH}
 
 
 def sensitive_values(data: Any, *, under_sensitive_key: bool = False) -> list[str]:
