@@ -262,5 +262,5 @@ def report_url(registry: PluginRegistry, provider_id: str) -> str | None:
     for label in _REPORT_LABELS:
         if urls.get(label):
             return urls[label]
-    home = meta["Home-page"] if "Home-page" in meta else None
-    return home or next(iter(urls.values()), None)
+    home = meta.json.get("home_page")
+    return home if isinstance(home, str) and home else next(iter(urls.values()), None)
