@@ -8,6 +8,8 @@ Sorted by what the caller should do::
     │   ├── SessionExpired          "auth.session_expired": the stored session is gone;
     │   │                           a silent re-login with stored credentials may fix it
     │   ├── AccountLocked           "auth.account_locked": too many failures at the operator
+    │   ├── CodeRejected            "auth.code_rejected": a one-time code was wrong, expired or
+    │   │                           used up; ``reason`` is the operator's words; ask again
     │   └── FlowExpired             "auth.flow_expired": the login or confirmation step timed out
     ├── TemporaryError              keep the last value, retry later with backoff
     │   ├── Unavailable             "temporary.unavailable": 5xx, connection refused or reset
@@ -34,6 +36,7 @@ __all__ = [
     "AccountLocked",
     "AggregatorError",
     "AuthError",
+    "CodeRejected",
     "FlowExpired",
     "InvalidCredentials",
     "NotSupported",
@@ -88,6 +91,22 @@ class AccountLocked(AuthError):
     """The operator locked the account after repeated failures."""
 
     key = "auth.account_locked"
+
+
+class CodeRejected(AuthError):
+    """The operator did not accept a one-time code: wrong, expired or tried too often.
+
+    The login or confirmation is still open: the person may type the code again or ask for a
+    new one (``expired`` says the old one cannot work any more). ``reason`` is the operator's own
+    words, shown as they are.
+    """
+
+    key = "auth.code_rejected"
+
+    def __init__(self, reason: str = "", *, expired: bool = False) -> None:
+        super().__init__(reason or "code rejected", reason=reason, expired=expired)
+        self.reason = reason
+        self.expired = expired
 
 
 class FlowExpired(AuthError):

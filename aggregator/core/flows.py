@@ -104,10 +104,21 @@ class Challenge(Model):
     sso_provider: SsoProvider | None = None
     password_policy: PasswordPolicy | None = None
     message: str = ""  # the operator's own prompt, if any
+    # CODE: when the code was sent, and after how many seconds the operator lets a person ask
+    # for a new one (``Provider.resend_code``); None: the operator offers no resend.
+    sent_at: dt.datetime = Field(default_factory=utcnow)
+    resend_after_s: int | None = None
 
     @property
     def expired(self) -> bool:
         return utcnow() >= self.expires_at
+
+    def resend_wait(self, now: dt.datetime | None = None) -> int | None:
+        """Seconds until a new code may be asked for (0: now); None when there is no resend."""
+        if self.resend_after_s is None:
+            return None
+        ready = self.sent_at + dt.timedelta(seconds=self.resend_after_s)
+        return max(0, int(((ready - (now or utcnow())).total_seconds()) + 0.999))
 
 
 class ChallengeAnswer(Model):

@@ -222,6 +222,16 @@ class Provider:
         """Finish an operation that returned a challenge (a one-time code)."""
         raise NotSupported(f"{self.id} does not confirm operations")
 
+    async def resend_code(self, challenge: Challenge, session: Session | None = None) -> Challenge:
+        """Ask the operator for a new one-time code for a CODE challenge.
+
+        ``session`` is given for an operation's confirmation, None for a login step. Returns the
+        challenge to answer now (usually the same step with a new ``sent_at``; the operator may
+        demand a captcha first). A plugin that implements it sets ``resend_after_s`` on its
+        code challenges; raises ``OperationRejected`` (too early) or ``NotSupported``.
+        """
+        raise NotSupported(f"{self.id} cannot send a code again")
+
     # -- optional capabilities -------------------------------------------------------------
     async def tariffs(self, session: Session, account: str) -> TariffCatalogue:
         raise self._missing(Capability.TARIFFS)

@@ -18,6 +18,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from ..core.errors import (
     AggregatorError,
     AuthError,
+    CodeRejected,
     NotSupported,
     OperationRejected,
     ParseError,
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 
 def provider_error_status(exc: AggregatorError) -> int:
+    if isinstance(exc, CodeRejected):
+        return 422  # the code was wrong or stale: the step is still open, answer again
     if isinstance(exc, AuthError):
         return 409  # the account needs a person: re-login
     if isinstance(exc, TemporaryError):

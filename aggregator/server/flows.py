@@ -35,6 +35,7 @@ class PendingFlow:
     challenge: Challenge | None = None
     credentials: Credentials | None = field(default=None, repr=False)
     label: str = ""
+    values: dict[str, str] = field(default_factory=dict, repr=False)  # the login form as typed
     account_id: int | None = None  # relogin and operations
     operation: str | None = None  # change_tariff, set_service, suspend, top_up, ...
     operation_args: dict[str, Any] = field(default_factory=dict)
@@ -43,6 +44,7 @@ class PendingFlow:
     deadline: float = 0.0
     error_key: str | None = None  # the last step's error, shown on the next render
     error_text: str | None = None
+    notice_key: str | None = None  # good news on the next render ("a new code was sent")
 
     @property
     def expired(self) -> bool:

@@ -6,7 +6,7 @@ import aggregator
 
 EXPECTED = {
     "AccountLocked", "AggregatorError", "AuthError", "Capability", "Challenge",
-    "ChallengeAnswer", "ChallengeKind", "Credentials", "ExtraField", "FlowExpired",
+    "ChallengeAnswer", "ChallengeKind", "CodeRejected", "Credentials", "ExtraField", "FlowExpired",
     "FlowRegistry", "Host", "IdentifierKind", "IdentifierSpec", "InvalidCredentials", "LoginScheme",
     "NotSupported", "Notification", "Notifier", "OperationRejected", "ParseError",
     "PasswordPolicy", "Provider", "ProviderContext", "RateLimited", "Secret", "SecretKind",

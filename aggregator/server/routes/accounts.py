@@ -14,7 +14,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
 from sqlalchemy import func, select
 
-from ...core.errors import FlowExpired, OperationRejected
+from ...core.errors import CodeRejected, FlowExpired, NotSupported, OperationRejected
 from ...core.flows import Challenge, ChallengeAnswer
 from ...core.models import (
     AutopaySettings,
@@ -623,8 +623,9 @@ async def confirm_operation(
         result = await _ops(server).call(
             db, account, lambda p, s, a: p.confirm(s, challenge, answer)
         )
-    except OperationRejected as exc:
-        return _code_again(request, flow, account, "confirm.rejected", exc.reason or None)
+    except (OperationRejected, CodeRejected) as exc:
+        reason = exc.reason or None
+        return _code_again(request, flow, account, "confirm.rejected", reason)
     if isinstance(result, Challenge):
         flow.challenge = result
         server.flows.touch(flow)
@@ -654,6 +655,7 @@ def _code_again(
     account: LinkedAccount,
     error: str | None,
     reason: str | None,
+    notice: str | None = None,
 ) -> Response[Any]:
     return fragment(
         request,
@@ -663,8 +665,57 @@ def _code_again(
         account=account,
         error=error,
         reason=reason,
+        notice=notice,
         back=f"/accounts/{account.id}",
     )
+
+
+async def _operation_flow(
+    request: Request[Any, Any, Any], db: DB, server: Server, token: str
+) -> tuple[PendingFlow, LinkedAccount]:
+    user = require_user(request)
+    flow = server.flows.get(token, user.session_id)
+    if flow is None or flow.purpose != "operation" or flow.account_id is None:
+        raise FlowExpired("this confirmation is no longer open")
+    return flow, await get_account(db, user.household_id, flow.account_id)
+
+
+@post("/flows/{token:str}/confirm/resend", include_in_schema=False)
+async def confirm_resend(
+    request: Request[Any, Any, Any], db: DB, server: Server, token: FromPath[str]
+) -> Response[Any]:
+    """Ask the operator for a new confirmation code (after its countdown)."""
+    flow, account = await _operation_flow(request, db, server, token)
+    challenge = flow.challenge
+    assert challenge is not None
+    wait = challenge.resend_wait()
+    if wait is None:
+        return _code_again(request, flow, account, "confirm.no_resend", None)
+    if wait:
+        return _code_again(request, flow, account, "confirm.resend_wait", str(wait))
+    try:
+        fresh = await _ops(server).call(
+            db, account, lambda p, s, a: p.resend_code(challenge, session=s)
+        )
+    except (OperationRejected, CodeRejected) as exc:
+        return _code_again(request, flow, account, "confirm.rejected", exc.reason or None)
+    except NotSupported:
+        return _code_again(request, flow, account, "confirm.no_resend", None)
+    flow.challenge = fresh
+    server.flows.touch(flow)
+    return _code_again(request, flow, account, None, None, notice="wizard.resent")
+
+
+@post("/flows/{token:str}/confirm/cancel", include_in_schema=False)
+async def confirm_cancel(
+    request: Request[Any, Any, Any], db: DB, server: Server, token: FromPath[str]
+) -> Response[Any]:
+    """Drop the operation waiting for a code; nothing was changed at the operator."""
+    user = require_user(request)
+    flow = server.flows.get(token, user.session_id)
+    if flow is not None and flow.purpose == "operation":
+        server.flows.drop(flow.token)
+    return fragment(request, "partials/op_cancelled.html")
 
 
 # -- settings of one account ------------------------------------------------------------
@@ -745,6 +796,8 @@ ROUTES = [
     top_up,
     set_autopay,
     confirm_operation,
+    confirm_resend,
+    confirm_cancel,
     account_alerts,
     rename,
     remove,

@@ -22,7 +22,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromQuery, JSONBody, Parameter
 from sqlalchemy import select
 
-from ...core.errors import FlowExpired, OperationRejected
+from ...core.errors import CodeRejected, FlowExpired, OperationRejected
 from ...core.flows import Challenge, ChallengeAnswer
 from ...core.models import (
     ChatTopic,
@@ -737,7 +737,7 @@ async def confirm(
         result = await _ops(server).call(
             db, account, lambda p, s, a: p.confirm(s, challenge, answer)
         )
-    except OperationRejected:
+    except (OperationRejected, CodeRejected):  # the step stays open for another answer
         server.flows.touch(flow)
         raise
     operation = flow.operation or "operation"

@@ -25,7 +25,14 @@ from ...accounts import (
     seal_credentials,
     seal_session,
 )
-from ...core.errors import AggregatorError, AuthError, FlowExpired
+from ...core.errors import (
+    AggregatorError,
+    AuthError,
+    CodeRejected,
+    FlowExpired,
+    NotSupported,
+    OperationRejected,
+)
 from ...core.flows import Challenge, ChallengeAnswer, ChallengeKind, Session
 from ...core.login import Credentials, LoginScheme
 from ...core.provider import Capability, Provider
@@ -159,6 +166,7 @@ async def _start(
         scheme_id=scheme.id,
         credentials=credentials,
         label=form.get("label", "").strip()[:200],
+        values=values,
         account_id=relogin.id if relogin else None,
     )
     provider = server.require_runtime().provider(cls.id)
@@ -166,14 +174,13 @@ async def _start(
         result = await provider.start_login(credentials)
     except AuthError as exc:
         server.flows.drop(flow.token)
-        message, action = server.translator.error(request_lang(request), exc.key)
         return _login_form(
             request,
             cls,
             scheme,
             values=values,
             error=None,
-            error_text=f"{message} {action}".strip(),
+            error_text=_error_text(request, server, exc),
             relogin=relogin,
             status_code=400,
         )
@@ -304,17 +311,21 @@ async def flow_step(
 ) -> Response[Any]:
     user = require_user(request)
     flow = _flow_or_404(server, user, token)
-    linked: set[str] = set()
-    if flow.session is not None:
-        linked = set(
-            await db.scalars(
-                select(LinkedAccount.subaccount_id).where(
-                    LinkedAccount.household_id == user.household_id,
-                    LinkedAccount.provider_id == flow.provider_id,
-                )
+    return _render_step(request, server, flow, linked=await _linked_ids(db, user, flow))
+
+
+async def _linked_ids(db: DB, user: CurrentUser, flow: PendingFlow) -> set[str]:
+    """The numbers of this operator the household has already linked (the choice step)."""
+    if flow.session is None:
+        return set()
+    return set(
+        await db.scalars(
+            select(LinkedAccount.subaccount_id).where(
+                LinkedAccount.household_id == user.household_id,
+                LinkedAccount.provider_id == flow.provider_id,
             )
         )
-    return _render_step(request, server, flow, linked=linked)
+    )
 
 
 def _render_step(
@@ -326,6 +337,7 @@ def _render_step(
     linked: set[str] | None = None,
 ) -> Response[Any]:
     cls = _provider(server, flow.provider_id)
+    challenge = flow.challenge
     return page(
         request,
         "login_step.html",
@@ -333,7 +345,9 @@ def _render_step(
         linked=linked or set(),
         flow=flow,
         provider=cls,
-        challenge=flow.challenge,
+        challenge=challenge,
+        resend_wait=challenge.resend_wait() if challenge is not None else None,
+        can_restart=flow.credentials is not None and flow.purpose != "operation",
         error=flow.error_key,
         error_text=flow.error_text,
     )
@@ -362,13 +376,15 @@ async def flow_answer(
 ) -> Response[Any]:
     user = require_user(request)
     flow = _flow_or_404(server, user, token)
+    flow.notice_key = None
     form = await form_data(request)
     if flow.session is not None:  # choosing numbers
         known = {s.id for s in flow.subaccounts}
         chosen = [c for c in (await form_lists(request)).get("subaccount", []) if c in known]
         if not chosen:
             flow.error_key = "wizard.choose_one"
-            return _render_step(request, server, flow, status_code=400)
+            linked = await _linked_ids(db, user, flow)
+            return _render_step(request, server, flow, status_code=400, linked=linked)
         return await _link(request, db, server, user, flow, chosen)
     challenge = flow.challenge
     if challenge is None:
@@ -410,31 +426,139 @@ async def _continue(
     provider = server.require_runtime().provider(flow.provider_id)
     try:
         result = await provider.continue_login(challenge, answer)
-    except FlowExpired:
-        server.flows.drop(flow.token)
-        raise
+    except FlowExpired as exc:
+        # The operator's step timed out: offer the same login again, everything typed kept.
+        return await _back_to_form(request, db, server, user, flow, exc)
+    except CodeRejected as exc:
+        # A wrong or stale code: stay on the step, say why in the operator's words, offer a
+        # new code.
+        _step_error(request, server, flow, exc)
+        return _render_step(request, server, flow, status_code=400)
     except AggregatorError as exc:
-        # A wrong answer: stay on the step when the plugin can take another one.
-        flow.error_key = f"error.{exc.key}"
-        message, action = server.translator.error(request_lang(request), exc.key)
-        flow.error_text = f"{message} {action}".strip()
         if isinstance(exc, AuthError) and challenge.kind is not ChallengeKind.CODE:
-            server.flows.drop(flow.token)
-            cls = _provider(server, flow.provider_id)
-            relogin = None
-            if flow.account_id:
-                relogin = await get_account(db, user.household_id, flow.account_id)
-            return _login_form(
-                request,
-                cls,
-                _scheme(cls, flow.scheme_id),
-                error=None,
-                error_text=flow.error_text,
-                relogin=relogin,
-                status_code=400,
-            )
+            return await _back_to_form(request, db, server, user, flow, exc)
+        _step_error(request, server, flow, exc)
         return _render_step(request, server, flow, status_code=400)
     return await _advance(request, db, server, user, flow, result)
+
+
+def _step_error(
+    request: Request[Any, Any, Any], server: Server, flow: PendingFlow, exc: AggregatorError
+) -> None:
+    flow.error_key = f"error.{exc.key}"
+    flow.error_text = _error_text(request, server, exc)
+
+
+def _error_text(request: Request[Any, Any, Any], server: Server, exc: AggregatorError) -> str:
+    """What happened, the operator's own words, and what the person typing should do."""
+    lang = request_lang(request)
+    message, action = server.translator.error(lang, exc.key)
+    if server.translator.has(f"wizard.action.{exc.key}", lang):
+        action = server.translator.translate(lang, f"wizard.action.{exc.key}")
+    reason = str(exc.details.get("reason") or "")
+    if not reason and exc.message not in (exc.key, "") and _is_russian(exc.message):
+        reason = exc.message  # InvalidCredentials carries the operator's words as its message
+    said = ""
+    if reason and reason != exc.key:
+        said = f"{server.translator.translate(lang, 'error.operator_said')} «{reason}»"
+    return " ".join(part for part in (message, said, action) if part)
+
+
+def _is_russian(text: str) -> bool:
+    """Operators answer in Russian; a plugin's own English note is not for the page."""
+    return any("а" <= ch.lower() <= "я" or ch.lower() == "ё" for ch in text)
+
+
+async def _back_to_form(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    user: CurrentUser,
+    flow: PendingFlow,
+    exc: AggregatorError | None,
+) -> Response[Any]:
+    """End the flow and show its login form again with everything typed (not the password)."""
+    server.flows.drop(flow.token)
+    cls = _provider(server, flow.provider_id)
+    relogin = None
+    if flow.account_id:
+        relogin = await get_account(db, user.household_id, flow.account_id)
+    error_text = None
+    if isinstance(exc, FlowExpired):
+        error_text = server.translator.translate(request_lang(request), "wizard.step_expired")
+    elif exc is not None:
+        _step_error(request, server, flow, exc)
+        error_text = flow.error_text
+    return _login_form(
+        request,
+        cls,
+        _scheme(cls, flow.scheme_id),
+        values=flow.values,
+        error=None,
+        error_text=error_text,
+        relogin=relogin,
+        status_code=400 if exc is not None else 200,
+    )
+
+
+@post("/flows/{token:str}/resend", include_in_schema=False)
+async def flow_resend(
+    request: Request[Any, Any, Any], db: DB, server: Server, token: FromPath[str]
+) -> Response[Any]:
+    """A new one-time code (or a new captcha picture) for the open login step.
+
+    The operator's own resend when the plugin has one; otherwise the same login is started
+    again with the credentials already typed, which makes the operator send a new code.
+    """
+    user = require_user(request)
+    flow = _flow_or_404(server, user, token)
+    challenge = flow.challenge
+    if challenge is None:
+        return redirect(request, f"/flows/{flow.token}")
+    wait = challenge.resend_wait()
+    if wait:
+        flow.error_key = None
+        flow.error_text = server.translator.translate(
+            request_lang(request), "wizard.resend_wait", seconds=wait
+        )
+        return _render_step(request, server, flow, status_code=400)
+    provider = server.require_runtime().provider(flow.provider_id)
+    try:
+        if challenge.kind is ChallengeKind.CODE and challenge.resend_after_s is not None:
+            try:
+                result: Session | Challenge = await provider.resend_code(challenge)
+            except (NotSupported, CodeRejected):
+                result = await _restart(server, flow)
+        else:
+            result = await _restart(server, flow)
+    except OperationRejected as exc:
+        _step_error(request, server, flow, exc)
+        return _render_step(request, server, flow, status_code=400)
+    except AggregatorError as exc:
+        return await _back_to_form(request, db, server, user, flow, exc)
+    response = await _advance(request, db, server, user, flow, result)
+    if flow.challenge is not None and flow.challenge.kind is ChallengeKind.CODE:
+        flow.notice_key = "wizard.resent"
+    return response
+
+
+async def _restart(server: Server, flow: PendingFlow) -> Session | Challenge:
+    if flow.credentials is None:
+        raise FlowExpired("nothing to start again with")
+    provider = server.require_runtime().provider(flow.provider_id)
+    return await provider.start_login(flow.credentials)
+
+
+@post("/flows/{token:str}/cancel", include_in_schema=False)
+async def flow_cancel(
+    request: Request[Any, Any, Any], db: DB, server: Server, token: FromPath[str]
+) -> Response[Any]:
+    """Leave the step: back to the login form with what was typed."""
+    user = require_user(request)
+    flow = server.flows.get(token, user.session_id)
+    if flow is None or flow.purpose == "operation":
+        return redirect(request, "/accounts/add")
+    return await _back_to_form(request, db, server, user, flow, None)
 
 
 @get("/accounts/sso/callback", include_in_schema=False)
@@ -490,6 +614,8 @@ ROUTES = [
     flow_step,
     captcha_image,
     flow_answer,
+    flow_resend,
+    flow_cancel,
     sso_callback,
     relogin_form,
     relogin_submit,

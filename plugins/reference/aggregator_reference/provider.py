@@ -19,10 +19,10 @@ from aggregator import (
     Challenge,
     ChallengeAnswer,
     ChallengeKind,
+    CodeRejected,
     Credentials,
     IdentifierKind,
     IdentifierSpec,
-    InvalidCredentials,
     LoginScheme,
     OperationRejected,
     PasswordPolicy,
@@ -177,6 +177,7 @@ class ReferenceProvider(Provider):
                     channel=body["channel"],
                     masked_destination=body["masked_destination"],
                     code_length=body["code_length"],
+                    resend_after_s=_resend_after(body),
                     state={"ticket": body["ticket"]},
                 )
             password = creds.secret.reveal()
@@ -227,8 +228,8 @@ class ReferenceProvider(Provider):
                     secrets=(code,),
                     json={"ticket": challenge.state["ticket"], "code": code},
                 )
-            except OperationRejected as exc:  # a wrong or stale code: the login failed
-                raise InvalidCredentials(exc.reason) from None
+            except OperationRejected as exc:  # a wrong or stale code: type again or resend
+                raise _code_rejected(exc) from None
             return self._session(body)
         if challenge.kind is ChallengeKind.SSO_REDIRECT:
             _, body = await self.client.call(
@@ -275,6 +276,7 @@ class ReferenceProvider(Provider):
                 channel=ticket["channel"],
                 masked_destination=ticket["masked_destination"],
                 code_length=ticket["code_length"],
+                resend_after_s=_resend_after(ticket),
                 state={"confirmation": ticket["id"]},
             )
         return status, answer
@@ -282,13 +284,39 @@ class ReferenceProvider(Provider):
     async def confirm(
         self, session: Session, challenge: Challenge, answer: ChallengeAnswer
     ) -> OperationResult | Challenge:
-        _, body = await self.client.call(
-            "POST",
-            f"/confirmations/{challenge.state['confirmation']}",
-            token=session.data.get("token"),
-            json={"code": answer.text.reveal() if answer.text else ""},
-        )
+        try:
+            _, body = await self.client.call(
+                "POST",
+                f"/confirmations/{challenge.state['confirmation']}",
+                token=session.data.get("token"),
+                json={"code": answer.text.reveal() if answer.text else ""},
+            )
+        except OperationRejected as exc:
+            if exc.code == "code_invalid":
+                raise _code_rejected(exc) from None
+            raise
         return parsing.operation_result(body)
+
+    async def resend_code(self, challenge: Challenge, session: Session | None = None) -> Challenge:
+        """A new code for the same ticket (native ``.../resend`` endpoints)."""
+        if "confirmation" in challenge.state:
+            _, body = await self.client.call(
+                "POST",
+                f"/confirmations/{challenge.state['confirmation']}/resend",
+                token=session.data.get("token") if session else None,
+            )
+        else:
+            _, body = await self.client.call(
+                "POST", "/auth/code/resend", json={"ticket": challenge.state["ticket"]}
+            )
+        return challenge.model_copy(
+            update={
+                "sent_at": dt.datetime.now(dt.UTC),
+                "resend_after_s": _resend_after(body),
+                "masked_destination": body.get("masked_destination")
+                or challenge.masked_destination,
+            }
+        )
 
     # -- polling --------------------------------------------------------------------------------
     async def balance(self, session: Session, account: str) -> Balance:
@@ -454,3 +482,17 @@ class ReferenceProvider(Provider):
 
     async def profile(self, session: Session, account: str) -> Profile:
         return parsing.profile(await self._get(session, f"/accounts/{account}/profile"))
+
+
+def _resend_after(ticket: dict[str, Any]) -> int | None:
+    """Seconds until the operator sends a new code (None: it does not say, so no resend)."""
+    value = ticket.get("resend_after")
+    try:
+        return max(0, int(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _code_rejected(exc: OperationRejected) -> CodeRejected:
+    reason = exc.reason or "Неверный код"
+    return CodeRejected(reason, expired="истёк" in reason or "попыток" in reason)

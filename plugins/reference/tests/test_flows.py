@@ -15,6 +15,7 @@ from aggregator import (
     Challenge,
     ChallengeAnswer,
     ChallengeKind,
+    CodeRejected,
     InvalidCredentials,
     OperationRejected,
     ParseError,
@@ -94,9 +95,20 @@ async def test_one_time_code_login(
     challenge = await provider.start_login(SCHEMES[scheme].build_credentials("demo"))
     assert isinstance(challenge, Challenge) and challenge.channel == channel
     assert challenge.masked_destination and "***" in challenge.masked_destination
-    with pytest.raises(InvalidCredentials):
+    assert challenge.resend_after_s == 30 and challenge.resend_wait() in (29, 30)
+    with pytest.raises(CodeRejected, match="Неверный или просроченный код") as wrong:
         await provider.continue_login(challenge, ChallengeAnswer(text=Secret("000000x")))
-    session = await provider.continue_login(challenge, code_answer(backend))
+    assert not wrong.value.expired
+    with pytest.raises(OperationRejected, match="через"):  # the operator's countdown
+        await provider.resend_code(challenge)
+    first = backend.last_code("reference")
+    backend.advance(seconds=31)
+    again = await provider.resend_code(challenge)
+    assert again.kind is ChallengeKind.CODE and again.sent_at > challenge.sent_at
+    if backend.last_code("reference") != first:
+        with pytest.raises(CodeRejected):
+            await provider.continue_login(again, ChallengeAnswer(text=Secret(first)))
+    session = await provider.continue_login(again, code_answer(backend))
     assert isinstance(session, Session)
 
 
@@ -167,9 +179,10 @@ async def test_operations_confirmed_by_code(provider: ReferenceProvider, backend
     acc = await account_of(provider, session, "REF-0001")
     challenge = await provider.change_tariff(session, acc, "ref-plus")
     assert isinstance(challenge, Challenge) and challenge.operation == "change_tariff"
-    with pytest.raises(OperationRejected) as wrong:
+    with pytest.raises(CodeRejected, match="Неверный или просроченный код"):  # the step stays open
         await provider.confirm(session, challenge, ChallengeAnswer(text=Secret("000000")))
-    assert wrong.value.code == "code_invalid"
+    backend.advance(seconds=31)
+    challenge = await provider.resend_code(challenge, session)  # a new code for the same step
     result = await provider.confirm(session, challenge, code_answer(backend))
     assert isinstance(result, OperationResult) and result.effective_date == dt.date(2025, 2, 1)
     catalogue = await provider.tariffs(session, acc)

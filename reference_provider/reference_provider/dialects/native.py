@@ -28,9 +28,11 @@ from ..backend import Backend
 from ..domain import (
     AccountLocked,
     CaptchaRequired,
+    CodeInvalid,
     DomainError,
     InvalidCredentials,
     InvalidInput,
+    NotFound,
     kop,
     rub,
 )
@@ -76,6 +78,10 @@ class CodeRequest(BaseModel):
 class CodeAnswer(BaseModel):
     ticket: str = Field(min_length=1)
     code: str = Field(min_length=1, max_length=20)
+
+
+class CodeResend(BaseModel):
+    ticket: str = Field(min_length=1)
 
 
 class SsoStart(BaseModel):
@@ -223,7 +229,9 @@ def token_json(result: AuthResult) -> dict[str, Any]:
     }
 
 
-def ticket_json(t: ConfirmationTicket, operation: str | None = None) -> dict[str, Any]:
+def ticket_json(
+    t: ConfirmationTicket, operation: str | None = None, resend_after: int = 0
+) -> dict[str, Any]:
     return {
         "id": t.id,
         "operation": operation or t.purpose,
@@ -231,6 +239,7 @@ def ticket_json(t: ConfirmationTicket, operation: str | None = None) -> dict[str
         "masked_destination": t.masked_destination,
         "code_length": len(t.code),
         "expires_at": t.expires_at.isoformat(),
+        "resend_after": resend_after,
     }
 
 
@@ -305,7 +314,10 @@ def router(backend: Backend) -> Router:
         """Run now, or answer 202 with a confirmation when the operator wants a code."""
         if b.needs_confirmation(acc, operation, params):
             ticket = b.start_operation(session_of(request), acc, operation, params)
-            return Response({"confirmation": ticket_json(ticket)}, status_code=202)
+            return Response(
+                {"confirmation": ticket_json(ticket, resend_after=b.resend_after(ticket))},
+                status_code=202,
+            )
         return Response(run(b.run_operation(acc, operation, params)))
 
     # -- authentication ----------------------------------------------------------------------
@@ -340,11 +352,20 @@ def router(backend: Backend) -> Router:
             captcha_id=data.captcha_id,
             captcha_answer=data.captcha_answer,
         )
-        return {"ticket": ticket.id, **ticket_json(ticket)}
+        return {"ticket": ticket.id, **ticket_json(ticket, resend_after=b.resend_after(ticket))}
 
     @post("/auth/code/verify", status_code=200, sync_to_thread=False)
     def verify_code(data: JSONBody[CodeAnswer], request: Request[Any, Any, Any]) -> dict[str, Any]:
         return token_json(b.login_code(data.ticket, data.code, device=device(request)))
+
+    @post("/auth/code/resend", status_code=200, sync_to_thread=False)
+    def resend_login_code(data: JSONBody[CodeResend]) -> dict[str, Any]:
+        """A new login code for the same ticket (``resend_after`` seconds after the last)."""
+        known = b.tickets.get(data.ticket) or b.retired_tickets.get(data.ticket)
+        if known is None or known.purpose != "login":
+            raise CodeInvalid("Запрос устарел, начните заново")
+        ticket = b.resend_code(data.ticket)
+        return {"ticket": ticket.id, **ticket_json(ticket, resend_after=b.resend_after(ticket))}
 
     @post("/auth/sso", status_code=200, sync_to_thread=False)
     def sso_start(data: JSONBody[SsoStart], request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -752,11 +773,25 @@ def router(backend: Backend) -> Router:
             body["balance"] = money(b.balance(b.account(ticket.account_id)))
         return body
 
+    @post("/confirmations/{ticket_id:str}/resend", status_code=200, sync_to_thread=False)
+    def resend_confirmation(
+        ticket_id: FromPath[str], request: Request[Any, Any, Any]
+    ) -> dict[str, Any]:
+        """A new code for an operation waiting for one."""
+        session = session_of(request)
+        known = b.tickets.get(ticket_id) or b.retired_tickets.get(ticket_id)
+        if known is None or known.subscriber_id != session.subscriber_id or not known.account_id:
+            raise NotFound("Операция не найдена или устарела")
+        ticket = b.resend_code(ticket_id)
+        return ticket_json(ticket, resend_after=b.resend_after(ticket))
+
     handlers = [
         login,
         captcha_image,
         send_code,
         verify_code,
+        resend_login_code,
+        resend_confirmation,
         sso_start,
         sso_callback,
         sso_finish,

@@ -14,6 +14,7 @@ person can type it. Lockouts stay on the billing clock.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import secrets
 from typing import Any, Literal
@@ -52,6 +53,8 @@ __all__ = ["AuthMixin"]
 
 Channel = Literal["sms", "email"]
 MAX_CAPTCHAS = 5000
+#: A new code may be asked for this long (real time) after the last one was sent.
+RESEND_AFTER = dt.timedelta(seconds=30)
 
 
 class AuthMixin(DomainState):
@@ -225,15 +228,60 @@ class AuthMixin(DomainState):
             self.now() + self.lifetime(cfg.code_ttl),
             account.id if account else None,
             params or {},
+            sent_at=self.now(),
         )
         self.tickets[ticket.id] = ticket
+        self._send_code(ticket)
+        return ticket
+
+    def _send_code(self, ticket: ConfirmationTicket) -> None:
+        cfg = self.operator(ticket.operator)
+        code = ticket.code
         texts = {
             "login": f"Код для входа в личный кабинет {cfg.name}: {code}",
             "password_reset": f"Код для восстановления пароля {cfg.name}: {code}",
         }
-        text = texts.get(purpose, f"Код подтверждения операции: {code}. Никому не сообщайте.")
-        self.send(sub.operator, channel, destination, text, code, purpose)
+        text = texts.get(
+            ticket.purpose, f"Код подтверждения операции: {code}. Никому не сообщайте."
+        )
+        self.send(ticket.operator, ticket.channel, ticket.destination, text, code, ticket.purpose)
+
+    def resend_after(self, ticket: ConfirmationTicket) -> int:
+        """Real seconds until :meth:`resend_code` accepts this ticket (0: now)."""
+        if ticket.sent_at is None:
+            return 0
+        left = ticket.sent_at + self.lifetime(RESEND_AFTER) - self.now()
+        return max(0, math.ceil(left.total_seconds() / max(1.0, self.clock.speed)))
+
+    def resend_code(self, ticket_id: str) -> ConfirmationTicket:
+        """A new code for the same ticket (the old one stops working): new lifetime, new tries.
+
+        Refused (``Rejected``) until :data:`RESEND_AFTER` has passed since the last send;
+        ``CodeInvalid`` when the ticket is unknown or already used.
+        """
+        ticket = self.tickets.get(ticket_id) or self.retired_tickets.get(ticket_id)
+        if ticket is None or ticket.used:
+            raise CodeInvalid("Запрос устарел, начните заново")
+        wait = self.resend_after(ticket)
+        if wait > 0:
+            raise Rejected(f"Новый код можно запросить через {wait} с")
+        cfg = self.operator(ticket.operator)
+        ticket.code = "".join(self.rng.choice("0123456789") for _ in range(cfg.code_length))
+        ticket.expires_at = self.now() + self.lifetime(cfg.code_ttl)
+        ticket.attempts = 0
+        ticket.sent_at = self.now()
+        self.retired_tickets.pop(ticket.id, None)
+        self.tickets[ticket.id] = ticket
+        self._send_code(ticket)
         return ticket
+
+    def _retire(self, ticket: ConfirmationTicket) -> None:
+        """An expired or exhausted ticket leaves ``tickets`` (dialects test membership for
+        "attempts left") but a resend may revive it with a new code."""
+        self.tickets.pop(ticket.id, None)
+        if len(self.retired_tickets) >= MAX_CAPTCHAS:
+            self.retired_tickets.pop(next(iter(self.retired_tickets)))
+        self.retired_tickets[ticket.id] = ticket
 
     def check_code(
         self, ticket_id: str, code: str, purpose: str | None = None
@@ -244,12 +292,12 @@ class AuthMixin(DomainState):
             raise CodeInvalid()
         cfg = self.operator(ticket.operator)
         if self.now() > ticket.expires_at:
-            del self.tickets[ticket_id]
+            self._retire(ticket)
             raise CodeInvalid("Срок действия кода истёк, запросите новый")
         if not secrets.compare_digest(ticket.code, code.strip()):
             ticket.attempts += 1
             if ticket.attempts >= cfg.code_attempts:
-                del self.tickets[ticket_id]
+                self._retire(ticket)
                 raise CodeInvalid("Превышено число попыток, запросите новый код")
             raise CodeInvalid()
         ticket.used = True

@@ -309,6 +309,7 @@ class ConfirmationTicket:
     params: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
     used: bool = False
+    sent_at: dt.datetime | None = None  # the last send (billing clock); a resend waits after it
 
 
 @dataclass(slots=True)

@@ -78,6 +78,7 @@ class DomainState:
         self.captchas: dict[str, Captcha] = {}
         self.latest_captcha: dict[str, Captcha] = {}  # operator -> last issued
         self.tickets: dict[str, ConfirmationTicket] = {}
+        self.retired_tickets: dict[str, ConfirmationTicket] = {}  # expired or tried out
         self.outbox: list[OutboxMessage] = []
         self.demo_passwords: dict[str, str] = {}  # subscriber id -> password (demo data only)
         self.idp_identities: dict[tuple[str, str], IdpIdentity] = {}  # (idp, username)

@@ -41,6 +41,32 @@
     }
   });
 
+  // "Send the code again" waits until the operator allows it: the button counts down.
+  function countdowns(root) {
+    var buttons = (root || document).querySelectorAll("[data-countdown]");
+    Array.prototype.forEach.call(buttons, function (button) {
+      var left = parseInt(button.getAttribute("data-countdown"), 10) || 0;
+      var hintId = button.getAttribute("aria-describedby");
+      var hint = hintId ? document.getElementById(hintId) : null;
+      var template = hint ? hint.getAttribute("data-countdown-text") : null;
+      button.removeAttribute("data-countdown");
+      if (left <= 0) { return; }
+      button.disabled = true;
+      var timer = setInterval(function () {
+        left -= 1;
+        if (left <= 0) {
+          clearInterval(timer);
+          button.disabled = false;
+          if (hint) { hint.hidden = true; }
+        } else if (hint && template) {
+          hint.textContent = template.replace("{s}", String(left));
+        }
+      }, 1000);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { countdowns(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { countdowns(event.detail.target); });
+
   // A selected invitation link is easy to copy.
   document.addEventListener("focusin", function (event) {
     var elt = event.target;
