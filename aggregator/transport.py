@@ -15,6 +15,8 @@ import contextvars
 import datetime as dt
 import email.utils
 import json
+import logging
+import re
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -33,6 +35,27 @@ __all__ = [
     "retry_after",
     "server_clock",
 ]
+
+# Some operators take secrets in the query string (Beeline's ``setting/changePassword?
+# newPassword=``); httpx logs every URL at INFO. The values of such parameters never reach a log.
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&](?:[a-z_]*pass(?:word)?|[a-z_]*token|code|captcha[a-z_]*|secret)=)[^&\s\"']*"
+)
+
+
+class _SecretQueryFilter(logging.Filter):
+    """Masks secret query parameters in httpx's request log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                _SECRET_QUERY.sub(r"\1***", str(arg)) if isinstance(arg, httpx.URL | str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_SecretQueryFilter())
 
 
 class ServerClock:

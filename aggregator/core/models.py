@@ -247,7 +247,9 @@ class Report(Model):
 class UsageUnit(StrEnum):
     SECONDS = "seconds"
     SMS = "sms"
+    MMS = "mms"
     BYTES = "bytes"
+    UNKNOWN = "unknown"  # a unit the plugin does not know: ``raw_unit`` keeps the operator's word
 
 
 class PackageRemainder(Model):
@@ -255,6 +257,7 @@ class PackageRemainder(Model):
     unit: UsageUnit
     rest: Decimal
     size: Decimal | None = None
+    raw_unit: str | None = None  # the operator's unit as sent (kept when ``unit`` is UNKNOWN)
 
 
 class TrafficStats(Model):
