@@ -1,15 +1,17 @@
-"""Reading Beeline's JSON answers: pure functions from a decoded payload to contract models.
+"""Reading Beeline's JSON answers through the parsing kit: pure functions, no I/O.
 
-No I/O here, so every function is tested on saved payloads (``tests/payloads/``). A payload that
-does not have the expected shape raises :class:`~aggregator.ParseError` carrying the payload,
-redacted: the plugin never guesses a balance.
-
-Every Beeline answer wraps its data with ``meta``::
+Every answer wraps its data with ``meta`` (``AzamatLT/ScriptsLoadRunner``
+``api_b2c_multi/checkResult.c`` line 3)::
 
     {"meta": {"status": "OK", "code": 20000, "message": null}, "balance": 123.45, ...}
-    {"meta": {"status": "ERROR", "code": 20002, "message": "Неверный логин или пароль"}}
+    {"meta": {"status": "ERROR", "code": 49999, "message": "AUTH_ERROR"}}
 
-:func:`check_meta` turns an ``ERROR`` into the contract's error for its code.
+An error keeps HTTP 200 and *names* itself in ``meta.message``; :func:`check_meta` maps the
+names real clients know onto the contract's errors (see ``reference_provider/DIALECTS.md``,
+Beeline, for each citation). The reading is tolerant, as a scraper that must live for years:
+unknown fields are ignored, optional ones may be missing or null, numbers may come as text,
+money with more than two decimals is rounded, an unknown unit is kept as "unknown". Only a
+reply that lacks what the reading needs is a :class:`~aggregator.ParseError`.
 """
 
 from __future__ import annotations
@@ -18,24 +20,25 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
+from pydantic import Field
 
 from aggregator import (
     AccountLocked,
+    DateTime,
+    Flag,
     InvalidCredentials,
+    Number,
     OperationRejected,
     ParseError,
     RateLimited,
+    Roubles,
     SessionExpired,
+    Text,
+    Unavailable,
+    Wire,
+    parse_reply,
 )
 from aggregator.core.models import (
     AccountState,
@@ -58,9 +61,8 @@ from aggregator.core.models import (
 )
 
 __all__ = [
-    "BeelineError",
     "CaptchaRequired",
-    "Meta",
+    "OfferToAccept",
     "PasswordChangeRequired",
     "check_meta",
     "mask_phone",
@@ -69,14 +71,16 @@ __all__ = [
     "parse_balance",
     "parse_chat_messages",
     "parse_chat_topics",
+    "parse_contact_data",
+    "parse_offer",
     "parse_offers",
     "parse_pass_reset",
     "parse_pay_type",
     "parse_payments",
     "parse_poll",
     "parse_price_plan",
-    "parse_profile",
-    "parse_request",
+    "parse_request_id",
+    "parse_rests",
     "parse_services",
     "parse_status",
     "parse_subscribers",
@@ -84,43 +88,25 @@ __all__ = [
     "parse_trust_payment",
 ]
 
-# meta.code values of the Beeline dialect (reference_provider/dialects/beeline.py).
-CODE_OK = 20000
-CODE_BAD_REQUEST = 20001
-CODE_AUTH_ERROR = 20002
-CODE_ACCOUNT_LOCKED = 20003
-CODE_TOKEN_EXPIRED = 20004
-CODE_PASSWORD_CHANGE_REQUIRED = 20005
-CODE_CAPTCHA_REQUIRED = 20006
-CODE_REJECTED = 20007
-CODE_CTN_NOT_FOUND = 20008
-CODE_TOO_MANY_REQUESTS = 20009
-CODE_CODE_INVALID = 20010
+#: A prepaid balance of exactly 777 is a placeholder the API sends when it cannot read the
+#: real one (lkapi.js lines 480-505 re-login and keep the last good balance instead).
+BOGUS_BALANCE = Decimal(777)
 
-_M = TypeVar("_M", bound=BaseModel)
+# Named errors (meta.message) and what they mean. Compared case-insensitively; a message
+# that *contains* a name counts (BeeOptions reads LOGIN_TRY_NUMBER_EXCEED with ``contains``).
+_INVALID = ("AUTH_ERROR", "for.existent.users.only", "WRONG_PASSWORD", "USER_NOT_FOUND")
+_LOCKED = ("LOGIN_TRY_NUMBER_EXCEED", "ACCOUNT_LOCKED", "USER_BLOCKED")
+_EXPIRED = ("TOKEN_NOT_FOUND", "TOKEN_EXPIRED", "INVALID_TOKEN", "SESSION_EXPIRED")
+_RATE = ("TOO_MANY_REQUESTS", "Too Many Requests")
+_PASSWORD_CHANGE = ("PASSWORD_CHANGE_REQUIRED", "TEMP_PASSWORD")
+_CAPTCHA = ("CAPTCHA_REQUIRED", "CAPTCHA")
 
 
-class _Wire(BaseModel):
-    """A reply's shape: unknown fields ignored (Beeline adds fields), known ones checked."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Meta(_Wire):
-    status: str
-    code: int | None = None
-    message: str | None = None
-
-
-class BeelineError(Exception):
-    """Internal: an ERROR meta the caller may want to handle itself (see subclasses)."""
-
-
-class PasswordChangeRequired(BeelineError):
+class PasswordChangeRequired(Exception):
     """The token belongs to a temporary password: only ``setting/changePassword`` works."""
 
 
-class CaptchaRequired(BeelineError):
+class CaptchaRequired(Exception):
     """The login needs a captcha: ``captcha_id`` and the image path are in the reply."""
 
     def __init__(self, captcha_id: str, image_path: str, message: str) -> None:
@@ -130,120 +116,98 @@ class CaptchaRequired(BeelineError):
         self.message = message
 
 
-def _shape(model: type[_M], payload: Any, what: str, secrets: Iterable[str] = ()) -> _M:
-    """Validate ``payload`` against ``model`` or raise a redacted ParseError."""
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors())
-        raise ParseError(
-            f"beeline: unexpected {what} reply ({fields})", payload=payload, secrets=secrets
-        ) from None
+class OfferToAccept(Exception):
+    """The API wants the app's terms accepted first: GET ``url`` with ``X-Offer-Token``."""
+
+    def __init__(self, url: str, token: str) -> None:
+        super().__init__("the terms must be accepted first")
+        self.url = url
+        self.token = token
+
+
+class _Meta(Wire):
+    status: Text
+    code: Text = ""
+    message: Text = ""
+
+
+class _Captcha(Wire):
+    id: Text = Field(min_length=1, max_length=200)
+    url: Text = Field(min_length=1, max_length=500)
+
+
+def _named(message: str, names: Iterable[str]) -> bool:
+    low = message.lower()
+    return any(name.lower() in low for name in names)
 
 
 def check_meta(payload: Any, secrets: Iterable[str] = ()) -> Mapping[str, Any]:
-    """Return the payload when ``meta.status`` is OK; raise the contract error otherwise."""
-    if not isinstance(payload, Mapping) or not isinstance(payload.get("meta"), Mapping):
+    """The payload when ``meta.status`` is OK; the contract's error for a named error."""
+    if not isinstance(payload, Mapping):
+        raise ParseError("beeline: the reply is not an object", payload=payload, secrets=secrets)
+    if payload.get("offerUrl") and payload.get("token"):
+        raise OfferToAccept(str(payload["offerUrl"]), str(payload["token"]))
+    if not isinstance(payload.get("meta"), Mapping):
         raise ParseError("beeline: the reply has no meta block", payload=payload, secrets=secrets)
-    meta = _shape(Meta, payload["meta"], "meta", secrets)
-    if meta.status == "OK":
+    meta = parse_reply(_Meta, payload["meta"], what="beeline meta", secrets=secrets)
+    if meta.status.upper() == "OK":
         return payload
-    if meta.status != "ERROR":
+    if meta.status.upper() != "ERROR":
         raise ParseError(
             f"beeline: unknown meta.status {meta.status[:20]!r}", payload=payload, secrets=secrets
         )
-    message = meta.message or ""
-    code = meta.code
-    if code == CODE_AUTH_ERROR:
-        raise InvalidCredentials(message or "wrong login or password")
-    if code == CODE_ACCOUNT_LOCKED:
-        raise AccountLocked(message or "the account is locked")
-    if code == CODE_TOKEN_EXPIRED:
-        raise SessionExpired(message or "the token expired")
-    if code == CODE_PASSWORD_CHANGE_REQUIRED:
+    message = meta.message
+    if _named(message, _CAPTCHA) or isinstance(payload.get("captcha"), Mapping):
+        captcha = parse_reply(_Captcha, payload.get("captcha"), what="captcha", secrets=secrets)
+        raise CaptchaRequired(captcha.id, captcha.url, str(payload.get("text") or ""))
+    if _named(message, _EXPIRED):
+        raise SessionExpired(f"beeline: {message[:100]}")
+    if _named(message, _LOCKED):
+        raise AccountLocked(message[:300])
+    if _named(message, _INVALID) or re.search(r"парол|логин", message, re.I):
+        raise InvalidCredentials(message[:300])
+    if _named(message, _RATE):
+        raise RateLimited(message[:300])
+    if _named(message, _PASSWORD_CHANGE):
         raise PasswordChangeRequired(message)
-    if code == CODE_CAPTCHA_REQUIRED:
-        captcha = payload.get("captcha")
-        if not isinstance(captcha, Mapping):
-            raise ParseError(
-                "beeline: captcha demanded without a captcha", payload=payload, secrets=secrets
-            )
-        shaped = _shape(_Captcha, captcha, "captcha", secrets)
-        raise CaptchaRequired(shaped.id, shaped.url, message)
-    if code == CODE_TOO_MANY_REQUESTS:
-        raise RateLimited(message or "too many requests")
-    if code in (CODE_REJECTED, CODE_BAD_REQUEST, CODE_CTN_NOT_FOUND, CODE_CODE_INVALID):
-        raise OperationRejected(message or "rejected", code=str(code))
-    raise ParseError(f"beeline: unknown error code {code}", payload=payload, secrets=secrets)
-
-
-class _Captcha(_Wire):
-    id: str = Field(min_length=1, max_length=200)
-    url: str = Field(min_length=1, max_length=500)
-
-
-# -- dates -------------------------------------------------------------------------------
-
-_MSK = dt.timezone(dt.timedelta(hours=3))
-
-
-def _parse_datetime(value: str) -> dt.datetime:
-    """Beeline writes ``2024-05-01T00:00:00.000+0300``; accept ISO forms too. Aware result."""
-    text = value.strip()
-    match = re.fullmatch(r"(.*[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)([+-]\d\d)(\d\d)", text)
-    if match:  # +0300 -> +03:00 (Python 3.11 wants the colon)
-        text = f"{match.group(1)}{match.group(2)}:{match.group(3)}"
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    parsed = dt.datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_MSK)
-    return parsed
-
-
-class _When(_Wire):
-    """Validates a Beeline date-time string into an aware datetime."""
-
-    value: dt.datetime
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _beeline(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return _parse_datetime(value)
-            except ValueError:
-                raise ValueError("not a date-time") from None
-        return value
-
-
-def _when(value: Any) -> dt.datetime:
-    return _When(value=value).value
+    raise OperationRejected(message[:300] or "Билайн отказал", code=meta.code or "beeline")
 
 
 # -- login ------------------------------------------------------------------------------
-
-
-class _Auth(_Wire):
+class _Auth(Wire):
     token: str = Field(min_length=8, max_length=4096)
-    tempPassInd: bool = False
+    tempPassInd: Flag = False
 
 
 def parse_auth(payload: Any, secrets: Iterable[str] = ()) -> tuple[str, bool]:
-    """``PUT 2.0/auth/auth`` -> (token, tempPassInd). Errors raised by :func:`check_meta`."""
+    """``PUT 2.0/auth/auth`` -> (token, tempPassInd); raises :class:`OfferToAccept` when the
+    terms must be accepted first."""
     check_meta(payload, secrets)
-    auth = _shape(_Auth, payload, "auth", secrets)
+    auth = parse_reply(_Auth, payload, what="beeline auth", secrets=secrets)
     return auth.token, auth.tempPassInd
 
 
-class _PassReset(_Wire):
-    ctnMask: str | None = Field(default=None, max_length=40)
+def parse_offer(payload: Any) -> OfferToAccept | None:
+    """An ``offerUrl`` + ``token`` reply (lkapi.js lines 97-104), or None."""
+    try:
+        check_meta(payload)
+    except OfferToAccept as offer:
+        return offer
+    except Exception:
+        return None
+    return None
 
 
-def parse_pass_reset(payload: Any) -> str | None:
-    """``1.0/passReset`` -> the masked number the temporary password went to, when given."""
+class _PassReset(Wire):
+    channel: Text = ""
+    ctnMask: Text = ""
+
+
+def parse_pass_reset(payload: Any) -> tuple[str, str]:
+    """``1.0/passReset`` -> (channel the password went by, masked number when given)."""
     check_meta(payload)
-    return _shape(_PassReset, payload, "passReset").ctnMask
+    reply = parse_reply(_PassReset, payload, what="beeline passReset")
+    return reply.channel, reply.ctnMask[:40]
 
 
 def mask_phone(ctn: str) -> str:
@@ -254,16 +218,15 @@ def mask_phone(ctn: str) -> str:
 
 
 # -- numbers ----------------------------------------------------------------------------
+class _Subscriber(Wire):
+    ctn: Text
+    ctnDefault: Flag = False
+    name: Text = ""
+    accountType: Text = "MOBILE"
 
 
-class _Subscriber(_Wire):
-    ctn: str = Field(pattern=r"^\d{10}$")
-    name: str | None = None
-    accountType: str | None = None
-
-
-class _Subscribers(_Wire):
-    subscribers: list[_Subscriber]
+class _Subscribers(Wire):
+    subscribers: list[_Subscriber] = []
 
 
 _KINDS: dict[str, Literal["mobile", "internet", "tv", "landline", "bundle", "other"]] = {
@@ -277,71 +240,88 @@ _KINDS: dict[str, Literal["mobile", "internet", "tv", "landline", "bundle", "oth
 
 
 def parse_subscribers(payload: Any) -> list[Subaccount]:
-    """``1.0/sso/subscribers`` -> one subaccount per number (``ctn``)."""
+    """``1.0/sso/subscribers`` -> one subaccount per number (``ctn``), the default first."""
     check_meta(payload)
-    shaped = _shape(_Subscribers, payload, "subscribers")
+    reply = parse_reply(_Subscribers, payload, what="beeline subscribers")
     out: list[Subaccount] = []
     seen: set[str] = set()
-    for sub in shaped.subscribers:
-        if sub.ctn in seen:
+    ordered = sorted(reply.subscribers, key=lambda s: not s.ctnDefault)
+    for sub in ordered:
+        ctn = re.sub(r"\D", "", sub.ctn)[-10:]
+        if len(ctn) != 10 or ctn in seen:
             continue
-        seen.add(sub.ctn)
+        seen.add(ctn)
         out.append(
             Subaccount(
-                id=sub.ctn,
-                number=f"+7 {sub.ctn[:3]} {sub.ctn[3:6]}-{sub.ctn[6:8]}-{sub.ctn[8:]}",
-                label=(sub.name or "").strip()[:100],
-                kind=_KINDS.get((sub.accountType or "MOBILE").upper(), "other"),
+                id=ctn,
+                number=f"+7 {ctn[:3]} {ctn[3:6]}-{ctn[6:8]}-{ctn[8:]}",
+                label=sub.name[:100],
+                kind=_KINDS.get(sub.accountType.upper(), "other"),
             )
         )
     return out
 
 
+class _ContactData(Wire):
+    firstName: Text = ""
+    lastName: Text = ""
+    invoiceAddr: Text = ""
+    ban: Text = ""
+    email: Text = ""
+
+
+def parse_contact_data(payload: Any, login: str) -> Profile:
+    """``1.0/sso/contactData`` -> Profile (lkapi.js lines 439-452: a first name equal to the
+    login is no name)."""
+    check_meta(payload)
+    reply = parse_reply(_ContactData, payload, what="beeline contactData")
+    first = "" if reply.firstName == login else reply.firstName
+    name = " ".join(p for p in (reply.lastName, first) if p)
+    return Profile(
+        full_name=name or None,
+        phone=f"+7{login}" if re.fullmatch(r"\d{10}", login) else None,
+        email=reply.email or None,
+        address=reply.invoiceAddr or None,
+        account_number=reply.ban or None,
+    )
+
+
 # -- balance ----------------------------------------------------------------------------
-
-
-class _PayType(_Wire):
-    payType: Literal["PREPAID", "POSTPAID"]
+class _PayType(Wire):
+    payType: Text
 
 
 def parse_pay_type(payload: Any) -> Literal["PREPAID", "POSTPAID"]:
     check_meta(payload)
-    return _shape(_PayType, payload, "payType").payType
+    value = parse_reply(_PayType, payload, what="beeline payType").payType.upper()
+    if value not in ("PREPAID", "POSTPAID"):
+        raise ParseError(f"beeline: unknown payType {value[:20]!r}", payload=payload)
+    return "PREPAID" if value == "PREPAID" else "POSTPAID"
 
 
-def _finite_two_places(value: Decimal) -> Decimal:
-    if not value.is_finite():
-        raise ValueError("not a finite amount")
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError("more than two decimal places")
-    if abs(value) > Decimal("100000000"):
-        raise ValueError("implausible amount")
-    return value
+class _SmartParams(Wire):
+    nextBillingDate: DateTime | None = None
 
 
-Amount = Annotated[Decimal, AfterValidator(_finite_two_places)]
+class _PrepaidBalance(Wire):
+    balance: Roubles
+    currency: Text = "RUB"
+    nextBillingDate: DateTime | None = None
+    smartPricePlanParams: _SmartParams | None = None
 
 
-class _PrepaidBalance(_Wire):
-    balance: Amount
-    currency: Literal["RUB", "RUR"]
-    nextBillingDate: str | None = None
+class _PostpaidBalance(_PrepaidBalance):
+    creditLimit: Roubles | None = None
+    nextBillingAmount: Roubles | None = None
 
 
-class _PostpaidBalance(_Wire):
-    balance: Amount
-    currency: Literal["RUB", "RUR"]
-    creditLimit: Amount | None = None
-    nextBillingDate: str | None = None
-    nextBillingAmount: Amount | None = None
+def _day(moment: dt.datetime | None) -> dt.date | None:
+    return moment.date() if moment is not None else None
 
 
-def _no_bool(payload: Any, *fields: str) -> None:
-    """JSON ``true`` is an int to Python: a boolean where money should be is a changed API."""
-    if isinstance(payload, Mapping):
-        for name in fields:
-            if isinstance(payload.get(name), bool | str):
-                raise ParseError(f"beeline: {name} is not a number", payload=payload)
+def _rub(payload: Any, currency: str) -> None:
+    if currency.upper() not in ("RUB", "RUR"):
+        raise ParseError(f"beeline: a balance in {currency[:10]!r}", payload=payload)
 
 
 def parse_balance(
@@ -349,113 +329,92 @@ def parse_balance(
 ) -> Balance:
     """``1.0/info/prepaidBalance`` or ``postpaidBalance`` -> Balance (amounts in roubles)."""
     check_meta(payload)
-    _no_bool(payload, "balance", "creditLimit", "nextBillingAmount")
     if pay_type == "PREPAID":
-        pre = _shape(_PrepaidBalance, payload, "prepaidBalance")
-        return Balance(
-            amount=Money.rub(pre.balance),
-            as_of=as_of,
-            next_charge_date=_date_or_none(pre.nextBillingDate, payload),
-        )
-    post = _shape(_PostpaidBalance, payload, "postpaidBalance")
+        pre = parse_reply(_PrepaidBalance, payload, what="beeline prepaidBalance")
+        _rub(payload, pre.currency)
+        if pre.balance.amount == BOGUS_BALANCE:
+            raise Unavailable("beeline: the placeholder balance 777 instead of the real one")
+        smart = pre.smartPricePlanParams.nextBillingDate if pre.smartPricePlanParams else None
+        due = pre.nextBillingDate or smart
+        return Balance(amount=pre.balance, as_of=as_of, next_charge_date=_day(due))
+    post = parse_reply(_PostpaidBalance, payload, what="beeline postpaidBalance")
+    _rub(payload, post.currency)
     return Balance(
-        amount=Money.rub(post.balance),
+        amount=post.balance,
         as_of=as_of,
-        credit_limit=Money.rub(post.creditLimit) if post.creditLimit is not None else None,
-        next_charge_date=_date_or_none(post.nextBillingDate, payload),
-        next_charge_amount=(
-            Money.rub(post.nextBillingAmount) if post.nextBillingAmount is not None else None
-        ),
+        credit_limit=post.creditLimit,
+        next_charge_date=_day(post.nextBillingDate),
+        next_charge_amount=post.nextBillingAmount,
     )
 
 
-def _date_or_none(value: str | None, payload: Any) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    try:
-        return _when(value).date()
-    except ValidationError:
-        raise ParseError("beeline: a date is not a date", payload=payload) from None
-
-
 # -- tariff, status ---------------------------------------------------------------------
+class _Plan(Wire):
+    entityName: Text
+    name: Text = ""
+    soc: Text = ""
+    rcRate: Roubles | None = None
+    rcRatePeriod: Text = ""
+    rcRatePeriodText: Text = ""
+    entityDesc: Text = ""
 
 
-class _PricePlanInfo(_Wire):
-    entityName: str = Field(min_length=1, max_length=300)
-    rcRate: Amount | None = None
-    rcRatePeriod: str | None = None
-    soc: str | None = None
-    entityDesc: str | None = None
+class _FuturePlan(_Plan):
+    effectiveDate: DateTime | None = None
 
 
-class _FuturePricePlan(_PricePlanInfo):
-    effectiveDate: str
+class _PricePlan(Wire):
+    pricePlanInfo: _Plan
+    futurePricePlan: _FuturePlan | None = None
 
 
-class _PricePlan(_Wire):
-    pricePlanInfo: _PricePlanInfo
-    futurePricePlan: _FuturePricePlan | None = None
-
-
-_PERIODS: dict[str, Literal["day", "month", "year", "once"]] = {
-    "day": "day",
-    "daily": "day",
-    "month": "month",
-    "monthly": "month",
-    "year": "year",
-    "once": "once",
-}
-
-
-def _period(text: str | None) -> Literal["day", "month", "year", "once"] | None:
-    """``rcRatePeriod`` ("month") or ``rcRatePeriodText`` ("в месяц", "в сутки") -> period."""
+def _period(*texts: str) -> Literal["day", "month", "year", "once"] | None:
+    """``rcRatePeriod`` ("kb.period.monthly", "...dayly") or ``rcRatePeriodText`` ("в месяц",
+    "в сутки") -> period; nothing known -> monthly, unreadable -> None."""
+    text = " ".join(t for t in texts if t).strip().lower()
     if not text:
         return "month"
-    low = text.strip().lower()
-    if low in _PERIODS:
-        return _PERIODS[low]
-    if "сут" in low or "день" in low or "дн" in low:
+    if re.search(r"da[iy]ly|сут|день|дн", text):
         return "day"
-    if "мес" in low:
+    if re.search(r"month|мес", text):
         return "month"
-    if "год" in low:
+    if re.search(r"year|год", text):
         return "year"
-    if "раз" in low:
+    if re.search(r"once|раз", text):
         return "once"
     return None
 
 
-def _tariff(info: _PricePlanInfo) -> Tariff:
+def _tariff(plan: _Plan) -> Tariff:
     return Tariff(
-        id=info.soc or info.entityName,
-        name=info.entityName.strip(),
-        price=Money.rub(info.rcRate) if info.rcRate is not None else None,
-        period=_period(info.rcRatePeriod),
-        description=(info.entityDesc or "")[:1000],
+        id=plan.name or plan.soc or plan.entityName,
+        name=plan.entityName,
+        price=plan.rcRate,
+        period=_period(plan.rcRatePeriod, plan.rcRatePeriodText),
+        description=plan.entityDesc[:1000],
     )
 
 
 def parse_price_plan(payload: Any) -> tuple[Tariff, Tariff | None, dt.date | None]:
     """``1.0/info/pricePlan`` -> (current, pending, pending_from)."""
     check_meta(payload)
-    shaped = _shape(_PricePlan, payload, "pricePlan")
+    reply = parse_reply(_PricePlan, payload, what="beeline pricePlan")
     pending = pending_from = None
-    if shaped.futurePricePlan is not None:
-        pending = _tariff(shaped.futurePricePlan)
-        pending_from = _date_or_none(shaped.futurePricePlan.effectiveDate, payload)
-    return _tariff(shaped.pricePlanInfo), pending, pending_from
+    if reply.futurePricePlan is not None:
+        pending = _tariff(reply.futurePricePlan)
+        pending_from = _day(reply.futurePricePlan.effectiveDate)
+    return _tariff(reply.pricePlanInfo), pending, pending_from
 
 
-class _AvailablePlans(_Wire):
-    pricePlans: list[_PricePlanInfo]
+class _AvailablePlans(Wire):
+    pricePlans: list[_Plan] = []
 
 
 def parse_tariff_catalogue(price_plan: Any, available: Any) -> TariffCatalogue:
-    """``pricePlan`` + ``availablePricePlans`` -> the catalogue with the current tariff."""
+    """``pricePlan`` + ``pricePlanAvailableList`` -> the catalogue with the current tariff."""
     current, pending, pending_from = parse_price_plan(price_plan)
     check_meta(available)
-    plans = _shape(_AvailablePlans, available, "availablePricePlans")
+    plans = parse_reply(_AvailablePlans, available, what="beeline pricePlanAvailableList")
     return TariffCatalogue(
         current=current,
         available=[_tariff(p) for p in plans.pricePlans],
@@ -464,9 +423,9 @@ def parse_tariff_catalogue(price_plan: Any, available: Any) -> TariffCatalogue:
     )
 
 
-class _Status(_Wire):
-    status: str = Field(min_length=1, max_length=3)
-    statusDesc: str | None = None
+class _Status(Wire):
+    status: Text
+    statusDesc: Text = ""
 
 
 _STATES = {
@@ -478,10 +437,10 @@ _STATES = {
 
 
 def parse_status(payload: Any) -> tuple[AccountState, str]:
-    """``1.0/info/status`` -> (state, statusDesc). Unknown letters are UNKNOWN, not an error."""
+    """``1.0/info/status`` -> (state, statusDesc). Unknown letters are UNKNOWN."""
     check_meta(payload)
-    shaped = _shape(_Status, payload, "status")
-    return _STATES.get(shaped.status.upper(), AccountState.UNKNOWN), shaped.statusDesc or ""
+    reply = parse_reply(_Status, payload, what="beeline status")
+    return _STATES.get(reply.status.upper(), AccountState.UNKNOWN), reply.statusDesc
 
 
 def parse_poll(balance: Balance, price_plan: Any | None, status: Any | None) -> PollResult:
@@ -492,243 +451,269 @@ def parse_poll(balance: Balance, price_plan: Any | None, status: Any | None) -> 
 
 
 # -- services ---------------------------------------------------------------------------
+class _Service(Wire):
+    entityName: Text
+    name: Text = ""
+    soc: Text = ""
+    rcRate: Roubles | None = None
+    rcRatePeriod: Text = ""
+    rcRatePeriodText: Text = ""
+    entityDesc: Text = ""
+    entityDesk: Text = ""  # sic: lkapi.js line 850 reads this spelling
+    removeInd: Text = "Y"  # "N": cannot be switched off by the user
+    viewInd: Text = "Y"  # "N": a technical service hidden from the user (lkapi.js line 845)
 
 
-class _Service(_Wire):
-    soc: str | None = None
-    entityName: str = Field(min_length=1, max_length=300)
-    rcRate: Amount | None = None
-    rcRatePeriodText: str | None = None
-    entityDesc: str | None = None
-    removeInd: str | None = None  # "N": cannot be switched off by the user
-
-
-class _Services(_Wire):
-    services: list[_Service]
+class _Services(Wire):
+    services: list[_Service] = []
 
 
 def _service(item: _Service, enabled: bool) -> Service:
     return Service(
-        id=item.soc or item.entityName,
-        name=item.entityName.strip(),
+        id=item.name or item.soc or item.entityName,
+        name=item.entityName,
         enabled=enabled,
-        price=Money.rub(item.rcRate) if item.rcRate is not None else None,
-        period=_period(item.rcRatePeriodText),
-        description=(item.entityDesc or "")[:1000],
-        can_toggle=(item.removeInd or "Y").upper() != "N",
+        price=item.rcRate,
+        period=_period(item.rcRatePeriod, item.rcRatePeriodText),
+        description=(item.entityDesc or item.entityDesk)[:1000],
+        can_toggle=item.removeInd.upper() != "N",
     )
 
 
 def parse_services(connected: Any, available: Any | None = None) -> list[Service]:
-    """``1.0/info/serviceList`` (+ ``availableServiceList``) -> services, connected first."""
+    """``1.0/info/serviceList`` (+ ``serviceAvailableList``) -> services, connected first;
+    hidden ones (``viewInd`` N) left out."""
     check_meta(connected)
-    on = _shape(_Services, connected, "serviceList")
-    out = [_service(s, True) for s in on.services]
+    on = parse_reply(_Services, connected, what="beeline serviceList")
+    out = [_service(s, True) for s in on.services if s.viewInd.upper() != "N"]
     if available is not None:
         check_meta(available)
         ids = {s.id for s in out}
-        for item in _shape(_Services, available, "availableServiceList").services:
+        for item in parse_reply(_Services, available, what="beeline serviceAvailableList").services:
             service = _service(item, False)
-            if service.id not in ids:
+            if service.id not in ids and item.viewInd.upper() != "N":
                 out.append(service)
     return out
 
 
-# -- usage ------------------------------------------------------------------------------
+class _Request(Wire):
+    requestId: Text = ""
+    effectiveDate: DateTime | None = None
 
 
-class _Accumulator(_Wire):
-    unit: Literal["SECONDS", "SMS", "KBYTE"]
-    rest: Decimal = Field(ge=0)
-    size: Decimal | None = Field(default=None, ge=0)
-    accName: str | None = None
-    soc: str | None = None
+def parse_request_id(payload: Any) -> tuple[str, dt.date | None]:
+    """A ``request/*`` answer -> (requestId, effective date when given)."""
+    check_meta(payload)
+    reply = parse_reply(_Request, payload, what="beeline request")
+    return reply.requestId, _day(reply.effectiveDate)
 
 
-class _Accumulators(_Wire):
-    accumulators: list[_Accumulator]
+# -- remainders -------------------------------------------------------------------------
+def _remainder(
+    name: str, unit: UsageUnit, raw_unit: str, rest: Decimal, size: Decimal | None
+) -> PackageRemainder:
+    return PackageRemainder(
+        name=name[:200],
+        unit=unit,
+        rest=rest,
+        size=size if size is not None and size >= rest else None,
+        raw_unit=raw_unit,
+    )
 
 
-_UNIT_NAMES = {"SECONDS": "Минуты", "SMS": "SMS", "KBYTE": "Интернет"}
+class _Accumulator(Wire):
+    unit: Text
+    rest: Number
+    size: Number | None = None
+    accName: Text = ""
+    restName: Text = ""
+    soc: Text = ""
+
+
+class _Accumulators(Wire):
+    accumulators: list[_Accumulator] = []
+
+
+# accumulators: unit -> (contract unit, factor, default name)
+_ACC_UNITS = {
+    "SECONDS": (UsageUnit.SECONDS, Decimal(1), "Минуты"),
+    "SMS": (UsageUnit.SMS, Decimal(1), "SMS"),
+    "MMS": (UsageUnit.MMS, Decimal(1), "MMS"),
+    "KBYTE": (UsageUnit.BYTES, Decimal(1024), "Интернет"),
+}
 
 
 def parse_accumulators(payload: Any) -> list[PackageRemainder]:
-    """``1.0/info/accumulators`` -> remainders; KBYTE becomes bytes (x1024)."""
+    """``1.0/info/accumulators`` (prepaid) -> remainders; KBYTE becomes bytes. An unknown unit
+    stays, as UNKNOWN with the operator's unit (lkapi.js line 592 only traces it)."""
     check_meta(payload)
-    shaped = _shape(_Accumulators, payload, "accumulators")
+    reply = parse_reply(_Accumulators, payload, what="beeline accumulators")
     out: list[PackageRemainder] = []
-    for acc in shaped.accumulators:
-        if not (acc.rest.is_finite() and (acc.size is None or acc.size.is_finite())):
-            raise ParseError("beeline: a remainder is not finite", payload=payload)
-        if acc.size is not None and acc.rest > acc.size:
-            raise ParseError("beeline: a remainder exceeds its package", payload=payload)
-        if acc.unit == "KBYTE":
-            unit, factor = UsageUnit.BYTES, Decimal(1024)
-        elif acc.unit == "SECONDS":
-            unit, factor = UsageUnit.SECONDS, Decimal(1)
-        else:
-            unit, factor = UsageUnit.SMS, Decimal(1)
+    for acc in reply.accumulators:
+        raw = acc.unit.upper()
+        unit, factor, default = _ACC_UNITS.get(raw, (UsageUnit.UNKNOWN, Decimal(1), acc.unit))
+        if acc.rest < 0:
+            continue  # a negative rest is an overdraft marker, not a package
+        size = acc.size * factor if acc.size is not None else None
         out.append(
-            PackageRemainder(
-                name=(acc.accName or _UNIT_NAMES[acc.unit])[:200],
-                unit=unit,
-                rest=acc.rest * factor,
-                size=acc.size * factor if acc.size is not None else None,
+            _remainder(acc.restName or acc.accName or default, unit, raw, acc.rest * factor, size)
+        )
+    return out
+
+
+class _Rest(Wire):
+    unitType: Text
+    currValue: Number
+    initialSize: Number | None = None
+    restName: Text = ""
+    accName: Text = ""
+    soc: Text = ""
+
+
+class _Rests(Wire):
+    rests: list[_Rest] = []
+
+
+# rests: unitType -> (contract unit, factor, default name); VOICE in minutes, INTERNET in MB
+# (lkapi.js lines 790-806; artyl/mbplugin plugin/beeline.py lines 272-278).
+_REST_UNITS = {
+    "VOICE": (UsageUnit.SECONDS, Decimal(60), "Минуты"),
+    "SMS_MMS": (UsageUnit.SMS, Decimal(1), "SMS"),
+    "SMS": (UsageUnit.SMS, Decimal(1), "SMS"),
+    "MMS": (UsageUnit.MMS, Decimal(1), "MMS"),
+    "INTERNET": (UsageUnit.BYTES, Decimal(1024 * 1024), "Интернет"),
+}
+
+
+def parse_rests(payload: Any) -> list[PackageRemainder]:
+    """``1.0/info/rests`` (postpaid) -> remainders in contract units."""
+    check_meta(payload)
+    reply = parse_reply(_Rests, payload, what="beeline rests")
+    out: list[PackageRemainder] = []
+    for rest in reply.rests:
+        raw = rest.unitType.upper()
+        unit, factor, default = _REST_UNITS.get(raw, (UsageUnit.UNKNOWN, Decimal(1), rest.unitType))
+        if rest.currValue < 0:
+            continue
+        size = rest.initialSize * factor if rest.initialSize is not None else None
+        out.append(
+            _remainder(
+                rest.restName or rest.accName or default, unit, raw, rest.currValue * factor, size
             )
         )
     return out
 
 
 # -- payments ---------------------------------------------------------------------------
+class _Payment(Wire):
+    dateStart: DateTime
+    value: Roubles
+    paymentType: Text = ""
+    paymentStatus: Text = ""
+    payTypeName: Text = ""
+    payPoint: Text = ""
 
 
-class _Payment(_Wire):
-    paymentId: str | int
-    date: str
-    amount: Amount
-    type: str | None = None
-    paymentType: str | None = None
+class _Payments(Wire):
+    paymentsHistory: list[_Payment] = []
 
 
-class _Payments(_Wire):
-    payments: list[_Payment]
+_NOT_A_PLACE = re.compile(r"Проверить баланс в приложении|Настройте автоплат[её]ж", re.I)
 
 
 def parse_payments(payload: Any) -> list[Payment]:
     """``1.0/info/payments/history`` -> payments (money in), newest first."""
     check_meta(payload)
-    shaped = _shape(_Payments, payload, "payments/history")
+    reply = parse_reply(_Payments, payload, what="beeline payments/history")
     out: list[Payment] = []
-    for item in shaped.payments:
-        try:
-            at = _when(item.date)
-        except ValidationError:
-            raise ParseError("beeline: a payment date is not a date", payload=payload) from None
-        charge = (item.type or "").upper() == "CHARGE" or item.amount < 0
+    for i, item in enumerate(reply.paymentsHistory):
+        if item.paymentStatus.upper() in ("FAILED", "ERROR", "DECLINED", "CANCELLED"):
+            continue
+        place = item.payPoint if item.payPoint and not _NOT_A_PLACE.search(item.payPoint) else ""
+        description = " — ".join(p for p in (item.payTypeName, place) if p)
+        amount = item.value.amount
+        stamp = item.dateStart.strftime("%Y%m%d%H%M%S")
         out.append(
             Payment(
-                id=str(item.paymentId),
-                at=at,
-                amount=Money.rub(abs(item.amount)),
-                kind=PaymentKind.CHARGE if charge else PaymentKind.PAYMENT,
-                description=(item.paymentType or "")[:300],
+                id=f"{stamp}-{abs(amount)}-{i}",
+                at=item.dateStart,
+                amount=Money.rub(abs(amount)),
+                kind=PaymentKind.CHARGE if amount < 0 else PaymentKind.PAYMENT,
+                description=description[:300],
             )
         )
     out.sort(key=lambda p: p.at, reverse=True)
     return out
 
 
-class _TrustPayment(_Wire):
-    available: bool
-    maxSum: Decimal | None = None
-    fee: Decimal | None = None
-    days: int | None = None
+class _TrustPayment(Wire):
+    available: Flag
+    maxSum: Number | None = None
 
 
 def parse_trust_payment(payload: Any) -> tuple[bool, Decimal | None]:
     """``1.0/info/trustPayment`` -> (available, the largest amount)."""
     check_meta(payload)
-    shaped = _shape(_TrustPayment, payload, "trustPayment")
-    return shaped.available, shaped.maxSum
+    reply = parse_reply(_TrustPayment, payload, what="beeline trustPayment")
+    return reply.available, reply.maxSum
 
 
-class _Request(_Wire):
-    requestId: str | int | None = None
-    effectiveDate: str | None = None
-    message: str | None = None
+# -- offers -----------------------------------------------------------------------------
+class _Offer(Wire):
+    id: Text
+    title: Text
+    description: Text = ""
+    startDate: DateTime | None = None
 
 
-def parse_request(payload: Any) -> tuple[str | None, dt.date | None, str]:
-    """A ``1.0/request/*`` answer -> (request id, effective date, message)."""
-    check_meta(payload)
-    shaped = _shape(_Request, payload, "request")
-    effective = _date_or_none(shaped.effectiveDate, payload)
-    request_id = str(shaped.requestId) if shaped.requestId is not None else None
-    return request_id, effective, (shaped.message or "")[:500]
-
-
-# -- offers, profile --------------------------------------------------------------------
-
-
-class _Offer(_Wire):
-    id: str | int
-    title: str = Field(min_length=1, max_length=300)
-    description: str | None = None
-    startDate: str | None = None
-
-
-class _Offers(_Wire):
-    offers: list[_Offer]
+class _Offers(Wire):
+    offers: list[_Offer] = []
 
 
 def parse_offers(payload: Any) -> list[NewsItem]:
-    """``1.0/info/recommendedOffers`` -> offers."""
+    """``1.0/info/targetedOffers`` -> offers."""
     check_meta(payload)
-    shaped = _shape(_Offers, payload, "recommendedOffers")
+    reply = parse_reply(_Offers, payload, what="beeline targetedOffers")
     return [
         NewsItem(
-            id=str(o.id),
-            title=o.title.strip(),
-            text=(o.description or "")[:2000],
-            published=_date_or_none(o.startDate, payload),
+            id=o.id,
+            title=o.title[:300],
+            text=o.description[:2000],
+            published=_day(o.startDate),
             kind="offer",
         )
-        for o in shaped.offers
+        for o in reply.offers
     ]
 
 
-class _Profile(_Wire):
-    fullName: str | None = None
-    email: str | None = None
-    ctn: str | None = None
-    address: str | None = None
-
-
-def parse_profile(payload: Any) -> Profile:
-    """``1.0/personal/profile`` -> Profile."""
-    check_meta(payload)
-    raw = payload.get("profile")
-    shaped = _shape(_Profile, raw, "profile")
-    phone = None
-    if shaped.ctn and re.fullmatch(r"\d{10}", shaped.ctn):
-        phone = "+7" + shaped.ctn
-    return Profile(
-        full_name=shaped.fullName,
-        phone=phone,
-        email=shaped.email,
-        address=shaped.address,
-    )
-
-
 # -- chat -------------------------------------------------------------------------------
+class _Topic(Wire):
+    id: Text = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=200)
 
 
-class _Topic(_Wire):
-    id: str = Field(min_length=1, max_length=100)
-    name: str = Field(min_length=1, max_length=200)
-
-
-class _Topics(_Wire):
-    topics: list[_Topic]
+class _Topics(Wire):
+    topics: list[_Topic] = []
 
 
 def parse_chat_topics(payload: Any) -> list[ChatTopic]:
-    """``1.0/chat/topics`` -> the two topics ("Общая консультация", "Вопрос по услугам")."""
+    """``1.0/chat/topics`` -> the topics ("Общая консультация", "Вопрос по услугам")."""
     check_meta(payload)
-    return [ChatTopic(id=t.id, title=t.name) for t in _shape(_Topics, payload, "topics").topics]
+    reply = parse_reply(_Topics, payload, what="beeline chat topics")
+    return [ChatTopic(id=t.id, title=t.name) for t in reply.topics]
 
 
-class _ChatMessage(_Wire):
-    id: str | int
-    topicId: str | None = None
-    author: Literal["USER", "BOT", "OPERATOR"]
-    text: str = Field(max_length=10000)
-    date: str
-    operatorName: str | None = None
+class _ChatMessage(Wire):
+    id: Text
+    author: Text
+    text: Text = ""
+    date: DateTime
+    topicId: Text = ""
+    operatorName: Text = ""
 
 
-class _ChatMessages(_Wire):
-    messages: list[_ChatMessage]
+class _ChatMessages(Wire):
+    messages: list[_ChatMessage] = []
 
 
 _AUTHORS = {"USER": ChatAuthor.USER, "BOT": ChatAuthor.BOT, "OPERATOR": ChatAuthor.AGENT}
@@ -736,24 +721,19 @@ _AUTHORS = {"USER": ChatAuthor.USER, "BOT": ChatAuthor.BOT, "OPERATOR": ChatAuth
 
 def parse_chat_messages(payload: Any) -> list[ChatMessage]:
     """``1.0/chat/history``, ``chat/unseen`` or a ``chat/message`` answer -> messages, oldest
-    first."""
+    first. An author the plugin does not know is the operator's side (an agent)."""
     check_meta(payload)
-    shaped = _shape(_ChatMessages, payload, "chat messages")
-    out: list[ChatMessage] = []
-    for m in shaped.messages:
-        try:
-            sent_at = _when(m.date)
-        except ValidationError:
-            raise ParseError("beeline: a chat date is not a date", payload=payload) from None
-        out.append(
-            ChatMessage(
-                id=str(m.id),
-                topic_id=m.topicId,
-                author=_AUTHORS[m.author],
-                text=m.text,
-                sent_at=sent_at,
-                author_name=m.operatorName,
-            )
+    reply = parse_reply(_ChatMessages, payload, what="beeline chat")
+    out = [
+        ChatMessage(
+            id=m.id,
+            topic_id=m.topicId or None,
+            author=_AUTHORS.get(m.author.upper(), ChatAuthor.AGENT),
+            text=m.text[:10000],
+            sent_at=m.date,
+            author_name=m.operatorName or None,
         )
+        for m in reply.messages
+    ]
     out.sort(key=lambda m: m.sent_at)
     return out

@@ -1,16 +1,19 @@
 """The Beeline provider: what the plugin can do, mapped onto the contract.
 
 Login is by phone number (10 digits) and password, or by an SMS temporary password that must
-then be replaced by a permanent one::
+then be replaced by a permanent one (the wire as independent clients prove it: see
+``reference_provider/DIALECTS.md``, Beeline)::
 
-    password scheme:  PUT 2.0/auth/auth ──> token ──> Session
+    password scheme:  PUT 2.0/auth/auth?login&userType=Mobile ──> token ──> Session
                                   └─ tempPassInd ──> NEW_PASSWORD challenge
-    sms scheme:       1.0/passReset ──> CODE challenge (the SMS went to +7 903 ***-**-67)
+    sms scheme:       GET 1.0/passReset?login&channelType=CTN ──> CODE challenge
                       answer: the temporary password ──> PUT 2.0/auth/auth (tempPassInd)
-                      ──> NEW_PASSWORD challenge ──> 1.0/setting/changePassword ──> Session
+                      ──> NEW_PASSWORD challenge ──> PUT 1.0/setting/changePassword?login
+                      &newPassword ──> PUT 2.0/auth/auth with the new password ──> Session
 
-A login holds several numbers (``1.0/sso/subscribers``); each number is a subaccount and the
-``account`` argument of every method is that number (10 digits), sent as ``X-CTN``.
+A login holds several numbers (``1.0/sso/subscribers?login``); each number is a subaccount and
+the ``account`` argument of every method is that number (10 digits), sent as ``ctn``. An
+expired token (``TOKEN_NOT_FOUND``) is SessionExpired, so the core logs in again silently.
 
 Secrets met between steps (the temporary password, the token bound to it, the password while a
 captcha is asked) stay in the process's :class:`~aggregator.FlowRegistry`, never in the
@@ -23,9 +26,10 @@ import contextlib
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from aggregator import (
+    MOSCOW_TZ,
     Challenge,
     ChallengeAnswer,
     ChallengeKind,
@@ -114,7 +118,7 @@ STEP_CAPTCHA = "captcha"
 STEP_TEMP_PASSWORD = "temp_password"
 STEP_NEW_PASSWORD = "new_password"
 
-_REPORT_FORMATS = {ReportFormat.PDF: "pdf", ReportFormat.XLSX: "xls"}
+_REPORT_FORMATS = {ReportFormat.PDF: "PDF", ReportFormat.XLSX: "XLS"}
 _FILE_MAGIC = {ReportFormat.PDF: b"%PDF-", ReportFormat.XLSX: b"PK\x03\x04"}
 
 
@@ -145,36 +149,52 @@ class BeelineProvider(Provider):
         return token
 
     @staticmethod
+    def _login(session: Session) -> str:
+        login = session.data.get("login")
+        return login if isinstance(login, str) else ""
+
+    @staticmethod
     def _ctn(account: str) -> str:
         if not re.fullmatch(r"\d{10}", account or ""):
             raise OperationRejected("unknown number", code="account")
         return account
 
-    async def _get(
-        self, session: Session, account: str, path: str, params: dict[str, str] | None = None
+    async def _request(
+        self,
+        method: str,
+        session: Session,
+        account: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
     ) -> Any:
         token = self._token(session)
         payload = await self.client.call(
-            "GET", path, token=token, ctn=self._ctn(account), params=params
+            method,
+            path,
+            token=token,
+            ctn=self._ctn(account),
+            login=self._login(session) or account,
+            params=params,
+            body=body,
         )
         return self._checked(payload, token)
 
-    async def _put(self, session: Session, account: str, path: str, body: dict[str, Any]) -> Any:
-        token = self._token(session)
-        payload = await self.client.call(
-            "PUT", path, token=token, ctn=self._ctn(account), body=body
-        )
-        return self._checked(payload, token)
+    async def _get(
+        self, session: Session, account: str, path: str, params: dict[str, str] | None = None
+    ) -> Any:
+        return await self._request("GET", session, account, path, params)
 
     @staticmethod
     def _checked(payload: Any, token: str) -> Any:
-        """Check ``meta``; a temporary-password token outside the login is a lost session."""
+        """Check ``meta``; a temporary-password token or a captcha outside the login means the
+        person must log in again."""
         try:
             parsing.check_meta(payload, [token])
         except parsing.PasswordChangeRequired:
             raise InvalidCredentials("beeline: the password must be changed first") from None
         except parsing.CaptchaRequired:
-            raise ParseError("beeline: a captcha demanded outside the login") from None
+            raise SessionExpired("beeline: the operator asks for a captcha: log in again") from None
         return payload
 
     def _session(self, login: str, token: str) -> Session:
@@ -196,26 +216,34 @@ class BeelineProvider(Provider):
         return await self._authenticate(login, credentials.secret.reveal())
 
     async def _request_temp_password(self, login: str) -> Challenge:
-        payload = await self.client.call("POST", "1.0/passReset", params={"login": login})
-        masked = parsing.parse_pass_reset(payload) or parsing.mask_phone(login)
+        """``GET 1.0/passReset?login=&channelType=CTN`` (lkapi.js line 977)."""
+        payload = await self.client.call(
+            "GET", "1.0/passReset", params={"login": login, "channelType": "CTN"}
+        )
+        channel, masked = parsing.parse_pass_reset(payload)
         return Challenge(
             kind=ChallengeKind.CODE,
             provider=self.id,
             step=STEP_TEMP_PASSWORD,
             channel="sms",
-            masked_destination=masked,
+            masked_destination=masked or parsing.mask_phone(login),
             state={"login": login},
-            message="Временный пароль отправлен в SMS",
+            message=f"Временный пароль отправлен по {channel or 'SMS'}",
         )
 
     async def _authenticate(
         self, login: str, password: str, captcha: tuple[str, str] | None = None
     ) -> Session | Challenge:
+        """``PUT 2.0/auth/auth?login=&userType=Mobile`` with ``{password}`` (lkapi.js 156-162)."""
         body: dict[str, str] = {"password": password}
         if captcha is not None:
             body["captchaId"], body["captchaText"] = captcha
         payload = await self.client.call(
-            "PUT", "2.0/auth/auth", params={"login": login}, body=body, secrets=[password]
+            "PUT",
+            "2.0/auth/auth",
+            params={"login": login, "userType": "Mobile"},
+            body=body,
+            secrets=[password],
         )
         try:
             token, temporary = parsing.parse_auth(payload, [password])
@@ -291,13 +319,15 @@ class BeelineProvider(Provider):
     async def _change_password(
         self, login: str, kept: dict[str, str], new_password: str, challenge: Challenge
     ) -> Session | Challenge:
+        """``PUT 1.0/setting/changePassword?login=&newPassword=`` with the temporary token
+        (lkapi.js line 986), then a login with the new password."""
         token, old_password = kept["token"], kept["old_password"]
         secrets = [token, old_password, new_password]
         payload = await self.client.call(
             "PUT",
             "1.0/setting/changePassword",
             token=token,
-            body={"login": login, "oldPassword": old_password, "newPassword": new_password},
+            params={"login": login, "newPassword": new_password},
             secrets=secrets,
         )
         try:
@@ -309,22 +339,27 @@ class BeelineProvider(Provider):
         return await self._authenticate(login, new_password)
 
     async def logout(self, session: Session) -> None:
-        """``DELETE 2.0/auth/auth``: the token stops working at once."""
+        """``DELETE 2.0/auth/auth``: the token stops working at once (assumed wire)."""
         token = session.data.get("token")
         if isinstance(token, str) and token:
             payload = await self.client.call("DELETE", "2.0/auth/auth", token=token)
-            with contextlib.suppress(InvalidCredentials, SessionExpired):  # already gone
+            with contextlib.suppress(InvalidCredentials, SessionExpired, OperationRejected):
                 parsing.check_meta(payload, [token])
 
     async def subaccounts(self, session: Session) -> list[Subaccount]:
+        """``1.0/sso/subscribers?login=`` (lkapi.js line 208)."""
         token = self._token(session)
-        payload = await self.client.call("GET", "1.0/sso/subscribers", token=token)
+        params = {"login": self._login(session)} if self._login(session) else None
+        payload = await self.client.call("GET", "1.0/sso/subscribers", token=token, params=params)
         return parsing.parse_subscribers(self._checked(payload, token))
 
     # -- polling -----------------------------------------------------------------------
+    async def _pay_type(self, session: Session, account: str) -> Literal["PREPAID", "POSTPAID"]:
+        return parsing.parse_pay_type(await self._get(session, account, "1.0/info/payType"))
+
     async def balance(self, session: Session, account: str) -> Balance:
         with server_clock() as clock:  # the balance is as of the operator's clock
-            pay_type = parsing.parse_pay_type(await self._get(session, account, "1.0/info/payType"))
+            pay_type = await self._pay_type(session, account)
             path = (
                 "1.0/info/prepaidBalance" if pay_type == "PREPAID" else "1.0/info/postpaidBalance"
             )
@@ -340,57 +375,82 @@ class BeelineProvider(Provider):
     # -- tariffs -----------------------------------------------------------------------
     async def tariffs(self, session: Session, account: str) -> TariffCatalogue:
         current = await self._get(session, account, "1.0/info/pricePlan")
-        available = await self._get(session, account, "1.0/info/availablePricePlans")
+        available = await self._get(session, account, "1.0/info/pricePlanAvailableList")
         return parsing.parse_tariff_catalogue(current, available)
 
     async def change_tariff(
         self, session: Session, account: str, tariff_id: str
     ) -> TariffChangeResult:
-        payload = await self._put(
-            session, account, "1.0/request/changePricePlan", {"soc": tariff_id}
+        """``PUT request/changePricePlan?ctn=&pricePlan=`` (ScriptsLoadRunner
+        ``api_basket/api_change_pricePlan.c`` lines 23-24); the date from the reply, else
+        from the pending plan."""
+        payload = await self._request(
+            "PUT", session, account, "request/changePricePlan", {"pricePlan": tariff_id}
         )
-        _, effective, _ = parsing.parse_request(payload)
-        tariff = parsing.parse_price_plan(payload)[0]
-        if effective is None:
-            raise ParseError("beeline: a tariff change without its date", payload=payload)
-        return TariffChangeResult(tariff=tariff, effective_date=effective)
+        _, effective = parsing.parse_request_id(payload)
+        current, pending, pending_from = parsing.parse_price_plan(
+            await self._get(session, account, "1.0/info/pricePlan")
+        )
+        if pending is not None and pending.id == tariff_id:
+            return TariffChangeResult(
+                tariff=pending, effective_date=effective or pending_from or _today()
+            )
+        if current.id == tariff_id:
+            return TariffChangeResult(tariff=current, effective_date=effective or _today())
+        raise ParseError("beeline: the tariff change is not shown in pricePlan", payload=payload)
 
     # -- services ----------------------------------------------------------------------
     async def services(self, session: Session, account: str) -> list[Service]:
         connected = await self._get(session, account, "1.0/info/serviceList")
-        available = await self._get(session, account, "1.0/info/availableServiceList")
+        available = await self._get(session, account, "1.0/info/serviceAvailableList")
         return parsing.parse_services(connected, available)
 
     async def set_service(
         self, session: Session, account: str, service_id: str, enabled: bool
     ) -> ServiceChangeResult:
-        path = "1.0/request/addService" if enabled else "1.0/request/removeService"
-        payload = await self._put(session, account, path, {"soc": service_id})
-        _, effective, _ = parsing.parse_request(payload)
-        if not isinstance(payload.get("service"), dict):
-            raise ParseError("beeline: a service change without the service", payload=payload)
-        wrapped = {"meta": payload["meta"], "services": [payload["service"]]}
-        service = parsing.parse_services(wrapped)[0].model_copy(update={"enabled": enabled})
-        return ServiceChangeResult(service=service, effective_date=effective)
+        """``PUT 1.0/request/serviceActivate?serviceName=`` or ``GET 1.0/request/
+        serviceDeactivate?serviceName=`` (ScriptsLoadRunner ``m_api_request/ServiceActivate.c``
+        line 40, ``ServiceDeactivate.c`` line 74): a request id; the state is read back."""
+        if enabled:
+            path, method = "1.0/request/serviceActivate", "PUT"
+        else:
+            path, method = "1.0/request/serviceDeactivate", "GET"
+        payload = await self._request(method, session, account, path, {"serviceName": service_id})
+        _, effective = parsing.parse_request_id(payload)
+        services = await self.services(session, account)
+        found = next((s for s in services if s.id == service_id), None)
+        if found is None:
+            raise ParseError("beeline: the changed service is in neither list", payload=payload)
+        if found.enabled != enabled:
+            # The request is accepted but not applied yet: say so by its state, not a guess.
+            return ServiceChangeResult(service=found, effective_date=effective)
+        return ServiceChangeResult(service=found, effective_date=effective or _today())
 
     # -- usage, payments, reports ----------------------------------------------------------
     async def usage(self, session: Session, account: str) -> Usage:
-        payload = await self._get(session, account, "1.0/info/accumulators")
-        return Usage(remainders=parsing.parse_accumulators(payload))
+        """Prepaid: ``1.0/info/accumulators``; postpaid: ``1.0/info/rests`` (lkapi.js 561, 784)."""
+        if await self._pay_type(session, account) == "PREPAID":
+            payload = await self._get(session, account, "1.0/info/accumulators")
+            return Usage(remainders=parsing.parse_accumulators(payload))
+        payload = await self._get(session, account, "1.0/info/rests")
+        return Usage(remainders=parsing.parse_rests(payload))
 
     async def payments(
         self, session: Session, account: str, since: dt.date, until: dt.date
     ) -> list[Payment]:
+        """``1.0/info/payments/history?ctn=&periodStart=&periodEnd=`` (ScriptsLoadRunner
+        ``api_info/PaymentsHistory.c`` line 40)."""
         payload = await self._get(
             session,
             account,
             "1.0/info/payments/history",
-            {"startDate": _date(since), "endDate": _date(until)},
+            {"periodStart": _date(since), "periodEnd": _date(until)},
         )
         return parsing.parse_payments(payload)
 
     async def top_up(self, session: Session, account: str, amount: Decimal) -> TopUpResult:
-        """A trusted payment ("Доверительный платёж"): credit now, paid back later."""
+        """A trusted payment ("Доверительный платёж"): credit now, paid back later (assumed
+        wire: no independent client shows it)."""
         if not amount.is_finite() or amount <= 0:
             raise OperationRejected("the amount must be positive", code="amount")
         available, max_sum = parsing.parse_trust_payment(
@@ -400,10 +460,10 @@ class BeelineProvider(Provider):
             raise OperationRejected("Доверительный платёж сейчас недоступен", code="trust")
         if max_sum is not None and amount > max_sum:
             raise OperationRejected(f"Не больше {max_sum} ₽", code="trust_limit")
-        payload = await self._put(
-            session, account, "1.0/request/trustPayment", {"amount": str(amount)}
+        payload = await self._request(
+            "PUT", session, account, "1.0/request/trustPayment", body={"amount": str(amount)}
         )
-        request_id, _, message = parsing.parse_request(payload)
+        request_id, _ = parsing.parse_request_id(payload)
         balance = await self.balance(session, account)
         return TopUpResult(
             payment=Payment(
@@ -411,7 +471,7 @@ class BeelineProvider(Provider):
                 at=dt.datetime.now(dt.UTC),
                 amount=Money.rub(amount),
                 kind=PaymentKind.PAYMENT,
-                description=message or "Доверительный платёж",
+                description="Доверительный платёж",
             ),
             balance=balance.amount,
         )
@@ -424,19 +484,32 @@ class BeelineProvider(Provider):
         period_end: dt.date,
         fmt: ReportFormat,
     ) -> Report:
+        """``request/prepaidDetail?ctn&startDate&endDate&reportType`` -> ``requestId``, then
+        ``1.0/request/requestAttachment?requestId=`` (ScriptsLoadRunner
+        ``m_api_request/PrepaidDetail.c`` line 45, ``RequestAttachment.c`` line 41)."""
         if period_end < period_start:
             raise OperationRejected("the period ends before it starts", code="period")
         if fmt not in _REPORT_FORMATS:
             raise NotSupported(f"beeline has no {fmt} detail")
-        content, _ = await self.client.download(
-            "1.0/info/detail",
-            token=self._token(session),
-            ctn=self._ctn(account),
-            params={
+        payload = await self._get(
+            session,
+            account,
+            "request/prepaidDetail",
+            {
                 "startDate": _date(period_start),
                 "endDate": _date(period_end),
-                "format": _REPORT_FORMATS[fmt],
+                "reportType": _REPORT_FORMATS[fmt],
             },
+        )
+        request_id, _ = parsing.parse_request_id(payload)
+        if not request_id:
+            raise ParseError("beeline: the detail request has no requestId", payload=payload)
+        content, _ = await self.client.download(
+            "1.0/request/requestAttachment",
+            token=self._token(session),
+            ctn=self._ctn(account),
+            login=self._login(session) or account,
+            params={"requestId": request_id},
         )
         if not content.startswith(_FILE_MAGIC[fmt]):
             raise ParseError(f"beeline: the detail is not a {fmt.value} file", payload=content[:64])
@@ -451,12 +524,15 @@ class BeelineProvider(Provider):
 
     # -- news, profile -------------------------------------------------------------------
     async def news(self, session: Session, account: str) -> list[NewsItem]:
-        return parsing.parse_offers(await self._get(session, account, "1.0/info/recommendedOffers"))
+        return parsing.parse_offers(await self._get(session, account, "1.0/info/targetedOffers"))
 
     async def profile(self, session: Session, account: str) -> Profile:
-        return parsing.parse_profile(await self._get(session, account, "1.0/personal/profile"))
+        """``1.0/sso/contactData?login=`` (lkapi.js line 431), the number being the chosen one."""
+        login = self._login(session) or self._ctn(account)
+        payload = await self._get(session, account, "1.0/sso/contactData", {"login": login})
+        return parsing.parse_contact_data(payload, account)
 
-    # -- chat --------------------------------------------------------------------------
+    # -- chat (assumed wire: the seed's behaviour) ----------------------------------------
     async def chat_topics(self, session: Session, account: str) -> list[ChatTopic]:
         return parsing.parse_chat_topics(await self._get(session, account, "1.0/chat/topics"))
 
@@ -474,11 +550,19 @@ class BeelineProvider(Provider):
         text = text.strip()
         if not text:
             raise OperationRejected("the message is empty", code="empty")
-        payload = await self._put(
-            session, account, "1.0/chat/message", {"topicId": topic_id, "text": text[:4000]}
+        payload = await self._request(
+            "PUT",
+            session,
+            account,
+            "1.0/chat/message",
+            body={"topicId": topic_id, "text": text[:4000]},
         )
         return [m for m in parsing.parse_chat_messages(payload) if m.author is not ChatAuthor.USER]
 
     async def unseen_chat_messages(self, session: Session, account: str) -> list[ChatMessage]:
         """Replies that arrived while the user was away; fetching marks them seen."""
         return parsing.parse_chat_messages(await self._get(session, account, "1.0/chat/unseen"))
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(MOSCOW_TZ).date()

@@ -23,6 +23,7 @@ from aggregator import (
     RateLimited,
     Secret,
     Session,
+    SessionExpired,
 )
 from aggregator.core.models import (
     AccountState,
@@ -235,6 +236,34 @@ async def test_usage_remainders_in_contract_units(world: World) -> None:
     assert units[UsageUnit.SMS].size == 500
     assert units[UsageUnit.BYTES].size == Decimal(20_480 * 1024 * 1024)
     assert all(r.rest <= (r.size or 0) for r in usage.remainders)
+
+
+async def test_postpaid_remainders_come_from_rests_with_mms(world: World) -> None:
+    session = await login(world)
+    usage = await world.provider.usage(session, "9161112233")  # postpaid, ВСЁ за 650
+    units = {r.unit: r for r in usage.remainders}
+    assert units[UsageUnit.SECONDS].size == 1200 * 60
+    assert units[UsageUnit.MMS].size == 100 and units[UsageUnit.MMS].name == "MMS"
+    assert units[UsageUnit.BYTES].size == Decimal(40_960 * 1024 * 1024)
+
+
+async def test_the_terms_are_accepted_once_on_the_first_login(world: World) -> None:
+    """A new subscriber's first login answers ``offerUrl``; the plugin accepts and goes on."""
+    sub = world.backend.find_subscriber("beeline", LOGIN)
+    assert sub is not None
+    sub.extra["offer_pending"] = True
+    session = await login(world)
+    assert sub.extra["offer_pending"] is False
+    assert (await world.provider.balance(session, LOGIN)).amount == Money.rub("412.50")
+
+
+async def test_an_expired_token_is_session_expired_for_a_silent_relogin(world: World) -> None:
+    session = await login(world)
+    world.backend.logout(str(session.data["token"]))
+    with pytest.raises(SessionExpired):
+        await world.provider.balance(session, LOGIN)
+    again = await login(world)
+    assert (await world.provider.balance(again, LOGIN)).amount == Money.rub("412.50")
 
 
 async def test_payments_history(world: World) -> None:

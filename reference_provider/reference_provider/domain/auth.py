@@ -358,6 +358,19 @@ class AuthMixin(DomainState):
         self._new_password(sub, new_password)
         session.restricted = False
 
+    def replace_temporary_password(self, session: Session, new_password: str) -> None:
+        """A permanent password instead of the temporary one the session logged in with.
+
+        Beeline's ``1.0/setting/changePassword`` sends only the new password: the session of a
+        temporary password is the proof. Any other session must give the old password
+        (:meth:`change_password`)."""
+        sub = self.subscriber(session.subscriber_id)
+        if not (session.restricted or sub.temp_password):
+            raise Rejected("Пароль не временный: укажите текущий пароль")
+        self._new_password(sub, new_password)
+        sub.temp_password = False
+        session.restricted = False
+
     def _new_password(self, sub: Subscriber, password: str) -> None:
         problems = self.operator(sub.operator).password_problems(password)
         if problems:

@@ -374,6 +374,7 @@ class BillingMixin(DomainState):
         for name, unit, size in (
             ("Минуты", "seconds", tariff.minutes * 60),
             ("SMS", "sms", tariff.sms),
+            ("MMS", "mms", tariff.mms),
             ("Интернет", "bytes", tariff.traffic_mb * 1024 * 1024),
         ):
             if size:

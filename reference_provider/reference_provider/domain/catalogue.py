@@ -237,9 +237,10 @@ _register(
                 "ВСЁ за 650",
                 _rub(650),
                 "mobile",
-                "1200 минут, 1000 SMS, 40 ГБ",
+                "1200 минут, 1000 SMS, 100 MMS, 40 ГБ",
                 minutes=1200,
                 sms=1000,
+                mms=100,
                 traffic_mb=40_960,
             ),
             TariffDef(

@@ -135,6 +135,8 @@ def populate_demo(domain: Domain) -> None:
     _account(d, bee, "9168887766", "mobile", "bee-up", -12_40, label="Сын")
     nopw = subscriber("beeline", "9052223344", None, "Ольга Смирнова", phone="9052223344")
     _account(d, nopw, "9052223344", "mobile", "bee-vse4", 150_00)
+    # A new user: the first login must accept the app's terms (Beeline's offerUrl).
+    nopw.extra["offer_pending"] = True
 
     # -- rostelecom --------------------------------------------------------------------------
     rt = subscriber(

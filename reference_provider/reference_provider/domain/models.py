@@ -58,6 +58,7 @@ class TariffDef:
     description: str = ""
     minutes: int = 0  # monthly package; 0 = none
     sms: int = 0
+    mms: int = 0
     traffic_mb: int = 0
     speed_mbps: int = 0
     archived: bool = False  # still billed for those on it, not offered any more
@@ -350,7 +351,7 @@ class ServiceChange:
 @dataclass(frozen=True, slots=True)
 class PackageRest:
     name: str
-    unit: Literal["seconds", "sms", "bytes"]
+    unit: Literal["seconds", "sms", "mms", "bytes"]
     rest: int
     size: int
 
