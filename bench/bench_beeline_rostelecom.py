@@ -8,7 +8,8 @@ account round-robin with ``--concurrency`` tasks on one shared ``httpx.AsyncClie
 * **plugin**: ``provider.poll(session, account)``: the real plugin (request building, transport
   error mapping, JSON decoding, pydantic validation of the reply, contract models);
 * **bare**: the same HTTP requests to the same server with ``httpx`` and ``response.json()``,
-  nothing else (Beeline: payType, prepaidBalance, pricePlan, status with X-Auth-Token / X-CTN;
+  nothing else (Beeline: payType, prepaidBalance, pricePlan, status with ?ctn=, the app's
+  headers and the token;
   Rostelecom: client-api getAccountBalanceV2 and getServiceInfo with a bearer token).
 
 Rounds come in adjacent pairs (bare then plugin, then plugin then bare, ...): the machine is
@@ -37,6 +38,7 @@ from typing import Any
 
 import httpx
 from aggregator_beeline import BeelineProvider
+from aggregator_beeline.client import APP_HEADERS
 from aggregator_rostelecom import RostelecomProvider
 
 from aggregator import FlowRegistry, Provider, ProviderContext, Session
@@ -113,9 +115,16 @@ def bare_beeline(base: str) -> Callable[[httpx.AsyncClient, Session, str], Await
     api = base + "/beeline/api/1.0/info/"
 
     async def poll(http: httpx.AsyncClient, session: Session, account: str) -> None:
-        headers = {"X-Auth-Token": session.data["token"], "X-CTN": account}
+        token = session.data["token"]
+        headers = {
+            **APP_HEADERS,
+            "X-Auth-Token": token,
+            "Cookie": f"token={token}",
+            "X-CTN": account,
+            "X-Login": session.data["login"],
+        }
         for path in ("payType", "prepaidBalance", "pricePlan", "status"):
-            (await http.get(api + path, headers=headers)).json()
+            (await http.get(api + path, headers=headers, params={"ctn": account})).json()
 
     return poll
 
