@@ -509,16 +509,32 @@ def parse_request_id(payload: Any) -> tuple[str, dt.date | None]:
 
 
 # -- remainders -------------------------------------------------------------------------
-def _remainder(
-    name: str, unit: UsageUnit, raw_unit: str, rest: Decimal, size: Decimal | None
-) -> PackageRemainder:
-    return PackageRemainder(
-        name=name[:200],
-        unit=unit,
-        rest=rest,
-        size=size if size is not None and size >= rest else None,
-        raw_unit=raw_unit,
-    )
+_Units = dict[str, tuple[UsageUnit, Decimal, str]]
+
+
+def _remainders(
+    entries: Iterable[tuple[str, Decimal, Decimal | None, str]], units: _Units
+) -> list[PackageRemainder]:
+    """(unit as sent, rest, size, name) -> remainders in contract units. An unknown unit stays,
+    as UNKNOWN with the operator's unit (lkapi.js lines 592, 813 only trace it); a negative
+    rest is an overdraft marker, not a package; a size below the rest is dropped."""
+    out: list[PackageRemainder] = []
+    for raw_unit, rest, size, name in entries:
+        raw = raw_unit.upper()
+        unit, factor, default = units.get(raw, (UsageUnit.UNKNOWN, Decimal(1), raw_unit))
+        if rest < 0:
+            continue
+        total = size * factor if size is not None and size >= rest else None
+        out.append(
+            PackageRemainder(
+                name=(name or default)[:200],
+                unit=unit,
+                rest=rest * factor,
+                size=total,
+                raw_unit=raw,
+            )
+        )
+    return out
 
 
 class _Accumulator(Wire):
@@ -527,15 +543,14 @@ class _Accumulator(Wire):
     size: Number | None = None
     accName: Text = ""
     restName: Text = ""
-    soc: Text = ""
 
 
 class _Accumulators(Wire):
     accumulators: list[_Accumulator] = []
 
 
-# accumulators: unit -> (contract unit, factor, default name)
-_ACC_UNITS = {
+# accumulators (prepaid): unit -> (contract unit, factor, default name); lkapi.js 561-594.
+_ACC_UNITS: _Units = {
     "SECONDS": (UsageUnit.SECONDS, Decimal(1), "Минуты"),
     "SMS": (UsageUnit.SMS, Decimal(1), "SMS"),
     "MMS": (UsageUnit.MMS, Decimal(1), "MMS"),
@@ -544,21 +559,13 @@ _ACC_UNITS = {
 
 
 def parse_accumulators(payload: Any) -> list[PackageRemainder]:
-    """``1.0/info/accumulators`` (prepaid) -> remainders; KBYTE becomes bytes. An unknown unit
-    stays, as UNKNOWN with the operator's unit (lkapi.js line 592 only traces it)."""
+    """``1.0/info/accumulators`` (prepaid) -> remainders; KBYTE becomes bytes."""
     check_meta(payload)
     reply = parse_reply(_Accumulators, payload, what="beeline accumulators")
-    out: list[PackageRemainder] = []
-    for acc in reply.accumulators:
-        raw = acc.unit.upper()
-        unit, factor, default = _ACC_UNITS.get(raw, (UsageUnit.UNKNOWN, Decimal(1), acc.unit))
-        if acc.rest < 0:
-            continue  # a negative rest is an overdraft marker, not a package
-        size = acc.size * factor if acc.size is not None else None
-        out.append(
-            _remainder(acc.restName or acc.accName or default, unit, raw, acc.rest * factor, size)
-        )
-    return out
+    return _remainders(
+        ((a.unit, a.rest, a.size, a.restName or a.accName) for a in reply.accumulators),
+        _ACC_UNITS,
+    )
 
 
 class _Rest(Wire):
@@ -567,16 +574,15 @@ class _Rest(Wire):
     initialSize: Number | None = None
     restName: Text = ""
     accName: Text = ""
-    soc: Text = ""
 
 
 class _Rests(Wire):
     rests: list[_Rest] = []
 
 
-# rests: unitType -> (contract unit, factor, default name); VOICE in minutes, INTERNET in MB
-# (lkapi.js lines 790-806; artyl/mbplugin plugin/beeline.py lines 272-278).
-_REST_UNITS = {
+# rests (postpaid): VOICE in minutes, INTERNET in MB (lkapi.js lines 790-806; artyl/mbplugin
+# plugin/beeline.py lines 272-278).
+_REST_UNITS: _Units = {
     "VOICE": (UsageUnit.SECONDS, Decimal(60), "Минуты"),
     "SMS_MMS": (UsageUnit.SMS, Decimal(1), "SMS"),
     "SMS": (UsageUnit.SMS, Decimal(1), "SMS"),
@@ -589,19 +595,10 @@ def parse_rests(payload: Any) -> list[PackageRemainder]:
     """``1.0/info/rests`` (postpaid) -> remainders in contract units."""
     check_meta(payload)
     reply = parse_reply(_Rests, payload, what="beeline rests")
-    out: list[PackageRemainder] = []
-    for rest in reply.rests:
-        raw = rest.unitType.upper()
-        unit, factor, default = _REST_UNITS.get(raw, (UsageUnit.UNKNOWN, Decimal(1), rest.unitType))
-        if rest.currValue < 0:
-            continue
-        size = rest.initialSize * factor if rest.initialSize is not None else None
-        out.append(
-            _remainder(
-                rest.restName or rest.accName or default, unit, raw, rest.currValue * factor, size
-            )
-        )
-    return out
+    return _remainders(
+        ((r.unitType, r.currValue, r.initialSize, r.restName or r.accName) for r in reply.rests),
+        _REST_UNITS,
+    )
 
 
 # -- payments ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from litestar import Request, Response, get, put, route
 from ...backend import Backend
 from ...domain.clock import MSK, first_of_next_month
 from ...domain.errors import InvalidInput, NotFound, Rejected
-from ...domain.models import ChatMessage, TariffDef
+from ...domain.models import Account, ChatMessage, TariffDef
 from ...domain.trust_payment import take_trust_payment, trust_offer
 from .wire import (
     OPERATOR,
@@ -40,9 +40,20 @@ _STATUS = {
     "blocked": ("B", "Заблокирован: недостаточно средств"),
     "closed": ("C", "Договор расторгнут"),
 }
-# The domain's units as accumulators (prepaid) and rests (postpaid) name them.
-_ACC_UNITS = {"seconds": "SECONDS", "sms": "SMS", "mms": "MMS", "bytes": "KBYTE"}
-_REST_UNITS = {"seconds": "VOICE", "sms": "SMS_MMS", "mms": "MMS", "bytes": "INTERNET"}
+# The domain's units as accumulators (prepaid) and rests (postpaid) name them, and the
+# divisor from the domain's unit (seconds, bytes) to theirs.
+_ACC_UNITS = {
+    "seconds": ("SECONDS", 1),
+    "sms": ("SMS", 1),
+    "mms": ("MMS", 1),
+    "bytes": ("KBYTE", 1024),
+}
+_REST_UNITS = {
+    "seconds": ("VOICE", 60),
+    "sms": ("SMS_MMS", 1),
+    "mms": ("MMS", 1),
+    "bytes": ("INTERNET", 1024 * 1024),
+}
 _AUTHORS = {"user": "USER", "bot": "BOT", "agent": "OPERATOR"}
 _DETAILS = "detail_requests"
 
@@ -230,6 +241,17 @@ def service_deactivate(
     return _toggle(request, backend, limiter, False)
 
 
+def _remainders(
+    backend: Backend, acc: Account, units: dict[str, tuple[str, int]]
+) -> list[tuple[str, int, int, str]]:
+    """(unit, rest, size, name) of the number's packages in the dialect's units."""
+    out = []
+    for rest in backend.usage(acc).remainders:
+        unit, div = units[rest.unit]
+        out.append((unit, rest.rest // div, rest.size // div, rest.name))
+    return out
+
+
 # -- remainders ---------------------------------------------------------------------------------
 @get("/api/1.0/info/accumulators", sync_to_thread=False)
 def accumulators(
@@ -237,22 +259,13 @@ def accumulators(
 ) -> Response[Any]:
     """Prepaid remainders: ``unit`` SECONDS | SMS | MMS | KBYTE, ``rest``, ``size``."""
     _, acc = account_of(request, backend, limiter)
-    out = []
-    for rest in backend.usage(acc).remainders:
-        unit = _ACC_UNITS[rest.unit]
-        div = 1024 if unit == "KBYTE" else 1
-        out.append(
-            {
-                "soc": acc.tariff_id,
-                "unit": unit,
-                "rest": rest.rest // div,
-                "size": rest.size // div,
-                "accName": rest.name,
-                "restName": rest.name,
-                "frequency": "kb.frequency.monthly",
-            }
-        )
-    return ok(accumulators=out)
+    return ok(
+        accumulators=[
+            {"soc": acc.tariff_id, "unit": unit, "rest": rest, "size": size,
+             "accName": name, "restName": name, "frequency": "kb.frequency.monthly"}
+            for unit, rest, size, name in _remainders(backend, acc, _ACC_UNITS)
+        ]
+    )  # fmt: skip
 
 
 @get("/api/1.0/info/rests", sync_to_thread=False)
@@ -262,21 +275,13 @@ def rests(
     """Postpaid remainders: ``unitType`` VOICE (minutes) | SMS_MMS | MMS | INTERNET (MB),
     ``currValue``, ``initialSize``."""
     _, acc = account_of(request, backend, limiter)
-    out = []
-    for rest in backend.usage(acc).remainders:
-        unit = _REST_UNITS[rest.unit]
-        div = {"VOICE": 60, "INTERNET": 1024 * 1024}.get(unit, 1)
-        out.append(
-            {
-                "soc": acc.tariff_id,
-                "unitType": unit,
-                "currValue": rest.rest // div,
-                "initialSize": rest.size // div,
-                "restName": rest.name,
-                "accName": rest.name,
-            }
-        )
-    return ok(rests=out)
+    return ok(
+        rests=[
+            {"soc": acc.tariff_id, "unitType": unit, "currValue": rest, "initialSize": size,
+             "restName": name, "accName": name}
+            for unit, rest, size, name in _remainders(backend, acc, _REST_UNITS)
+        ]
+    )  # fmt: skip
 
 
 # -- payments, detail ----------------------------------------------------------------------------
