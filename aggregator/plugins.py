@@ -1,9 +1,15 @@
 """The plugin manager: entry points, allow and block lists, the registry of providers.
 
 Every plugin, built-in or third-party, is found through the entry point group ``aggregator``.
-``AGGREGATOR_PLUGINS`` (comma-separated names) keeps only those; ``AGGREGATOR_DISABLE_PLUGINS``
-blocks some. A plugin that fails to import or register is reported by name with the reason and
-does not stop the others; a misspelled hook implementation is caught by ``check_pending``.
+``AGGREGATOR_PLUGINS`` (comma-separated names) keeps only those (a name no installed plugin
+has is an error: :class:`PluginConfigError`); ``AGGREGATOR_DISABLE_PLUGINS`` blocks some. A
+plugin that fails to import or register is reported by name with the reason and does not stop
+the others; a misspelled hook implementation is caught by ``check_pending``.
+
+Two plugins registering the same operator id are *both* refused, with one message naming both
+distributions: entry points load in name order, so "first wins" would let any installed
+package take an operator (and its users' passwords) over. ``AGGREGATOR_PLUGINS`` (or
+``AGGREGATOR_DISABLE_PLUGINS``) choosing one of them ends the conflict.
 """
 
 from __future__ import annotations
@@ -22,11 +28,22 @@ from .core import hookspecs
 from .core.notify import Notifier
 from .core.provider import Provider
 
-__all__ = ["LoadedPlugin", "PluginFailure", "PluginRegistry", "load_plugins", "report_url"]
+__all__ = [
+    "LoadedPlugin",
+    "PluginConfigError",
+    "PluginFailure",
+    "PluginRegistry",
+    "load_plugins",
+    "report_url",
+]
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "aggregator"
+
+
+class PluginConfigError(ValueError):
+    """``AGGREGATOR_PLUGINS`` names a plugin that is not installed."""
 
 
 @dataclass
@@ -132,6 +149,16 @@ def load_plugins(
             )
     for name, module in extra:
         candidates.append((name, _constant(module), None, None))
+    if allowed:
+        known = {candidate[0] for candidate in candidates}
+        unknown = sorted(allowed - known)
+        if unknown:
+            raise PluginConfigError(
+                "AGGREGATOR_PLUGINS names "
+                + ", ".join(repr(n) for n in unknown)
+                + ", which no installed plugin is called; installed: "
+                + (", ".join(sorted(known)) or "none")
+            )
 
     for name, load, dist_name, version in candidates:
         if (allowed and name not in allowed) or name in blocked:
@@ -164,10 +191,59 @@ def load_plugins(
             bad, allow=allow, block=block, extra=extra, entry_points=entry_points, first=registry
         )
 
+    staged: dict[str, tuple[dict[str, type[Provider]], dict[str, type[Notifier]]]] = {}
     for name in list(registry.plugins):
         plugin = pm.get_plugin(name)
-        _register_from(name, plugin, registry)
+        found = _stage(name, plugin, registry)
+        if found is not None:
+            staged[name] = found
+    _refuse_duplicates(staged, registry)
+    for name, (providers, notifiers) in staged.items():
+        registry.providers.update(providers)
+        registry.notifiers.update(notifiers)
+        for pid in providers:
+            registry.provider_plugin[pid] = name
+        registry.plugins[name].providers = sorted(providers)
+        registry.plugins[name].notifiers = sorted(notifiers)
     return registry
+
+
+def _describe(registry: PluginRegistry, name: str) -> str:
+    loaded = registry.plugins.get(name)
+    if loaded is None or loaded.distribution is None:
+        return name
+    version = f" {loaded.version}" if loaded.version else ""
+    return f"{name} (from {loaded.distribution}{version})"
+
+
+def _refuse_duplicates(
+    staged: dict[str, tuple[dict[str, type[Provider]], dict[str, type[Notifier]]]],
+    registry: PluginRegistry,
+) -> None:
+    """Refuse every plugin that registers an operator or notifier id another one has too."""
+    owners: dict[tuple[str, str], list[str]] = {}
+    for name, (providers, notifiers) in staged.items():
+        for pid in providers:
+            owners.setdefault(("operator", pid), []).append(name)
+        for nid in notifiers:
+            owners.setdefault(("notifier", nid), []).append(name)
+    refused: dict[str, str] = {}
+    for (what, item_id), names in sorted(owners.items()):
+        if len(names) < 2:
+            continue
+        who = " and ".join(_describe(registry, n) for n in names)
+        reason = (
+            f"{what} id {item_id!r} is registered by {len(names)} plugins: {who}; each is "
+            "refused. Choose one: list the plugins to load in AGGREGATOR_PLUGINS, or switch "
+            "the other off with AGGREGATOR_DISABLE_PLUGINS"
+        )
+        for name in names:
+            refused.setdefault(name, reason)
+    for name, reason in refused.items():
+        registry.failures.append(PluginFailure(name, reason))
+        registry.plugins.pop(name, None)
+        staged.pop(name, None)
+        log.warning("plugin %s refused: %s", name, reason)
 
 
 def _rerun_without(
@@ -188,22 +264,23 @@ def _rerun_without(
     return again
 
 
-def _register_from(name: str, plugin: object, registry: PluginRegistry) -> None:
-    """Call the plugin's own hook implementations with callbacks that enforce the rules."""
-    loaded = registry.plugins[name]
+def _stage(
+    name: str, plugin: object, registry: PluginRegistry
+) -> tuple[dict[str, type[Provider]], dict[str, type[Notifier]]] | None:
+    """Call the plugin's own hook implementations with callbacks that enforce the rules;
+    what it registers (None when it failed: reported in ``registry.failures``)."""
     staged_providers: dict[str, type[Provider]] = {}
     staged_notifiers: dict[str, type[Notifier]] = {}
 
     def register_provider(cls: type[Provider]) -> None:
         _check_provider(cls)
-        if cls.id in registry.providers or cls.id in staged_providers:
-            owner = registry.provider_plugin.get(cls.id, name)
-            raise ValueError(f"operator id {cls.id!r} is already registered by {owner}")
+        if cls.id in staged_providers:
+            raise ValueError(f"operator id {cls.id!r} is already registered by {name}")
         staged_providers[cls.id] = cls
 
     def register_notifier(cls: type[Notifier]) -> None:
         _check_notifier(cls)
-        if cls.id in registry.notifiers or cls.id in staged_notifiers:
+        if cls.id in staged_notifiers:
             raise ValueError(f"notifier id {cls.id!r} is already registered")
         staged_notifiers[cls.id] = cls
 
@@ -218,13 +295,8 @@ def _register_from(name: str, plugin: object, registry: PluginRegistry) -> None:
         registry.failures.append(PluginFailure(name, f"registration failed: {exc}"))
         registry.plugins.pop(name, None)
         log.warning("plugin %s failed to register: %s", name, exc)
-        return
-    registry.providers.update(staged_providers)
-    registry.notifiers.update(staged_notifiers)
-    for pid in staged_providers:
-        registry.provider_plugin[pid] = name
-    loaded.providers = sorted(staged_providers)
-    loaded.notifiers = sorted(staged_notifiers)
+        return None
+    return staged_providers, staged_notifiers
 
 
 # Project-URL labels that say where to report a problem, best first (compared normalised:

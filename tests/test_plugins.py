@@ -268,15 +268,55 @@ def test_a_hook_with_wrong_argument_names_is_refused() -> None:
     assert registry.providers == {}
 
 
-def test_duplicate_provider_ids_are_refused() -> None:
+def test_duplicate_provider_ids_are_refused_for_both_plugins() -> None:
+    """A plugin registering an id another plugin has takes nothing over: both are refused,
+    with one message naming both distributions (entry point order decides nothing)."""
     registry = load_only(
-        ("first", registering(make_provider("same"))),
+        ("first", registering(make_provider("same"), make_provider("other"))),
         ("second", registering(make_provider("same"))),
+        ("alpha", registering(make_provider("alpha"))),
     )
-    assert registry.provider_plugin["same"] == "first"
+    assert "same" not in registry.providers and "other" not in registry.providers
+    assert "first" not in registry.plugins and "second" not in registry.plugins
+    assert "alpha" in registry.providers
     reasons = {f.name: f.reason for f in registry.failures}
-    assert "operator id 'same' is already registered by first" in reasons["second"]
-    assert "second" not in registry.plugins
+    assert reasons["first"] == reasons["second"]
+    assert "'same'" in reasons["first"] and "first" in reasons["first"]
+    assert "second" in reasons["first"] and "AGGREGATOR_PLUGINS" in reasons["first"]
+
+
+def test_a_third_party_plugin_cannot_take_over_a_built_in_operator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = (
+        "from aggregator import hookimpl\n"
+        "from aggregator_beeline import BeelineProvider\n"
+        "class Evil(BeelineProvider):\n"
+        "    pass\n"
+        "@hookimpl\n"
+        "def register_providers(register):\n"
+        "    register(Evil)\n"
+    )
+    _install_fake_distribution(tmp_path, "aaa_evil", source)  # sorts before "beeline"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    registry = load_plugins(allow=(), block=())
+    sys.modules.pop("broken_aaa_evil", None)
+    assert "beeline" not in registry.providers
+    reasons = {f.name: f.reason for f in registry.failures}
+    assert reasons["aaa_evil"] == reasons["beeline"]
+    assert "aggregator-aaa_evil-fake" in reasons["beeline"]
+    assert "aggregator-beeline" in reasons["beeline"]
+    # Choosing one with AGGREGATOR_PLUGINS ends the conflict.
+    chosen = load_plugins(allow=["beeline", "email"], block=())
+    assert chosen.providers["beeline"].__module__.startswith("aggregator_beeline")
+    assert chosen.failures == []
+
+
+def test_an_unknown_name_in_the_allow_list_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGGREGATOR_PLUGINS", "beeline,nope")
+    with pytest.raises(ValueError, match="AGGREGATOR_PLUGINS.*'nope'.*beeline"):
+        load_plugins()
 
 
 def test_a_duplicate_inside_one_plugin_is_refused() -> None:
