@@ -194,6 +194,7 @@ async def prepare(settings: Settings, reference_url: str) -> list[str]:
     from .households import create_household_with_owner
     from .runtime import Runtime
     from .server.integration import ensure_schema
+    from .storage.datadir import private_umask, secure_data_dir
     from .storage.db import create_engine, session_factory
     from .storage.keycheck import open_vault
     from .storage.models import AlertRule, Household, User
@@ -201,7 +202,8 @@ async def prepare(settings: Settings, reference_url: str) -> list[str]:
     engine = create_engine(settings.resolved_database_url)
     report: list[str] = []
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_umask()
+        secure_data_dir(settings.data_dir, keep=(settings.resolved_key_file,))
         await ensure_schema(settings, engine)
         vault = await open_vault(settings, engine)
         sessions = session_factory(engine)

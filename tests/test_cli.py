@@ -531,7 +531,7 @@ def test_wrong_input_is_one_clear_line(household: Path, fake_plugins: None) -> N
 
 
 def test_accounts_add_interactive_answers_every_challenge(
-    household: Path, fake_plugins: None
+    household: Path, fake_plugins: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answers = "\n".join(
         [
@@ -547,13 +547,23 @@ def test_accounts_add_interactive_answers_every_challenge(
             "Дача",  # label
         ]
     )
+    from aggregator.cli.login import TerminalLogin
+
+    shown: list[bytes] = []
+    save = TerminalLogin._save_captcha
+
+    def saving(self: TerminalLogin, challenge: Any) -> Path:
+        path = save(self, challenge)
+        shown.append(path.read_bytes())
+        return path
+
+    monkeypatch.setattr(TerminalLogin, "_save_captcha", saving)
     result = run("accounts", "add", "--interactive", input=answers + "\n")
     output = ok(result)
     captcha_path = re.search(r"captcha image: (\S+)", output)
     assert captcha_path is not None
-    image = Path(captcha_path.group(1))
-    assert image.read_bytes() == PNG
-    image.unlink()
+    assert shown == [PNG]  # the picture was there while the question was asked...
+    assert not Path(captcha_path.group(1)).exists()  # ...and deleted after use
     assert "+7 903 ***-**-67" in output  # where the code went
     assert "Дача" in output
     credentials = FakeOperator.seen[-1]
@@ -882,6 +892,22 @@ def test_long_running_commands_call_their_part_with_the_settings(
 
     monkeypatch.setitem(sys.modules, module, None)  # that part is not built yet
     assert "not available yet" in one_line_error(run(command))
+
+
+def test_worker_takes_an_identity_as_docs_operations_describes(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[Any, str | None]] = []
+
+    def run_worker(settings: Any, identity: str | None = None) -> None:
+        seen.append((settings, identity))
+
+    _fake_module(monkeypatch, "aggregator.polling.worker", run_worker=run_worker)
+    ok(run("worker", "--identity", "box-1"))
+    assert seen[-1][1] == "box-1"
+    ok(run("worker"))
+    assert seen[-1][1] is None
+    assert "--identity" in (Path(__file__).parents[1] / "docs" / "operations.md").read_text()
 
 
 # -- plugins --------------------------------------------------------------------------------

@@ -315,7 +315,7 @@ def test_a_third_party_plugin_cannot_take_over_a_built_in_operator(
 
 def test_an_unknown_name_in_the_allow_list_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGGREGATOR_PLUGINS", "beeline,nope")
-    with pytest.raises(ValueError, match="AGGREGATOR_PLUGINS.*'nope'.*beeline"):
+    with pytest.raises(ValueError, match=r"AGGREGATOR_PLUGINS.*'nope'.*beeline"):
         load_plugins()
 
 

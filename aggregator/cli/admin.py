@@ -81,9 +81,15 @@ def keys_remove_old() -> None:
 def db_upgrade() -> None:
     """Обновить схему базы данных / Migrate the database to the newest schema."""
     upgrade = import_attr("aggregator.storage.schema", "upgrade", "db upgrade")
+    from ..storage.datadir import secure_data_dir
+
     settings = load_settings()
+    if settings.is_sqlite:
+        secure_data_dir(settings.data_dir, keep=(settings.resolved_key_file,))
     with console(stderr=True).status("Миграция / migrating…"):
         revision = run(upgrade(settings.resolved_database_url))
+    if settings.is_sqlite:
+        secure_data_dir(settings.data_dir, keep=(settings.resolved_key_file,))  # the new file
     typer.echo(f"Схема / schema: {revision}")
 
 

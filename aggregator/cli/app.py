@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .base import new_typer
+from .base import load_settings, new_typer
 
 __all__ = ["app"]
 
@@ -30,3 +30,5 @@ def _root(
     ] = None,
 ) -> None:
     ctx.obj = {"data_dir": data_dir}
+    if ctx.invoked_subcommand is not None and not ctx.resilient_parsing:
+        load_settings()  # a bad setting stops every command, in one line naming it

@@ -109,8 +109,11 @@ class TerminalLogin:
             typer.echo(challenge.message)
         if kind is ChallengeKind.CAPTCHA:
             path = self._save_captcha(challenge)
-            typer.echo(f"Картинка с кодом / captcha image: {path}")
-            text = str(typer.prompt("Символы с картинки / characters in the picture"))
+            try:
+                typer.echo(f"Картинка с кодом / captcha image: {path}")
+                text = str(typer.prompt("Символы с картинки / characters in the picture"))
+            finally:
+                path.unlink(missing_ok=True)  # answered (or given up): the picture goes
             return ChallengeAnswer(text=Secret(text.strip()))
         if kind is ChallengeKind.CODE:
             channel = {"sms": "SMS", "email": "e-mail"}.get(challenge.channel or "", "")

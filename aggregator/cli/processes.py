@@ -40,8 +40,16 @@ def demo() -> None:
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    identity: Annotated[
+        str | None,
+        typer.Option(
+            help="Имя процесса / this worker's name (default: host-pid); restarting with the "
+            "same name frees at once what a killed worker of that name held."
+        ),
+    ] = None,
+) -> None:
     """Дополнительный процесс опроса (PostgreSQL) / An extra polling worker process."""
     settings = load_settings()
     entry = import_attr("aggregator.polling.worker", "run_worker", "worker")
-    maybe_run(entry(settings))
+    maybe_run(entry(settings) if identity is None else entry(settings, identity=identity))

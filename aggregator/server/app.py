@@ -29,6 +29,7 @@ from .. import __version__
 from ..polling.options import PollingOptions
 from ..runtime import Runtime
 from ..settings import Settings
+from ..storage.datadir import private_umask
 from ..storage.db import create_engine, session_factory
 from .assets import WebAssets
 from .context import ServerState
@@ -259,6 +260,28 @@ def _warn_about_cookies(settings: Settings) -> None:
         )
 
 
+def _port_problem(host: str, port: int) -> str | None:
+    """Why uvicorn could not listen on ``host:port`` (asked before it starts), or None."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            return (
+                f"cannot listen on {host}:{port}: {reason} (is another aggregator running? "
+                "choose another port with --port or AGGREGATOR_PORT)"
+            )
+    return None
+
+
 def serve(
     settings: Settings,
     *,
@@ -270,7 +293,8 @@ def serve(
 
     from .integration import preflight
 
-    problem = asyncio.run(preflight(settings))
+    private_umask()
+    problem = asyncio.run(preflight(settings)) or _port_problem(settings.host, settings.port)
     if problem:
         raise SystemExit(f"aggregator: {problem}")
     configure_logging(settings)

@@ -70,7 +70,11 @@ def _json_error(
         body["reason"] = reason
     if detail is not None:
         body["detail"] = detail
-    return Response({"error": body}, status_code=status, headers=headers)
+    # Always JSON, whatever the route produces (a report route answers application/pdf: its
+    # errors were serialised as bytes and became 500).
+    return Response(
+        {"error": body}, status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def _html_error(

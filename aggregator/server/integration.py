@@ -15,6 +15,7 @@ import anyio
 from sqlalchemy import func, inspect, select
 
 from .. import households
+from ..storage.datadir import secure_data_dir
 from ..storage.keycheck import open_vault
 from ..storage.models import User
 from ..storage.schema import SchemaError, SchemaOutdated, check_current, current_revision, upgrade
@@ -46,8 +47,8 @@ class StartupError(RuntimeError):
 
 
 def _prepare_data_dir(settings: Settings) -> None:
-    if settings.is_sqlite or settings.vault_key is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if settings.is_sqlite or settings.vault_key is None or settings.data_dir.exists():
+        secure_data_dir(settings.data_dir, keep=(settings.resolved_key_file,))
 
 
 async def ensure_schema(settings: Settings, engine: AsyncEngine) -> None:
@@ -80,6 +81,7 @@ async def open_database(settings: Settings, engine: AsyncEngine) -> Vault:
     """Check (or create) the schema and open the vault; StartupError says what is wrong."""
     _prepare_data_dir(settings)
     await ensure_schema(settings, engine)
+    _prepare_data_dir(settings)  # a database file just created
     try:
         return await open_vault(settings, engine)
     except VaultError as exc:
@@ -88,8 +90,13 @@ async def open_database(settings: Settings, engine: AsyncEngine) -> Vault:
 
 async def preflight(settings: Settings) -> str | None:
     """Everything :func:`open_database` checks, before uvicorn starts: the problem or None."""
+    from ..plugins import PluginConfigError, load_plugins
     from ..storage.db import create_engine
 
+    try:
+        load_plugins()
+    except PluginConfigError as exc:
+        return str(exc)
     engine = create_engine(settings.resolved_database_url)
     try:
         await open_database(settings, engine)
