@@ -292,6 +292,13 @@ def test_accounts_diagnose_writes_a_har_file(tmp_path: Path) -> None:
         out = tmp_path / "trace.har"
         shown = cli("accounts", "diagnose", str(account), "--out", str(out), "--login").stdout
         again = cli("accounts", "diagnose", str(account), "--out", str(tmp_path / "2.har"))
+        # The plugin cannot read the operator's answer: `accounts list` says what to do.
+        httpx.post(f"{url}/sim/faults", json={"kind": "malformed_json", "operator": "reference"})
+        subprocess.run(
+            [exe, "poll", "--account", str(account)], env=env, capture_output=True, timeout=120
+        )
+        listing = cli("accounts", "list").stdout
+        rows = json.loads(cli("accounts", "list", "--json").stdout)
     assert "Redacted" in shown and "issues" in shown and str(out) in shown
     document = json.loads(out.read_bytes())
     assert_har(document)
@@ -300,3 +307,8 @@ def test_accounts_diagnose_writes_a_har_file(tmp_path: Path) -> None:
     second = json.loads((tmp_path / "2.har").read_bytes())["log"]["_aggregator"]["steps"]
     assert second[0]["step"] == "poll"  # the stored session, no login
     assert "ok" in again.stdout
+    assert rows[0]["status"] == "plugin_error"
+    advice = rows[0]["advice"]
+    assert advice["diagnose"] == f"aggregator accounts diagnose {account} --out diagnostics.har"
+    assert advice["report_url"] and advice["report_url"] in listing
+    assert "Скачайте диагностику" in listing and f"accounts diagnose {account}" in listing

@@ -281,6 +281,8 @@ def accounts_list(
             r["updated"] or "—",
         )
     console().print(table)
+    for line in _advice_lines(rows):
+        console().print(line, markup=False, highlight=False)
 
 
 async def _accounts_rows(settings: Settings, household_id: int | None) -> list[dict[str, Any]]:
@@ -340,7 +342,38 @@ async def _accounts_rows(settings: Settings, household_id: int | None) -> list[d
                 "error": account.last_error_key,
             }
         )
+    _add_plugin_error_advice(rows)
     return rows
+
+
+def _add_plugin_error_advice(rows: list[dict[str, Any]]) -> None:
+    """An account whose plugin failed says what to do: take diagnostics, report them."""
+    failed = [r for r in rows if r["status"] == "plugin_error"]
+    if not failed:
+        return
+    from ..plugins import load_plugins, report_url
+
+    registry = load_plugins()
+    for row in failed:
+        row["advice"] = {
+            "diagnose": f"aggregator accounts diagnose {row['id']} --out diagnostics.har",
+            "report_url": report_url(registry, row["operator"]),
+        }
+
+
+def _advice_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for row in rows:
+        advice = row.get("advice")
+        if not advice:
+            continue
+        where = advice["report_url"] or "автору модуля / the plugin's author"
+        lines.append(
+            f"Счёт {row['id']}: модуль оператора {row['operator']} не понял ответ. Скачайте "
+            f"диагностику ({advice['diagnose']}) и сообщите / the plugin failed: take the "
+            f"diagnostics and report them at {where}"
+        )
+    return lines
 
 
 @accounts_app.command("diagnose")

@@ -39,7 +39,17 @@ from .i18n import Translator
 from .integration import open_database, start_background, stop_background
 from .operations import AccountOperations
 from .rendering import Renderer
-from .routes import accounts, api, auth, common, dashboard, docs, settings_pages, wizard
+from .routes import (
+    accounts,
+    api,
+    auth,
+    common,
+    dashboard,
+    diagnostics,
+    docs,
+    settings_pages,
+    wizard,
+)
 from .security import (
     ANON_CSRF_COOKIE,
     CSRF_FIELD,
@@ -213,6 +223,7 @@ def create_app(
             *auth.ROUTES,
             *dashboard.ROUTES,
             *accounts.ROUTES,
+            *diagnostics.ROUTES,
             *wizard.ROUTES,
             *settings_pages.ROUTES,
             api.router(),

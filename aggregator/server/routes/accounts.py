@@ -23,6 +23,7 @@ from ...core.models import (
 )
 from ...core.money import quantize
 from ...core.secret import Secret
+from ...plugins import report_url
 from ...services import accounts as accounts_service
 from ...storage.models import AlertRule, BalanceReading, LinkedAccount, from_minor
 from ..chat import store_messages, transcript
@@ -141,6 +142,7 @@ async def account_page(
         summary=summary,
         provider_name=provider_name(server, account.provider_id, lang),
         plugin_missing=provider_class(server, account.provider_id) is None,
+        report_url=report_url(server.require_runtime().registry, account.provider_id),
         caps=capabilities_of(server, account.provider_id),
         chart=chart,
         history_points=len(history),
