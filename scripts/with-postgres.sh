@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # with-postgres.sh CMD...: start a throwaway PostgreSQL on loopback (Debian's binaries), run CMD
 # with AGGREGATOR_TEST_POSTGRES_URL set, stop and delete the cluster afterwards; exits with CMD's
-# status. Each run gets its own cluster directory under .pgtest/ and its own free port, so runs
-# in parallel (several engineers, several checkouts) do not collide. As root the server runs as
-# the "postgres" system user (created when missing) through runuser: PostgreSQL refuses root.
+# status. Each run gets its own cluster directory (mktemp under ${TMPDIR:-/tmp}, not inside the
+# checkout) and its own free port, so runs in parallel (several engineers, several checkouts) do
+# not collide, and it works from any checkout location. As root the server runs as the
+# "postgres" system user (created when missing) through runuser: PostgreSQL refuses root; the
+# cluster directory is then owned by postgres, in a place it can reach even when the checkout
+# sits in a directory only root may enter (a 0700 home).
 set -euo pipefail
 initdb_path="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n1 || true)"
 if [[ -z "$initdb_path" ]]; then
@@ -11,13 +14,19 @@ if [[ -z "$initdb_path" ]]; then
     exit 1
 fi
 bindir="$(dirname "$initdb_path")"
-mkdir -p "$(pwd)/.pgtest"
-root="$(mktemp -d "$(pwd)/.pgtest/run.XXXXXX")"
+tmp_base="${TMPDIR:-/tmp}"
 as_pg=()
 if [[ "$(id -u)" == "0" ]]; then
     id postgres >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent postgres
-    chown postgres "$root"
     as_pg=(runuser -u postgres --)
+    # The postgres user must be able to enter every directory above the cluster: /tmp always is.
+    if ! runuser -u postgres -- test -w "$tmp_base" 2>/dev/null; then
+        tmp_base=/tmp
+    fi
+fi
+root="$(mktemp -d "$tmp_base/aggregator-pgtest.XXXXXX")"
+if [[ ${#as_pg[@]} -gt 0 ]]; then
+    chown postgres "$root"
 fi
 cleanup() {
     "${as_pg[@]}" "$bindir/pg_ctl" -D "$root/data" -m immediate -w stop >/dev/null 2>&1 || true
