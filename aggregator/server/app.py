@@ -54,12 +54,12 @@ from .security import (
     ANON_CSRF_COOKIE,
     CSRF_FIELD,
     CSRF_HEADER,
-    SignInThrottle,
     csrf_matches,
     load_current_user,
     security_headers_hook,
     session_cookie_name,
 )
+from .throttle import SignInThrottle
 
 __all__ = ["create_app", "serve"]
 

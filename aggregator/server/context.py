@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .i18n import Translator
     from .operations import AccountOperations
     from .rendering import Renderer
-    from .security import SignInThrottle
+    from .throttle import SignInThrottle
 
 __all__ = ["CurrentUser", "ServerState"]
 

@@ -9,8 +9,7 @@
   it must equal the ``agg_csrf`` cookie (double submit). Otherwise: 403.
 - **Headers** on every response: a CSP without inline script, ``nosniff``,
   ``frame-ancestors 'none'``, a referrer policy.
-- **Throttling**: failed sign-ins are counted per e-mail address; after five within fifteen
-  minutes that address is refused until the window has passed, whatever the password.
+- **Throttling**: :mod:`.throttle` (per e-mail and per client address, in the database).
 """
 
 from __future__ import annotations
@@ -19,9 +18,6 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-import time
-from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from litestar.datastructures import Cookie
@@ -41,7 +37,6 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "SESSION_TTL",
-    "SignInThrottle",
     "create_web_session",
     "csrf_matches",
     "delete_web_session",
@@ -208,43 +203,6 @@ async def load_current_user(db: AsyncSession, token: str) -> CurrentUser | None:
         session_id=session_id,
         csrf_token=row.csrf_token,
     )
-
-
-@dataclass
-class SignInThrottle:
-    """Failed sign-ins per e-mail address in a sliding window."""
-
-    max_failures: int = 5
-    window_s: float = 15 * 60
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
-
-    @staticmethod
-    def _key(email: str) -> str:
-        return email.strip().lower()
-
-    def _recent(self, email: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(self._key(email), deque())
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        return failures
-
-    def retry_after(self, email: str) -> float:
-        """Seconds until this address may try again; 0 when it may try now."""
-        now = time.monotonic()
-        failures = self._recent(email, now)
-        if len(failures) < self.max_failures:
-            return 0.0
-        return max(1.0, failures[0] + self.window_s - now)
-
-    def failed(self, email: str) -> None:
-        now = time.monotonic()
-        self._recent(email, now).append(now)
-        if len(self._failures) > 10_000:  # forget the oldest addresses, bounded memory
-            for key in list(self._failures)[:1000]:
-                del self._failures[key]
-
-    def succeeded(self, email: str) -> None:
-        self._failures.pop(self._key(email), None)
 
 
 def security_headers_hook(message: Message, scope: Scope) -> None:

@@ -147,6 +147,25 @@ class Invitation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class SignInAttempt(Base):
+    """The sign-in throttle's memory, shared by every process and kept over restarts.
+
+    ``kind``: ``address`` (a failure for an e-mail address from a client that has not signed
+    in as it before), ``pair`` (a failure for an address from one of its known clients),
+    ``client`` (a failure from a client address, whatever e-mail), ``known`` (a successful
+    sign-in: that client is known for that address). ``key`` is a SHA-256 of what it counts,
+    so the table holds no e-mail or IP address in clear.
+    """
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (Index("ix_sign_in_attempts_lookup", "kind", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
 class WebSession(Base):
     """A server-side dashboard session; the cookie holds a random token, stored hashed."""
 

@@ -80,7 +80,8 @@ async def login_submit(request: Request[Any, Any, Any], db: DB, server: Server) 
     email = form.get("email", "").strip().lower()
     password = form.get("password", "")
     target = safe_next(form.get("next"))
-    wait = server.throttle.retry_after(email)
+    client = request.client.host if request.client else "unknown"
+    wait = await server.throttle.retry_after(db, email, client)
     if wait:
         return page(
             request,
@@ -95,7 +96,7 @@ async def login_submit(request: Request[Any, Any, Any], db: DB, server: Server) 
     user = await db.scalar(select(User).where(User.email == email)) if email else None
     ok = await verify_password(user.password_hash if user else await _dummy_hash(), password)
     if user is None or not ok or not password:
-        server.throttle.failed(email)
+        await server.throttle.failed(db, email, client)
         if user is not None:
             db.add(
                 AuditLog(
@@ -105,7 +106,7 @@ async def login_submit(request: Request[Any, Any, Any], db: DB, server: Server) 
                     details={},
                 )
             )
-            await db.commit()
+        await db.commit()
         return page(
             request,
             "login.html",
@@ -114,7 +115,7 @@ async def login_submit(request: Request[Any, Any, Any], db: DB, server: Server) 
             email=email,
             error="login.invalid",
         )
-    server.throttle.succeeded(email)
+    await server.throttle.succeeded(db, email, client)
     token = await create_web_session(db, user.id)
     db.add(AuditLog(household_id=user.household_id, user_id=user.id, action="auth.sign_in"))
     await db.commit()
