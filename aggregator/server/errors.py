@@ -143,6 +143,7 @@ _HTTP_KEYS = {
     409: "http.conflict",
     413: "http.too_large",
     415: "http.bad_request",
+    422: "http.invalid",
     429: "http.too_many",
 }
 
@@ -155,7 +156,8 @@ def handle_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Re
     key = _HTTP_KEYS.get(status, "http.bad_request")
     detail = None
     if isinstance(exc, ValidationException) and _is_api(request):
-        detail = exc.extra
+        # A request the API could read but not accept: 422 naming the fields.
+        status, key, detail = 422, "http.invalid", exc.extra
     headers = dict(exc.headers or {})
     return _respond(request, status, key, detail=detail, headers=headers or None)
 

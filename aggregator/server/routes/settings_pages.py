@@ -6,7 +6,6 @@ import hashlib
 import re
 import secrets
 import zoneinfo
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -24,12 +23,12 @@ from ...storage.models import (
     OutboxMessage,
     User,
     WebSession,
-    to_minor,
     utcnow,
 )
+from ..forms import FormCheck, parse_int, parse_roubles
 from ..i18n import LANGS
 from ..integration import hash_password, verify_password
-from ..rendering import page
+from ..rendering import page, translate
 from .auth import INVITATION_TTL, validate_new_password
 from .common import DB, Server, form_data, owner_required, redirect, require_user
 
@@ -40,17 +39,8 @@ _EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 
 
 def parse_threshold(value: str | None, field: str = "threshold") -> int | None:
-    """Roubles typed by a person ("150", "150,50", "1 000") as kopecks; empty means none."""
-    text = (value or "").strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
-    if not text:
-        return None
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValidationException(f"{field}: a sum in roubles, e.g. 150 or 150,50") from None
-    if not amount.is_finite() or amount < 0 or amount > 10_000_000:
-        raise ValidationException(f"{field}: between 0 and 10 000 000")
-    return to_minor(amount)
+    """Roubles typed by a person ("150", "150,50", "1 000 ₽") as kopecks; empty means none."""
+    return parse_roubles(value, field)
 
 
 async def save_rule(
@@ -83,12 +73,7 @@ async def save_rule(
 
 
 def _int_field(form: dict[str, str], name: str, low: int, high: int) -> int | None:
-    raw = form.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ValidationException(f"{name}: a whole number from {low} to {high}")
-    return int(raw)
+    return parse_int(form.get(name), name, low, high)
 
 
 async def _defaults(db: DB, household_id: int) -> dict[str, AlertRule]:
@@ -117,6 +102,8 @@ async def alerts_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
         alert_lang=lang,
         saved=request.query_params.get("saved") == "1",
         error=None,
+        errors={},
+        typed=None,
     )
 
 
@@ -124,21 +111,39 @@ async def alerts_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
 async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     user = require_user(request)
     form = await form_data(request)
+    check = FormCheck()
     recipients = _EMAIL.findall(form.get("recipients", ""))
     garbage = _EMAIL.sub("", form.get("recipients", "")).replace(",", " ").replace(";", " ").split()
     if garbage:
-        raise ValidationException("recipients: e-mail addresses, one per line")
+        check.add("recipients", "form.expect_emails", example=garbage[0][:60])
     lang = form.get("lang", "ru") if form.get("lang") in LANGS else "ru"
     common = {"recipients": recipients, "lang": lang}
-    reminder_h = _int_field(form, "reminder_hours", 1, 24 * 30)
+    reminder_h = check(_int_field, form, "reminder_hours", 1, 24 * 30)
+    threshold = check(parse_threshold, form.get("threshold"))
+    margin = check(parse_threshold, form.get("margin"), "margin")
+    days = check(_int_field, form, "days", 1, 60)
+    suspension_days = check(_int_field, form, "suspension_days", 1, 60)
+    if check:
+        return page(
+            request,
+            "alerts.html",
+            status_code=400,
+            rules=await _defaults(db, user.household_id),
+            recipients=form.get("recipients", ""),
+            alert_lang=lang,
+            saved=False,
+            error="form.check_fields",
+            errors=check.messages(lambda key, **v: translate(request, key, **v)),
+            typed=form,
+        )
     await save_rule(
         db,
         user.household_id,
         None,
         "low_balance",
         enabled=form.get("low_balance_enabled") == "on",
-        threshold_minor=parse_threshold(form.get("threshold")),
-        margin_minor=parse_threshold(form.get("margin"), "margin"),
+        threshold_minor=threshold,
+        margin_minor=margin,
         reminder_interval_s=reminder_h * 3600 if reminder_h else None,
         **common,
     )
@@ -148,7 +153,7 @@ async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
         None,
         "runs_out",
         enabled=form.get("runs_out_enabled") == "on",
-        days=_int_field(form, "days", 1, 60),
+        days=days,
         reminder_interval_s=reminder_h * 3600 if reminder_h else None,
         **common,
     )
@@ -166,7 +171,7 @@ async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
         None,
         "suspension_ends",
         enabled=form.get("suspension_ends_enabled") == "on",
-        days=_int_field(form, "suspension_days", 1, 60),
+        days=suspension_days,
         **common,
     )
     db.add(AuditLog(household_id=user.household_id, user_id=user.user_id, action="alerts.updated"))
@@ -398,6 +403,8 @@ async def settings_page(request: Request[Any, Any, Any], db: DB) -> Response[Any
         zones=_ZONES,
         saved=request.query_params.get("saved"),
         error=None,
+        errors={},
+        typed={},
     )
 
 
@@ -413,6 +420,20 @@ async def settings_save(request: Request[Any, Any, Any], db: DB) -> Response[Any
     row = await db.get(User, user.user_id)
     household = await db.get(Household, user.household_id)
     assert row is not None and household is not None
+    check = FormCheck()
+    interval = check(_int_field, form, "poll_interval_min", 5, 24 * 60) if user.is_owner else None
+    if check:  # nothing is changed; the page again with everything typed
+        return page(
+            request,
+            "settings.html",
+            status_code=400,
+            household=household,
+            zones=_ZONES,
+            saved=None,
+            error="form.check_fields",
+            errors=check.messages(lambda key, **v: translate(request, key, **v)),
+            typed=form,
+        )
     row.display_name = form.get("display_name", "").strip()[:200]
     if form.get("lang") in LANGS:
         row.lang = form["lang"]
@@ -423,8 +444,7 @@ async def settings_save(request: Request[Any, Any, Any], db: DB) -> Response[Any
         tz = form.get("timezone", "")
         if tz in _ZONES:
             household.timezone = tz
-        interval = _int_field(form, "poll_interval_min", 5, 24 * 60)
-        if interval:
+        if interval:  # empty keeps the current interval (the demo's is below a minute)
             household.poll_interval_s = interval * 60
     await db.commit()
     return redirect(request, "/settings?saved=profile")
@@ -446,6 +466,8 @@ async def change_password(request: Request[Any, Any, Any], db: DB) -> Response[A
             zones=_ZONES,
             saved=None,
             error="settings.wrong_password",
+            errors={},
+            typed={},
         )
     problem = validate_new_password(
         form.get("new_password", ""), form.get("new_password_confirm", "")
@@ -459,6 +481,8 @@ async def change_password(request: Request[Any, Any, Any], db: DB) -> Response[A
             zones=_ZONES,
             saved=None,
             error=problem,
+            errors={},
+            typed={},
         )
     row.password_hash = await hash_password(form["new_password"])
     # Every other session of this user ends.

@@ -1,0 +1,96 @@
+"""Forms validate in place: the field is marked, the message says what is expected, nothing
+typed is lost; numbers accept Russian formatting; the API answers 422 naming the field."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from aggregator.server.forms import FieldInvalid, parse_int, parse_roubles
+from aggregator.storage.models import AlertRule, Household
+
+from .conftest import Harness
+
+
+@pytest.mark.parametrize(
+    ("typed", "kopecks"),
+    [
+        ("150", 150_00),
+        ("150,50", 150_50),
+        ("150.5", 150_50),
+        ("1 234,56 ₽", 1234_56),
+        ("1\u00a0234,56\u00a0₽", 1234_56),
+        ("  99 руб.", 99_00),
+        ("", None),
+    ],
+)
+def test_roubles_as_people_type_them(typed: str, kopecks: int | None) -> None:
+    assert parse_roubles(typed, "threshold") == kopecks
+
+
+@pytest.mark.parametrize("typed", ["сто рублей", "1,2,3", "12,345", "-5", "1e3x", "15 000 000"])
+def test_roubles_that_are_not_a_sum_name_the_field(typed: str) -> None:
+    with pytest.raises(FieldInvalid) as problem:
+        parse_roubles(typed, "threshold")
+    assert problem.value.field == "threshold" and problem.value.status_code == 422
+
+
+def test_whole_numbers() -> None:
+    assert parse_int(" 15 ", "days", 1, 60) == 15
+    with pytest.raises(FieldInvalid, match="days"):
+        parse_int("0", "days", 1, 60)
+
+
+async def test_alert_settings_keep_everything_typed_on_a_wrong_field(signed_in: Harness) -> None:
+    h = signed_in
+    await h.page("/settings/alerts")
+    form = {
+        "low_balance_enabled": "on",
+        "threshold": "сто рублей",
+        "margin": "5,50",
+        "days": "7",
+        "recipients": "mama@example.ru\nпапа",
+        "lang": "ru",
+    }
+    bad = await h.post("/settings/alerts", form)
+    assert bad.status_code == 400
+    page = bad.text
+    assert 'id="threshold" name="threshold" inputmode="decimal" value="сто рублей"' in page
+    assert 'aria-invalid="true" aria-describedby="threshold-error threshold-hint"' in page
+    assert "Нужна сумма в рублях цифрами, например 150 или 150,50." in page
+    assert "не похоже на адрес: «папа»" in page and 'value="5,50"' in page
+    assert "mama@example.ru\nпапа</textarea>" in page
+    async with h.app.state.server.db() as db:
+        assert list(await db.scalars(select(AlertRule))) == []  # nothing half-saved
+
+    form.update(threshold="1 234,56 ₽", recipients="mama@example.ru")
+    assert (await h.post("/settings/alerts", form)).status_code in (302, 303)
+    saved = await h.page("/settings/alerts")
+    assert 'value="1234,56"' in saved.text and 'value="5,50"' in saved.text
+
+
+async def test_settings_save_in_the_demo_with_a_poll_under_a_minute(signed_in: Harness) -> None:
+    h = signed_in
+    async with h.app.state.server.db() as db:
+        await db.execute(update(Household).values(poll_interval_s=20))
+        await db.commit()
+    page = await h.page("/settings")
+    assert 'value="0"' not in page.text and "каждые 20 с" in page.text
+    form = {"display_name": "Иван", "household_name": "Смирновы", "poll_interval_min": ""}
+    assert (await h.post("/settings", form)).status_code in (302, 303)
+    async with h.app.state.server.db() as db:
+        assert (await db.scalar(select(Household.poll_interval_s))) == 20
+    bad = await h.post("/settings", {**form, "poll_interval_min": "2", "display_name": "Ваня"})
+    assert bad.status_code == 400
+    assert "Целое число от 5 до 1440." in bad.text and 'value="Ваня"' in bad.text
+    assert 'value="2"' in bad.text
+
+
+async def test_api_answers_422_naming_the_field(signed_in: Harness) -> None:
+    h = signed_in
+    current = (await h.api("GET", "/alerts")).json()
+    response = await h.api("PUT", "/alerts", json={**current, "threshold": "сто рублей"})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["key"] == "http.invalid"
+    assert "threshold" in str(error["detail"])
