@@ -1,11 +1,17 @@
-"""The Rostelecom dialect on the wire: the passport's pages and tokens, the client-api JSON."""
+"""The Rostelecom dialect on the wire: two hosts (passport, lk), the anti-robot page, forms in
+``mergeConfig``, the ``sso-auth`` cookie session with its CSRF token, the client-api JSON.
+
+A plain HTTP client stands in for the passport's JavaScript here, doing what the scripts do
+(the anti-robot cookie, reading ``mergeConfig``), as AnyBalance's login.rt.js does; the plugin's
+browser tests drive the real pages in Chromium."""
 
 from __future__ import annotations
 
-import datetime as dt
+import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -13,13 +19,14 @@ import pytest_asyncio
 from litestar import Litestar
 from reference_provider.app import create_app
 from reference_provider.backend import Backend
-from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-REALM = "/rostelecom/passport/auth/realms/b2c"
+PASSPORT = "/rostelecom/passport"
+REALM = PASSPORT + "/auth/realms/b2c"
 AUTH = REALM + "/protocol/openid-connect/auth"
-TOKEN = REALM + "/protocol/openid-connect/token"
-API = "/rostelecom/client-api/"
-LK = "http://127.0.0.1/rostelecom/lk/sso-auth"
+LK = "/rostelecom/lk"
+SSO_AUTH = f"http://127.0.0.1{LK}/sso-auth/"
+API = LK + "/client-api/"
+BODY = {"client_uuid": "0C6E1D2B-1111-4222-8333-444455556666", "current_page": "main"}
 
 
 @pytest.fixture(scope="module")
@@ -41,425 +48,226 @@ async def client(app: Litestar) -> AsyncIterator[tuple[Backend, httpx.AsyncClien
         yield backend, http
 
 
-def form(html: str, selector: str) -> tuple[str, dict[str, str]]:
-    node = HTMLParser(html).css_first(selector)
-    assert node is not None, selector
-    hidden = {
-        n.attributes.get("name") or "": n.attributes.get("value") or ""
-        for n in node.css("input[type=hidden]")
+def merge_config(html: str) -> dict[str, Any]:
+    match = re.search(r"<script[^>]*>\s*mergeConfig\((\{.*?\})\);</script>", html, re.S)
+    assert match, html[:400]
+    return dict(json.loads(match.group(1)))
+
+
+def page_message(html: str) -> dict[str, Any] | None:
+    match = re.search(r"window\.__config__\s*=\s*\{[^{]*?message:\s*(null|\{.*?\})\};", html, re.S)
+    assert match, html[:400]
+    value = json.loads(match.group(1))
+    return dict(value) if value else None
+
+
+async def pass_bot_check(http: httpx.AsyncClient, url: str, **params: str) -> httpx.Response:
+    """The anti-robot page first; do what its script does (the cookie), then load again."""
+    r = await http.get(url, params=params)
+    assert r.status_code == 200 and "bobcmn" in r.text, r.text[:300]
+    nonce = re.search(r'var n = "([0-9a-f]+)"', r.text)
+    assert nonce
+    http.cookies.set("rt_bot_pass", nonce.group(1)[::-1], path=PASSPORT + "/")
+    return await http.get(url, params=params)
+
+
+async def start_screen(http: httpx.AsyncClient, redirect_uri: str = SSO_AUTH) -> str:
+    params = {
+        "response_type": "code",
+        "scope": "openid",
+        "client_id": "lk_b2c",
+        "redirect_uri": redirect_uri,
+        "state": '{"uuid":"4FFD0547-33CA-45D7-B795-E0D6C65DE0C5"}',
     }
-    return node.attributes.get("action") or "", hidden
-
-
-async def login_page(http: httpx.AsyncClient, redirect_uri: str = LK, **extra: str) -> str:
-    q = {"client_id": "lk_b2c", "redirect_uri": redirect_uri, "state": "s-1", **extra}
-    r = await http.get(AUTH, params=q)
-    assert r.status_code == 200, r.text[:300]
+    r = await pass_bot_check(http, AUTH, **params)
+    assert r.status_code == 200
     return r.text
 
 
-async def code_for(
+async def password_screen(http: httpx.AsyncClient) -> dict[str, Any]:
+    config = merge_config(await start_screen(http))
+    assert config["step"] == "start"
+    r = await http.post(config["url"]["loginAction"], data={"address": "", "standard_auth_btn": ""})
+    assert r.status_code == 200
+    config = merge_config(r.text)
+    assert config["step"] == "password"
+    return config
+
+
+async def log_in(
     http: httpx.AsyncClient,
     tab: str = "LOGIN",
     user: str = "smirnov.ivan",
-    password: str = "Rostelecom2024",
-) -> str:
-    action, hidden = form(await login_page(http), "form#kc-form-login")
-    r = await http.post(
-        action, data={**hidden, "tab_type": tab, "username": user, "password": password}
-    )
-    assert r.status_code == 302, r.text[:500]
-    location = r.headers["location"]
-    assert location.startswith(LK + "?")
+    pw: str = "Rostelecom2024",
+) -> httpx.Response:
+    config = await password_screen(http)
+    data = {"tab_type": tab, "username": user, "password": pw, "rememberMe": "on"}
+    return await http.post(config["url"]["loginAction"], data=data)
+
+
+async def into_cabinet(http: httpx.AsyncClient, response: httpx.Response) -> None:
+    assert response.status_code == 302, response.text[:400]
+    location = response.headers["location"]
+    assert location.startswith(SSO_AUTH + "?")
     query = parse_qs(urlsplit(location).query)
-    assert query["state"] == ["s-1"]
-    return query["code"][0]
+    assert query["state"] == ['{"uuid":"4FFD0547-33CA-45D7-B795-E0D6C65DE0C5"}']
+    r = await http.get(location)
+    assert r.status_code == 302 and r.headers["location"].endswith(LK + "/")
+    assert http.cookies.get("SESSION") and http.cookies.get("CSRF-TOKEN")
 
 
-async def tokens(http: httpx.AsyncClient, **kwargs: str) -> dict[str, Any]:
-    code = await code_for(http, **kwargs)
-    r = await http.post(
-        TOKEN,
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": "lk_b2c",
-            "redirect_uri": LK,
-        },
-    )
-    assert r.status_code == 200, r.text
-    data: dict[str, Any] = r.json()
-    return data
-
-
-async def api(http: httpx.AsyncClient, token: str, method: str, **body: Any) -> httpx.Response:
-    return await http.post(API + method, json=body, headers={"Authorization": f"Bearer {token}"})
-
-
-async def test_login_page_offers_four_identifiers_codes_and_sso(client: Any) -> None:
-    _, http = client
-    tree = HTMLParser(await login_page(http))
-    assert [t.attributes["data-tab"] for t in tree.css("[data-tab]")] == [
-        "PHONE",
-        "EMAIL",
-        "LOGIN",
-        "LS",
-    ]
-    assert tree.css_first("form#kc-form-login input[name=password]") is not None
-    assert tree.css_first("form#kc-form-otp-request input[name=channel][value=email]")
-    providers = [a.attributes["data-provider"] for a in tree.css("a.social-link")]
-    assert providers == ["gosuslugi", "tbank", "vk", "ok", "mailru"]
-    assert tree.css_first("a#reset-password") is not None
-    assert tree.css_first("html").attributes["lang"] == "ru"
-
-
-@pytest.mark.parametrize(
-    ("query", "message"),
-    [
-        ({"client_id": "other", "redirect_uri": LK}, "client_id"),
-        ({"client_id": "lk_b2c", "redirect_uri": "https://evil.example/cb"}, "redirect_uri"),
-        ({"client_id": "lk_b2c", "redirect_uri": "javascript:alert(1)"}, "redirect_uri"),
-        ({"client_id": "lk_b2c", "redirect_uri": LK, "kc_idp_hint": "facebook"}, "способ"),
-    ],
-)
-async def test_bad_authorization_requests_are_refused(
-    client: Any, query: dict[str, str], message: str
-) -> None:
-    _, http = client
-    r = await http.get(AUTH, params=query)
-    assert r.status_code == 400 and message in r.text
+async def api(http: httpx.AsyncClient, method: str, csrf: bool = True, **body: Any) -> Any:
+    headers = {"CSRF-TOKEN": http.cookies.get("CSRF-TOKEN") or ""} if csrf else {}
+    r = await http.post(API + method, json={**BODY, **body}, headers=headers)
+    return r.status_code, r.json()
 
 
 @pytest.mark.parametrize(
     ("tab", "user"),
     [
         ("LOGIN", "smirnov.ivan"),
-        ("PHONE", "+7 903 123-45-67"),
-        ("EMAIL", "IVAN.SMIRNOV@example.ru"),
+        ("PHONE", "79031234567"),
+        ("EMAIL", "ivan.smirnov@example.ru"),
         ("LS", "361000000001"),
     ],
 )
-async def test_each_identifier_logs_in_and_the_code_is_spent_once(
-    client: Any, tab: str, user: str
+async def test_each_tab_logs_in_and_opens_a_cookie_session(
+    client: tuple[Backend, httpx.AsyncClient], tab: str, user: str
 ) -> None:
     _, http = client
-    code = await code_for(http, tab, user)
-    form_data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "client_id": "lk_b2c",
-        "redirect_uri": LK,
-    }
-    r = await http.post(TOKEN, data=form_data)
-    data = r.json()
-    assert data["token_type"] == "Bearer" and data["expires_in"] == 600
-    assert data["refresh_token"] and r.headers["cache-control"] == "no-store"
-    again = await http.post(TOKEN, data=form_data)
-    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    await into_cabinet(http, await log_in(http, tab, user))
+    status, reply = await api(http, "checkSession")
+    assert (status, reply["isSessionLost"]) == (200, False)
 
 
-async def test_token_endpoint_refuses_strangers(client: Any) -> None:
+async def test_without_the_script_only_the_anti_robot_page_comes(
+    client: tuple[Backend, httpx.AsyncClient],
+) -> None:
     _, http = client
-    code = await code_for(http)
-    r = await http.post(
-        TOKEN,
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": "lk_b2c",
-            "redirect_uri": "http://127.0.0.1/x",
-        },
-    )
-    assert r.json()["error"] == "invalid_grant"
-    r = await http.post(
-        TOKEN, data={"grant_type": "authorization_code", "code": code, "client_id": "someone"}
-    )
-    assert r.status_code == 401
-    r = await http.post(TOKEN, data={"grant_type": "password", "client_id": "lk_b2c"})
-    assert r.json()["error"] == "unsupported_grant_type"
+    params = {"client_id": "lk_b2c", "redirect_uri": SSO_AUTH, "state": "x"}
+    for _ in range(2):
+        r = await http.get(AUTH, params=params)
+        assert "bobcmn" in r.text and "mergeConfig(" not in r.text
 
 
-async def test_login_errors_are_shown_on_the_page(client: Any) -> None:
+async def test_a_wrong_password_comes_back_in_the_config_message(
+    client: tuple[Backend, httpx.AsyncClient],
+) -> None:
     _, http = client
-    action, hidden = form(await login_page(http), "form#kc-form-login")
-    r = await http.post(
-        action, data={**hidden, "tab_type": "LOGIN", "username": "smirnov.ivan", "password": "nope"}
-    )
-    feedback = HTMLParser(r.text).css_first("#kc-feedback")
-    assert feedback is not None and feedback.attributes["data-error"] == "invalid_credentials"
-    r = await http.post(
-        action, data={**hidden, "tab_type": "LS", "username": "12345", "password": "nope"}
-    )
-    assert "12 цифр" in r.text
-    r = await http.post(action, data={**hidden, "tab_type": "XX", "username": "a"})
-    assert HTMLParser(r.text).css_first("#kc-feedback") is not None
-    r = await http.post(REALM + "/login-actions/authenticate?session_code=gone", data={})
-    assert r.status_code == 400 and "истекло" in r.text
-
-
-async def test_captcha_is_demanded_on_a_new_device(client: Any) -> None:
-    backend, http = client
-    action, hidden = form(await login_page(http), "form#kc-form-login")
-    data = {**hidden, "tab_type": "PHONE", "username": "9161234567", "password": "Petrova2024"}
-    r = await http.post(action, data=data)
-    tree = HTMLParser(r.text)
-    image = tree.css_first("#captcha-block img#captcha-image")
-    captcha_id = tree.css_first("#captcha-block input[name=captchaId]")
-    assert image is not None and captcha_id is not None
-    png = await http.get(image.attributes["src"] or "")
-    assert png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
-    cid = captcha_id.attributes["value"] or ""
-    r = await http.post(
-        action, data={**data, "captchaId": cid, "captcha": backend.captcha_answer(captcha_id=cid)}
-    )
-    assert r.status_code == 302 and "code=" in r.headers["location"]
-
-
-async def test_one_time_code_by_email(client: Any) -> None:
-    backend, http = client
-    action, hidden = form(await login_page(http), "form#kc-form-otp-request")
-    r = await http.post(
-        action, data={**hidden, "tab_type": "LOGIN", "username": "smirnov.ivan", "channel": "email"}
-    )
-    dest = HTMLParser(r.text).css_first("#otp-destination")
-    assert dest is not None and dest.attributes["data-channel"] == "email"
-    mail = backend.outbox_for("rostelecom", "ivan.smirnov@example.ru", "email", "login")[-1]
-    verify, _ = form(r.text, "form#kc-form-otp")
-    r = await http.post(verify, data={"code": mail.code})
-    assert r.status_code == 302 and r.headers["location"].startswith(LK)
-
-
-async def test_password_reset_with_the_policy(client: Any) -> None:
-    backend, http = client
-    tree = HTMLParser(await login_page(http))
-    reset_url = tree.css_first("a#reset-password").attributes["href"] or ""
-    page = (await http.get(reset_url)).text
-    action, hidden = form(page, "form#kc-reset-password-form")
-    base = {"tab_type": "PHONE", "username": "9031234567", "channel": "sms"}
-    r = await http.post(action, data={**hidden, **base, "captcha": "wrong"})
-    assert 'data-error="captcha_invalid"' in r.text
-    action, hidden = form(r.text, "form#kc-reset-password-form")
-    answer = backend.captcha_answer(captcha_id=hidden["captchaId"])
-    r = await http.post(action, data={**hidden, **base, "captcha": answer})
-    confirm, _ = form(r.text, "form#kc-update-password-form")
-    code = backend.last_code("rostelecom", "9031234567", purpose="password_reset")
-    for bad, error in [
-        ("short1A", "password_policy"),
-        ("nouppercase1", "password_policy"),
-        ("Пароль2024Ab", "password_policy"),
-    ]:
-        r = await http.post(
-            confirm, data={"code": code, "password_new": bad, "password_confirm": bad}
-        )
-        assert f'data-error="{error}"' in r.text, bad
-    r = await http.post(
-        confirm,
-        data={"code": code, "password_new": "NewPass2024", "password_confirm": "NewPass2025"},
-    )
-    assert 'data-error="password_mismatch"' in r.text
-    r = await http.post(
-        confirm,
-        data={"code": code, "password_new": "NewPass2024", "password_confirm": "NewPass2024"},
-    )
-    assert "Пароль изменён" in r.text
-    await code_for(http, password="NewPass2024")
-
-
-async def test_sso_button_goes_through_the_identity_provider(client: Any) -> None:
-    _, http = client
-    tree = HTMLParser(await login_page(http))
-    button = tree.css_first("a#social-gosuslugi").attributes["href"] or ""
-    r = await http.get(button)
-    assert r.status_code == 302
-    idp = urlsplit(r.headers["location"])
-    assert idp.path == "/idp/gosuslugi/authorize"
-    q = parse_qs(idp.query)
-    assert q["client_id"] == ["lk_b2c"]
-    assert q["redirect_uri"][0].endswith(REALM + "/broker/gosuslugi/endpoint")
-    page = await http.get(r.headers["location"])
-    action, hidden = form(page.text, "form")
-    consent = await http.post(
-        urljoin(str(page.url), action),
-        data={**hidden, "username": "ivan.smirnov", "password": "sso-demo-2024"},
-    )
-    action, hidden = form(consent.text, "form")
-    back = await http.post(urljoin(str(consent.url), action), data={**hidden, "decision": "allow"})
-    endpoint = await http.get(back.headers["location"])
-    assert endpoint.status_code == 302
-    final = endpoint.headers["location"]
-    assert final.startswith(LK + "?") and "code=" in final and "state=s-1" in final
-    lk = await http.get(final)  # the registered page never spends the code
-    assert "Вход выполнен" in lk.text
-    code = parse_qs(urlsplit(final).query)["code"][0]
-    r = await http.post(
-        TOKEN,
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": "lk_b2c",
-            "redirect_uri": LK,
-        },
-    )
+    r = await log_in(http, pw="Wrong-Pass-1")
     assert r.status_code == 200
+    message = page_message(r.text)
+    assert message and message["code"] == "invalid_credentials"
+    assert "парол" in message["summary"].lower()
 
 
-async def test_refresh_token_lives_as_long_as_the_domain_session(client: Any) -> None:
+async def test_a_captcha_is_demanded_through_merge_config(
+    client: tuple[Backend, httpx.AsyncClient],
+) -> None:
     backend, http = client
-    data = await tokens(http)
-    assert (await api(http, data["access_token"], "getAccounts")).status_code == 200
-    backend.advance(minutes=11)
-    r = await api(http, data["access_token"], "getAccounts")
-    assert r.status_code == 401 and r.json()["isSessionLost"] is True
-    r = await http.post(
-        TOKEN,
-        data={
-            "grant_type": "refresh_token",
-            "client_id": "lk_b2c",
-            "refresh_token": data["refresh_token"],
-        },
-    )
-    fresh = r.json()["access_token"]
-    assert (await api(http, fresh, "getAccounts")).status_code == 200
-    backend.expire_sessions(operator="rostelecom")
-    r = await http.post(
-        TOKEN,
-        data={
-            "grant_type": "refresh_token",
-            "client_id": "lk_b2c",
-            "refresh_token": data["refresh_token"],
-        },
-    )
-    assert r.json()["error"] == "invalid_grant"
-    r = await api(http, fresh, "checkSession")
-    assert r.status_code == 200 and r.json()["isSessionLost"] is True
-
-
-async def test_client_api_money_in_kopecks_and_errors(client: Any) -> None:
-    backend, http = client
-    token = (await tokens(http))["access_token"]
-    accounts = (await api(http, token, "getAccounts")).json()["accounts"]
-    first = accounts[0]
-    assert first["number"] == "361000000001" and isinstance(first["accountId"], int)
-    assert [s["type"] for s in first["services"]] == ["INTERNET", "IPTV"]
-    balance = (await api(http, token, "getAccountBalanceV2", accountId=first["accountId"])).json()
-    acc = backend.account_by_number("rostelecom", "361000000001")
-    assert balance["balance"] == backend.balance(acc) == 154000
-    assert isinstance(balance["balance"], int)
-    info = (
-        await api(http, token, "getServiceInfo", serviceId=first["services"][0]["serviceId"])
-    ).json()
-    assert info["status"] == "CONNECTED"
-    blocked = (await api(http, token, "getServiceInfo", accountId=accounts[1]["accountId"])).json()
-    assert blocked["status"] == "VOLUNTARY_BLOCKED" and blocked["voluntaryBlockEndDate"]
-    anna = backend.account_by_number("rostelecom", "361000000010").id.removeprefix("acc-")
-    r = (await api(http, token, "getAccountBalanceV2", accountId=int(anna))).json()
-    assert r == {
-        "isError": True,
-        "errorCode": "ACCESS_DENIED",
-        "errorMsg": "Нет доступа к этому счёту",
+    r = await log_in(http, "EMAIL", "anna.petrova@example.ru", "Petrova2024")  # a new device
+    config = merge_config(r.text)
+    assert config["captchaId"] and config["captchaUrl"]
+    image = await http.get(f"{config['captchaUrl']}/{config['captchaId']}")
+    assert image.headers["content-type"] == "image/png" and image.content.startswith(b"\x89PNG")
+    data = {
+        "tab_type": "EMAIL",
+        "username": "anna.petrova@example.ru",
+        "password": "Petrova2024",
+        "captcha_id": config["captchaId"],
+        "code": backend.captcha_answer(captcha_id=config["captchaId"]),
     }
-    assert (await api(http, token, "noSuchMethod")).json()["errorCode"] == "NOT_FOUND"
+    await into_cabinet(http, await http.post(config["url"]["loginAction"], data=data))
+
+
+async def test_a_one_time_code_from_the_first_screen(
+    client: tuple[Backend, httpx.AsyncClient],
+) -> None:
+    backend, http = client
+    config = merge_config(await start_screen(http))
     r = await http.post(
-        API + "getAccounts", content=b"{nope", headers={"Authorization": f"Bearer {token}"}
+        config["url"]["loginAction"], data={"address": "+7 903 123-45-67", "otp_get_code": ""}
     )
-    assert r.status_code == 200 and r.json()["errorCode"] == "BAD_REQUEST"
-    r = await api(http, token, "createPayment", accountId=first["accountId"], amount=100.5)
-    assert r.json()["errorCode"] == "BAD_REQUEST"
-    r = await http.get(API + "getAccounts")
-    assert r.status_code in (404, 405) and r.json()["isError"] is True
-    r = await http.get("/rostelecom/passport/nowhere")
-    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    config = merge_config(r.text)
+    assert config["step"] == "otp" and config["otp"]["channel"] == "sms"
+    wrong = await http.post(config["url"]["otpAction"], data={"code": "000000"})
+    assert (page_message(wrong.text) or {}).get("code") == "code_invalid"
+    code = backend.last_code("rostelecom")
+    await into_cabinet(http, await http.post(config["url"]["otpAction"], data={"code": code}))
 
 
-async def test_financial_operations_need_the_sms_code(client: Any) -> None:
-    backend, http = client
-    token = (await tokens(http))["access_token"]
-    account = (await api(http, token, "getAccounts")).json()["accounts"][3]["accountId"]
-    r = (await api(http, token, "createPayment", accountId=account, amount=30000)).json()
-    assert r["needConfirm"] is True and r["maskedPhone"] == "+7 903 ***-**-67"
-    wrong = (
-        await api(http, token, "confirmOperation", confirmId=r["confirmId"], code="000000")
-    ).json()
-    assert wrong["errorCode"] == "INVALID_CODE" and wrong["attemptsLeft"] == 2
-    code = backend.last_code("rostelecom", purpose="top_up")
-    done = (await api(http, token, "confirmOperation", confirmId=r["confirmId"], code=code)).json()
-    assert done["operation"] == "top_up" and done["balance"] == -21000 + 30000
-    again = (await api(http, token, "confirmOperation", confirmId=r["confirmId"], code=code)).json()
-    assert again["errorCode"] == "NOT_FOUND"
-    off = (
-        await api(http, token, "changeOption", accountId=account, optionId="rt-ip", enabled=True)
-    ).json()
-    assert off["needConfirm"] is True  # a paid option
-
-
-async def test_block_reports_autopay_notifications(client: Any) -> None:
-    backend, http = client
-    token = (await tokens(http))["access_token"]
-    account = (await api(http, token, "getAccounts")).json()["accounts"][0]["accountId"]
-    today = backend.clock.today()
-    start, end = today + dt.timedelta(days=5), today + dt.timedelta(days=10)
-    body = {"accountId": account, "startDate": start.isoformat(), "endDate": end.isoformat()}
-    cost = (await api(http, token, "getVoluntaryBlockCost", **body)).json()
-    assert (cost["days"], cost["total"]) == (6, 0)
-    block = (await api(http, token, "blockServices", **body)).json()
-    assert block["block"]["state"] == "SCHEDULED"
-    assert (await api(http, token, "blockServices", **body)).json()["errorCode"] == "REJECTED"
-    assert (await api(http, token, "unblockServices", accountId=account)).json()["block"] is None
-    order = (
-        await api(
-            http,
-            token,
-            "orderDetail",
-            accountId=account,
-            format="XLS",
-            dateFrom=(today - dt.timedelta(days=10)).isoformat(),
-            dateTo=today.isoformat(),
-        )
-    ).json()
-    r = await http.get(
-        API + "downloadDetail",
-        params={"reportId": order["reportId"]},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert r.content[:4] == b"PK\x03\x04"
-    r = await http.get(API + "downloadDetail", params={"reportId": order["reportId"]})
-    assert r.status_code == 401
-    r = (
-        await api(
-            http,
-            token,
-            "setAutopay",
-            accountId=account,
-            enabled=True,
-            threshold=10000,
-            amount=50000,
-        )
-    ).json()
-    assert r["autopay"]["enabled"] is True and r["autopay"]["cardMask"]
-    assert (r["autopay"]["threshold"], r["autopay"]["amount"]) == (10000, 50000)
-    r = (await api(http, token, "setNotificationSettings", channels={"PUSH": True})).json()
-    assert r["channels"] == {"SMS": True, "EMAIL": True, "PUSH": True}
-    bad = (await api(http, token, "setNotificationSettings", channels={"FAX": True})).json()
-    assert bad["errorCode"] == "BAD_REQUEST"
-
-
-async def test_bulk_sessions_for_benchmarks(client: Any) -> None:
+async def test_sso_through_the_broker_ends_in_the_cabinet(
+    client: tuple[Backend, httpx.AsyncClient],
+) -> None:
     _, http = client
-    r = await http.post("/sim/accounts/bulk", json={"operator": "rostelecom", "count": 2})
-    assert r.status_code == 201
-    account = r.json()["accounts"][1]
-    session = account["session"]
-    assert set(session) == {"access_token", "refresh_token", "expires_at"}
-    accounts = (await api(http, session["access_token"], "getAccounts")).json()["accounts"]
-    assert [a["number"] for a in accounts] == [account["number"]]
-    balance = await api(
-        http, session["access_token"], "getAccountBalanceV2", accountId=accounts[0]["accountId"]
+    config = merge_config(await start_screen(http))
+    gosuslugi = next(s for s in config["social"] if s["id"] == "gosuslugi")
+    r = await http.get(gosuslugi["url"])
+    assert r.status_code == 302 and "/idp/gosuslugi/authorize" in r.headers["location"]
+
+
+async def test_the_client_api_reads_as_the_independent_clients_read_it(
+    client: tuple[Backend, httpx.AsyncClient],
+) -> None:
+    backend, http = client
+    await into_cabinet(http, await log_in(http))
+    _, accounts = await api(http, "getAccounts")
+    first = accounts["accounts"][0]
+    assert isinstance(first["accountId"], int) and first["number"] == "361000000001"
+    services = first["services"]
+    assert [s["type"] for s in services] == [1, 8]  # internet and interactive TV
+    _, balance = await api(http, "getAccountBalanceV2", accountId=first["accountId"])
+    assert balance["balance"] is None  # split over sub-accounts
+    assert sum(s["balance"] for s in balance["subAccounts"]) == backend.balance(
+        backend.account(f"acc-{first['accountId']}")
     )
-    assert balance.json()["balance"] == 50000
+    ids = [s["serviceId"] for s in services]
+    _, names = await api(http, "getServiceTariffName", servicesId=ids)
+    assert names["tariffNames"] == {str(i): "Интернет + ТВ" for i in ids}
+    _, info = await api(http, "getServiceInfo", serviceId=ids[0])
+    assert info["status"] == "ACTIVE"
+    mobile = next(a for a in accounts["accounts"] if a["services"][0]["type"] == 16)
+    _, tariff = await api(http, "getServiceTariff", serviceId=mobile["services"][0]["serviceId"])
+    units = {o["limits"][0]["unit"] for o in tariff["options"]}
+    assert units == {"мин", "SMS", "МБ"} and isinstance(tariff["fee"], int)
+    _, fpl = await api(http, "getFplStatus")
+    assert fpl["balance"] == 350 and fpl["levelInfo"]["level"] == "STANDARD"
+    _, profile = await api(http, "getProfile")
+    assert (profile["login"], profile["lastName"]) == ("smirnov.ivan", "Смирнов")
+    blocked = next(a for a in accounts["accounts"] if a["number"] == "361000000002")
+    _, info = await api(http, "getServiceInfo", serviceId=blocked["services"][0]["serviceId"])
+    assert info["status"] == "VOLUNTARY_BLOCKED" and info["voluntaryBlockEndDate"]
 
 
-async def test_openapi_schema_still_builds(client: Any) -> None:
+async def test_changes_need_the_csrf_header(client: tuple[Backend, httpx.AsyncClient]) -> None:
     _, http = client
-    r = await http.get("/schema/openapi.json")
-    assert r.status_code == 200
-    assert "/rostelecom/client-api/{method}" in r.json()["paths"]
+    await into_cabinet(http, await log_in(http))
+    _, accounts = await api(http, "getAccounts")
+    acc = accounts["accounts"][0]["accountId"]
+    status, reply = await api(http, "changeTariff", csrf=False, accountId=acc, tariffId="x")
+    assert status == 403 and reply["isError"] is True
+    status, reply = await api(http, "changeTariff", accountId=acc, tariffId="rt-inet500")
+    assert status == 200 and reply["needConfirm"] is True
+
+
+async def test_a_lost_session(client: tuple[Backend, httpx.AsyncClient]) -> None:
+    _, http = client
+    status, reply = await api(http, "checkSession")
+    assert (status, reply["isSessionLost"]) == (200, True)
+    status, reply = await api(http, "getAccounts")
+    assert status == 401 and reply["isError"] and reply["isSessionLost"]
+
+
+async def test_the_chat_answers_at_once_or_later(
+    client: tuple[Backend, httpx.AsyncClient],
+) -> None:
+    backend, http = client
+    await into_cabinet(http, await log_in(http))
+    _, accounts = await api(http, "getAccounts")
+    acc = accounts["accounts"][0]["accountId"]
+    _, topics = await api(http, "getChatTopics")
+    assert {t["topicId"] for t in topics["topics"]} >= {"general", "billing"}
+    _, sent = await api(http, "sendChatMessage", accountId=acc, topicId="general", text="бонус?")
+    assert [m["author"] for m in sent["messages"]] == ["CLIENT", "BOT"]
+    _, history = await api(http, "getChatHistory", accountId=acc)
+    assert history["messages"][-1]["author"] == "BOT"
