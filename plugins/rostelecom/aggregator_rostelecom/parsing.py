@@ -1,28 +1,27 @@
-"""Reading Rostelecom's answers: the passport's HTML pages and the client-api JSON. Pure.
+"""Reading Rostelecom's answers: the passport's pages and the cabinet's client-api JSON. Pure.
 
-Two kinds of payload:
-
-* the passport (an OpenID Connect server, realm ``b2c``) answers with HTML pages: the login
-  page (tabs LOGIN / PHONE / EMAIL / LS, a password form, a one-time code request, a captcha on
-  demand, SSO buttons) and the page asking for the one-time code. :func:`parse_login_page`
-  reads them with a real HTML parser; a page that lost its forms is a :class:`ParseError`.
-* ``client-api/<method>`` answers JSON. Errors come as ``isError`` / ``errorMsg`` (and
-  ``errorCode``); a lost session as ``isSessionLost``. **Money is in kopecks** and must be an
-  integer: a float or a string where kopecks are expected is a changed API, never a balance.
+* The passport builds its forms with JavaScript from data on the page: ``mergeConfig({...})``
+  (the action URL, ``captchaId``, ``captchaUrl``, the step) and ``window.__config__ =
+  {message: {summary}}`` for the feedback (AnyBalance's login.rt.js reads the same two).
+  :func:`parse_merge_config` and :func:`parse_page_message` read them from the page's HTML.
+* ``lk.rt.ru/client-api/<method>`` answers JSON. Errors come as ``isError`` with ``errorMsg``
+  (or ``errorMessage``) and maybe ``errorCode``; a lost session as ``isSessionLost``. **Money is
+  in kopecks.** Replies are read tolerantly, as a scraper that must live for years: unknown
+  fields are ignored, nulls are accepted where the reading can do without, numbers come as int
+  or text; a :class:`ParseError` is for a reply that truly lacks what the reading needs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import urljoin
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
-from selectolax.lexbor import LexborHTMLParser as HTMLParser
-from selectolax.lexbor import LexborNode as Node
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError
 
 from aggregator import (
     AccountLocked,
@@ -36,12 +35,15 @@ from aggregator.core.models import (
     AccountState,
     AutopaySettings,
     Balance,
+    ChatAuthor,
+    ChatMessage,
+    ChatTopic,
     CostRule,
     Money,
     NewsItem,
+    PackageRemainder,
     Payment,
     PaymentKind,
-    PollResult,
     Profile,
     Service,
     Subaccount,
@@ -50,43 +52,93 @@ from aggregator.core.models import (
     SuspensionState,
     Tariff,
     TariffCatalogue,
+    Usage,
+    UsageUnit,
 )
 
 __all__ = [
+    "AccountInfo",
+    "BonusStatus",
     "ConfirmRequest",
-    "LoginPage",
-    "OtpPage",
+    "PageMessage",
+    "ServiceLine",
     "check_api",
+    "login_error",
     "parse_accounts",
     "parse_autopay",
     "parse_balance",
     "parse_block",
     "parse_block_quote",
-    "parse_bonus",
+    "parse_chat",
+    "parse_chat_topics",
     "parse_confirm_request",
     "parse_confirm_result",
-    "parse_login_page",
+    "parse_fpl_status",
+    "parse_merge_config",
     "parse_notifications",
     "parse_operation",
     "parse_options",
-    "parse_otp_page",
+    "parse_page_message",
     "parse_payments",
-    "parse_poll",
     "parse_profile",
     "parse_promotions",
     "parse_report_order",
     "parse_service_info",
+    "parse_service_tariff",
+    "parse_tariff_names",
     "parse_tariffs",
-    "parse_token",
 ]
 
 _M = TypeVar("_M", bound=BaseModel)
 _MSK = dt.timezone(dt.timedelta(hours=3))
-Kopecks = Annotated[StrictInt, Field(ge=-10_000_000_000, le=10_000_000_000)]
+
+
+def _int_like(value: Any) -> Any:
+    """An integer from int or text ("12345", " -12 345 "); a float only when whole."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.replace("\u00a0", "").replace(" ", "").strip()
+        if re.fullmatch(r"[+-]?\d+", text):
+            return int(text)
+        if re.fullmatch(r"[+-]?\d+\.0+", text):
+            return int(text.split(".")[0])
+    return value
+
+
+def _decimal_like(value: Any) -> Any:
+    """A decimal from int, float or text (comma or point, more decimals allowed)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if isinstance(value, str):
+        text = value.replace("\u00a0", "").replace(" ", "").replace(",", ".").strip()
+        try:
+            return Decimal(text)
+        except InvalidOperation:
+            return value
+    return value
+
+
+#: Kopecks: an integer, as int or text (a float with a fraction is a changed API).
+Kopecks = Annotated[int, BeforeValidator(_int_like), Field(ge=-10_000_000_000, le=10_000_000_000)]
+Number = Annotated[Decimal, BeforeValidator(_decimal_like)]
+Count = Annotated[int, BeforeValidator(_int_like)]
+
+
+def _text_id(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+#: An identifier the cabinet sends as a number or as text.
+Id = Annotated[str, BeforeValidator(_text_id)]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=False)
 
 
 def _shape(model: type[_M], payload: Any, what: str, secrets: Iterable[str] = ()) -> _M:
@@ -106,8 +158,11 @@ def _kopecks(value: int) -> Money:
 def _date(value: str | None, payload: Any) -> dt.date | None:
     if value is None or value == "":
         return None
+    text = value.strip()
     try:
-        return dt.date.fromisoformat(value[:10])
+        if re.fullmatch(r"\d{2}\.\d{2}\.\d{4}.*", text):
+            return dt.datetime.strptime(text[:10], "%d.%m.%Y").date()
+        return dt.date.fromisoformat(text[:10])
     except ValueError:
         raise ParseError("rostelecom: a date is not a date", payload=payload) from None
 
@@ -122,7 +177,7 @@ def _datetime(value: str, payload: Any) -> dt.datetime:
 
 # -- client-api errors ---------------------------------------------------------------------
 
-_SESSION_CODES = {"SESSION_LOST", "SESSION_EXPIRED", "UNAUTHORIZED"}
+_SESSION_CODES = {"SESSION_LOST", "SESSION_EXPIRED", "UNAUTHORIZED", "NOT_AUTHORIZED"}
 _REJECT_CODES = {
     "BAD_REQUEST",
     "NOT_FOUND",
@@ -132,14 +187,16 @@ _REJECT_CODES = {
     "INVALID_CODE",
     "CODE_EXPIRED",
     "VALIDATION_ERROR",
+    "CSRF_TOKEN_INVALID",
 }
 
 
 class _ApiError(_Wire):
-    isError: StrictBool = False
-    isSessionLost: StrictBool = False
-    errorCode: str | None = None
+    isError: bool | None = False
+    isSessionLost: bool | None = False
+    errorCode: Id | None = None
     errorMsg: str | None = None
+    errorMessage: str | None = None
 
 
 def check_api(payload: Any, secrets: Iterable[str] = ()) -> Mapping[str, Any]:
@@ -152,253 +209,190 @@ def check_api(payload: Any, secrets: Iterable[str] = ()) -> Mapping[str, Any]:
         raise SessionExpired("rostelecom: the session is lost")
     if not head.isError:
         return payload
-    message = (head.errorMsg or "")[:500]
+    message = re.sub(r"<[^>]+>", "", head.errorMsg or head.errorMessage or "")[:500]
     if code == "TOO_MANY_REQUESTS":
         raise RateLimited(message or "too many requests")
     if code in _REJECT_CODES or code == "":
+        # the cabinet's own words ("Программа «Бонус» временно недоступна", ...)
         raise OperationRejected(message or "rejected", code=code or None)
     raise ParseError(
         f"rostelecom: unknown errorCode {code[:40]!r}", payload=payload, secrets=secrets
     )
 
 
-# -- token ---------------------------------------------------------------------------------
-
-
-class _Token(_Wire):
-    access_token: str = Field(min_length=8, max_length=8192)
-    refresh_token: str | None = Field(default=None, max_length=8192)
-    expires_in: StrictInt = Field(gt=0, le=10 * 365 * 86400)
-    refresh_expires_in: StrictInt | None = None
-    token_type: str
-
-
-def parse_token(payload: Any, secrets: Iterable[str] = ()) -> dict[str, Any]:
-    """The token endpoint's answer -> session data (``access_token``, ``refresh_token``,
-    ``expires_at`` as a POSIX time). An OAuth ``error`` reply raises InvalidCredentials."""
-    if isinstance(payload, Mapping) and "error" in payload and "access_token" not in payload:
-        error = str(payload.get("error"))[:60]
-        if error == "invalid_grant":
-            raise SessionExpired(f"rostelecom: the passport refused the grant ({error})")
-        raise InvalidCredentials(f"rostelecom: the passport refused the token ({error})")
-    token = _shape(_Token, payload, "token", secrets)
-    if token.token_type.lower() != "bearer":
-        raise ParseError(
-            "rostelecom: the token is not a bearer token", payload=payload, secrets=secrets
-        )
-    now = dt.datetime.now(dt.UTC).timestamp()
-    data: dict[str, Any] = {
-        "access_token": token.access_token,
-        "expires_at": int(now + token.expires_in),
-    }
-    if token.refresh_token:
-        data["refresh_token"] = token.refresh_token
-    return data
-
-
 # -- passport pages ------------------------------------------------------------------------
 
 
-@dataclass
-class LoginPage:
-    """What the passport's login page offers."""
+@dataclass(frozen=True)
+class PageMessage:
+    """The passport's feedback (``window.__config__.message``)."""
 
-    password_action: str
-    otp_action: str | None
-    hidden: dict[str, str] = field(default_factory=dict)
-    otp_hidden: dict[str, str] = field(default_factory=dict)
-    tabs: list[str] = field(default_factory=list)
-    captcha_id: str | None = None
-    captcha_image: str | None = None
-    error_code: str | None = None
-    error_text: str = ""
-    sso: dict[str, str] = field(default_factory=dict)  # provider -> absolute URL
+    summary: str
+    code: str | None = None
+    kind: str = "error"
 
 
-@dataclass
-class OtpPage:
-    """The page asking for the one-time code."""
-
-    action: str
-    hidden: dict[str, str] = field(default_factory=dict)
-    destination: str = ""
-    channel: str = "sms"
-    code_length: int | None = None
-    error_code: str | None = None
-    error_text: str = ""
-
-
-def _hidden(form: Node) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for node in form.css("input[type=hidden]"):
-        name = node.attributes.get("name")
-        if name:
-            out[name] = node.attributes.get("value") or ""
-    return out
+def _json_after(html: str, pattern: str) -> Any:
+    """The JSON value that starts right after ``pattern`` in ``html`` (None when absent)."""
+    match = re.search(pattern, html)
+    if match is None:
+        return None
+    try:
+        value, _ = json.JSONDecoder().raw_decode(html[match.end() :])
+    except ValueError:
+        return None
+    return value
 
 
-def _feedback(tree: HTMLParser) -> tuple[str | None, str]:
-    node = tree.css_first("#kc-feedback")
-    if node is None:
-        return None, ""
-    code = node.attributes.get("data-error") or None
-    return code, " ".join(node.text(separator=" ").split())[:300]
+def parse_merge_config(html: str) -> dict[str, Any] | None:
+    """The passport screen's ``mergeConfig({...})`` data, None when the page has none."""
+    value = _json_after(html, r"<script[^>]*>\s*mergeConfig\(")
+    return dict(value) if isinstance(value, Mapping) else None
 
 
-def _abs(page_url: str, href: str | None) -> str | None:
-    return urljoin(page_url, href) if href else None
-
-
-def parse_login_page(html: str, page_url: str) -> LoginPage:
-    """The passport's login page: forms, tabs, captcha, error, SSO buttons."""
-    tree = HTMLParser(html)
-    form = tree.css_first("form#kc-form-login")
-    if form is None or not form.attributes.get("action"):
-        raise ParseError("rostelecom: the login page has no login form", payload=html[:2000])
-    for name in ("username", "password", "tab_type"):
-        if form.css_first(f"[name={name}]") is None:
-            raise ParseError(
-                f"rostelecom: the login form lost its {name} field", payload=html[:2000]
-            )
-    otp = tree.css_first("form#kc-form-otp-request")
-    page = LoginPage(
-        password_action=urljoin(page_url, form.attributes["action"] or ""),
-        otp_action=_abs(page_url, otp.attributes.get("action")) if otp is not None else None,
-        hidden={k: v for k, v in _hidden(form).items() if k != "tab_type"},
-        otp_hidden={k: v for k, v in _hidden(otp).items() if k != "tab_type"} if otp else {},
-        tabs=[
-            t.attributes.get("data-tab") or ""
-            for t in tree.css("[data-tab]")
-            if t.attributes.get("data-tab")
-        ],
+def parse_page_message(html: str) -> PageMessage | None:
+    """The passport's feedback on the page, None when there is none."""
+    value = _json_after(html, r"window\.__config__\s*=\s*\{[\s\S]*?message:\s*")
+    if not isinstance(value, Mapping) or not value.get("summary"):
+        return None
+    code = value.get("code")
+    return PageMessage(
+        summary=re.sub(r"<[^>]+>", "", str(value["summary"]))[:500],
+        code=str(code) if code else None,
+        kind=str(value.get("type") or "error"),
     )
-    captcha = tree.css_first("#captcha-block")
-    if captcha is not None:
-        image = captcha.css_first("img#captcha-image")
-        captcha_id = captcha.css_first("input[name=captchaId]")
-        if image is None or captcha_id is None or not image.attributes.get("src"):
-            raise ParseError("rostelecom: a captcha block without its image", payload=html[:2000])
-        page.captcha_image = urljoin(page_url, image.attributes["src"] or "")
-        page.captcha_id = captcha_id.attributes.get("value") or ""
-    page.error_code, page.error_text = _feedback(tree)
-    for link in tree.css("a.social-link"):
-        provider = link.attributes.get("data-provider")
-        href = link.attributes.get("href")
-        if provider and href:
-            page.sso[provider] = urljoin(page_url, href)
-    return page
 
 
-def parse_otp_page(html: str, page_url: str) -> OtpPage:
-    """The page where the one-time code is typed."""
-    tree = HTMLParser(html)
-    form = tree.css_first("form#kc-form-otp")
-    if form is None or not form.attributes.get("action") or form.css_first("[name=code]") is None:
-        raise ParseError("rostelecom: the code page has no code form", payload=html[:2000])
-    dest = tree.css_first("#otp-destination")
-    code_input = form.css_first("[name=code]")
-    length = code_input.attributes.get("maxlength") if code_input is not None else None
-    page = OtpPage(
-        action=urljoin(page_url, form.attributes["action"] or ""),
-        hidden=_hidden(form),
-        destination=" ".join(dest.text().split())[:60] if dest is not None else "",
-        channel=(dest.attributes.get("data-channel") or "sms") if dest is not None else "sms",
-        code_length=int(length) if length and length.isdigit() else None,
-    )
-    page.error_code, page.error_text = _feedback(tree)
-    return page
-
-
-def is_login_page(html: str) -> bool:
-    return HTMLParser(html).css_first("form#kc-form-login") is not None
-
-
-def is_otp_page(html: str) -> bool:
-    return HTMLParser(html).css_first("form#kc-form-otp") is not None
-
-
-def is_message_page(html: str) -> bool:
-    """The passport's message page (for example "the login page expired, start again")."""
-    return HTMLParser(html).css_first("#message-text") is not None
-
-
-def login_error(code: str | None, text: str) -> Exception:
+def login_error(message: PageMessage | None) -> Exception:
     """The contract error for the passport's feedback on a failed login."""
-    if code == "account_locked":
+    text = message.summary if message else ""
+    code = message.code if message else None
+    if code == "account_locked" or re.search(r"заблокирован", text, re.I):
         return AccountLocked(text or "the account is locked")
-    if code in ("invalid_credentials", "user_not_found", "code_invalid", None):
-        return InvalidCredentials(text or "wrong login or password")
     if code == "rate_limited":
         return RateLimited(text or "too many attempts")
-    return InvalidCredentials(text or code)
+    if code in ("invalid_credentials", "user_not_found", "code_invalid", None) or re.search(
+        r"логин|парол", text, re.I
+    ):
+        return InvalidCredentials(text or "wrong login or password")
+    return InvalidCredentials(text or code or "the passport refused the login")
 
 
-# -- accounts, balance -----------------------------------------------------------------------
+# -- accounts and their services ------------------------------------------------------------
 
-_SERVICE_KIND: dict[str, Literal["mobile", "internet", "tv", "landline", "bundle", "other"]] = {
+#: The cabinet's service types (AnyBalance main.js SERVICE_TYPE): integers, older text names.
+SERVICE_KINDS: dict[str, Literal["mobile", "internet", "tv", "landline", "bundle", "other"]] = {
+    "1": "internet",
     "INTERNET": "internet",
-    "IPTV": "tv",
-    "TV": "tv",
+    "2": "landline",
+    "TELEPHONY": "landline",
     "PHONE": "landline",
+    "4": "internet",
+    "WIFI": "internet",
+    "8": "tv",
+    "IPTV": "tv",
+    "14": "tv",
+    "DTV": "tv",
+    "15": "landline",
+    "OTT": "landline",
+    "16": "mobile",
+    "MVNO": "mobile",
     "MOBILE": "mobile",
+    "19": "tv",
 }
+#: Service types that are no service of their own (equipment rent).
+_SKIPPED_TYPES = {"6", "EQUIPMENT"}
 
 
-class _AccountService(_Wire):
-    serviceId: str | int
-    type: str = Field(min_length=1, max_length=40)
-    name: str | None = None
+class _Service(_Wire):
+    serviceId: Id
+    type: Id | None = None
+    number: Id | None = None
+    displayNumber: Id | None = None
 
 
 class _Account(_Wire):
-    accountId: str | int
-    number: str = Field(pattern=r"^\d{12}$")
-    name: str | None = None
+    accountId: Id
+    number: Id
     address: str | None = None
-    services: list[_AccountService] = []
+    services: list[_Service] | None = None
 
 
 class _Accounts(_Wire):
-    accounts: list[_Account]
+    accounts: list[_Account] | None = None
 
 
-def parse_accounts(payload: Any) -> list[Subaccount]:
-    """``getAccounts`` -> one subaccount per personal account (лицевой счёт)."""
+@dataclass(frozen=True)
+class ServiceLine:
+    service_id: str
+    kind: str
+    type: str
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    subaccount: Subaccount
+    services: tuple[ServiceLine, ...]
+
+
+def parse_accounts(payload: Any) -> list[AccountInfo]:
+    """``getAccounts`` -> every personal account (лицевой счёт) with its services."""
     check_api(payload)
     shaped = _shape(_Accounts, payload, "getAccounts")
-    out: list[Subaccount] = []
-    for acc in shaped.accounts:
-        kinds = {_SERVICE_KIND.get(s.type.upper(), "other") for s in acc.services}
+    out: list[AccountInfo] = []
+    for acc in shaped.accounts or []:
+        lines = tuple(
+            ServiceLine(
+                s.serviceId, SERVICE_KINDS.get((s.type or "").upper(), "other"), s.type or ""
+            )
+            for s in acc.services or []
+            if (s.type or "").upper() not in _SKIPPED_TYPES
+        )
+        kinds = {line.kind for line in lines}
         kind: Literal["mobile", "internet", "tv", "landline", "bundle", "other"]
-        kind = kinds.pop() if len(kinds) == 1 else ("bundle" if kinds else "other")
-        names = ", ".join(s.name or s.type for s in acc.services)
-        label = (acc.name or names or acc.address or "").strip()[:100]
-        n = acc.number
+        kind = kinds.pop() if len(kinds) == 1 else ("bundle" if kinds else "other")  # type: ignore[assignment]
+        n = re.sub(r"\D", "", acc.number) or acc.number
+        shown = f"{n[:3]} {n[3:6]} {n[6:9]} {n[9:]}" if len(n) == 12 else n
         out.append(
-            Subaccount(
-                id=str(acc.accountId),
-                number=f"{n[:3]} {n[3:6]} {n[6:9]} {n[9:]}",
-                label=label,
-                kind=kind,
+            AccountInfo(
+                Subaccount(
+                    id=acc.accountId,
+                    number=shown,
+                    label=(acc.address or "").strip()[:100],
+                    kind=kind,
+                ),
+                lines,
             )
         )
     return out
 
 
+class _SubBalance(_Wire):
+    balance: Kopecks | None = None
+
+
 class _Balance(_Wire):
-    balance: Kopecks
-    currency: Literal["RUB"] = "RUB"
+    balance: Kopecks | None = None
+    subAccounts: list[_SubBalance] | None = None
     creditLimit: Kopecks | None = None
     nextChargeDate: str | None = None
     nextChargeAmount: Kopecks | None = None
 
 
 def parse_balance(payload: Any, as_of: dt.datetime, bonus: Money | None = None) -> Balance:
-    """``getAccountBalanceV2`` -> Balance. ``balance`` is **kopecks**, an integer or an error."""
+    """``getAccountBalanceV2`` -> Balance. ``balance`` is **kopecks**; when it is null the money
+    is split over ``subAccounts`` and the balance is their sum (as AnyBalance's getAccBalance
+    reads it, without its rounding to roubles)."""
     check_api(payload)
     shaped = _shape(_Balance, payload, "getAccountBalanceV2")
+    amount = shaped.balance
+    if amount is None:
+        parts = [s.balance for s in shaped.subAccounts or [] if s.balance is not None]
+        if not parts:
+            raise ParseError("rostelecom: a balance with no money in it", payload=payload)
+        amount = sum(parts)
     return Balance(
-        amount=_kopecks(shaped.balance),
+        amount=_kopecks(amount),
         as_of=as_of,
         credit_limit=_kopecks(shaped.creditLimit) if shaped.creditLimit else None,
         bonus=bonus,
@@ -409,55 +403,269 @@ def parse_balance(payload: Any, as_of: dt.datetime, bonus: Money | None = None) 
     )
 
 
-class _Bonus(_Wire):
-    bonusBalance: Kopecks | None = None
+class _TariffNames(_Wire):
+    tariffNames: dict[str, str | None] | None = None
 
 
-def parse_bonus(payload: Any) -> Money | None:
-    """``getBonusBalance`` -> the bonus balance (kopecks), None without the programme."""
+def parse_tariff_names(payload: Any) -> dict[str, str]:
+    """``getServiceTariffName`` -> tariff name per serviceId; placeholders ("((...))") and
+    empty names are left out."""
     check_api(payload)
-    value = _shape(_Bonus, payload, "getBonusBalance").bonusBalance
-    return _kopecks(value) if value is not None else None
+    names = _shape(_TariffNames, payload, "getServiceTariffName").tariffNames or {}
+    return {
+        str(k): v.strip()
+        for k, v in names.items()
+        if isinstance(v, str) and v.strip() and "((" not in v
+    }
 
 
-# -- service info, tariffs -------------------------------------------------------------------
-
-_STATUS = {
+#: getServiceInfo ``status`` (AnyBalance main.js g_ServiceStatus) -> the account state.
+SERVICE_STATUS: dict[str, AccountState] = {
     "CONNECTED": AccountState.ACTIVE,
     "ACTIVE": AccountState.ACTIVE,
+    "INACTIVE": AccountState.ACTIVE,
     "BLOCKED": AccountState.BLOCKED,
-    "FINANCIAL_BLOCK": AccountState.BLOCKED,
+    "OPERATOR_BLOCK": AccountState.BLOCKED,
+    "FRAUD": AccountState.BLOCKED,
+    "LOSS_BLOCK": AccountState.BLOCKED,
     "VOLUNTARY_BLOCKED": AccountState.SUSPENDED,
+    "NOT_CONNECTED": AccountState.CLOSED,
     "DISCONNECTED": AccountState.CLOSED,
-    "CLOSED": AccountState.CLOSED,
+    "UNKNOWN_STATUS": AccountState.UNKNOWN,
 }
+#: The words the cabinet shows for each status (AnyBalance main.js g_ServiceStatus).
+STATUS_TEXT = {
+    "NOT_CONNECTED": "Не подключена",
+    "CONNECTED": "Услуга активна",
+    "BLOCKED": "Отключена за неуплату",
+    "VOLUNTARY_BLOCKED": "Включена добровольная блокировка",
+    "LOSS_BLOCK": "Заблокирована по утере/краже",
+    "ACTIVE": "Услуга активна и используется",
+    "INACTIVE": "Услуга не активна",
+    "OPERATOR_BLOCK": "Услуга заблокирована по инициативе оператора связи",
+    "FRAUD": "Блокировка за мошенничество",
+    "UNKNOWN_STATUS": "Статус не определен",
+}
+#: When several services disagree, the account shows the gravest state.
+_GRAVITY = [
+    AccountState.BLOCKED,
+    AccountState.SUSPENDED,
+    AccountState.ACTIVE,
+    AccountState.CLOSED,
+    AccountState.UNKNOWN,
+]
 
 
 class _ServiceInfo(_Wire):
-    serviceId: str | int | None = None
-    status: str = Field(min_length=1, max_length=40)
+    status: str | None = None
     voluntaryBlockEndDate: str | None = None
-    tariffName: str | None = Field(default=None, max_length=300)
 
 
-def parse_service_info(payload: Any) -> tuple[AccountState, dt.date | None, str | None]:
-    """``getServiceInfo`` -> (state, the voluntary block's end date, tariff name)."""
+@dataclass(frozen=True)
+class ServiceInfo:
+    state: AccountState
+    status: str
+    block_end: dt.date | None
+
+
+def parse_service_info(payload: Any) -> ServiceInfo:
+    """``getServiceInfo`` -> the service's state (operator blocks included), block end."""
     check_api(payload)
     shaped = _shape(_ServiceInfo, payload, "getServiceInfo")
-    state = _STATUS.get(shaped.status.upper(), AccountState.UNKNOWN)
-    end = _date(shaped.voluntaryBlockEndDate, payload)
-    if state is AccountState.SUSPENDED and end is None:
-        raise ParseError("rostelecom: a voluntary block without its end date", payload=payload)
-    return state, end, shaped.tariffName
+    status = (shaped.status or "UNKNOWN_STATUS").upper()
+    return ServiceInfo(
+        SERVICE_STATUS.get(status, AccountState.UNKNOWN),
+        status,
+        _date(shaped.voluntaryBlockEndDate, payload),
+    )
 
 
-def parse_poll(balance: Balance, service_info: Any) -> PollResult:
-    state, end, tariff = parse_service_info(service_info)
-    return PollResult(balance=balance, tariff_name=tariff, state=state, suspension_end=end)
+def account_state(infos: Iterable[ServiceInfo]) -> tuple[AccountState, dt.date | None]:
+    """The account's state from its services': the gravest one, and a block's end."""
+    infos = list(infos)
+    if not infos:
+        return AccountState.UNKNOWN, None
+    state = min((i.state for i in infos), key=_GRAVITY.index)
+    ends = [i.block_end for i in infos if i.state is AccountState.SUSPENDED and i.block_end]
+    return state, (max(ends) if ends else None)
+
+
+class _Limit(_Wire):
+    unit: str | None = None
+    remain: Number | None = None
+    total: Number | None = None
+    endDate: str | None = None
+
+
+class _Package(_Wire):
+    name: str | None = None
+    limits: list[_Limit] | None = None
+
+
+class _ServiceTariff(_Wire):
+    fee: Kopecks | None = None
+    options: list[_Package] | None = None
+
+
+def _unit(text: str) -> tuple[UsageUnit, Decimal] | None:
+    """The usage unit of a package limit and the factor to it (AnyBalance's unit regexes)."""
+    if re.search(r"SMS|СМС", text, re.I):
+        return UsageUnit.SMS, Decimal(1)
+    if re.search(r"MMS|ММС", text, re.I):
+        return None
+    if re.search(r"мин|MIN", text, re.I):
+        return UsageUnit.SECONDS, Decimal(60)
+    factors = {"к": 1 << 10, "k": 1 << 10, "м": 1 << 20, "m": 1 << 20, "г": 1 << 30, "g": 1 << 30}
+    match = re.search(r"([мmkкгg])[бb]|байт|byte", text, re.I)
+    if match:
+        prefix = (match.group(1) or "").lower()
+        return UsageUnit.BYTES, Decimal(factors.get(prefix, 1))
+    return None
+
+
+def parse_service_tariff(payload: Any) -> list[PackageRemainder]:
+    """``getServiceTariff`` -> package remainders (minutes, SMS, traffic) of a mobile service."""
+    check_api(payload)
+    shaped = _shape(_ServiceTariff, payload, "getServiceTariff")
+    out: list[PackageRemainder] = []
+    for package in shaped.options or []:
+        for limit in (package.limits or [])[:1]:
+            unit = _unit(limit.unit or "")
+            if unit is None or limit.remain is None:
+                continue
+            kind, factor = unit
+            out.append(
+                PackageRemainder(
+                    name=(package.name or limit.unit or "").strip()[:100],
+                    unit=kind,
+                    rest=(limit.remain * factor).quantize(Decimal(1)),
+                    size=(limit.total * factor).quantize(Decimal(1))
+                    if limit.total is not None
+                    else None,
+                )
+            )
+    return out
+
+
+def usage(remainders: list[PackageRemainder]) -> Usage:
+    return Usage(remainders=remainders)
+
+
+# -- the «Бонус» programme, the profile --------------------------------------------------------
+
+
+class _Level(_Wire):
+    level: str | None = None
+    name: str | None = None
+    expireDate: str | None = None
+
+
+class _Fpl(_Wire):
+    status: str | None = None
+    balance: Number | None = None
+    levelInfo: _Level | None = None
+
+
+@dataclass(frozen=True)
+class BonusStatus:
+    points: Decimal | None
+    level: str | None
+
+
+def parse_fpl_status(payload: Any) -> BonusStatus:
+    """``getFplStatus`` -> the «Бонус» points (None outside the programme) and the level.
+
+    "Not in the programme" (``status: MISSING``) and "temporarily unavailable" (an error) are
+    no points, not a failed poll."""
+    if isinstance(payload, Mapping) and payload.get("isError") and not payload.get("isSessionLost"):
+        return BonusStatus(None, None)
+    check_api(payload)
+    shaped = _shape(_Fpl, payload, "getFplStatus")
+    if (shaped.status or "").upper() == "MISSING" or shaped.balance is None:
+        return BonusStatus(None, None)
+    level = shaped.levelInfo.name or shaped.levelInfo.level if shaped.levelInfo else None
+    return BonusStatus(shaped.balance, level)
+
+
+class _Profile(_Wire):
+    lastName: str | None = None
+    name: str | None = None
+    middleName: str | None = None
+    login: Id | None = None
+    email: str | None = None
+    phone: Id | None = None
+
+
+def parse_profile(payload: Any, account_number: str | None = None) -> Profile:
+    """``getProfile`` -> the ID's owner: last name, name, middle name (as the clients join
+    them), phone and e-mail."""
+    check_api(payload)
+    shaped = _shape(_Profile, payload, "getProfile")
+    full = " ".join(p.strip() for p in (shaped.lastName, shaped.name, shaped.middleName) if p)
+    return Profile(
+        full_name=full or None,
+        phone=shaped.phone or None,
+        email=shaped.email or None,
+        account_number=account_number,
+    )
+
+
+# -- the online chat (assumed shapes: the seed only) --------------------------------------------
+
+
+class _Topic(_Wire):
+    topicId: Id
+    name: str
+
+
+class _Topics(_Wire):
+    topics: list[_Topic] | None = None
+
+
+def parse_chat_topics(payload: Any) -> list[ChatTopic]:
+    check_api(payload)
+    return [
+        ChatTopic(id=t.topicId, title=t.name.strip()[:200])
+        for t in _shape(_Topics, payload, "getChatTopics").topics or []
+    ]
+
+
+class _Message(_Wire):
+    messageId: Id
+    topicId: Id | None = None
+    author: str | None = None
+    authorName: str | None = None
+    text: str = ""
+    date: str
+
+
+class _Messages(_Wire):
+    messages: list[_Message] | None = None
+
+
+_AUTHORS = {"CLIENT": ChatAuthor.USER, "USER": ChatAuthor.USER, "BOT": ChatAuthor.BOT}
+
+
+def parse_chat(payload: Any) -> list[ChatMessage]:
+    check_api(payload)
+    return [
+        ChatMessage(
+            id=m.messageId,
+            topic_id=m.topicId,
+            author=_AUTHORS.get((m.author or "").upper(), ChatAuthor.AGENT),
+            author_name=m.authorName,
+            text=m.text[:4000],
+            sent_at=_datetime(m.date, payload),
+        )
+        for m in _shape(_Messages, payload, "chat").messages or []
+    ]
+
+
+# -- tariffs, options (assumed shapes) ---------------------------------------------------------
 
 
 class _Tariff(_Wire):
-    tariffId: str | int
+    tariffId: Id
     name: str = Field(min_length=1, max_length=300)
     cost: Kopecks | None = None
     period: Literal["month", "day", "year", "once"] | None = "month"
@@ -468,21 +676,15 @@ class _Pending(_Tariff):
     effectiveDate: str
 
 
-class _CurrentTariff(_Wire):
-    tariffName: str = Field(min_length=1, max_length=300)
-    tariffId: str | int | None = None
-    cost: Kopecks | None = None
-    description: str | None = None
-    pendingTariff: _Pending | None = None
-
-
 class _Tariffs(_Wire):
-    tariffs: list[_Tariff]
+    current: _Tariff
+    tariffs: list[_Tariff] | None = None
+    pendingTariff: _Pending | None = None
 
 
 def _tariff(t: _Tariff) -> Tariff:
     return Tariff(
-        id=str(t.tariffId),
+        id=t.tariffId,
         name=t.name.strip(),
         price=_kopecks(t.cost) if t.cost is not None else None,
         period=t.period,
@@ -490,32 +692,21 @@ def _tariff(t: _Tariff) -> Tariff:
     )
 
 
-def parse_tariffs(current: Any, available: Any) -> TariffCatalogue:
-    """``getServiceTariffName`` + ``getAvailableTariffs`` -> the catalogue."""
-    check_api(current)
-    cur = _shape(_CurrentTariff, current, "getServiceTariffName")
-    check_api(available)
-    offered = [_tariff(t) for t in _shape(_Tariffs, available, "getAvailableTariffs").tariffs]
-    current_tariff = Tariff(
-        id=str(cur.tariffId) if cur.tariffId is not None else cur.tariffName,
-        name=cur.tariffName.strip(),
-        price=_kopecks(cur.cost) if cur.cost is not None else None,
-        description=(cur.description or "")[:1000],
-    )
-    pending = _tariff(cur.pendingTariff) if cur.pendingTariff is not None else None
-    pending_from = (
-        _date(cur.pendingTariff.effectiveDate, current) if cur.pendingTariff is not None else None
-    )
+def parse_tariffs(payload: Any) -> TariffCatalogue:
+    """``getAvailableTariffs`` -> the catalogue (current, offered, pending change)."""
+    check_api(payload)
+    shaped = _shape(_Tariffs, payload, "getAvailableTariffs")
+    pending = shaped.pendingTariff
     return TariffCatalogue(
-        current=current_tariff, available=offered, pending=pending, pending_from=pending_from
+        current=_tariff(shaped.current),
+        available=[_tariff(t) for t in shaped.tariffs or []],
+        pending=_tariff(pending) if pending is not None else None,
+        pending_from=_date(pending.effectiveDate, payload) if pending is not None else None,
     )
-
-
-# -- options (services) ------------------------------------------------------------------------
 
 
 class _Option(_Wire):
-    optionId: str | int
+    optionId: Id
     name: str = Field(min_length=1, max_length=300)
     cost: Kopecks | None = None
     period: Literal["month", "day", "year", "once"] | None = "month"
@@ -525,12 +716,12 @@ class _Option(_Wire):
 
 
 class _Options(_Wire):
-    options: list[_Option]
+    options: list[_Option] | None = None
 
 
 def _option(o: _Option) -> Service:
     return Service(
-        id=str(o.optionId),
+        id=o.optionId,
         name=o.name.strip(),
         enabled=o.isActive,
         price=_kopecks(o.cost) if o.cost is not None else None,
@@ -543,7 +734,7 @@ def _option(o: _Option) -> Service:
 def parse_options(payload: Any) -> list[Service]:
     """``getServiceOptions`` -> services with their state and price (kopecks)."""
     check_api(payload)
-    return [_option(o) for o in _shape(_Options, payload, "getServiceOptions").options]
+    return [_option(o) for o in _shape(_Options, payload, "getServiceOptions").options or []]
 
 
 def parse_option(payload: Any) -> Service:
@@ -567,7 +758,7 @@ class _Confirm(_Wire):
     needConfirm: StrictBool = False
     confirmId: str | None = Field(default=None, max_length=200)
     maskedPhone: str | None = Field(default=None, max_length=60)
-    codeLength: StrictInt | None = None
+    codeLength: Count | None = None
 
 
 def parse_confirm_request(payload: Any) -> ConfirmRequest | None:
@@ -585,7 +776,7 @@ class _Operation(_Wire):
     operation: str | None = None
     message: str | None = None
     effectiveDate: str | None = None
-    attemptsLeft: StrictInt | None = None
+    attemptsLeft: Count | None = None
 
 
 def parse_operation(payload: Any) -> tuple[str, dt.date | None]:
@@ -614,9 +805,9 @@ def parse_confirm_result(payload: Any) -> tuple[bool, str, dt.date | None, int |
 
 
 class _Rule(_Wire):
-    freeDays: StrictInt | None = None
+    freeDays: Count | None = None
     dailyFee: Kopecks = 0
-    maxDays: StrictInt | None = None
+    maxDays: Count | None = None
     description: str | None = None
 
 
@@ -671,9 +862,9 @@ def parse_block(payload: Any) -> Suspension:
 class _Quote(_Wire):
     startDate: str
     endDate: str
-    days: StrictInt = Field(ge=0)
-    freeDays: StrictInt = Field(ge=0)
-    paidDays: StrictInt = Field(ge=0)
+    days: Count = Field(ge=0)
+    freeDays: Count = Field(ge=0)
+    paidDays: Count = Field(ge=0)
     total: Kopecks
     rule: _Rule
 
@@ -763,20 +954,6 @@ class _ReportOrder(_Wire):
 def parse_report_order(payload: Any) -> str:
     check_api(payload)
     return str(_shape(_ReportOrder, payload, "orderDetail").reportId)
-
-
-class _Profile(_Wire):
-    fullName: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    login: str | None = None
-
-
-def parse_profile(payload: Any, account_number: str | None = None) -> Profile:
-    check_api(payload)
-    p = _shape(_Profile, payload.get("profile"), "getProfile")
-    phone = "+7" + p.phone if p.phone and re.fullmatch(r"\d{10}", p.phone) else p.phone
-    return Profile(full_name=p.fullName, phone=phone, email=p.email, account_number=account_number)
 
 
 class _Promotion(_Wire):

@@ -1,19 +1,20 @@
-"""The Rostelecom provider: an SSO passport, four identifiers, SMS-confirmed operations.
+"""The Rostelecom provider: the passport in a real browser, the cabinet on a cookie session.
 
-Login goes through the passport, an OpenID Connect server (realm ``b2c``, client ``lk_b2c``)::
+Rostelecom serves two hosts (see :attr:`RostelecomProvider.hosts`): the passport
+``b2c.passport.rt.ru`` (Keycloak realm ``b2c``, client ``lk_b2c``) and the cabinet ``lk.rt.ru``.
+Login (:mod:`.browser_login`) drives the passport in the host's shared Chromium: the anti-robot
+page, the first screen, the identifier tab, a password or a one-time code, a captcha relayed to
+the person; the passport sends the browser to ``lk.rt.ru/sso-auth/``, which opens the cabinet's
+cookie session, and the cookies go to httpx (:mod:`.client`). SSO (Госуслуги, Т-Банк, VK,
+Одноклассники, Mail.ru) is a round trip through the person's own browser: the passport's URL
+with ``kc_idp_hint`` out, the callback with ``code`` and ``state`` back, handed to ``sso-auth``.
 
-    GET  .../openid-connect/auth?client_id=lk_b2c&redirect_uri=R&state=S   -> the login page
-    POST the login form (tab_type LOGIN|PHONE|EMAIL|LS, username, password)
-         -> 302 R?code=..&state=S             (or the page again: error, captcha)
-    or POST the code request (channel sms|email) -> the code page -> POST code -> 302 R?code=..
-    POST .../openid-connect/token (authorization_code) -> access and refresh tokens
-    SSO: the user's browser opens the auth URL with ``kc_idp_hint`` (Госуслуги, Т-Банк, VK,
-         Одноклассники, Mail.ru), logs in at the identity provider, and comes back to R with
-         ``code`` and ``state``; ``continue_login(callback_url=...)`` checks ``state``, exchanges.
-
-The access token expires; the refresh token renews it without a person (``refreshed_session``
-hands the renewed session back to the poller). Every personal account under the ID is a
-subaccount; ``account`` is its ``accountId``.
+Polling reads ``client-api`` as AnyBalance and mbplugin do: ``getAccounts``,
+``getAccountBalanceV2`` (kopecks, maybe split over ``subAccounts``), ``getServiceTariffName``,
+``getServiceInfo`` (states, operator blocks included), ``getServiceTariff`` (package
+remainders), ``getFplStatus`` (the «Бонус» programme), ``getProfile``. A lost session raises
+:class:`SessionExpired`; the host logs in again from the stored password (one browser login),
+never more often than the session is lost.
 
 Financial operations (tariff change, a paid service, a payment) answer with a one-time SMS code:
 the method returns a ``Challenge`` with ``operation`` set and :meth:`confirm` finishes it.
@@ -22,11 +23,16 @@ the method returns a ``Challenge`` with ``operation`` set and :meth:`confirm` fi
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import secrets
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Coroutine
 from decimal import Decimal
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from aggregator import (
     Challenge,
@@ -34,10 +40,12 @@ from aggregator import (
     ChallengeKind,
     Credentials,
     FlowExpired,
+    Host,
     IdentifierKind,
     IdentifierSpec,
     InvalidCredentials,
     LoginScheme,
+    NotSupported,
     OperationRejected,
     ParseError,
     PasswordPolicy,
@@ -47,10 +55,13 @@ from aggregator import (
     Session,
     SessionExpired,
     SsoProvider,
+    Unavailable,
 )
 from aggregator.core.models import (
     AutopaySettings,
     Balance,
+    ChatMessage,
+    ChatTopic,
     Money,
     NewsItem,
     OperationResult,
@@ -67,13 +78,28 @@ from aggregator.core.models import (
     TariffCatalogue,
     TariffChangeResult,
     TopUpResult,
+    Usage,
 )
 from aggregator.transport import server_clock
 
 from . import parsing
-from .client import RostelecomClient
+from .browser_login import (
+    CAPTCHA_TTL_S,
+    STEP_CAPTCHA,
+    STEP_CODE,
+    LiveLogin,
+    LoginDone,
+    open_login,
+    request_code,
+    submit_code,
+    submit_password,
+)
+from .client import LkClient
 
 __all__ = ["RostelecomProvider"]
+
+CLIENT_ID = "lk_b2c"
+REALM = "/auth/realms/b2c"
 
 PASSWORD_POLICY = PasswordPolicy(
     min_length=8,
@@ -86,22 +112,24 @@ PASSWORD_POLICY = PasswordPolicy(
     description_en="8 to 20 characters: upper- and lower-case Latin letters and digits",
 )
 
+PHONE = IdentifierSpec(
+    kind=IdentifierKind.PHONE,
+    label_ru="Телефон",
+    label_en="Phone",
+    pattern=r"\d{10}",
+    hint_ru="Мобильный номер, например +7 903 123-45-67",
+    hint_en="A mobile number, e.g. +7 903 123-45-67",
+    example="+7 903 123-45-67",
+)
+EMAIL = IdentifierSpec(
+    kind=IdentifierKind.EMAIL,
+    label_ru="Электронная почта",
+    label_en="E-mail",
+    example="ivan@example.ru",
+)
 IDENTIFIERS = [
-    IdentifierSpec(
-        kind=IdentifierKind.PHONE,
-        label_ru="Телефон",
-        label_en="Phone",
-        pattern=r"\d{10}",
-        hint_ru="Мобильный номер, например +7 903 123-45-67",
-        hint_en="A mobile number, e.g. +7 903 123-45-67",
-        example="+7 903 123-45-67",
-    ),
-    IdentifierSpec(
-        kind=IdentifierKind.EMAIL,
-        label_ru="Электронная почта",
-        label_en="E-mail",
-        example="ivan@example.ru",
-    ),
+    PHONE,
+    EMAIL,
     IdentifierSpec(
         kind=IdentifierKind.LOGIN,
         label_ru="Логин",
@@ -122,13 +150,6 @@ IDENTIFIERS = [
     ),
 ]
 
-TAB_TYPE = {
-    IdentifierKind.PHONE: "PHONE",
-    IdentifierKind.EMAIL: "EMAIL",
-    IdentifierKind.LOGIN: "LOGIN",
-    IdentifierKind.ACCOUNT_NUMBER: "LS",
-}
-
 SCHEME_PASSWORD = LoginScheme(
     id="password",
     title_ru="Постоянный пароль",
@@ -137,11 +158,12 @@ SCHEME_PASSWORD = LoginScheme(
     secret=SecretKind.PASSWORD,
     password_policy=PASSWORD_POLICY,
 )
+# The passport's first screen sends a one-time code to the phone or the e-mail typed there.
 SCHEME_SMS = LoginScheme(
     id="sms_code",
     title_ru="Временный код по SMS",
     title_en="One-time code by SMS",
-    identifiers=IDENTIFIERS,
+    identifiers=[PHONE],
     secret=SecretKind.SMS_CODE,
     silent_relogin=False,
 )
@@ -149,7 +171,7 @@ SCHEME_EMAIL = LoginScheme(
     id="email_code",
     title_ru="Временный код на почту",
     title_en="One-time code by e-mail",
-    identifiers=IDENTIFIERS,
+    identifiers=[EMAIL],
     secret=SecretKind.EMAIL_CODE,
     silent_relogin=False,
 )
@@ -168,49 +190,93 @@ SCHEME_SSO = LoginScheme(
     silent_relogin=False,
 )
 
-STEP_CAPTCHA = "captcha"
-STEP_CODE = "code"
 STEP_SSO = "sso"
 STEP_CONFIRM = "confirm"
+#: Where a command-line SSO login comes back when the host has no callback of its own: a
+#: loopback address nobody listens on; the person copies it from the address bar.
+CLI_SSO_CALLBACK = "http://127.0.0.1:9/rostelecom-sso"
+#: How long a getAccounts reply serves the polls of the same ID.
+ACCOUNTS_TTL_S = 300.0
+MAX_REMEMBERED = 10_000
 
 _FORMATS = {ReportFormat.PDF: "PDF", ReportFormat.XLSX: "XLS"}
 _MAGIC = {ReportFormat.PDF: b"%PDF-", ReportFormat.XLSX: b"PK\x03\x04"}
-_REFRESH_MARGIN_S = 30
+
+
+def login_key(credentials: Credentials) -> str:
+    """Who logs in (not the secret): the key of the remembered passport cookies."""
+    raw = f"{credentials.identifier_kind}:{credentials.identifier}".lower()
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+async def _close(live: Any) -> None:
+    if isinstance(live, LiveLogin):
+        await live.close()
 
 
 class RostelecomProvider(Provider):
-    """Ростелеком: an SSO passport, four identifiers, SMS-confirmed operations."""
+    """Ростелеком: the passport in a browser, the cabinet on a cookie session."""
 
     id: ClassVar[str] = "rostelecom"
     name: ClassVar[str] = "Ростелеком"
     name_en: ClassVar[str] = "Rostelecom"
     default_base_url: ClassVar[str] = "http://127.0.0.1:8081/rostelecom"
+    hosts: ClassVar[tuple[Host, ...]] = (
+        Host("passport", "https://b2c.passport.rt.ru", "passport", "Ростелеком ID: the login"),
+        Host("lk", "https://lk.rt.ru", "lk", "the cabinet and its client-api"),
+    )
     login_schemes: ClassVar[tuple[LoginScheme, ...]] = (
         SCHEME_PASSWORD,
         SCHEME_SMS,
         SCHEME_EMAIL,
         SCHEME_SSO,
     )
+    #: How each capability's wire format is known (DIALECTS.md cites each endpoint).
+    provenance: ClassVar[dict[str, str]] = {
+        "login": "proven",
+        "balance": "proven",
+        "subaccounts": "proven",
+        "profile": "proven",
+        "usage": "proven",
+        "tariffs": "assumed",
+        "change_tariff": "assumed",
+        "services": "assumed",
+        "set_service": "assumed",
+        "suspension": "assumed",
+        "suspend": "assumed",
+        "chat_history": "seed",
+        "payments": "assumed",
+        "top_up": "assumed",
+        "autopay": "assumed",
+        "report": "assumed",
+        "news": "assumed",
+    }
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        self.client = RostelecomClient(context.http, context.base_url)
+        self.passport_url = self.host_url("passport")
+        self.lk_url = self.host_url("lk")
+        self.client = LkClient(context.http, self.lk_url)
+        self.browser_logins = 0  # how many times the passport was driven (benchmarks, tests)
+        self._devices: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._accounts: dict[str, tuple[float, list[parsing.AccountInfo]]] = {}
 
     # -- login -------------------------------------------------------------------------
-    def _redirect_uri(self, sso: bool) -> str:
-        """Where the passport sends the code. For SSO the dashboard may set its own callback
-        (``ProviderContext.settings["sso_redirect_uri"]``, a loopback URL for the reference
-        provider); the plugin itself never follows the redirect."""
-        if sso:
-            configured = self.context.settings.get("sso_redirect_uri")
-            if isinstance(configured, str) and configured:
-                return configured
-        return self.client.default_redirect_uri
+    def auth_url(self, redirect_uri: str, state: str, idp_hint: str | None = None) -> str:
+        query = {
+            "response_type": "code",
+            "scope": "openid",
+            "client_id": CLIENT_ID,
+            "redirect_uri": redirect_uri,
+            "state": state,
+        }
+        if idp_hint:
+            query["kc_idp_hint"] = idp_hint
+        return f"{self.passport_url}{REALM}/protocol/openid-connect/auth?{urlencode(query)}"
 
-    def _remember(self, challenge: Challenge, kept: dict[str, Any]) -> Challenge:
-        ttl = max(1.0, (challenge.expires_at - dt.datetime.now(dt.UTC)).total_seconds())
-        self.context.flows.put(challenge.flow_id, kept, ttl=ttl)
-        return challenge
+    def _sso_auth_uri(self) -> str:
+        """The cabinet's registered redirect page (as the real cabinet sends it)."""
+        return f"{self.lk_url}/sso-auth/?{urlencode({'redirect': self.lk_url + '/'})}"
 
     async def start_login(self, credentials: Credentials) -> Session | Challenge:
         scheme = self.scheme(credentials.scheme)
@@ -218,166 +284,94 @@ class RostelecomProvider(Provider):
             if credentials.sso_provider is None:
                 raise InvalidCredentials("rostelecom: choose an identity provider")
             return self._sso_challenge(credentials.sso_provider)
-        kind = credentials.identifier_kind or IdentifierKind.PHONE
+        if self.context.browser is None:
+            raise Unavailable("rostelecom needs a browser for its passport and none is configured")
+        kind = credentials.identifier_kind or scheme.identifiers[0].kind
         username = scheme.identifier(kind).normalise(credentials.identifier)
-        redirect_uri = self._redirect_uri(sso=False)
-        state = secrets.token_urlsafe(16)
-        url = self.client.authorize_url(redirect_uri, state)
-        response = await self.client.page(url)
-        if response.status_code != 200:
-            raise ParseError(
-                f"rostelecom: the passport answered {response.status_code} for its login page",
-                payload=response.text[:2000],
-            )
-        page = parsing.parse_login_page(response.text, str(response.url))
-        flow: dict[str, Any] = {
-            "tab_type": TAB_TYPE[kind],
-            "username": username,
-            "redirect_uri": redirect_uri,
-            "state": state,
-        }
+        if kind is IdentifierKind.PHONE:
+            username = "+7" + username[-10:]
+        if scheme.secret is SecretKind.PASSWORD and credentials.secret is None:
+            raise InvalidCredentials("rostelecom: a password is required")
+        await self.context.flows.sweep()
+        key = login_key(credentials)
+        self.browser_logins += 1
+        state = _state()
+        live = await open_login(
+            self.context.browser,
+            self.auth_url(self._sso_auth_uri(), state),
+            credentials,
+            username,
+            lk_url=self.lk_url,
+            passport_url=self.passport_url,
+            device=self._devices.get(key, []),
+        )
         if scheme.secret is SecretKind.PASSWORD:
-            if credentials.secret is None:
-                raise InvalidCredentials("rostelecom: a password is required")
-            flow["password"] = credentials.secret.reveal()
-            flow["next"] = "password"
-        else:
-            flow["channel"] = "email" if scheme.secret is SecretKind.EMAIL_CODE else "sms"
-            flow["next"] = "otp_request"
-        if page.captcha_id is not None:
-            return await self._captcha_challenge(page, flow)
-        return await self._submit(page, flow, captcha_answer=None)
+            return await self._advance(live, submit_password(live, self.id, kind, None))
+        return await self._advance(live, request_code(live, self.id, None))
 
-    async def _submit(
-        self, page: parsing.LoginPage, flow: dict[str, Any], captcha_answer: str | None
+    async def _advance(
+        self, live: LiveLogin, step: Coroutine[Any, Any, LoginDone | Challenge]
     ) -> Session | Challenge:
-        """Post the password form or the code request from ``page``."""
-        fields = {"tab_type": flow["tab_type"], "username": flow["username"]}
-        if captcha_answer is not None and page.captcha_id is not None:
-            fields["captchaId"] = page.captcha_id
-            fields["captcha"] = captcha_answer
-        if flow["next"] == "password":
-            fields["password"] = flow["password"]
-            response = await self.client.post_form(page.password_action, {**page.hidden, **fields})
-            return await self._after_form(response, flow)
-        if page.otp_action is None:
-            raise ParseError("rostelecom: the login page offers no one-time code")
-        fields["channel"] = flow["channel"]
-        response = await self.client.post_form(page.otp_action, {**page.otp_hidden, **fields})
-        return await self._after_form(response, flow)
+        try:
+            outcome = await step
+        except BaseException:
+            await live.close()
+            raise
+        if isinstance(outcome, LoginDone):
+            await live.close()
+            key = login_key(live.credentials)
+            self._devices[key] = outcome.device
+            self._devices.move_to_end(key)
+            while len(self._devices) > MAX_REMEMBERED:
+                self._devices.popitem(last=False)
+            return self._session(outcome.cookies)
+        self.context.flows.put(outcome.flow_id, live, ttl=CAPTCHA_TTL_S, on_expire=_close)
+        return outcome
 
-    async def _after_form(self, response: Any, flow: dict[str, Any]) -> Session | Challenge:
-        """What a posted form led to: the code (302), the code page, or the login page again."""
-        secrets_ = [v for k, v in flow.items() if k in ("password",) and isinstance(v, str)]
-        if response.status_code in (301, 302, 303, 307):
-            return await self._from_redirect(response.headers.get("location", ""), flow)
-        if response.status_code not in (200, 400, 401, 403):
-            raise ParseError(
-                f"rostelecom: the passport answered {response.status_code}",
-                payload=response.text[:2000],
-                secrets=secrets_,
-            )
-        html, url = response.text, str(response.url)
-        if parsing.is_otp_page(html):
-            otp = parsing.parse_otp_page(html, url)
-            return self._code_challenge(otp, flow)
-        if parsing.is_login_page(html):
-            page = parsing.parse_login_page(html, url)
-            if page.captcha_id is not None:
-                return await self._captcha_challenge(page, flow)
-            raise parsing.login_error(page.error_code, page.error_text)
-        if response.status_code == 400 and parsing.is_message_page(html):
-            raise FlowExpired("rostelecom: the passport's login step expired; start again")
-        raise ParseError(
-            "rostelecom: the passport answered a page it never shows",
-            payload=html[:2000],
-            secrets=secrets_,
+    def _session(self, cookies: dict[str, str]) -> Session:
+        return Session(
+            provider=self.id,
+            data={"cookies": cookies, "page_uuid": str(uuid.uuid4()).upper()},
         )
 
-    async def _from_redirect(self, location: str, flow: dict[str, Any]) -> Session:
-        query = self._callback_query(location, flow)
-        return await self._exchange(query, flow["redirect_uri"])
+    def _sso_challenge(self, provider: SsoProvider) -> Challenge:
+        configured = self.context.settings.get("sso_redirect_uri")
+        redirect_uri = (
+            configured if isinstance(configured, str) and configured else CLI_SSO_CALLBACK
+        )
+        state = _state()
+        return Challenge(
+            kind=ChallengeKind.SSO_REDIRECT,
+            provider=self.id,
+            step=STEP_SSO,
+            url=self.auth_url(redirect_uri, state, idp_hint=provider.value),
+            sso_provider=provider,
+            state={"state": state, "redirect_uri": redirect_uri},
+            message="Войдите у поставщика удостоверений и вернитесь",
+        )
 
     @staticmethod
     def _callback_query(url: str, flow: dict[str, Any]) -> dict[str, str]:
         """The callback's query after checking its address and ``state``."""
         expected = urlsplit(str(flow["redirect_uri"]))
-        got = urlsplit(url)
+        got = urlsplit(url.strip())
         if (got.scheme, got.netloc, got.path.rstrip("/")) != (
             expected.scheme,
             expected.netloc,
             expected.path.rstrip("/"),
         ):
-            raise ParseError("rostelecom: the passport redirected somewhere unexpected")
+            raise InvalidCredentials("rostelecom: this is not the address the login returned to")
         query = {k: v[0] for k, v in parse_qs(got.query).items() if v}
         if not secrets.compare_digest(query.get("state", ""), str(flow["state"])):
             raise FlowExpired("rostelecom: the callback does not belong to this login (state)")
         if "error" in query:
-            raise InvalidCredentials(f"rostelecom: the login was refused ({query['error'][:40]})")
+            raise InvalidCredentials(
+                "rostelecom: the login was refused "
+                f"({query.get('error_description', query['error'])[:80]})"
+            )
         if not query.get("code"):
             raise ParseError("rostelecom: the callback has no code")
         return query
-
-    async def _exchange(self, query: dict[str, str], redirect_uri: str) -> Session:
-        code = query["code"]
-        payload = await self.client.token(
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
-            secrets=[code],
-        )
-        try:
-            data = parsing.parse_token(payload, [code])
-        except SessionExpired:
-            raise FlowExpired("rostelecom: the authorization code expired; log in again") from None
-        return Session(
-            provider=self.id,
-            data=data,
-            expires_at=None,
-        )
-
-    async def _captcha_challenge(self, page: parsing.LoginPage, flow: dict[str, Any]) -> Challenge:
-        if page.captcha_image is None:
-            raise ParseError("rostelecom: a captcha without its picture")
-        response = await self.client.binary(page.captcha_image)
-        content_type = response.headers.get("content-type", "").split(";")[0].strip()
-        if response.status_code != 200 or not content_type.startswith("image/"):
-            raise ParseError("rostelecom: the captcha image is not an image")
-        challenge = Challenge(
-            kind=ChallengeKind.CAPTCHA,
-            provider=self.id,
-            step=STEP_CAPTCHA,
-            image=response.content,
-            image_type=content_type,
-            message=page.error_text or "Введите символы с картинки",
-        )
-        return self._remember(challenge, {**flow, "page": page})
-
-    def _code_challenge(self, otp: parsing.OtpPage, flow: dict[str, Any]) -> Challenge:
-        if otp.error_code is not None and otp.error_code != "code_invalid":
-            raise parsing.login_error(otp.error_code, otp.error_text)
-        channel = "email" if otp.channel == "email" else "sms"
-        challenge = Challenge(
-            kind=ChallengeKind.CODE,
-            provider=self.id,
-            step=STEP_CODE,
-            channel=channel,
-            masked_destination=otp.destination or None,
-            code_length=otp.code_length,
-            message=otp.error_text or "Введите код из сообщения",
-        )
-        return self._remember(challenge, {**flow, "otp": otp})
-
-    def _sso_challenge(self, provider: SsoProvider) -> Challenge:
-        redirect_uri = self._redirect_uri(sso=True)
-        state = secrets.token_urlsafe(16)
-        return Challenge(
-            kind=ChallengeKind.SSO_REDIRECT,
-            provider=self.id,
-            step=STEP_SSO,
-            url=self.client.authorize_url(redirect_uri, state, idp_hint=provider.value),
-            sso_provider=provider,
-            state={"state": state, "redirect_uri": redirect_uri},
-            message="Войдите у поставщика удостоверений и вернитесь",
-        )
 
     async def continue_login(
         self, challenge: Challenge, answer: ChallengeAnswer
@@ -390,42 +384,44 @@ class RostelecomProvider(Provider):
             if not answer.callback_url:
                 raise FlowExpired("rostelecom: no callback address was given")
             query = self._callback_query(answer.callback_url, dict(challenge.state))
-            return await self._exchange(query, str(challenge.state["redirect_uri"]))
-        if challenge.step == STEP_CAPTCHA:
-            flow = await self.context.flows.take(challenge.flow_id)
-            if not answer.text:
-                raise InvalidCredentials("rostelecom: the captcha answer is empty")
-            page: parsing.LoginPage = flow.pop("page")
-            return await self._submit(page, flow, captcha_answer=answer.text.reveal())
+            cookies = await self.client.sso_auth(
+                urlencode({"state": query["state"], "code": query["code"]})
+            )
+            cookies = {k: v for k, v in cookies.items() if v}
+            if not cookies:
+                raise FlowExpired("rostelecom: the login link expired; log in again")
+            return self._session(cookies)
+        if challenge.step not in (STEP_CAPTCHA, STEP_CODE):
+            raise NotSupported(f"rostelecom has no login step {challenge.step[:30]!r}")
+        live = await self.context.flows.take(challenge.flow_id)
+        if not isinstance(live, LiveLogin):
+            await _close(live)
+            raise FlowExpired("rostelecom: this login step is no longer open")
+        text = answer.text.reveal().strip() if answer.text else ""
+        if not text:
+            self.context.flows.put(challenge.flow_id, live, ttl=CAPTCHA_TTL_S, on_expire=_close)
+            raise InvalidCredentials(
+                "rostelecom: "
+                + (
+                    "the code is empty"
+                    if challenge.step == STEP_CODE
+                    else "the captcha answer is empty"
+                )
+            )
         if challenge.step == STEP_CODE:
-            flow = await self.context.flows.take(challenge.flow_id)
-            if not answer.text:
-                raise InvalidCredentials("rostelecom: the code is empty")
-            otp: parsing.OtpPage = flow.pop("otp")
-            code = answer.text.reveal().strip()
-            response = await self.client.post_form(otp.action, {**otp.hidden, "code": code})
-            return await self._after_form(response, flow)
-        raise FlowExpired(f"rostelecom: unknown step {challenge.step[:30]!r}")
-
-    async def logout(self, session: Session) -> None:
-        refresh = session.data.get("refresh_token")
-        if isinstance(refresh, str) and refresh:
-            await self.client.logout(refresh)
+            return await self._advance(live, submit_code(live, self.id, text))
+        if live.mode == "otp":
+            return await self._advance(live, request_code(live, self.id, text))
+        kind = live.credentials.identifier_kind or IdentifierKind.PHONE
+        return await self._advance(live, submit_password(live, self.id, kind, text))
 
     # -- the session -----------------------------------------------------------------------
-    async def _refresh(self, session: Session) -> str:
-        refresh = session.data.get("refresh_token")
-        if not isinstance(refresh, str) or not refresh:
-            raise SessionExpired("rostelecom: the session expired")
-        payload = await self.client.token(
-            {"grant_type": "refresh_token", "refresh_token": refresh}, secrets=[refresh]
-        )
-        data = parsing.parse_token(payload, [refresh])
-        data.setdefault("refresh_token", refresh)
-        session.data.clear()
-        session.data.update(data)
-        session.data["refreshed"] = True
-        return str(data["access_token"])
+    @staticmethod
+    def _cookies(session: Session) -> dict[str, str]:
+        cookies = session.data.get("cookies")
+        if not isinstance(cookies, dict) or not cookies:
+            raise SessionExpired("rostelecom: the stored session holds no cookies")
+        return {str(k): str(v) for k, v in cookies.items()}
 
     def refreshed_session(self, session: Session) -> Session | None:
         if session.data.pop("refreshed", False):
@@ -433,37 +429,69 @@ class RostelecomProvider(Provider):
         return None
 
     async def _call(
-        self, session: Session, method: str, body: dict[str, Any], raw: bool = False
+        self,
+        session: Session,
+        method: str,
+        body: dict[str, Any],
+        *,
+        page: str = "main",
+        raw: bool = False,
     ) -> Any:
-        """One client-api call; an expired access token is renewed once with the refresh one.
-
-        ``raw`` returns an ``isError`` answer instead of raising (the caller reads it), but a
-        lost session still raises."""
-        token = session.data.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise SessionExpired("rostelecom: the stored session has no token")
-        expires_at = session.data.get("expires_at")
-        now = dt.datetime.now(dt.UTC).timestamp()
-        if isinstance(expires_at, int | float) and expires_at - _REFRESH_MARGIN_S <= now:
-            token = await self._refresh(session)
-        try:
-            return self._checked(await self.client.api(method, body, token), token, raw)
-        except SessionExpired:
-            if not session.data.get("refresh_token"):
-                raise
-        token = await self._refresh(session)
-        return self._checked(await self.client.api(method, body, token), token, raw)
-
-    @staticmethod
-    def _checked(payload: Any, token: str, raw: bool) -> Any:
+        """One client-api call on the cookie session. ``raw`` returns an ``isError`` answer
+        instead of raising (the caller reads it), but a lost session still raises."""
+        cookies = self._cookies(session)
+        page_uuid = session.data.get("page_uuid")
+        payload, renewed = await self.client.api(
+            method,
+            body,
+            cookies,
+            page=page,
+            page_uuid=page_uuid if isinstance(page_uuid, str) else None,
+        )
+        if renewed and any(cookies.get(k) != v for k, v in renewed.items()):
+            cookies.update(renewed)
+            session.data["cookies"] = {k: v for k, v in cookies.items() if v}
+            session.data["refreshed"] = True
+        secrets_ = list(cookies.values())
         if not raw:
-            return parsing.check_api(payload, [token])
+            return parsing.check_api(payload, secrets_)
         if isinstance(payload, dict) and (
             payload.get("isSessionLost") is True
             or str(payload.get("errorCode", "")).upper() in ("SESSION_LOST", "SESSION_EXPIRED")
         ):
             raise SessionExpired("rostelecom: the session is lost")
         return payload
+
+    async def check_session(self, session: Session) -> bool:
+        """``checkSession``: whether the cabinet still knows this cookie session."""
+        try:
+            payload = await self._call(session, "checkSession", {}, page="auto-attach")
+        except SessionExpired:
+            return False
+        return payload.get("isSessionLost") is False
+
+    async def _account_infos(
+        self, session: Session, fresh: bool = False
+    ) -> list[parsing.AccountInfo]:
+        """``getAccounts``, shared for a few minutes by the polls of one ID."""
+        key = hashlib.sha256(repr(sorted(self._cookies(session).items())).encode()).hexdigest()
+        now = time.monotonic()
+        cached = self._accounts.get(key)
+        if cached is not None and not fresh and now - cached[0] < ACCOUNTS_TTL_S:
+            return cached[1]
+        infos = parsing.parse_accounts(await self._call(session, "getAccounts", {}))
+        if len(self._accounts) > MAX_REMEMBERED:
+            self._accounts.clear()
+        self._accounts[key] = (now, infos)
+        return infos
+
+    async def _info(self, session: Session, account: str) -> parsing.AccountInfo:
+        self._account(account)
+        for fresh in (False, True):
+            for info in await self._account_infos(session, fresh=fresh):
+                if info.subaccount.id == account:
+                    return info
+        raise OperationRejected("Лицевой счёт не найден в кабинете", code="account")
 
     @staticmethod
     def _account(account: str) -> str:
@@ -472,39 +500,96 @@ class RostelecomProvider(Provider):
         return account
 
     async def subaccounts(self, session: Session) -> list[Subaccount]:
-        return parsing.parse_accounts(await self._call(session, "getAccounts", {}))
-
-    async def check_session(self, session: Session) -> bool:
-        """``checkSession``: whether the operator still knows this session (no refresh)."""
-        token = session.data.get("access_token")
-        if not isinstance(token, str):
-            return False
-        try:
-            payload = await self.client.api("checkSession", {}, token)
-            parsing.check_api(payload, [token])
-        except SessionExpired:
-            return False
-        return True
+        return [i.subaccount for i in await self._account_infos(session, fresh=True)]
 
     # -- polling ---------------------------------------------------------------------------
+    async def bonus_points(self, session: Session) -> parsing.BonusStatus:
+        """The «Бонус» programme (``getFplStatus``): points and level, None outside it."""
+        return parsing.parse_fpl_status(await self._call(session, "getFplStatus", {}, raw=True))
+
     async def balance(self, session: Session, account: str) -> Balance:
         with server_clock() as clock:  # the balance is as of the operator's clock
             payload = await self._call(
-                session, "getAccountBalanceV2", {"accountId": self._account(account)}
+                session,
+                "getAccountBalanceV2",
+                {"accountId": self._account(account)},
+                page="account",
             )
-        return parsing.parse_balance(payload, clock.now())
+        bonus = await self.bonus_points(session)
+        money = Money(amount=bonus.points) if bonus.points is not None else None
+        return parsing.parse_balance(payload, clock.now(), bonus=money)
 
     async def poll(self, session: Session, account: str) -> PollResult:
+        info = await self._info(session, account)
         balance = await self.balance(session, account)
-        info = await self._call(session, "getServiceInfo", {"accountId": account})
-        return parsing.parse_poll(balance, info)
+        ids = [line.service_id for line in info.services]
+        names: dict[str, str] = {}
+        states = []
+        if ids:
+            names = parsing.parse_tariff_names(
+                await self._call(
+                    session,
+                    "getServiceTariffName",
+                    {"servicesId": [_num(i) for i in ids]},
+                    page="service",
+                )
+            )
+            for service_id in ids:
+                states.append(
+                    parsing.parse_service_info(
+                        await self._call(session, "getServiceInfo", {"serviceId": _num(service_id)})
+                    )
+                )
+        state, end = parsing.account_state(states)
+        tariff = ", ".join(dict.fromkeys(names[i] for i in ids if i in names)) or None
+        return PollResult(balance=balance, tariff_name=tariff, state=state, suspension_end=end)
 
-    async def bonus_balance(self, session: Session, account: str) -> Money | None:
-        """The «Бонус» programme balance, None without the programme."""
-        payload = await self._call(
-            session, "getBonusBalance", {"accountId": self._account(account)}
+    async def usage(self, session: Session, account: str) -> Usage:
+        """Package remainders of the account's mobile services (``getServiceTariff``)."""
+        info = await self._info(session, account)
+        remainders = []
+        for line in info.services:
+            if line.kind == "mobile":
+                remainders += parsing.parse_service_tariff(
+                    await self._call(
+                        session,
+                        "getServiceTariff",
+                        {"serviceId": _num(line.service_id)},
+                        page="mvno",
+                    )
+                )
+        return Usage(remainders=remainders)
+
+    async def profile(self, session: Session, account: str) -> Profile:
+        info = await self._info(session, account)
+        payload = await self._call(session, "getProfile", {}, page="auto-attach")
+        return parsing.parse_profile(payload, account_number=info.subaccount.number)
+
+    # -- the online chat (the seed describes it; the wire is assumed) -------------------------
+    async def chat_topics(self, session: Session, account: str) -> list[ChatTopic]:
+        return parsing.parse_chat_topics(
+            await self._call(session, "getChatTopics", {}, page="chat")
         )
-        return parsing.parse_bonus(payload)
+
+    async def chat_history(
+        self, session: Session, account: str, since: dt.datetime | None = None
+    ) -> list[ChatMessage]:
+        body: dict[str, Any] = {"accountId": self._account(account)}
+        if since is not None:
+            body["since"] = since.isoformat()
+        return parsing.parse_chat(await self._call(session, "getChatHistory", body, page="chat"))
+
+    async def send_chat_message(
+        self, session: Session, account: str, topic_id: str, text: str
+    ) -> list[ChatMessage]:
+        text = text.strip()
+        if not text or len(text) > 2000:
+            raise OperationRejected("Сообщение: от 1 до 2000 символов", code="text")
+        body = {"accountId": self._account(account), "topicId": topic_id, "text": text}
+        return parsing.parse_chat(await self._call(session, "sendChatMessage", body, page="chat"))
+
+    async def logout(self, session: Session) -> None:
+        return None
 
     # -- operations confirmed by SMS ---------------------------------------------------------
     def _confirm_challenge(
@@ -553,9 +638,7 @@ class RostelecomProvider(Provider):
     # -- tariffs -----------------------------------------------------------------------------
     async def tariffs(self, session: Session, account: str) -> TariffCatalogue:
         body = {"accountId": self._account(account)}
-        current = await self._call(session, "getServiceTariffName", body)
-        available = await self._call(session, "getAvailableTariffs", body)
-        return parsing.parse_tariffs(current, available)
+        return parsing.parse_tariffs(await self._call(session, "getAvailableTariffs", body))
 
     async def change_tariff(
         self, session: Session, account: str, tariff_id: str
@@ -713,11 +796,13 @@ class RostelecomProvider(Provider):
             },
         )
         report_id = parsing.parse_report_order(payload)
-        token = str(session.data.get("access_token", ""))
-        response = await self.client.download(report_id, token)
+        cookies = self._cookies(session)
+        response = await self.client.download(report_id, cookies)
         content_type = response.headers.get("content-type", "").split(";")[0].strip()
         if response.status_code == 401 or content_type == "application/json":
-            payload = parsing.check_api(response.json() if response.content else {}, [token])
+            payload = parsing.check_api(
+                response.json() if response.content else {}, list(cookies.values())
+            )
             raise ParseError("rostelecom: a JSON answer where a file was expected", payload=payload)
         if response.status_code != 200 or not response.content.startswith(_MAGIC[fmt]):
             raise ParseError(
@@ -731,9 +816,6 @@ class RostelecomProvider(Provider):
             filename=f"rostelecom-{account}-{period_start}-{period_end}.{ext}",
             content=response.content,
         )
-
-    async def profile(self, session: Session, account: str) -> Profile:
-        return parsing.parse_profile(await self._call(session, "getProfile", {}))
 
     async def news(self, session: Session, account: str) -> list[NewsItem]:
         return parsing.parse_promotions(await self._call(session, "getPromotions", {}))
@@ -750,3 +832,13 @@ class RostelecomProvider(Provider):
         return parsing.parse_notifications(
             await self._call(session, "setNotificationSettings", body)
         )
+
+
+def _state() -> str:
+    """The ``state`` the cabinet sends to the passport: a JSON object with a fresh UUID."""
+    return '{"uuid":"' + str(uuid.uuid4()).upper() + '"}'
+
+
+def _num(service_id: str) -> int | str:
+    """A serviceId as the cabinet sent it: a number when it is one."""
+    return int(service_id) if service_id.isdigit() else service_id
