@@ -8,7 +8,7 @@ fresh context from the host's shared browser (``context.browser``):
 1. open the authorization URL (``client_id=lk_b2c``, ``redirect_uri=<lk>/sso-auth/...``); the
    anti-robot page reloads itself into the first screen;
 2. password: press «standard auth» (``#standard_auth_btn``), pick the identifier's tab
-   (``div[data-tab=...]``), type ``#username`` and ``#password``, tick ``rememberMe``, press
+   (``div#t-btn-tab-...``), type ``#username`` and ``#password``, tick ``rememberMe``, press
    ``#kc-login``; one-time code: type the phone or e-mail into the first screen's ``#address``
    and press ``#otp_get_code``, then type the code;
 3. a captcha in the page's config (``captchaId``, ``captchaUrl``) goes to the person as a
@@ -54,7 +54,7 @@ __all__ = [
 CAPTCHA_TTL_S = 300.0
 #: How long one page load or form submission may take.
 NAVIGATION_TIMEOUT_MS = 20_000
-#: The password form's tab per identifier kind (``div[data-tab=...]``) and its ``tab_type``.
+#: The password form's tab per identifier kind (``div#t-btn-tab-<tab>``).
 TABS = {
     IdentifierKind.PHONE: "phone",
     IdentifierKind.EMAIL: "mail",
@@ -223,7 +223,7 @@ async def submit_password(
         await page.wait_for_selector("#kc-form-login", state="attached")
         config, message = await _state(live)
         assert config is not None
-        await page.click(f"div[data-tab={TABS[kind]}]")
+        await page.click(f"div#t-btn-tab-{TABS[kind]}")
         await page.fill("#username", live.username)
         await page.fill("#password", secret)
         remember = page.locator("input[name=rememberMe]")

@@ -1,11 +1,20 @@
-"""Fixtures: the reference provider in-process (httpx.ASGITransport) and on a loopback port."""
+"""Fixtures: the reference provider in-process (httpx.ASGITransport) and on a loopback port,
+the shared Chromium for the passport, and a cookie session obtained without a browser.
+
+Tests that are not marked ``browser`` get their cabinet session from :func:`http_login`: a
+plain HTTP client doing what the passport's scripts do (the anti-robot cookie, the form from
+``mergeConfig``), as AnyBalance's login.rt.js did, ending in the cookies the plugin keeps."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import re
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urljoin, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -17,7 +26,8 @@ from reference_provider.backend import Backend
 from reference_provider.testing import running_server
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from aggregator import FlowRegistry, ProviderContext
+from aggregator import FlowRegistry, ProviderContext, Session
+from aggregator.browser import SharedBrowser
 
 LOGIN = "smirnov.ivan"
 PASSWORD = "Rostelecom2024"
@@ -64,7 +74,7 @@ async def follow_sso(
             response = await browser.get(location)
         return response
 
-    page = await settle(await browser.get(url))
+    page = await settle(await pass_bot_check(browser, url))
     assert isinstance(page, httpx.Response) and page.status_code == 200, page
     action, hidden = _form(page.text, str(page.url))
     consent = await browser.post(
@@ -77,6 +87,59 @@ async def follow_sso(
     )
     assert isinstance(done, str), done
     return done
+
+
+async def pass_bot_check(http: httpx.AsyncClient, url: str) -> httpx.Response:
+    """Open a passport URL as a browser does: the anti-robot page's script sets its cookie and
+    reloads."""
+    response = await http.get(url)
+    nonce = re.search(r'var n = "([0-9a-f]+)"', response.text)
+    if response.status_code != 200 or nonce is None:
+        return response
+    path = re.search(r"path=([^;\"]+)", response.text)
+    http.cookies.set("rt_bot_pass", nonce.group(1)[::-1], path=path.group(1) if path else "/")
+    return await http.get(url)
+
+
+def merge_config(html: str) -> dict[str, Any]:
+    match = re.search(r"<script[^>]*>\s*mergeConfig\((\{.*?\})\);</script>", html, re.S)
+    assert match, html[:400]
+    return dict(json.loads(match.group(1)))
+
+
+async def http_login(
+    http: httpx.AsyncClient,
+    base: str,
+    username: str = LOGIN,
+    password: str = PASSWORD,
+    tab: str = "LOGIN",
+) -> Session:
+    """A cabinet session as the plugin keeps it, obtained with a plain HTTP client."""
+    lk = f"{base}/lk"
+    query = urlencode(
+        {
+            "response_type": "code",
+            "scope": "openid",
+            "client_id": "lk_b2c",
+            "redirect_uri": f"{lk}/sso-auth/?redirect={lk}/",
+            "state": '{"uuid":"' + str(uuid.uuid4()) + '"}',
+        }
+    )
+    async with httpx.AsyncClient(transport=http._transport, timeout=10) as browser:
+        page = await pass_bot_check(
+            browser, f"{base}/passport/auth/realms/b2c/protocol/openid-connect/auth?{query}"
+        )
+        action = merge_config(page.text)["url"]["loginAction"]
+        page = await browser.post(action, data={"address": "", "standard_auth_btn": ""})
+        action = merge_config(page.text)["url"]["loginAction"]
+        data = {"tab_type": tab, "username": username, "password": password, "rememberMe": "on"}
+        done = await browser.post(action, data=data)
+        assert done.status_code == 302, done.text[:300]
+        landed = await browser.get(done.headers["location"])
+        assert landed.status_code == 302, landed.text[:300]
+        cookies = {c.name: c.value or "" for c in browser.cookies.jar if c.path.endswith("/lk/")}
+    assert set(cookies) == {"SESSION", "CSRF-TOKEN"}, cookies
+    return Session(provider="rostelecom", data={"cookies": cookies, "page_uuid": "P-1"})
 
 
 @dataclass
@@ -160,3 +223,17 @@ def serve(backend: Backend) -> Iterator[LoopbackServer]:
 def loopback() -> Iterator[LoopbackServer]:
     with serve(Backend(seed=1, clock_speed=0)) as server:
         yield server
+
+
+@pytest_asyncio.fixture
+async def session(world: World) -> Session:
+    return await http_login(world.http, world.base_url)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def shared_browser() -> AsyncIterator[SharedBrowser]:
+    browser = SharedBrowser()
+    try:
+        yield browser
+    finally:
+        await browser.aclose()

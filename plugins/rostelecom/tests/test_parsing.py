@@ -1,10 +1,11 @@
-"""Rostelecom parsing on saved payloads (tests/payloads/): passport HTML and client-api JSON."""
+"""Rostelecom parsing on saved real-shape payloads (tests/payloads/, each with its ``_source``:
+the independent client, path and line that shows the shape, or "assumed")."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,9 @@ from aggregator import (
     ParseError,
     SessionExpired,
 )
-from aggregator.core.models import AccountState, Money, PaymentKind, SuspensionState
+from aggregator.core.models import AccountState, Money, PaymentKind, SuspensionState, UsageUnit
 
 PAYLOADS = Path(__file__).parent / "payloads"
-PAGE_URL = "https://b2c.passport.rt.ru/rostelecom/passport/auth/realms/b2c/protocol/x"
 NOW = dt.datetime(2024, 5, 20, 9, 0, tzinfo=dt.UTC)
 
 
@@ -36,150 +36,157 @@ def page(name: str) -> str:
 # -- passport pages ------------------------------------------------------------------------
 
 
-def test_login_page_forms_tabs_and_sso_buttons() -> None:
-    parsed = parsing.parse_login_page(page("login_page"), PAGE_URL)
-    assert "/login-actions/authenticate?session_code=" in parsed.password_action
-    assert parsed.otp_action is not None and "/login-actions/otp-request" in parsed.otp_action
-    assert parsed.tabs == ["PHONE", "EMAIL", "LOGIN", "LS"]
-    assert set(parsed.sso) == {"gosuslugi", "tbank", "vk", "ok", "mailru"}
-    assert parsed.captcha_id is None and parsed.error_code is None
+def test_the_first_screen_config() -> None:
+    config = parsing.parse_merge_config(page("passport_start"))
+    assert config is not None and config["step"] == "start"
+    assert config["url"]["loginAction"].startswith("https://b2c.passport.rt.ru/")
+    assert config["captchaId"] is None
+    assert parsing.parse_page_message(page("passport_start")) is None
 
 
-def test_login_page_with_an_error() -> None:
-    parsed = parsing.parse_login_page(page("login_page_error"), PAGE_URL)
-    assert parsed.error_code == "invalid_credentials"
-    assert parsed.error_text == "Неверный логин или пароль"
-    assert isinstance(parsing.login_error(parsed.error_code, parsed.error_text), InvalidCredentials)
+def test_a_captcha_in_the_config() -> None:
+    config = parsing.parse_merge_config(page("passport_captcha"))
+    assert config is not None
+    assert (config["captchaId"], config["captchaUrl"]) == (
+        "3f1c2a",
+        "https://b2c.passport.rt.ru/captcha",
+    )
+    message = parsing.parse_page_message(page("passport_captcha"))
+    assert message is not None and message.code == "captcha_required"
 
 
-def test_login_page_demanding_a_captcha() -> None:
-    parsed = parsing.parse_login_page(page("login_page_captcha"), PAGE_URL)
-    assert parsed.captcha_id
-    assert parsed.captcha_image is not None and parsed.captcha_image.endswith(".png")
-    assert parsed.captcha_image.startswith("https://")
-    otp = parsing.parse_login_page(page("login_page_captcha_otp"), PAGE_URL)
-    assert otp.captcha_id and otp.captcha_image
+def test_feedback_becomes_the_contract_error() -> None:
+    message = parsing.parse_page_message(page("passport_wrong_password"))
+    assert message is not None and message.summary == "Неверный логин или пароль"
+    assert isinstance(parsing.login_error(message), InvalidCredentials)
+    locked = parsing.PageMessage("Учётная запись заблокирована до 12:00", "account_locked")
+    assert isinstance(parsing.login_error(locked), AccountLocked)
 
 
-def test_locked_account() -> None:
-    parsed = parsing.parse_login_page(page("login_page_locked"), PAGE_URL)
-    assert parsed.error_code == "account_locked"
-    assert isinstance(parsing.login_error(parsed.error_code, parsed.error_text), AccountLocked)
+def test_a_page_without_config() -> None:
+    assert parsing.parse_merge_config("<html><body>Технические работы</body></html>") is None
 
 
-def test_otp_page() -> None:
-    otp = parsing.parse_otp_page(page("otp_page"), PAGE_URL)
-    assert "/login-actions/otp-verify" in otp.action
-    assert otp.destination == "+7 903 ***-**-67" and otp.channel == "sms"
-    assert otp.code_length == 6 and otp.error_code is None
-    wrong = parsing.parse_otp_page(page("otp_page_error"), PAGE_URL)
-    assert wrong.error_code == "code_invalid"
+# -- client-api ------------------------------------------------------------------------------
 
 
-def test_changed_markup_is_a_parse_error_with_inputs_blanked() -> None:
-    html = page("login_page").replace('id="kc-form-login"', 'id="v2-kc-form-login"')
-    html = html.replace('name="username" value=""', 'name="username" value="9031234567"')
-    with pytest.raises(ParseError) as caught:
-        parsing.parse_login_page(html, PAGE_URL)
-    assert caught.value.payload is not None and "9031234567" not in caught.value.payload
-    with pytest.raises(ParseError):
-        parsing.parse_otp_page(page("login_page"), PAGE_URL)
-    with pytest.raises(ParseError):
-        parsing.parse_login_page("<html><body>502 Bad Gateway</body></html>", PAGE_URL)
-
-
-def test_a_form_that_lost_its_password_field_is_a_parse_error() -> None:
-    html = page("login_page").replace('name="password"', 'name="pwd"')
-    with pytest.raises(ParseError):
-        parsing.parse_login_page(html, PAGE_URL)
-
-
-# -- client-api ---------------------------------------------------------------------------
-
-
-def test_every_account_becomes_a_subaccount() -> None:
-    subs = parsing.parse_accounts(load("get_accounts"))
-    assert [s.number for s in subs] == [
-        "361 000 000 001",
-        "361 000 000 002",
-        "361 000 000 003",
-        "361 000 000 004",
+def test_accounts_with_integer_service_types() -> None:
+    infos = parsing.parse_accounts(load("get_accounts"))
+    assert [i.subaccount.id for i in infos] == ["2068", "2533", "2692"]
+    flat = infos[0]
+    assert flat.subaccount.number == "361 000 000 001" and flat.subaccount.kind == "bundle"
+    # equipment rent (type 6) is no service of its own
+    assert [(s.service_id, s.kind) for s in flat.services] == [
+        ("206801", "internet"),
+        ("206802", "tv"),
     ]
-    assert [s.kind for s in subs] == ["bundle", "landline", "mobile", "internet"]
-    assert subs[0].id == "2072" and subs[0].label == "Квартира"
+    assert infos[1].subaccount.kind == "mobile"
+    assert infos[2].services == () and infos[2].subaccount.kind == "other"
 
 
-def test_balance_is_kopecks() -> None:
-    balance = parsing.parse_balance(load("balance"), NOW)
-    assert balance.amount == Money.rub("1540.00")
-    assert balance.next_charge_date == dt.date(2024, 6, 1)
-    assert balance.next_charge_amount == Money.rub("423.16")
-    assert parsing.parse_balance(load("balance_negative"), NOW).amount == Money.rub("-210.00")
+def test_a_balance_split_over_sub_accounts() -> None:
+    balance = parsing.parse_balance(load("balance_split"), NOW)
+    assert balance.amount == Money.rub("1540.00")  # 1000.00 + "540.00"; a null part skipped
+
+
+def test_a_balance_in_kopecks_as_text() -> None:
+    balance = parsing.parse_balance(load("balance_text"), NOW, bonus=Money.rub(350))
+    assert balance.amount == Money.rub("-210.00") and balance.bonus == Money.rub(350)
+    assert balance.next_charge_date == dt.date(2027, 1, 1)
+    assert balance.next_charge_amount == Money.rub("1426.12")
 
 
 @pytest.mark.parametrize(
     "mutate",
     [
-        lambda p: p.update(balance=1540.0),  # roubles as a float: never stored as a balance
-        lambda p: p.update(balance="154000"),
-        lambda p: p.update(balance=True),
+        lambda p: p.update(balance=12.5),
+        lambda p: p.update(balance="12 руб"),
         lambda p: p.update(balance=None),
-        lambda p: p.pop("balance"),
-        lambda p: p.update(balance=10**13),
-        lambda p: p.update(currency="USD"),
-        lambda p: p.update(nextChargeDate="скоро"),
-        lambda p: p.update(isError="no"),
     ],
-    ids=["float", "string", "bool", "null", "missing", "huge", "currency", "date", "flag"],
 )
-def test_a_balance_that_is_not_integer_kopecks_is_a_parse_error(mutate: Any) -> None:
-    payload = copy.deepcopy(load("balance"))
+def test_a_balance_that_is_no_kopecks_is_a_parse_error(mutate: Any) -> None:
+    payload = load("balance_text")
     mutate(payload)
     with pytest.raises(ParseError):
         parsing.parse_balance(payload, NOW)
 
 
-def test_renamed_keys_are_a_parse_error() -> None:
-    renamed = {f"v2_{k}": v for k, v in load("balance").items()}
-    with pytest.raises(ParseError):
-        parsing.parse_balance(renamed, NOW)
+def test_tariff_names_per_service_without_placeholders() -> None:
+    assert parsing.parse_tariff_names(load("tariff_names")) == {
+        "206801": "Интернет + ТВ",
+        "253301": "Мобильный Оптимальный",
+    }
 
 
-def test_bonus_in_kopecks() -> None:
-    assert parsing.parse_bonus(load("bonus")) == Money.rub(350)
-    assert parsing.parse_bonus({"isError": False, "bonusBalance": None}) is None
+def test_service_states_including_operator_blocks() -> None:
+    blocked = parsing.parse_service_info(load("service_info_operator_block"))
+    assert blocked.state is AccountState.BLOCKED and blocked.status == "OPERATOR_BLOCK"
+    voluntary = parsing.parse_service_info(load("service_info_voluntary"))
+    assert voluntary.state is AccountState.SUSPENDED
+    assert voluntary.block_end == dt.date(2027, 1, 13)
+    unknown = parsing.parse_service_info(load("service_info_unknown"))
+    assert unknown.state is AccountState.UNKNOWN
+    state, _ = parsing.account_state([voluntary, blocked])
+    assert state is AccountState.BLOCKED  # the gravest
+    assert parsing.account_state([voluntary]) == (AccountState.SUSPENDED, dt.date(2027, 1, 13))
+    for status, words in parsing.STATUS_TEXT.items():
+        assert status in parsing.SERVICE_STATUS and words
 
 
-def test_service_statuses() -> None:
-    state, end, tariff = parsing.parse_service_info(load("service_info_connected"))
-    assert state is AccountState.ACTIVE and end is None and tariff == "Интернет + ТВ"
-    state, end, _ = parsing.parse_service_info(load("service_info_voluntary_blocked"))
-    assert state is AccountState.SUSPENDED and end == dt.date(2024, 6, 29)
-    assert parsing.parse_service_info(load("service_info_blocked"))[0] is AccountState.BLOCKED
-    odd = {"isError": False, "status": "SOMETHING_NEW"}
-    assert parsing.parse_service_info(odd)[0] is AccountState.UNKNOWN
+def test_mobile_package_remainders() -> None:
+    rests = {r.unit: r for r in parsing.parse_service_tariff(load("service_tariff_mvno"))}
+    assert set(rests) == {UsageUnit.SECONDS, UsageUnit.SMS, UsageUnit.BYTES}
+    assert rests[UsageUnit.SECONDS].rest == Decimal(549 * 60)
+    assert rests[UsageUnit.SMS].size == Decimal(100)
+    assert rests[UsageUnit.BYTES].rest == (Decimal("22.87") * (1 << 30)).quantize(Decimal(1))
 
 
-def test_a_voluntary_block_without_its_end_is_a_parse_error() -> None:
-    payload = load("service_info_voluntary_blocked")
-    payload["voluntaryBlockEndDate"] = None
-    with pytest.raises(ParseError):
-        parsing.parse_service_info(payload)
+def test_the_bonus_programme() -> None:
+    status = parsing.parse_fpl_status(load("fpl_status"))
+    assert status.points == Decimal(350) and status.level == "Стандартный"
+    assert parsing.parse_fpl_status(load("fpl_missing")).points is None
+    assert parsing.parse_fpl_status(load("fpl_unavailable")).points is None
+    with pytest.raises(SessionExpired):
+        parsing.parse_fpl_status(load("check_session_lost"))
 
 
-def test_poll_result() -> None:
-    balance = parsing.parse_balance(load("balance"), NOW)
-    poll = parsing.parse_poll(balance, load("service_info_voluntary_blocked"))
-    assert poll.state is AccountState.SUSPENDED and poll.suspension_end == dt.date(2024, 6, 29)
+def test_the_profile() -> None:
+    profile = parsing.parse_profile(load("profile"), account_number="361 000 000 001")
+    assert profile.full_name == "Смирнов Иван Петрович"
+    assert profile.phone == "9031234567" and profile.email == "ivan.smirnov@example.ru"
 
 
 def test_tariffs_with_a_pending_change() -> None:
-    catalogue = parsing.parse_tariffs(load("tariff_name_pending"), load("available_tariffs"))
-    assert catalogue.current.id == "rt-combo"
-    assert catalogue.current.price == Money.rub(1100)
-    assert catalogue.pending is not None and catalogue.pending.id == "rt-inet500"
-    assert catalogue.pending_from == dt.date(2024, 6, 1)
+    catalogue = parsing.parse_tariffs(load("available_tariffs"))
+    assert catalogue.current.id == "rt-combo" and catalogue.current.price == Money.rub(1100)
     assert [t.id for t in catalogue.available] == ["rt-inet100", "rt-inet500", "rt-combo"]
+
+
+def test_chat_replies() -> None:
+    messages = parsing.parse_chat(
+        {
+            "isError": False,
+            "messages": [
+                {
+                    "messageId": 7,
+                    "author": "CLIENT",
+                    "text": "Привет",
+                    "date": "2025-01-15T12:00:00",
+                },
+                {
+                    "messageId": "8",
+                    "author": "OPERATOR",
+                    "authorName": "Мария",
+                    "text": "Да",
+                    "date": "2025-01-15T12:05:00+03:00",
+                    "attachments": [],
+                },
+            ],
+        }
+    )
+    assert [m.id for m in messages] == ["7", "8"]
+    assert messages[0].sent_at.utcoffset() == dt.timedelta(hours=3)
+    assert messages[1].author_name == "Мария"
 
 
 def test_options_are_services_with_kopeck_prices() -> None:
@@ -231,11 +238,9 @@ def test_payments_and_charges() -> None:
     assert all(p.amount.amount > 0 for p in payments)
 
 
-def test_autopay_profile_promotions_notifications() -> None:
+def test_autopay_promotions_notifications() -> None:
     autopay = parsing.parse_autopay(load("autopay"))
     assert autopay.enabled is False
-    profile = parsing.parse_profile(load("profile"))
-    assert profile.full_name == "Иван Петрович Смирнов" and profile.phone == "+79031234567"
     news = parsing.parse_promotions(load("promotions"))
     assert {n.kind for n in news} == {"news", "offer", "maintenance"}
     assert parsing.parse_notifications(load("notifications")) == {
@@ -253,32 +258,27 @@ def test_errors() -> None:
     with pytest.raises(OperationRejected) as caught:
         parsing.check_api(load("not_found"))
     assert caught.value.reason == "Лицевой счёт не найден"
+    with pytest.raises(OperationRejected) as caught:
+        parsing.check_api(load("api_error"))
+    assert "<a" not in caught.value.reason and "службу поддержки" in caught.value.reason
     with pytest.raises(ParseError):
         parsing.check_api({"isError": True, "errorCode": "SOMETHING_ELSE"})
     with pytest.raises(ParseError):
         parsing.check_api(["not", "an", "object"])
 
 
-def test_token_reply() -> None:
-    data = parsing.parse_token(
-        {
-            "access_token": "a" * 40,
-            "refresh_token": "r" * 40,
-            "token_type": "Bearer",
-            "expires_in": 600,
-        }
-    )
-    assert data["access_token"] == "a" * 40 and data["refresh_token"] == "r" * 40
-    assert data["expires_at"] > NOW.timestamp()
-    with pytest.raises(SessionExpired):
-        parsing.parse_token({"error": "invalid_grant"})
-    with pytest.raises(InvalidCredentials):
-        parsing.parse_token({"error": "invalid_client"})
-    with pytest.raises(ParseError) as caught:
-        parsing.parse_token({"access_token": "secret-token-value", "token_type": "Bearer"})
-    assert "secret-token-value" not in str(caught.value.payload)
-
-
-def test_every_saved_json_payload_has_the_error_flag() -> None:
+def test_every_real_shape_payload_cites_its_source() -> None:
     for path in PAYLOADS.glob("*.json"):
-        assert "isError" in json.loads(path.read_text(encoding="utf-8")), path.name
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assert "isError" in data or "isSessionLost" in data, path.name
+    for name in (
+        "get_accounts",
+        "balance_split",
+        "tariff_names",
+        "service_tariff_mvno",
+        "fpl_status",
+        "profile",
+        "check_session_lost",
+        "service_info_voluntary",
+    ):
+        assert "_source" in load(name), name
