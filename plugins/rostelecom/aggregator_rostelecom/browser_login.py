@@ -44,6 +44,7 @@ __all__ = [
     "TABS",
     "LiveLogin",
     "LoginDone",
+    "hand_over",
     "open_login",
     "request_code",
     "submit_code",
@@ -286,3 +287,28 @@ async def submit_code(live: LiveLogin, provider_id: str, code: str) -> LoginDone
     if config.get("step") == "otp":  # a wrong code, attempts left
         return _code_challenge(provider_id, config, message.summary if message else None)
     raise parsing.login_error(message)
+
+
+async def hand_over(browser: Any, url: str, *, lk_url: str, passport_url: str) -> LoginDone | None:
+    """The last leg of an SSO round trip: the cabinet's ``sso-auth`` page with the passport's
+    code, opened in a fresh context as the person's browser would; None when the cabinet
+    opened no session (the code was spent or expired)."""
+    async with mapped_errors():
+        context = await browser.new_context()
+    try:
+        context.set_default_timeout(NAVIGATION_TIMEOUT_MS)
+        page = await context.new_page()
+        async with mapped_errors():
+            response = await page.goto(url, wait_until="domcontentloaded")
+        if response is not None and response.status >= 500:
+            raise Unavailable(f"the cabinet answered {response.status}")
+        cookies = await context.cookies([lk_url + "/"])
+        if not page.url.startswith(lk_url) or not cookies:
+            return None
+        return LoginDone(
+            cookies={str(c["name"]): str(c["value"]) for c in cookies},
+            device=[dict(c) for c in await context.cookies([passport_url + "/"])],
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await context.close()

@@ -124,18 +124,6 @@ class LkClient:
             )
         return data, renewed
 
-    async def sso_auth(self, callback_query: str) -> dict[str, str]:
-        """Hand the passport's code to the cabinet's ``sso-auth`` page: its cookies."""
-        async with mapped_errors():
-            response = await self.http.get(
-                f"{self.lk}/sso-auth/?{callback_query}",
-                headers={"Accept": "text/html"},
-                follow_redirects=False,
-            )
-        self._forget_jar(response)
-        check_response(response)
-        return response_cookies(response) if response.is_redirect else {}
-
     async def download(self, report_id: str, cookies: Mapping[str, str]) -> httpx.Response:
         """``GET client-api/downloadDetail?reportId=`` -> the file (or a JSON error)."""
         async with mapped_errors():

@@ -7,7 +7,8 @@ page, the first screen, the identifier tab, a password or a one-time code, a cap
 the person; the passport sends the browser to ``lk.rt.ru/sso-auth/``, which opens the cabinet's
 cookie session, and the cookies go to httpx (:mod:`.client`). SSO (Госуслуги, Т-Банк, VK,
 Одноклассники, Mail.ru) is a round trip through the person's own browser: the passport's URL
-with ``kc_idp_hint`` out, the callback with ``code`` and ``state`` back, handed to ``sso-auth``.
+with ``kc_idp_hint`` out, the callback with ``code`` and ``state`` back, handed to the cabinet's
+``sso-auth`` page in the shared Chromium, which opens the cookie session.
 
 Polling reads ``client-api`` as AnyBalance and mbplugin do: ``getAccounts``,
 ``getAccountBalanceV2`` (kopecks, maybe split over ``subAccounts``), ``getServiceTariffName``,
@@ -89,6 +90,7 @@ from .browser_login import (
     STEP_CODE,
     LiveLogin,
     LoginDone,
+    hand_over,
     open_login,
     request_code,
     submit_code,
@@ -384,13 +386,19 @@ class RostelecomProvider(Provider):
             if not answer.callback_url:
                 raise FlowExpired("rostelecom: no callback address was given")
             query = self._callback_query(answer.callback_url, dict(challenge.state))
-            cookies = await self.client.sso_auth(
-                urlencode({"state": query["state"], "code": query["code"]})
+            if self.context.browser is None:
+                raise Unavailable("rostelecom needs a browser for its cabinet and none is set")
+            self.browser_logins += 1
+            done = await hand_over(
+                self.context.browser,
+                f"{self._sso_auth_uri()}&"
+                + urlencode({"state": query["state"], "code": query["code"]}),
+                lk_url=self.lk_url,
+                passport_url=self.passport_url,
             )
-            cookies = {k: v for k, v in cookies.items() if v}
-            if not cookies:
+            if done is None:
                 raise FlowExpired("rostelecom: the login link expired; log in again")
-            return self._session(cookies)
+            return self._session(done.cookies)
         if challenge.step not in (STEP_CAPTCHA, STEP_CODE):
             raise NotSupported(f"rostelecom has no login step {challenge.step[:30]!r}")
         live = await self.context.flows.take(challenge.flow_id)

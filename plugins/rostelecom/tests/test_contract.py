@@ -1,4 +1,5 @@
-"""The contract kit (aggregator.testing) against the Rostelecom dialect: in-process and loopback.
+"""The contract kit (aggregator.testing) against the Rostelecom dialect on a loopback port, the
+passport driven in the shared Chromium.
 
 The backend hooks use the reference provider's simulation API over HTTP; the SSO challenge is
 answered the way a person does it: the identity provider's login and consent pages, submitted
@@ -14,12 +15,12 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from aggregator_rostelecom import RostelecomProvider
-from litestar import Litestar
-from reference_provider.app import create_app
-from reference_provider.backend import Backend
 
 from aggregator import Challenge, Credentials, IdentifierKind, LoginScheme, SecretKind, Session
+from aggregator.browser import SharedBrowser
 from aggregator.testing import ContractBackend, ContractSuite, Fault
+
+pytestmark = pytest.mark.browser
 
 if TYPE_CHECKING:
     from conftest import LoopbackServer
@@ -32,8 +33,14 @@ _FAULTS = {Fault.UNAVAILABLE: "503", Fault.RATE_LIMITED: "429", Fault.MALFORMED:
 class RostelecomBackend(ContractBackend):
     """The reference provider's Rostelecom dialect, driven through its simulation API."""
 
-    def __init__(self, http: httpx.AsyncClient, server: str, sso_browser: SsoBrowser) -> None:
-        super().__init__(http, server + "/rostelecom")
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        server: str,
+        sso_browser: SsoBrowser,
+        browser: SharedBrowser,
+    ) -> None:
+        super().__init__(http, server + "/rostelecom", browser=browser)
         self.server = server
         self.sso_browser = sso_browser
 
@@ -49,6 +56,10 @@ class RostelecomBackend(ContractBackend):
         if scheme.secret is SecretKind.PASSWORD:
             return scheme.build_credentials(
                 "361000000001", PASSWORD, identifier_kind=IdentifierKind.ACCOUNT_NUMBER
+            )
+        if scheme.secret is SecretKind.EMAIL_CODE:
+            return scheme.build_credentials(
+                "ivan.smirnov@example.ru", identifier_kind=IdentifierKind.EMAIL
             )
         return scheme.build_credentials("+7 903 123-45-67", identifier_kind=IdentifierKind.PHONE)
 
@@ -85,7 +96,7 @@ class RostelecomBackend(ContractBackend):
             json={
                 "kind": _FAULTS[fault],
                 "operator": "rostelecom",
-                "path": "/rostelecom/client-api",
+                "path": "/rostelecom/lk/client-api",
                 "retry_after": 5,
             },
         )
@@ -96,32 +107,13 @@ class RostelecomBackend(ContractBackend):
         await super().aclose()
 
 
-@pytest.fixture(scope="module")
-def inprocess_app() -> Litestar:
-    """One app for the in-process suite (building one costs more than the tests it serves)."""
-    return create_app(backend=Backend(seed=1, clock_speed=0), sim=True)
-
-
-class TestContractInProcess(ContractSuite):
-    provider_class = RostelecomProvider
-    preferred_scheme = "password"
-
-    @pytest.fixture
-    async def contract_backend(
-        self, inprocess_app: Litestar, sso_browser: SsoBrowser
-    ) -> AsyncIterator[RostelecomBackend]:
-        transport = httpx.ASGITransport(app=inprocess_app, client=("127.0.0.1", 50000))
-        async with httpx.AsyncClient(transport=transport, timeout=5) as http:
-            yield RostelecomBackend(http, "http://127.0.0.1", sso_browser)
-
-
 class TestContractLoopback(ContractSuite):
     provider_class = RostelecomProvider
     preferred_scheme = "password"
 
     @pytest.fixture
     async def contract_backend(
-        self, loopback: LoopbackServer, sso_browser: SsoBrowser
+        self, loopback: LoopbackServer, sso_browser: SsoBrowser, shared_browser: SharedBrowser
     ) -> AsyncIterator[RostelecomBackend]:
-        async with httpx.AsyncClient(timeout=10) as http:
-            yield RostelecomBackend(http, loopback.url, sso_browser)
+        async with httpx.AsyncClient(timeout=20) as http:
+            yield RostelecomBackend(http, loopback.url, sso_browser, shared_browser)
