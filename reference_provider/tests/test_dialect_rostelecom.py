@@ -261,7 +261,7 @@ async def test_a_lost_session(client: tuple[Backend, httpx.AsyncClient]) -> None
 async def test_the_chat_answers_at_once_or_later(
     client: tuple[Backend, httpx.AsyncClient],
 ) -> None:
-    backend, http = client
+    _, http = client
     await into_cabinet(http, await log_in(http))
     _, accounts = await api(http, "getAccounts")
     acc = accounts["accounts"][0]["accountId"]
