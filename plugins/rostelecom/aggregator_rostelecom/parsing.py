@@ -18,18 +18,26 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal, TypeVar
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import Field
 
 from aggregator import (
     AccountLocked,
+    Flag,
+    Int,
     InvalidCredentials,
+    Number,
     OperationRejected,
     ParseError,
     RateLimited,
     SessionExpired,
+    Text,
+    Wire,
+    parse_date,
+    parse_datetime,
+    parse_reply,
 )
 from aggregator.core.models import (
     AccountState,
@@ -55,6 +63,8 @@ from aggregator.core.models import (
     Usage,
     UsageUnit,
 )
+
+_W = TypeVar("_W", bound=Wire)
 
 __all__ = [
     "AccountInfo",
@@ -89,90 +99,23 @@ __all__ = [
     "parse_tariffs",
 ]
 
-_M = TypeVar("_M", bound=BaseModel)
-_MSK = dt.timezone(dt.timedelta(hours=3))
-
-
-def _int_like(value: Any) -> Any:
-    """An integer from int or text ("12345", " -12 345 "); a float only when whole."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        text = value.replace("\u00a0", "").replace(" ", "").strip()
-        if re.fullmatch(r"[+-]?\d+", text):
-            return int(text)
-        if re.fullmatch(r"[+-]?\d+\.0+", text):
-            return int(text.split(".")[0])
-    return value
-
-
-def _decimal_like(value: Any) -> Any:
-    """A decimal from int, float or text (comma or point, more decimals allowed)."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        return Decimal(str(value))
-    if isinstance(value, str):
-        text = value.replace("\u00a0", "").replace(" ", "").replace(",", ".").strip()
-        try:
-            return Decimal(text)
-        except InvalidOperation:
-            return value
-    return value
-
-
-#: Kopecks: an integer, as int or text (a float with a fraction is a changed API).
-Kopecks = Annotated[int, BeforeValidator(_int_like), Field(ge=-10_000_000_000, le=10_000_000_000)]
-Number = Annotated[Decimal, BeforeValidator(_decimal_like)]
-Count = Annotated[int, BeforeValidator(_int_like)]
-
-
-def _text_id(value: Any) -> Any:
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-#: An identifier the cabinet sends as a number or as text.
-Id = Annotated[str, BeforeValidator(_text_id)]
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, strict=False)
-
-
-def _shape(model: type[_M], payload: Any, what: str, secrets: Iterable[str] = ()) -> _M:
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors())
-        raise ParseError(
-            f"rostelecom: unexpected {what} reply ({fields})", payload=payload, secrets=secrets
-        ) from None
-
 
 def _kopecks(value: int) -> Money:
-    return Money.from_kopecks(value)
+    return Money.from_minor(value)
 
 
 def _date(value: str | None, payload: Any) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    text = value.strip()
-    try:
-        if re.fullmatch(r"\d{2}\.\d{2}\.\d{4}.*", text):
-            return dt.datetime.strptime(text[:10], "%d.%m.%Y").date()
-        return dt.date.fromisoformat(text[:10])
-    except ValueError:
-        raise ParseError("rostelecom: a date is not a date", payload=payload) from None
+    """A date (ISO or ``dd.mm.yyyy``); None for none."""
+    return parse_date(value, payload=payload) if value else None
 
 
 def _datetime(value: str, payload: Any) -> dt.datetime:
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ParseError("rostelecom: a time is not a time", payload=payload) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=_MSK)
+    """A timestamp; without an offset it is Moscow time."""
+    return parse_datetime(value, payload=payload)
+
+
+def _shape(model: type[_W], payload: Any, what: str, secrets: Iterable[str] = ()) -> _W:
+    return parse_reply(model, payload, what=f"rostelecom {what}", secrets=secrets)
 
 
 # -- client-api errors ---------------------------------------------------------------------
@@ -191,10 +134,10 @@ _REJECT_CODES = {
 }
 
 
-class _ApiError(_Wire):
+class _ApiError(Wire):
     isError: bool | None = False
     isSessionLost: bool | None = False
-    errorCode: Id | None = None
+    errorCode: Text | None = None
     errorMsg: str | None = None
     errorMessage: str | None = None
 
@@ -304,21 +247,21 @@ SERVICE_KINDS: dict[str, Literal["mobile", "internet", "tv", "landline", "bundle
 _SKIPPED_TYPES = {"6", "EQUIPMENT"}
 
 
-class _Service(_Wire):
-    serviceId: Id
-    type: Id | None = None
-    number: Id | None = None
-    displayNumber: Id | None = None
+class _Service(Wire):
+    serviceId: Text
+    type: Text | None = None
+    number: Text | None = None
+    displayNumber: Text | None = None
 
 
-class _Account(_Wire):
-    accountId: Id
-    number: Id
+class _Account(Wire):
+    accountId: Text
+    number: Text
     address: str | None = None
     services: list[_Service] | None = None
 
 
-class _Accounts(_Wire):
+class _Accounts(Wire):
     accounts: list[_Account] | None = None
 
 
@@ -367,16 +310,16 @@ def parse_accounts(payload: Any) -> list[AccountInfo]:
     return out
 
 
-class _SubBalance(_Wire):
-    balance: Kopecks | None = None
+class _SubBalance(Wire):
+    balance: Int | None = None
 
 
-class _Balance(_Wire):
-    balance: Kopecks | None = None
+class _Balance(Wire):
+    balance: Int | None = None
     subAccounts: list[_SubBalance] | None = None
-    creditLimit: Kopecks | None = None
+    creditLimit: Int | None = None
     nextChargeDate: str | None = None
-    nextChargeAmount: Kopecks | None = None
+    nextChargeAmount: Int | None = None
 
 
 def parse_balance(payload: Any, as_of: dt.datetime, bonus: Money | None = None) -> Balance:
@@ -403,7 +346,7 @@ def parse_balance(payload: Any, as_of: dt.datetime, bonus: Money | None = None) 
     )
 
 
-class _TariffNames(_Wire):
+class _TariffNames(Wire):
     tariffNames: dict[str, str | None] | None = None
 
 
@@ -456,7 +399,7 @@ _GRAVITY = [
 ]
 
 
-class _ServiceInfo(_Wire):
+class _ServiceInfo(Wire):
     status: str | None = None
     voluntaryBlockEndDate: str | None = None
 
@@ -490,20 +433,20 @@ def account_state(infos: Iterable[ServiceInfo]) -> tuple[AccountState, dt.date |
     return state, (max(ends) if ends else None)
 
 
-class _Limit(_Wire):
+class _Limit(Wire):
     unit: str | None = None
     remain: Number | None = None
     total: Number | None = None
     endDate: str | None = None
 
 
-class _Package(_Wire):
+class _Package(Wire):
     name: str | None = None
     limits: list[_Limit] | None = None
 
 
-class _ServiceTariff(_Wire):
-    fee: Kopecks | None = None
+class _ServiceTariff(Wire):
+    fee: Int | None = None
     options: list[_Package] | None = None
 
 
@@ -554,13 +497,13 @@ def usage(remainders: list[PackageRemainder]) -> Usage:
 # -- the «Бонус» programme, the profile --------------------------------------------------------
 
 
-class _Level(_Wire):
+class _Level(Wire):
     level: str | None = None
     name: str | None = None
     expireDate: str | None = None
 
 
-class _Fpl(_Wire):
+class _Fpl(Wire):
     status: str | None = None
     balance: Number | None = None
     levelInfo: _Level | None = None
@@ -587,13 +530,13 @@ def parse_fpl_status(payload: Any) -> BonusStatus:
     return BonusStatus(shaped.balance, level)
 
 
-class _Profile(_Wire):
+class _Profile(Wire):
     lastName: str | None = None
     name: str | None = None
     middleName: str | None = None
-    login: Id | None = None
+    login: Text | None = None
     email: str | None = None
-    phone: Id | None = None
+    phone: Text | None = None
 
 
 def parse_profile(payload: Any, account_number: str | None = None) -> Profile:
@@ -613,12 +556,12 @@ def parse_profile(payload: Any, account_number: str | None = None) -> Profile:
 # -- the online chat (assumed shapes: the seed only) --------------------------------------------
 
 
-class _Topic(_Wire):
-    topicId: Id
+class _Topic(Wire):
+    topicId: Text
     name: str
 
 
-class _Topics(_Wire):
+class _Topics(Wire):
     topics: list[_Topic] | None = None
 
 
@@ -630,16 +573,16 @@ def parse_chat_topics(payload: Any) -> list[ChatTopic]:
     ]
 
 
-class _Message(_Wire):
-    messageId: Id
-    topicId: Id | None = None
+class _Message(Wire):
+    messageId: Text
+    topicId: Text | None = None
     author: str | None = None
     authorName: str | None = None
     text: str = ""
     date: str
 
 
-class _Messages(_Wire):
+class _Messages(Wire):
     messages: list[_Message] | None = None
 
 
@@ -664,10 +607,10 @@ def parse_chat(payload: Any) -> list[ChatMessage]:
 # -- tariffs, options (assumed shapes) ---------------------------------------------------------
 
 
-class _Tariff(_Wire):
-    tariffId: Id
+class _Tariff(Wire):
+    tariffId: Text
     name: str = Field(min_length=1, max_length=300)
-    cost: Kopecks | None = None
+    cost: Int | None = None
     period: Literal["month", "day", "year", "once"] | None = "month"
     description: str | None = None
 
@@ -676,7 +619,7 @@ class _Pending(_Tariff):
     effectiveDate: str
 
 
-class _Tariffs(_Wire):
+class _Tariffs(Wire):
     current: _Tariff
     tariffs: list[_Tariff] | None = None
     pendingTariff: _Pending | None = None
@@ -705,17 +648,17 @@ def parse_tariffs(payload: Any) -> TariffCatalogue:
     )
 
 
-class _Option(_Wire):
-    optionId: Id
+class _Option(Wire):
+    optionId: Text
     name: str = Field(min_length=1, max_length=300)
-    cost: Kopecks | None = None
+    cost: Int | None = None
     period: Literal["month", "day", "year", "once"] | None = "month"
-    isActive: StrictBool
-    canChange: StrictBool = True
+    isActive: Flag
+    canChange: Flag = True
     description: str | None = None
 
 
-class _Options(_Wire):
+class _Options(Wire):
     options: list[_Option] | None = None
 
 
@@ -754,11 +697,11 @@ class ConfirmRequest:
     code_length: int | None
 
 
-class _Confirm(_Wire):
-    needConfirm: StrictBool = False
+class _Confirm(Wire):
+    needConfirm: Flag = False
     confirmId: str | None = Field(default=None, max_length=200)
     maskedPhone: str | None = Field(default=None, max_length=60)
-    codeLength: Count | None = None
+    codeLength: Int | None = None
 
 
 def parse_confirm_request(payload: Any) -> ConfirmRequest | None:
@@ -772,11 +715,11 @@ def parse_confirm_request(payload: Any) -> ConfirmRequest | None:
     return ConfirmRequest(shaped.confirmId, shaped.maskedPhone or "", shaped.codeLength)
 
 
-class _Operation(_Wire):
+class _Operation(Wire):
     operation: str | None = None
     message: str | None = None
     effectiveDate: str | None = None
-    attemptsLeft: Count | None = None
+    attemptsLeft: Int | None = None
 
 
 def parse_operation(payload: Any) -> tuple[str, dt.date | None]:
@@ -804,20 +747,20 @@ def parse_confirm_result(payload: Any) -> tuple[bool, str, dt.date | None, int |
 # -- suspension ----------------------------------------------------------------------------------
 
 
-class _Rule(_Wire):
-    freeDays: Count | None = None
-    dailyFee: Kopecks = 0
-    maxDays: Count | None = None
+class _Rule(Wire):
+    freeDays: Int | None = None
+    dailyFee: Int = 0
+    maxDays: Int | None = None
     description: str | None = None
 
 
-class _Block(_Wire):
+class _Block(Wire):
     state: Literal["NONE", "REQUESTED", "SCHEDULED", "ACTIVE"]
     startDate: str | None = None
     endDate: str | None = None
 
 
-class _BlockInfo(_Wire):
+class _BlockInfo(Wire):
     block: _Block | None = None
     rule: _Rule
 
@@ -859,13 +802,13 @@ def parse_block(payload: Any) -> Suspension:
     )
 
 
-class _Quote(_Wire):
+class _Quote(Wire):
     startDate: str
     endDate: str
-    days: Count = Field(ge=0)
-    freeDays: Count = Field(ge=0)
-    paidDays: Count = Field(ge=0)
-    total: Kopecks
+    days: Int = Field(ge=0)
+    freeDays: Int = Field(ge=0)
+    paidDays: Int = Field(ge=0)
+    total: Int
     rule: _Rule
 
 
@@ -890,15 +833,15 @@ def parse_block_quote(payload: Any) -> SuspensionQuote:
 # -- payments, autopay ----------------------------------------------------------------------------
 
 
-class _Payment(_Wire):
+class _Payment(Wire):
     paymentId: str | int
     date: str
-    amount: Kopecks
+    amount: Int
     type: Literal["PAYMENT", "CHARGE", "AUTOPAY", "ADJUSTMENT"]
     description: str | None = None
 
 
-class _Payments(_Wire):
+class _Payments(Wire):
     payments: list[_Payment]
 
 
@@ -921,14 +864,14 @@ def parse_payments(payload: Any) -> list[Payment]:
     return out
 
 
-class _Autopay(_Wire):
-    enabled: StrictBool
-    threshold: Kopecks | None = None
-    amount: Kopecks | None = None
+class _Autopay(Wire):
+    enabled: Flag
+    threshold: Int | None = None
+    amount: Int | None = None
     cardMask: str | None = Field(default=None, max_length=40)
 
 
-class _AutopayReply(_Wire):
+class _AutopayReply(Wire):
     autopay: _Autopay
 
 
@@ -947,7 +890,7 @@ def parse_autopay(payload: Any) -> AutopaySettings:
 # -- reports, profile, news, notifications ------------------------------------------------------
 
 
-class _ReportOrder(_Wire):
+class _ReportOrder(Wire):
     reportId: str | int
 
 
@@ -956,7 +899,7 @@ def parse_report_order(payload: Any) -> str:
     return str(_shape(_ReportOrder, payload, "orderDetail").reportId)
 
 
-class _Promotion(_Wire):
+class _Promotion(Wire):
     id: str | int
     title: str = Field(min_length=1, max_length=300)
     text: str | None = None
@@ -964,7 +907,7 @@ class _Promotion(_Wire):
     kind: Literal["news", "offer", "maintenance"] = "news"
 
 
-class _Promotions(_Wire):
+class _Promotions(Wire):
     promotions: list[_Promotion]
 
 
@@ -982,8 +925,8 @@ def parse_promotions(payload: Any) -> list[NewsItem]:
     ]
 
 
-class _Notifications(_Wire):
-    channels: dict[Literal["SMS", "PUSH", "EMAIL"], StrictBool]
+class _Notifications(Wire):
+    channels: dict[Literal["SMS", "PUSH", "EMAIL"], Flag]
 
 
 def parse_notifications(payload: Any) -> dict[str, bool]:

@@ -100,7 +100,7 @@ def test_a_balance_in_kopecks_as_text() -> None:
     "mutate",
     [
         lambda p: p.update(balance=12.5),
-        lambda p: p.update(balance="12 руб"),
+        lambda p: p.update(balance="двенадцать"),
         lambda p: p.update(balance=None),
     ],
 )
