@@ -9,8 +9,9 @@ account round-robin with ``--concurrency`` tasks on one shared ``httpx.AsyncClie
   error mapping, JSON decoding, pydantic validation of the reply, contract models);
 * **bare**: the same HTTP requests to the same server with ``httpx`` and ``response.json()``,
   nothing else (Beeline: payType, prepaidBalance, pricePlan, status with ?ctn=, the app's
-  headers and the token;
-  Rostelecom: client-api getAccountBalanceV2 and getServiceInfo with a bearer token).
+  headers and the token; Rostelecom: client-api getAccountBalanceV2, getFplStatus,
+  getServiceTariffName and getServiceInfo on the cabinet's cookie session with its CSRF-TOKEN
+  header).
 
 Rounds come in adjacent pairs (bare then plugin, then plugin then bare, ...): the machine is
 shared and noisy, and two adjacent rounds see about the same load, so the figure is the median
@@ -130,12 +131,23 @@ def bare_beeline(base: str) -> Callable[[httpx.AsyncClient, Session, str], Await
 
 
 def bare_rostelecom(base: str) -> Callable[[httpx.AsyncClient, Session, str], Awaitable[None]]:
-    api = base + "/rostelecom/client-api/"
+    api = base + "/rostelecom/lk/client-api/"
 
     async def poll(http: httpx.AsyncClient, session: Session, account: str) -> None:
-        headers = {"Authorization": "Bearer " + session.data["access_token"]}
-        for method in ("getAccountBalanceV2", "getServiceInfo"):
-            (await http.post(api + method, json={"accountId": account}, headers=headers)).json()
+        cookies = session.data["cookies"]
+        headers = {
+            "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+            "CSRF-TOKEN": cookies["CSRF-TOKEN"],
+        }
+        service = int(account) * 100 + 1
+        for method, body in (
+            ("getAccountBalanceV2", {"accountId": account}),
+            ("getFplStatus", {}),
+            ("getServiceTariffName", {"servicesId": [service]}),
+            ("getServiceInfo", {"serviceId": service}),
+        ):
+            body = {**body, "client_uuid": "C", "current_page": "main"}
+            (await http.post(api + method, json=body, headers=headers)).json()
 
     return poll
 
@@ -217,7 +229,7 @@ async def main(args: argparse.Namespace) -> int:
                     for a in rt_accounts
                 ],
                 bare_rostelecom(url),
-                2,
+                4,
             )
             results: dict[tuple[str, str], Round] = {}
             pair_ratios: dict[str, list[float]] = {"beeline": [], "rostelecom": []}
