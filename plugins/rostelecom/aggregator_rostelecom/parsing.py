@@ -262,7 +262,7 @@ class _Account(Wire):
 
 
 class _Accounts(Wire):
-    accounts: list[_Account] | None = None
+    accounts: list[_Account] | None  # required; null = no account yet
 
 
 @dataclass(frozen=True)
@@ -347,7 +347,7 @@ def parse_balance(payload: Any, as_of: dt.datetime, bonus: Money | None = None) 
 
 
 class _TariffNames(Wire):
-    tariffNames: dict[str, str | None] | None = None
+    tariffNames: dict[str, str | None] | None  # required; null = no names
 
 
 def parse_tariff_names(payload: Any) -> dict[str, str]:
@@ -400,7 +400,7 @@ _GRAVITY = [
 
 
 class _ServiceInfo(Wire):
-    status: str | None = None
+    status: Text
     voluntaryBlockEndDate: str | None = None
 
 
@@ -415,7 +415,7 @@ def parse_service_info(payload: Any) -> ServiceInfo:
     """``getServiceInfo`` -> the service's state (operator blocks included), block end."""
     check_api(payload)
     shaped = _shape(_ServiceInfo, payload, "getServiceInfo")
-    status = (shaped.status or "UNKNOWN_STATUS").upper()
+    status = shaped.status.upper() or "UNKNOWN_STATUS"
     return ServiceInfo(
         SERVICE_STATUS.get(status, AccountState.UNKNOWN),
         status,
@@ -524,6 +524,10 @@ def parse_fpl_status(payload: Any) -> BonusStatus:
         return BonusStatus(None, None)
     check_api(payload)
     shaped = _shape(_Fpl, payload, "getFplStatus")
+    if shaped.status is None and shaped.balance is None:
+        raise ParseError(
+            "rostelecom: a getFplStatus reply without status or balance", payload=payload
+        )
     if (shaped.status or "").upper() == "MISSING" or shaped.balance is None:
         return BonusStatus(None, None)
     level = shaped.levelInfo.name or shaped.levelInfo.level if shaped.levelInfo else None
