@@ -137,6 +137,15 @@ async def test_the_diagnostics_of_a_login_and_a_poll_hold_no_canary(
     assert tokens and set(tokens) == {REMOVED}
     assert_clean(result.content, PASSWORD, LOGIN, NAME, PHONE, EMAIL, ADDRESS, number, LABEL)
     assert_clean(result.content, *NAME.split(), "+7 903 555-01-72", "79035550172")
+    # and it replays into the same reading (aggregator.testing.replay)
+    from aggregator_reference import ReferenceProvider
+
+    from aggregator import Session
+    from aggregator.testing import replay_provider, replayed_account
+
+    replayed = replay_provider(ReferenceProvider, result.content)
+    poll = await replayed.poll(Session(provider="reference", data={}), replayed_account(result.har))
+    assert poll.balance.amount.amount > 0 and poll.tariff_name
 
 
 async def test_the_same_value_masks_to_the_same_stand_in(

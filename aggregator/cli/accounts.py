@@ -405,8 +405,15 @@ def accounts_diagnose(
         try:
             vault = await open_vault(settings, engine)
             async with Runtime(settings) as runtime, session_factory(engine)() as db:
+                terminal = TerminalLogin(is_interactive(None), None)
                 return await diagnose_account(
-                    db, None, account_id, runtime=runtime, vault=vault, login=login
+                    db,
+                    None,
+                    account_id,
+                    runtime=runtime,
+                    vault=vault,
+                    login=login,
+                    answer=terminal.answer if terminal.interactive else None,
                 )
         finally:
             await engine.dispose()

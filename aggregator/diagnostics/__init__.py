@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ..core.errors import AggregatorError
-from ..core.flows import Challenge, Session
+from ..core.flows import Challenge, ChallengeAnswer, Session
 from ..core.login import Credentials
 from ..core.provider import Capability
 from ..plugins import report_url
@@ -80,13 +80,16 @@ async def record_diagnostics(
     personal: Mapping[str, str] | Iterable[tuple[str, str]] = (),
     login: bool = False,
     name: str = "account",
+    answer: Callable[[Challenge], Awaitable[ChallengeAnswer | None]] | None = None,
 ) -> Diagnostics:
     """Run one poll of ``subaccount_id`` (after a login when ``login`` is true or when there is
     no session) through a recording transport and browser, and return the redacted HAR.
 
     Nothing is stored: the session a login opens lives only for this run. A failure of the
     login or of the poll is recorded in the file (its key and message), never raised: a failing
-    account is exactly what diagnostics are for.
+    account is exactly what diagnostics are for. A login challenge (a captcha, a code) is put
+    to ``answer`` when given (a person at a terminal); without it, or when it gives None, the
+    trace ends at the challenge.
     """
     from ..runtime import Runtime as _Runtime
 
@@ -127,15 +130,24 @@ async def record_diagnostics(
                     steps.append({"step": "login", "error": "no_credentials"})
                     outcome = "no_credentials"
                 else:
-                    answer = await provider.start_login(credentials)
-                    if isinstance(answer, Challenge):
+                    reply = await provider.start_login(credentials)
+                    while isinstance(reply, Challenge) and answer is not None:
+                        given = await answer(reply)
+                        if given is None:
+                            break
+                        for typed in (given.text, given.new_password):
+                            if typed is not None:
+                                redactor.secret(typed.reveal())
+                        steps.append({"step": "login", "challenge": str(reply.kind)})
+                        reply = await provider.continue_login(reply, given)
+                    if isinstance(reply, Challenge):
                         steps.append(
-                            {"step": "login", "challenge": str(answer.kind), "stopped": True}
+                            {"step": "login", "challenge": str(reply.kind), "stopped": True}
                         )
                         outcome = "challenge"
                         session = None
                     else:
-                        session = answer
+                        session = reply
                         for secret in session.secrets():
                             redactor.secret(secret)
                         steps.append({"step": "login", "result": "ok"})
@@ -174,6 +186,9 @@ async def record_diagnostics(
             "version": plugin.version if plugin else None,
         },
         "operator": provider_id,
+        "base_url": runtime.base_url(provider_id),
+        "hosts": runtime.host_urls(provider_id),
+        "account": subaccount_id,
         "report_url": report_url(runtime.registry, provider_id),
         "taken_at": taken.isoformat(),
         "login_asked": login,

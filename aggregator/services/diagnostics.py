@@ -11,10 +11,11 @@ diagnostics were taken (not what they hold).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ..accounts import open_credentials, open_session
-from ..core.flows import Session
+from ..core.flows import Challenge, ChallengeAnswer, Session
 from ..core.login import Credentials
 from ..diagnostics import Diagnostics, record_diagnostics
 from ..storage.models import AuditLog
@@ -41,12 +42,13 @@ async def diagnose_account(
     vault: Vault,
     login: bool = False,
     user_id: int | None = None,
+    answer: Callable[[Challenge], Awaitable[ChallengeAnswer | None]] | None = None,
 ) -> Diagnostics:
     """A redacted HAR of one poll of ``account_id`` (and a login first when ``login``).
 
     :class:`~aggregator.services.errors.NotFound` for an account of another household; an
-    operator's refusal or a plugin's failure is *in* the file, not raised. Commits the audit
-    record.
+    operator's refusal or a plugin's failure is *in* the file, not raised. ``answer`` answers
+    a login's challenges (a person at a terminal). Commits the audit record.
     """
     account = await get_account(db, household_id, account_id)
     credentials: Credentials | None
@@ -69,6 +71,7 @@ async def diagnose_account(
         personal=personal,
         login=login,
         name=str(account.id),
+        answer=answer,
     )
     db.add(
         AuditLog(

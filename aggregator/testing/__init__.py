@@ -20,6 +20,9 @@ mapping, and that no secret appears in exceptions, reprs or logs::
                 yield MyBackend(http, "http://testserver")
 
 See docs/plugins.md ("The contract kit"). Requires pytest and pytest-asyncio.
+
+A household's diagnostics file replays into a regression test with :func:`replay_provider`
+(docs/plugins.md, "Replaying a household's diagnostics").
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ if TYPE_CHECKING:
     from .checks import ContractViolation, check_challenge, check_declaration, check_result
     from .harness import ContractHarness
     from .leaks import LeakGuard, SecretLeak
+    from .replay import (
+        ReplayTransport,
+        UnrecordedRequest,
+        load_har,
+        replay_provider,
+        replayed_account,
+    )
     from .suite import ContractSuite
 
 __all__ = [
@@ -40,11 +50,16 @@ __all__ = [
     "ContractViolation",
     "Fault",
     "LeakGuard",
+    "ReplayTransport",
     "SecretLeak",
     "Unanswerable",
+    "UnrecordedRequest",
     "check_challenge",
     "check_declaration",
     "check_result",
+    "load_har",
+    "replay_provider",
+    "replayed_account",
 ]
 
 # Imported on first use, so that loading the pytest plugin (every pytest run) stays cheap.
@@ -60,6 +75,11 @@ _WHERE = {
     "LeakGuard": "leaks",
     "SecretLeak": "leaks",
     "ContractSuite": "suite",
+    "ReplayTransport": "replay",
+    "UnrecordedRequest": "replay",
+    "load_har": "replay",
+    "replay_provider": "replay",
+    "replayed_account": "replay",
 }
 
 
