@@ -6,7 +6,7 @@ own live session cookie. Then two loops poll every account round-robin with ``--
 tasks on one shared ``httpx.AsyncClient``:
 
 * **plugin**: ``NetbynetProvider.poll(session, account)``: the three API calls of a poll
-  (``v1/get-balance``, ``v1/get-balance-details``, ``v1/get-internet-accounts-details``, sent
+  (``v1/get-balance``, ``v2/get-balance-details``, ``v2/get-internet-accounts-details``, sent
   together), transport error mapping, the resultCode check, exact money, contract models;
 * **bare**: the same three requests with the same cookie, ``response.json()``, nothing else.
 
@@ -36,7 +36,7 @@ from aggregator_netbynet import NetbynetProvider
 
 from aggregator import ProviderContext, Session
 
-PATHS = ("v1/get-balance", "v1/get-balance-details", "v1/get-internet-accounts-details")
+PATHS = ("v1/get-balance", "v2/get-balance-details", "v2/get-internet-accounts-details")
 
 
 @dataclass
@@ -90,7 +90,7 @@ async def bulk_sessions(http: httpx.AsyncClient, origin: str, count: int) -> lis
 
 async def bare_poll(http: httpx.AsyncClient, api: str, session: Session) -> None:
     headers = {
-        "Cookie": f"NBN_SESSION={session.data['cookies']['NBN_SESSION']}",
+        "Cookie": f"AUTHORIZATION={session.data['cookies']['AUTHORIZATION']}",
         "Accept": "application/json",
         "X-Requested-With": "XMLHttpRequest",
     }

@@ -1,5 +1,6 @@
-"""The netbynet dialect: resultCode/resultText JSON, contract login with a region, captcha,
-password recovery, and the voluntary block (a request, approval, 60 free days, then a fee)."""
+"""The netbynet dialect: the real login and error conventions (a success names no resultCode;
+5 wrong password, 8 captcha), the quoted AUTHORIZATION cookie, captcha, password recovery, and
+the voluntary block (a request, approval, 60 free days, then a fee)."""
 
 from __future__ import annotations
 
@@ -62,72 +63,78 @@ def contract(backend: Backend, **options: Any) -> tuple[str, str, str]:
 
 
 def login_body(number: str, region: str, password: str = PASSWORD, code: str = "") -> dict:
+    """The body the site sends (MobileBalance WiFire_API_inet1.js lines 45-51): no region."""
+    del region
     return {
         "login": number,
         "password": password,
         "captchaCode": code,
-        "accountNumber": "",
-        "region": region,
+        "save": False,
+        "accountNumber": number,
+        "deviceInfo": {"loginType": "SITE"},
     }
+
+
+def ok(data: dict) -> bool:
+    """A success names no resultCode."""
+    return "resultCode" not in data
 
 
 async def login(api: httpx.AsyncClient, number: str, region: str) -> None:
     response = await api.post("v3/login", json=login_body(number, region))
-    assert response.json()["resultCode"] == 8, response.text
+    assert response.json() == {}, response.text
 
 
 async def test_the_six_regions(api: httpx.AsyncClient) -> None:
     data = (await api.get("v1/get-regions")).json()
-    assert data["resultCode"] == 8
+    assert ok(data)
     assert len(data["regions"]) == 6
     assert {r["id"] for r in data["regions"]} >= {"moscow", "voronezh", "kursk"}
 
 
-async def test_login_sets_the_session_cookie_and_every_reply_carries_the_result(
+async def test_login_sets_the_quoted_session_cookie_and_replies_name_no_result(
     api: httpx.AsyncClient, nbn_backend: Backend
 ) -> None:
-    number, region, account = contract(nbn_backend)
+    number, region, _ = contract(nbn_backend)
+    way = (await api.get("v1/get-way", params={"accountNumber": number})).json()
+    assert ok(way)
     response = await api.post("v3/login", json=login_body(number, region))
     assert response.status_code == 200
-    data = response.json()
-    assert data == {
-        "resultCode": 8,
-        "resultText": "Успешная авторизация",
-        "captcha": False,
-        "needChangePassword": False,
-        "contractNumber": number,
-        "accountNumber": account,
-    }
-    assert "NBN_SESSION" in api.cookies
+    assert response.json() == {}
+    cookie = api.cookies["AUTHORIZATION"]
+    assert cookie.startswith('"') and cookie.endswith('"')
     balance = (await api.get("v1/get-balance")).json()
-    assert balance == {"resultCode": 8, "resultText": "Успешно", "accountBalance": 600.0}
-    details = (await api.get("v1/get-balance-details")).json()
-    assert details["bonusBalance"] == -1
-    assert details["nextPaymentDate"] == "2025-02-01"
-    internet = (await api.get("v1/get-internet-accounts-details")).json()
-    assert internet["internetAccounts"][0]["tariffPlan"]["name"] == "Wifire 100"
-    assert internet["internetAccounts"][0]["statusName"] == "Активна"
+    assert balance == {"accountBalance": 600.0, "statusCode": 0}
+    for version in ("v1", "v2"):
+        details = (await api.get(f"{version}/get-balance-details")).json()
+        assert details["bonusBalance"] == -1 and ok(details)
+        assert details["nextPaymentDate"] == "2025-02-01"
+        internet = (await api.get(f"{version}/get-internet-accounts-details")).json()
+        assert internet["internetAccounts"][0]["tariffPlan"]["name"] == "Wifire 100"
+        assert internet["internetAccounts"][0]["statusName"] == "Активна"
     profile = (await api.get("v1/get-profile-info")).json()
     assert profile["number"] == number
     assert profile["contacts"]["fullName"] == "Проверка Диалекта"
+    v2 = (await api.get("v2/get-profile-info")).json()
+    assert str(v2["id"]) == number and v2["fullName"] == "Проверка Диалекта"
+    assert (await api.get("http://127.0.0.1/netbynet/logout")).json() == {}
+    assert (await api.get("v1/get-balance")).status_code == 401
 
 
 @pytest.mark.parametrize(
-    ("change", "code"),
-    [
-        ({"password": "wrong-password"}, 10),
-        ({"region": "moscow"}, 10),
-        ({"login": "000000001"}, 10),
-    ],
+    "change",
+    [{"password": "wrong-password"}, {"login": "000000001"}],
 )
-async def test_login_failures_answer_200_with_their_code(
-    api: httpx.AsyncClient, nbn_backend: Backend, change: dict[str, str], code: int
+async def test_login_failures_answer_200_with_code_5(
+    api: httpx.AsyncClient, nbn_backend: Backend, change: dict[str, str]
 ) -> None:
+    """``{captcha, resultCode: 5, resultText}`` (MobileBalance WiFire_API_inet1.js line 61)."""
     number, region, _ = contract(nbn_backend)
     response = await api.post("v3/login", json={**login_body(number, region), **change})
     assert response.status_code == 200
-    assert response.json()["resultCode"] == code
-    assert "NBN_SESSION" not in api.cookies
+    assert response.json()["resultCode"] == 5
+    assert "Лицевого счета" in response.json()["resultText"]
+    assert "AUTHORIZATION" not in api.cookies
 
 
 async def test_after_failures_the_login_demands_a_captcha(
@@ -137,16 +144,19 @@ async def test_after_failures_the_login_demands_a_captcha(
     for _ in range(2):
         await api.post("v3/login", json=login_body(number, region, "wrong-password"))
     demanded = (await api.post("v3/login", json=login_body(number, region))).json()
-    assert demanded["resultCode"] == 11 and demanded["captcha"] is True
-    picture = await api.get("v2/captcha-challenge")
+    assert demanded["resultCode"] == 8 and demanded["captcha"] is True
+    assert demanded["resultText"] == "Повторите с использованием проверочного кода."
+    picture = await api.get(
+        "v2/captcha-challenge", params={"accountNumber": number, "time": "1718000000000"}
+    )
     assert picture.headers["content-type"] == "image/png"
     assert picture.content.startswith(b"\x89PNG")
     wrong = (await api.post("v3/login", json=login_body(number, region, code="ZZZZZ"))).json()
-    assert wrong["resultCode"] == 12 and wrong["captcha"] is True
+    assert wrong["resultCode"] == 8 and wrong["captcha"] is True
     await api.get("v2/captcha-challenge")
     answer = nbn_backend.captcha_answer("netbynet")
-    ok = (await api.post("v3/login", json=login_body(number, region, code=answer))).json()
-    assert ok["resultCode"] == 8
+    done = (await api.post("v3/login", json=login_body(number, region, code=answer))).json()
+    assert done == {}
 
 
 async def test_a_new_device_policy_remembers_the_device_id_header(
@@ -155,14 +165,14 @@ async def test_a_new_device_policy_remembers_the_device_id_header(
     number, region, _ = contract(nbn_backend, captcha_policy="new_device")
     headers = {"X-Device-Id": "device-under-test"}
     first = await api.post("v3/login", json=login_body(number, region), headers=headers)
-    assert first.json()["resultCode"] == 11
+    assert first.json()["resultCode"] == 8
     await api.get("v2/captcha-challenge", headers=headers)
     answer = nbn_backend.captcha_answer("netbynet")
-    ok = await api.post("v3/login", json=login_body(number, region, code=answer), headers=headers)
-    assert ok.json()["resultCode"] == 8
+    done = await api.post("v3/login", json=login_body(number, region, code=answer), headers=headers)
+    assert done.json() == {}
     api.cookies.clear()
     again = await api.post("v3/login", json=login_body(number, region), headers=headers)
-    assert again.json()["resultCode"] == 8
+    assert again.json() == {}
 
 
 async def test_a_temporary_password_must_be_changed_first(
@@ -170,14 +180,14 @@ async def test_a_temporary_password_must_be_changed_first(
 ) -> None:
     number, region, _ = contract(nbn_backend, temp_password=True)
     data = (await api.post("v3/login", json=login_body(number, region))).json()
-    assert data["resultCode"] == 8 and data["needChangePassword"] is True
+    assert data == {"needChangePassword": True}
     blocked = await api.get("v1/get-balance")
     assert blocked.status_code == 403 and blocked.json()["resultCode"] == 21
     changed = await api.post(
         "v1/change-password", json={"oldPassword": PASSWORD, "newPassword": "Fresh-Pass-7"}
     )
-    assert changed.json()["resultCode"] == 8
-    assert (await api.get("v1/get-balance")).json()["resultCode"] == 8
+    assert ok(changed.json())
+    assert ok((await api.get("v1/get-balance")).json())
 
 
 async def test_password_recovery_by_email_or_sms_then_a_new_password(
@@ -188,7 +198,7 @@ async def test_password_recovery_by_email_or_sms_then_a_new_password(
     assert sub is not None and sub.phone is not None
     body = {"region": region, "phone": f"+7{sub.phone}", "accountNumber": account}
     by_mail = (await api.post("v1/password-recovery", json={**body, "channel": "email"})).json()
-    assert by_mail["resultCode"] == 8
+    assert ok(by_mail)
     assert by_mail["channel"] == "email" and by_mail["destination"].endswith("@example.ru")
     by_sms = (await api.post("v1/password-recovery", json={**body, "channel": "sms"})).json()
     assert by_sms["destination"].startswith("+7 926")
@@ -197,9 +207,9 @@ async def test_password_recovery_by_email_or_sms_then_a_new_password(
         "v1/password-recovery/complete",
         json={"requestId": by_sms["requestId"], "code": code, "newPassword": "Recovered-1"},
     )
-    assert done.json()["resultCode"] == 8
-    ok = await api.post("v3/login", json=login_body(number, region, "Recovered-1"))
-    assert ok.json()["resultCode"] == 8
+    assert ok(done.json())
+    again = await api.post("v3/login", json=login_body(number, region, "Recovered-1"))
+    assert again.json() == {}
     stranger = await api.post(
         "v1/password-recovery", json={**body, "region": "moscow", "channel": "sms"}
     )
@@ -243,7 +253,6 @@ async def test_the_voluntary_block_60_free_days_then_5_roubles_a_day(
         ("POST", "v3/login", b"{not json", 400, 30),
         ("POST", "v3/login", b"[1, 2]", 400, 30),
         ("POST", "v3/login", {"login": "abc", "password": "x"}, 400, 30),
-        ("POST", "v3/login", {"login": "500100200", "password": "x", "region": "mars"}, 400, 30),
         ("GET", "v1/no-such-method", None, 404, 32),
         ("DELETE", "v1/get-balance", None, 405, 30),
     ],
@@ -297,7 +306,7 @@ async def test_faults_reach_the_api(api: httpx.AsyncClient, nbn_backend: Backend
     await login(api, number, region)
     nbn_backend.faults.add("changed_html", operator="netbynet", count=1)
     renamed = (await api.get("v1/get-balance")).json()
-    assert "resultCode" not in renamed and "v2_resultCode" in renamed
+    assert "accountBalance" not in renamed and "v2_accountBalance" in renamed
     nbn_backend.faults.add("expired_session", operator="netbynet", count=1)
     assert (await api.get("v1/get-balance")).status_code == 401
     assert (await api.get("v1/get-balance")).status_code == 401  # the session is gone
@@ -309,6 +318,6 @@ async def test_a_bulk_account_session_answers(api: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 201, response.text
     account = response.json()["accounts"][0]
-    cookie = account["session"]["cookies"]["NBN_SESSION"]
-    balance = await api.get("v1/get-balance", headers={"Cookie": f"NBN_SESSION={cookie}"})
-    assert balance.json()["resultCode"] == 8
+    cookie = account["session"]["cookies"]["AUTHORIZATION"]
+    balance = await api.get("v1/get-balance", headers={"Cookie": f"AUTHORIZATION={cookie}"})
+    assert ok(balance.json()) and "accountBalance" in balance.json()

@@ -68,14 +68,26 @@ class NetbynetClient:
         return ApiReply(payload=payload, cookies=jar)
 
     async def image(
-        self, cookies: Mapping[str, str] | None, path: str, device: str | None = None
+        self,
+        cookies: Mapping[str, str] | None,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        device: str | None = None,
     ) -> tuple[bytes, ApiReply]:
         """A picture (the captcha) and the cookies that bind it to the next login."""
-        response = await self._send(cookies, "GET", path, accept="image/png", device=device)
+        response = await self._send(
+            cookies, "GET", path, params=params, accept="image/png", device=device
+        )
         content = response.content
         if response.status_code != 200 or not content.startswith(b"\x89PNG"):
             raise ParseError("netbynet: the captcha is not a PNG picture", payload=content[:200])
         return content, ApiReply(payload=None, cookies=dict(response.cookies.items()))
+
+    async def logout(self, cookies: Mapping[str, str]) -> None:
+        """``GET <base>/logout``: outside the API (MobileBalance WiFire_API_inet1.js line 175)."""
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+        async with mapped_errors():
+            await self.http.get(self.base_url + "/logout", headers=headers, follow_redirects=False)
 
     async def _send(
         self,

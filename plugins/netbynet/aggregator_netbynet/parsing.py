@@ -1,10 +1,19 @@
-"""How to read NetByNet's JSON API: pure functions from decoded replies to contract models.
+"""How to read NetByNet's (Wifire's) JSON API through the parsing kit: pure functions from
+decoded replies to contract models.
 
-Every reply carries ``resultCode`` (8 = success) and ``resultText``. :func:`check_result`
-turns the other codes into the contract's errors; every other function expects a successful
-reply and raises :class:`~aggregator.ParseError` (payload redacted) when a field is missing or
-has the wrong type, so a changed API never becomes a wrong balance. Money comes as JSON numbers
-in roubles (``1234.5``) and is read exactly (through its decimal text, never float arithmetic).
+A successful reply carries no ``resultCode``; an error names itself with ``resultCode`` and
+``resultText`` (``dukei/any-balance-providers`` ``providers/ab-internet-netbynet/main.js``
+line 81). The login's own conventions changed over time (``reference_provider/DIALECTS.md``,
+NetByNet, says which version each comes from): ``{}`` on success (``Unlicensed-ZZZ/
+MobileBalance`` ``providers/WiFire_API_inet1.js`` line 59), ``resultCode`` 5 for a wrong number
+or password and 8 for "repeat with a captcha code" (lines 60-62; main.js before 2022),
+``captcha: true`` asking for the picture (main.js line 98, since 2022), ``needChangePassword``
+(line 105). Codes besides 5 and 8 are assumed.
+
+Tolerant like a scraper that must live for years: unknown fields are ignored, optional ones
+may be missing or null, numbers may come as text, money is rounded to kopecks, an unknown
+status or kind degrades to "unknown". Only a reply lacking what the reading needs is a
+:class:`~aggregator.ParseError`.
 """
 
 from __future__ import annotations
@@ -12,16 +21,27 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
+
+from pydantic import Field
 
 from aggregator import (
     AccountLocked,
+    Date,
+    DateTime,
+    Flag,
+    Int,
     InvalidCredentials,
+    Number,
     OperationRejected,
     ParseError,
+    Roubles,
     SessionExpired,
+    Text,
     Unavailable,
+    Wire,
+    parse_reply,
 )
 from aggregator.core.models import (
     AccountState,
@@ -64,6 +84,7 @@ __all__ = [
     "parse_promotions",
     "parse_request_sent",
     "parse_services",
+    "parse_state",
     "parse_tariff_change",
     "parse_tariffs",
     "parse_top_up",
@@ -71,12 +92,10 @@ __all__ = [
     "raise_login_failure",
 ]
 
-#: The API's result codes (``resultCode``).
+#: ``resultCode`` values. 5 and 8 are proven (WiFire_API_inet1.js lines 60-62); the rest assumed.
 RESULT = {
-    "SUCCESS": 8,
-    "INVALID_CREDENTIALS": 10,
-    "CAPTCHA_REQUIRED": 11,
-    "CAPTCHA_WRONG": 12,
+    "INVALID_CREDENTIALS": 5,
+    "CAPTCHA_REQUIRED": 8,
     "ACCOUNT_LOCKED": 13,
     "NOT_AUTHORIZED": 20,
     "PASSWORD_CHANGE_REQUIRED": 21,
@@ -86,7 +105,6 @@ RESULT = {
     "WRONG_CODE": 33,
     "INTERNAL_ERROR": 99,
 }
-SUCCESS = RESULT["SUCCESS"]
 _REJECTING = {
     RESULT["VALIDATION_ERROR"]: "validation",
     RESULT["OPERATION_REJECTED"]: "rejected",
@@ -94,116 +112,35 @@ _REJECTING = {
     RESULT["WRONG_CODE"]: "wrong_code",
     RESULT["PASSWORD_CHANGE_REQUIRED"]: "password_change_required",
 }
-_MSK = dt.timezone(dt.timedelta(hours=3))
 
 
-def _fail(message: str, payload: Any) -> ParseError:
-    return ParseError(f"netbynet: {message}", payload=payload)
+class _Envelope(Wire):
+    resultCode: Int = 0
+    resultText: Text = ""
+    captcha: Flag = False
+    needChangePassword: Flag = False
 
 
-def _obj(value: Any, where: str, payload: Any) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise _fail(f"{where} is not an object", payload)
-    return value
+def _envelope(payload: Any) -> _Envelope:
+    if not isinstance(payload, Mapping):
+        raise ParseError("netbynet: the reply is not an object", payload=payload)
+    return parse_reply(_Envelope, payload, what="netbynet")
 
 
-def _list(value: Any, where: str, payload: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise _fail(f"{where} is not a list", payload)
-    return value
-
-
-def _str(data: Mapping[str, Any], key: str, payload: Any, *, optional: bool = False) -> str:
-    value = data.get(key)
-    if value is None and optional:
-        return ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str):
-        raise _fail(f"{key} is missing or not text", payload)
-    return value
-
-
-def _decimal(data: Mapping[str, Any], key: str, payload: Any) -> Decimal:
-    value = data.get(key)
-    if isinstance(value, bool) or value is None:
-        raise _fail(f"{key} is missing or not a number", payload)
-    if isinstance(value, int | float | Decimal):
-        text = str(value)
-    elif isinstance(value, str):
-        text = value.strip()
-    else:
-        raise _fail(f"{key} is not a number", payload)
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise _fail(f"{key} is not a number", payload) from None
-    if not amount.is_finite():
-        raise _fail(f"{key} is not a finite number", payload)
-    return amount
-
-
-def _money(data: Mapping[str, Any], key: str, payload: Any) -> Money:
-    return Money.rub(_decimal(data, key, payload))
-
-
-def _int(data: Mapping[str, Any], key: str, payload: Any) -> int:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(f"{key} is missing or not an integer", payload)
-    return value
-
-
-def _bool(data: Mapping[str, Any], key: str, payload: Any) -> bool:
-    value = data.get(key)
-    if not isinstance(value, bool):
-        raise _fail(f"{key} is missing or not true/false", payload)
-    return value
-
-
-def _date(value: Any, key: str, payload: Any) -> dt.date:
-    if not isinstance(value, str):
-        raise _fail(f"{key} is not a date", payload)
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        raise _fail(f"{key} is not a date", payload) from None
-
-
-def _datetime(value: Any, key: str, payload: Any) -> dt.datetime:
-    if not isinstance(value, str):
-        raise _fail(f"{key} is not a timestamp", payload)
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{key} is not a timestamp", payload) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=_MSK)
-
-
-# -- the envelope ---------------------------------------------------------------------------
-def check_result(payload: Any, *, login: bool = False) -> Mapping[str, Any]:
-    """The reply as an object when ``resultCode`` is 8; the contract's error otherwise.
-
-    ``login`` replies are checked by :func:`parse_login` instead (they carry the captcha flag).
-    """
-    data = _obj(payload, "the reply", payload)
-    code = data.get("resultCode")
-    if isinstance(code, bool) or not isinstance(code, int):
-        raise _fail("the reply lacks its resultCode", payload)
-    if code == SUCCESS:
-        return data
-    text = _str(data, "resultText", payload, optional=True)
-    if code == RESULT["NOT_AUTHORIZED"]:
-        raise SessionExpired(text or "not authorised")
+def check_result(payload: Any) -> Mapping[str, Any]:
+    """The reply when it names no error; the contract's error otherwise."""
+    env = _envelope(payload)
+    code, text = env.resultCode, env.resultText
+    if code == 0:
+        assert isinstance(payload, Mapping)
+        return payload
+    if code in (RESULT["NOT_AUTHORIZED"], RESULT["INVALID_CREDENTIALS"]):
+        raise SessionExpired(text or "netbynet: not authorised")
+    if code in (RESULT["CAPTCHA_REQUIRED"], RESULT["ACCOUNT_LOCKED"]):
+        raise SessionExpired(text or "netbynet: the cabinet asks to log in again")
     if code == RESULT["INTERNAL_ERROR"]:
-        raise Unavailable("the operator reports an internal error")
-    if code in _REJECTING:
-        raise OperationRejected(text or "rejected", code=_REJECTING[code])
-    if not login:
-        if code in (RESULT["INVALID_CREDENTIALS"], RESULT["ACCOUNT_LOCKED"]):
-            raise SessionExpired(text or "not authorised")
-        raise _fail(f"unexpected resultCode {code}", payload)
-    return data
+        raise Unavailable("netbynet: the operator reports an internal error")
+    raise OperationRejected(text or "Нетбайнет отказал", code=_REJECTING.get(code, str(code)))
 
 
 @dataclass(frozen=True)
@@ -216,22 +153,19 @@ class LoginReply:
 
 
 def parse_login(payload: Any) -> LoginReply:
-    data = check_result(payload, login=True)
-    code = data["resultCode"]
-    text = _str(data, "resultText", payload, optional=True)
-    if code == SUCCESS:
-        if data.get("captcha") is True:
-            raise _fail("a successful login that still asks for a captcha", payload)
-        return LoginReply("ok", data.get("needChangePassword") is True, text)
-    if code in (RESULT["CAPTCHA_REQUIRED"], RESULT["CAPTCHA_WRONG"]):
-        if data.get("captcha") is not True:
-            raise _fail("a captcha reply without the captcha flag", payload)
-        return LoginReply("captcha", False, text)
+    """``v3/login``: ``{}`` (logged in), ``resultCode`` 5 / 8, or ``captcha: true``."""
+    env = _envelope(payload)
+    code, text = env.resultCode, env.resultText
     if code == RESULT["INVALID_CREDENTIALS"]:
         return LoginReply("invalid", False, text)
+    if code == RESULT["CAPTCHA_REQUIRED"] or (code == 0 and env.captcha):
+        return LoginReply("captcha", False, text)
     if code == RESULT["ACCOUNT_LOCKED"]:
         return LoginReply("locked", False, text)
-    raise _fail(f"unexpected login resultCode {code}", payload)
+    if code == 0:
+        return LoginReply("ok", env.needChangePassword, text)
+    check_result(payload)  # raises the contract's error for any other code
+    raise ParseError(f"netbynet: unexpected login resultCode {code}", payload=payload)
 
 
 def raise_login_failure(reply: LoginReply) -> None:
@@ -242,28 +176,54 @@ def raise_login_failure(reply: LoginReply) -> None:
 
 
 # -- balance and accounts ---------------------------------------------------------------------
+class _Balance(Wire):
+    accountBalance: Roubles
+    statusCode: Int | None = None
+
+
+class _BalanceDetails(Wire):
+    bonusBalance: Number | None = None
+    nextPayment: Roubles | None = None
+    nextPaymentDate: Date | None = None
+
+
+# get-balance statusCode (WiFire_API_inet1.js lines 93-117).
+_STATUS_CODES = {
+    0: AccountState.ACTIVE,
+    2: AccountState.BLOCKED,
+    1002: AccountState.BLOCKED,
+    3: AccountState.SUSPENDED,
+    1003: AccountState.SUSPENDED,
+    4: AccountState.CLOSED,
+}
+
+
+def parse_state(balance_payload: Any) -> AccountState | None:
+    """``v1/get-balance`` ``statusCode`` as a state (None when the reply has none)."""
+    reply = parse_reply(_Balance, check_result(balance_payload), what="netbynet get-balance")
+    if reply.statusCode is None:
+        return None
+    return _STATUS_CODES.get(reply.statusCode, AccountState.UNKNOWN)
+
+
 def parse_balance(
     balance_payload: Any, details_payload: Any, as_of: dt.datetime | None = None
 ) -> Balance:
-    """``v1/get-balance`` + ``v1/get-balance-details``; ``bonusBalance`` -1 means none."""
-    data = check_result(balance_payload)
-    details = check_result(details_payload)
-    amount = _money(data, "accountBalance", balance_payload)
-    bonus_value = _decimal(details, "bonusBalance", details_payload)
-    bonus = None if bonus_value == -1 else Money.rub(bonus_value)
-    if bonus is not None and bonus.amount < 0:
-        raise _fail("bonusBalance is negative", details_payload)
-    next_amount = next_date = None
-    if details.get("nextPayment") is not None:
-        next_amount = _money(details, "nextPayment", details_payload)
-    if details.get("nextPaymentDate") is not None:
-        next_date = _date(details.get("nextPaymentDate"), "nextPaymentDate", details_payload)
+    """``v1/get-balance`` + ``get-balance-details``; ``bonusBalance`` -1 means none
+    (AnyBalance main.js line 140)."""
+    balance = parse_reply(_Balance, check_result(balance_payload), what="netbynet get-balance")
+    details = parse_reply(
+        _BalanceDetails, check_result(details_payload), what="netbynet get-balance-details"
+    )
+    bonus = None
+    if details.bonusBalance is not None and details.bonusBalance >= 0:
+        bonus = Money.rub(details.bonusBalance.quantize(Decimal("0.01")))
     return Balance(
-        amount=amount,
+        amount=balance.accountBalance,
         as_of=as_of or dt.datetime.now(dt.UTC),
         bonus=bonus,
-        next_charge_date=next_date,
-        next_charge_amount=next_amount,
+        next_charge_date=details.nextPaymentDate,
+        next_charge_amount=details.nextPayment,
     )
 
 
@@ -277,7 +237,27 @@ class InternetAccount:
     block_end: dt.date | None
 
 
-_STATUS_CODES = {
+class _Plan(Wire):
+    name: Text = Field(min_length=1)
+    id: Text = ""
+    cost: Roubles | None = None
+    description: Text = ""
+
+
+class _InternetAccount(Wire):
+    tariffPlan: _Plan
+    id: Text = ""
+    login: Text = ""
+    statusName: Text = ""
+    statusCode: Text = ""
+    blockDateTo: Date | None = None
+
+
+class _InternetAccounts(Wire):
+    internetAccounts: list[_InternetAccount] = []
+
+
+_STATUS_NAMES = {
     "ACTIVE": AccountState.ACTIVE,
     "BLOCKED": AccountState.BLOCKED,
     "VOLUNTARY_BLOCK": AccountState.SUSPENDED,
@@ -286,167 +266,210 @@ _STATUS_CODES = {
 
 
 def parse_internet_accounts(payload: Any) -> list[InternetAccount]:
-    data = check_result(payload)
-    accounts = []
-    for raw in _list(data.get("internetAccounts"), "internetAccounts", payload):
-        item = _obj(raw, "an internet account", payload)
-        plan = _obj(item.get("tariffPlan"), "tariffPlan", payload)
-        name = _str(plan, "name", payload)
-        if not name.strip():
-            raise _fail("tariffPlan.name is empty", payload)
-        status_code = _str(item, "statusCode", payload, optional=True).upper()
-        block_end = item.get("blockDateTo")
-        accounts.append(
-            InternetAccount(
-                id=_str(item, "id", payload),
-                login=_str(item, "login", payload, optional=True),
-                tariff=Tariff(
-                    id=_str(plan, "id", payload),
-                    name=name,
-                    price=_money(plan, "cost", payload) if "cost" in plan else None,
-                ),
-                status_name=_str(item, "statusName", payload),
-                state=_STATUS_CODES.get(status_code, AccountState.UNKNOWN),
-                block_end=_date(block_end, "blockDateTo", payload) if block_end else None,
-            )
+    """``get-internet-accounts-details`` -> the contract's internet accounts (main.js 125-129)."""
+    reply = parse_reply(
+        _InternetAccounts, check_result(payload), what="netbynet get-internet-accounts-details"
+    )
+    if not reply.internetAccounts:
+        raise ParseError("netbynet: the contract has no internet account", payload=payload)
+    return [
+        InternetAccount(
+            id=item.id,
+            login=item.login,
+            tariff=Tariff(
+                id=item.tariffPlan.id or item.tariffPlan.name,
+                name=item.tariffPlan.name,
+                price=item.tariffPlan.cost,
+            ),
+            status_name=item.statusName,
+            state=_STATUS_NAMES.get(item.statusCode.upper(), AccountState.UNKNOWN),
+            block_end=item.blockDateTo,
         )
-    if not accounts:
-        raise _fail("the contract has no internet account", payload)
-    return accounts
+        for item in reply.internetAccounts
+    ]
+
+
+class _Contacts(Wire):
+    fullName: Text = ""
+    phone: Text = ""
+    email: Text = ""
+
+
+class _Profile(Wire):
+    fullName: Text = ""  # v2 (WiFire_API_inet1.js line 145)
+    id: Text = ""  # v2: the contract (line 147)
+    number: Text = ""  # v1: the contract (main.js line 135)
+    contacts: _Contacts | None = None  # v1: contacts.fullName (main.js line 134)
+    phone: Text = ""
+    email: Text = ""
+    address: Text = ""
 
 
 def parse_profile(payload: Any) -> Profile:
-    data = check_result(payload)
-    contacts = _obj(data.get("contacts"), "contacts", payload)
+    """``v2/get-profile-info`` (``fullName``, ``id``) or v1 (``contacts.fullName``,
+    ``number``) -> Profile."""
+    reply = parse_reply(_Profile, check_result(payload), what="netbynet get-profile-info")
+    contacts = reply.contacts or _Contacts()
+    number = reply.number or reply.id
+    if not number:
+        raise ParseError("netbynet: the profile lacks the contract number", payload=payload)
     return Profile(
-        full_name=_str(contacts, "fullName", payload),
-        phone=_str(contacts, "phone", payload, optional=True) or None,
-        email=_str(contacts, "email", payload, optional=True) or None,
-        account_number=_str(data, "number", payload),
-        address=_str(data, "address", payload, optional=True) or None,
+        full_name=reply.fullName or contacts.fullName or None,
+        phone=reply.phone or contacts.phone or None,
+        email=reply.email or contacts.email or None,
+        account_number=number,
+        address=reply.address or None,
     )
 
 
-# -- tariffs and services -------------------------------------------------------------------
-def _tariff(raw: Any, payload: Any) -> Tariff:
-    item = _obj(raw, "a tariff", payload)
+# -- tariffs and services (assumed wire) ------------------------------------------------------
+class _Tariff(Wire):
+    id: Text
+    name: Text
+    cost: Roubles
+    description: Text = ""
+
+
+def _tariff(item: _Tariff) -> Tariff:
     return Tariff(
-        id=_str(item, "id", payload),
-        name=_str(item, "name", payload),
-        price=_money(item, "cost", payload),
-        period="month",
-        description=_str(item, "description", payload, optional=True),
+        id=item.id, name=item.name, price=item.cost, period="month", description=item.description
     )
+
+
+class _Scheduled(_Tariff):
+    dateFrom: Date
+
+
+class _Tariffs(Wire):
+    currentTariff: _Tariff
+    availableTariffs: list[_Tariff] = []
+    scheduledTariff: _Scheduled | None = None
 
 
 def parse_tariffs(payload: Any) -> TariffCatalogue:
-    data = check_result(payload)
-    current = _tariff(data.get("currentTariff"), payload)
-    available = [_tariff(t, payload) for t in _list(data.get("availableTariffs"), "list", payload)]
-    pending = pending_from = None
-    scheduled = data.get("scheduledTariff")
-    if scheduled is not None:
-        item = _obj(scheduled, "scheduledTariff", payload)
-        pending = _tariff(item, payload)
-        pending_from = _date(item.get("dateFrom"), "scheduledTariff.dateFrom", payload)
+    reply = parse_reply(_Tariffs, check_result(payload), what="netbynet get-tariffs")
+    scheduled = reply.scheduledTariff
     return TariffCatalogue(
-        current=current, available=available, pending=pending, pending_from=pending_from
+        current=_tariff(reply.currentTariff),
+        available=[_tariff(t) for t in reply.availableTariffs],
+        pending=_tariff(scheduled) if scheduled else None,
+        pending_from=scheduled.dateFrom if scheduled else None,
     )
+
+
+class _TariffChange(Wire):
+    tariffPlan: _Tariff
+    effectiveDate: Date
 
 
 def parse_tariff_change(payload: Any) -> TariffChangeResult:
-    data = check_result(payload)
-    return TariffChangeResult(
-        tariff=_tariff(data.get("tariffPlan"), payload),
-        effective_date=_date(data.get("effectiveDate"), "effectiveDate", payload),
-    )
+    reply = parse_reply(_TariffChange, check_result(payload), what="netbynet change-tariff")
+    return TariffChangeResult(tariff=_tariff(reply.tariffPlan), effective_date=reply.effectiveDate)
+
+
+class _Service(Wire):
+    id: Text
+    name: Text
+    enabled: Flag
+    cost: Roubles | None = None
+    description: Text = ""
+    canChange: Flag = True
+
+
+class _Services(Wire):
+    services: list[_Service] = []
 
 
 def parse_services(payload: Any) -> list[Service]:
-    data = check_result(payload)
-    services = []
-    for raw in _list(data.get("services"), "services", payload):
-        item = _obj(raw, "a service", payload)
-        services.append(
-            Service(
-                id=_str(item, "id", payload),
-                name=_str(item, "name", payload),
-                enabled=_bool(item, "enabled", payload),
-                price=_money(item, "cost", payload),
-                period="month",
-                description=_str(item, "description", payload, optional=True),
-                can_toggle=_bool(item, "canChange", payload),
-            )
+    reply = parse_reply(_Services, check_result(payload), what="netbynet get-services")
+    return [
+        Service(
+            id=s.id,
+            name=s.name,
+            enabled=s.enabled,
+            price=s.cost,
+            period="month",
+            description=s.description,
+            can_toggle=s.canChange,
         )
-    return services
+        for s in reply.services
+    ]
 
 
-# -- payments, autopay ----------------------------------------------------------------------
+# -- payments, autopay (assumed wire) ------------------------------------------------------------
+class _Entry(Wire):
+    id: Text
+    date: DateTime
+    amount: Number
+    description: Text = ""
+
+
+class _Payments(Wire):
+    payments: list[_Entry] = []
+
+
+class _Charges(Wire):
+    charges: list[_Entry] = []
+
+
+def _entry(prefix: str, item: _Entry, kind: PaymentKind | None) -> Payment:
+    amount = item.amount
+    return Payment(
+        id=f"{prefix}{item.id}",
+        at=item.date,
+        amount=Money.rub(abs(amount).quantize(Decimal("0.01"))),
+        kind=kind or (PaymentKind.PAYMENT if amount >= 0 else PaymentKind.CHARGE),
+        description=item.description,
+    )
+
+
 def parse_payments(payments_payload: Any, charges_payload: Any) -> list[Payment]:
     """Payments (money in) and charges (money out), newest first."""
-    out: list[Payment] = []
-    payments = check_result(payments_payload)
-    for raw in _list(payments.get("payments"), "payments", payments_payload):
-        item = _obj(raw, "a payment", payments_payload)
-        amount = _decimal(item, "amount", payments_payload)
-        out.append(
-            Payment(
-                id=f"p{_str(item, 'id', payments_payload)}",
-                at=_datetime(item.get("date"), "date", payments_payload),
-                amount=Money.rub(abs(amount)),
-                kind=PaymentKind.PAYMENT if amount >= 0 else PaymentKind.CHARGE,
-                description=_str(item, "description", payments_payload, optional=True),
-            )
-        )
-    charges = check_result(charges_payload)
-    for raw in _list(charges.get("charges"), "charges", charges_payload):
-        item = _obj(raw, "a charge", charges_payload)
-        amount = _decimal(item, "amount", charges_payload)
-        out.append(
-            Payment(
-                id=f"c{_str(item, 'id', charges_payload)}",
-                at=_datetime(item.get("date"), "date", charges_payload),
-                amount=Money.rub(abs(amount)),
-                kind=PaymentKind.CHARGE,
-                description=_str(item, "description", charges_payload, optional=True),
-            )
-        )
+    payments = parse_reply(_Payments, check_result(payments_payload), what="netbynet payments")
+    charges = parse_reply(_Charges, check_result(charges_payload), what="netbynet charges")
+    out = [_entry("p", p, None) for p in payments.payments]
+    out += [_entry("c", c, PaymentKind.CHARGE) for c in charges.charges]
     out.sort(key=lambda p: p.at, reverse=True)
     return out
 
 
+class _TopUp(Wire):
+    payment: _Entry
+    accountBalance: Roubles
+
+
 def parse_top_up(payload: Any) -> TopUpResult:
     """``v1/pay``: the payment made and the balance after it."""
-    data = check_result(payload)
-    item = _obj(data.get("payment"), "payment", payload)
-    amount = _decimal(item, "amount", payload)
-    if amount <= 0:
-        raise _fail("the payment is not money in", payload)
+    reply = parse_reply(_TopUp, check_result(payload), what="netbynet pay")
+    if reply.payment.amount <= 0:
+        raise ParseError("netbynet: the payment is not money in", payload=payload)
     return TopUpResult(
-        payment=Payment(
-            id=f"p{_str(item, 'id', payload)}",
-            at=_datetime(item.get("date"), "date", payload),
-            amount=Money.rub(amount),
-            kind=PaymentKind.PAYMENT,
-            description=_str(item, "description", payload, optional=True),
-        ),
-        balance=_money(data, "accountBalance", payload),
+        payment=_entry("p", reply.payment, PaymentKind.PAYMENT), balance=reply.accountBalance
     )
+
+
+class _Autopay(Wire):
+    enabled: Flag
+    threshold: Roubles | None = None
+    amount: Roubles | None = None
+    cardMask: Text = ""
+
+
+class _AutopayReply(Wire):
+    autopay: _Autopay
 
 
 def parse_autopay(payload: Any) -> AutopaySettings:
-    data = check_result(payload)
-    item = _obj(data.get("autopay"), "autopay", payload)
-    enabled = _bool(item, "enabled", payload)
+    item = parse_reply(_AutopayReply, check_result(payload), what="netbynet autopay").autopay
     return AutopaySettings(
-        enabled=enabled,
-        threshold=_money(item, "threshold", payload) if item.get("threshold") is not None else None,
-        amount=_money(item, "amount", payload) if item.get("amount") is not None else None,
-        card_mask=_str(item, "cardMask", payload, optional=True) or None,
+        enabled=item.enabled,
+        threshold=item.threshold,
+        amount=item.amount,
+        card_mask=item.cardMask or None,
     )
 
 
-# -- voluntary block ------------------------------------------------------------------------
+# -- voluntary block (assumed wire, the seed's rules) ----------------------------------------------
 _BLOCK_STATES = {
     "NONE": SuspensionState.ACTIVE,
     "ENDED": SuspensionState.ACTIVE,
@@ -457,94 +480,108 @@ _BLOCK_STATES = {
 }
 
 
-def _cost_rule(raw: Any, payload: Any) -> CostRule:
-    item = _obj(raw, "conditions", payload)
-    free = item.get("freeDays")
-    if free is not None and (isinstance(free, bool) or not isinstance(free, int)):
-        raise _fail("conditions.freeDays is not an integer", payload)
-    return CostRule(
-        free_days=free,
-        daily_fee=_money(item, "dailyFee", payload),
-        description=_str(item, "description", payload, optional=True),
-    )
+class _Conditions(Wire):
+    dailyFee: Roubles
+    freeDays: Int | None = None
+    maxDays: Int | None = None
+    description: Text = ""
+
+
+class _Block(Wire):
+    status: Text
+    dateFrom: Date | None = None
+    dateTo: Date | None = None
+
+
+class _BlockReply(Wire):
+    block: _Block
+    conditions: _Conditions
+
+
+def _cost_rule(item: _Conditions) -> CostRule:
+    return CostRule(free_days=item.freeDays, daily_fee=item.dailyFee, description=item.description)
 
 
 def parse_block(payload: Any) -> Suspension:
-    data = check_result(payload)
-    block = _obj(data.get("block"), "block", payload)
-    status = _str(block, "status", payload).upper()
-    state = _BLOCK_STATES.get(status)
+    reply = parse_reply(_BlockReply, check_result(payload), what="netbynet voluntary-block")
+    state = _BLOCK_STATES.get(reply.block.status.upper())
     if state is None:
-        raise _fail(f"unknown block status {status!r}", payload)
-    conditions = _obj(data.get("conditions"), "conditions", payload)
+        raise ParseError(f"netbynet: unknown block status {reply.block.status[:20]!r}", payload)
     start = end = None
     if state is not SuspensionState.ACTIVE:
-        start = _date(block.get("dateFrom"), "block.dateFrom", payload)
-        end = _date(block.get("dateTo"), "block.dateTo", payload)
+        if reply.block.dateFrom is None or reply.block.dateTo is None:
+            raise ParseError("netbynet: a block without its dates", payload=payload)
+        start, end = reply.block.dateFrom, reply.block.dateTo
+    if reply.conditions.maxDays is None:
+        raise ParseError("netbynet: the block conditions lack maxDays", payload=payload)
     return Suspension(
         state=state,
         start=start,
         end=end,
-        cost_rule=_cost_rule(conditions, payload),
-        max_days=_int(conditions, "maxDays", payload),
+        cost_rule=_cost_rule(reply.conditions),
+        max_days=reply.conditions.maxDays,
     )
+
+
+class _Quote(Wire):
+    dateFrom: Date
+    dateTo: Date
+    days: Int
+    freeDays: Int
+    paidDays: Int
+    totalCost: Roubles
+    conditions: _Conditions
 
 
 def parse_block_quote(payload: Any) -> SuspensionQuote:
-    data = check_result(payload)
-    quote = SuspensionQuote(
-        start=_date(data.get("dateFrom"), "dateFrom", payload),
-        end=_date(data.get("dateTo"), "dateTo", payload),
-        days=_int(data, "days", payload),
-        free_days=_int(data, "freeDays", payload),
-        paid_days=_int(data, "paidDays", payload),
-        total=_money(data, "totalCost", payload),
-        cost_rule=_cost_rule(data.get("conditions"), payload),
+    reply = parse_reply(_Quote, check_result(payload), what="netbynet block quote")
+    if reply.freeDays + reply.paidDays != reply.days or reply.totalCost.amount < 0:
+        raise ParseError("netbynet: the block quote does not add up", payload=payload)
+    return SuspensionQuote(
+        start=reply.dateFrom,
+        end=reply.dateTo,
+        days=reply.days,
+        free_days=reply.freeDays,
+        paid_days=reply.paidDays,
+        total=reply.totalCost,
+        cost_rule=_cost_rule(reply.conditions),
     )
-    if quote.free_days + quote.paid_days != quote.days or quote.total.amount < 0:
-        raise _fail("the block quote does not add up", payload)
-    return quote
 
 
-# -- support requests, promotions -------------------------------------------------------------
+# -- support requests, promotions (assumed wire) ---------------------------------------------------
 _AUTHORS = {"CLIENT": ChatAuthor.USER, "BOT": ChatAuthor.BOT, "OPERATOR": ChatAuthor.AGENT}
 
 
+class _Topic(Wire):
+    id: Text
+    name: Text
+
+
+class _Topics(Wire):
+    topics: list[_Topic] = []
+
+
 def parse_topics(payload: Any) -> list[ChatTopic]:
-    data = check_result(payload)
-    topics = []
-    for raw in _list(data.get("topics"), "topics", payload):
-        item = _obj(raw, "a topic", payload)
-        topics.append(ChatTopic(id=_str(item, "id", payload), title=_str(item, "name", payload)))
-    return topics
+    reply = parse_reply(_Topics, check_result(payload), what="netbynet request-topics")
+    return [ChatTopic(id=t.id, title=t.name) for t in reply.topics]
 
 
-def parse_chat(payload: Any, after: str | None = None) -> list[ChatMessage]:
-    """Every message of every support request, oldest first (only those after ``after``)."""
-    data = check_result(payload)
-    messages = []
-    for raw in _list(data.get("requests"), "requests", payload):
-        request = _obj(raw, "a request", payload)
-        topic = _str(request, "topic", payload)
-        for raw_message in _list(request.get("messages"), "messages", payload):
-            item = _obj(raw_message, "a message", payload)
-            author = _AUTHORS.get(_str(item, "author", payload))
-            if author is None:
-                raise _fail("a message has an unknown author", payload)
-            messages.append(
-                ChatMessage(
-                    id=_str(item, "id", payload),
-                    topic_id=topic,
-                    author=author,
-                    text=_str(item, "text", payload),
-                    sent_at=_datetime(item.get("date"), "date", payload),
-                    author_name=_str(item, "authorName", payload, optional=True) or None,
-                )
-            )
-    messages.sort(key=lambda m: (m.sent_at, _order(m.id)))
-    if after is not None:
-        messages = [m for m in messages if _order(m.id) > _order(after)]
-    return messages
+class _Message(Wire):
+    id: Text
+    author: Text
+    text: Text = ""
+    date: DateTime
+    authorName: Text = ""
+
+
+class _Request(Wire):
+    topic: Text
+    messages: list[_Message] = []
+
+
+class _Requests(Wire):
+    requests: list[_Request] = []
+    messageId: Text = ""
 
 
 def _order(message_id: str) -> tuple[int, str]:
@@ -552,13 +589,36 @@ def _order(message_id: str) -> tuple[int, str]:
     return (int(message_id), "") if message_id.isdigit() else (1 << 62, message_id)
 
 
+def parse_chat(payload: Any, after: str | None = None) -> list[ChatMessage]:
+    """Every message of every support request, oldest first (only those after ``after``). An
+    author the plugin does not know is the operator's side."""
+    reply = parse_reply(_Requests, check_result(payload), what="netbynet requests")
+    messages = [
+        ChatMessage(
+            id=m.id,
+            topic_id=request.topic,
+            author=_AUTHORS.get(m.author.upper(), ChatAuthor.AGENT),
+            text=m.text,
+            sent_at=m.date,
+            author_name=m.authorName or None,
+        )
+        for request in reply.requests
+        for m in request.messages
+    ]
+    messages.sort(key=lambda m: (m.sent_at, _order(m.id)))
+    if after is not None:
+        messages = [m for m in messages if _order(m.id) > _order(after)]
+    return messages
+
+
 def parse_request_sent(payload: Any) -> list[ChatMessage]:
     """``POST v1/requests``: what came back after the message just sent (a bot answer)."""
-    data = check_result(payload)
-    sent = data.get("messageId")
-    if isinstance(sent, bool) or not isinstance(sent, int | str):
-        raise _fail("the reply lacks messageId", payload)
-    return [m for m in parse_chat(payload, after=str(sent)) if m.author is not ChatAuthor.USER]
+    reply = parse_reply(_Requests, check_result(payload), what="netbynet requests")
+    if not reply.messageId:
+        raise ParseError("netbynet: the reply lacks messageId", payload=payload)
+    return [
+        m for m in parse_chat(payload, after=reply.messageId) if m.author is not ChatAuthor.USER
+    ]
 
 
 _NEWS_KINDS: dict[str, Literal["news", "offer", "maintenance"]] = {
@@ -568,39 +628,47 @@ _NEWS_KINDS: dict[str, Literal["news", "offer", "maintenance"]] = {
 }
 
 
+class _Promotion(Wire):
+    id: Text
+    title: Text
+    description: Text = ""
+    dateFrom: Date | None = None
+    type: Text = "NEWS"
+
+
+class _Promotions(Wire):
+    promotions: list[_Promotion] = []
+
+
 def parse_promotions(payload: Any) -> list[NewsItem]:
-    data = check_result(payload)
-    items = []
-    for raw in _list(data.get("promotions"), "promotions", payload):
-        item = _obj(raw, "a promotion", payload)
-        kind = _NEWS_KINDS.get(_str(item, "type", payload, optional=True).upper(), "news")
-        items.append(
-            NewsItem(
-                id=_str(item, "id", payload),
-                title=_str(item, "title", payload),
-                text=_str(item, "description", payload, optional=True),
-                published=_date(item.get("dateFrom"), "dateFrom", payload)
-                if item.get("dateFrom")
-                else None,
-                kind=kind,
-            )
+    reply = parse_reply(_Promotions, check_result(payload), what="netbynet promotions")
+    return [
+        NewsItem(
+            id=p.id,
+            title=p.title,
+            text=p.description,
+            published=p.dateFrom,
+            kind=_NEWS_KINDS.get(p.type.upper(), "news"),
         )
-    return items
+        for p in reply.promotions
+    ]
+
+
+class _Notice(Wire):
+    id: Text
+    title: Text
+    text: Text = ""
+    date: DateTime
+
+
+class _Notices(Wire):
+    notifications: list[_Notice] = []
 
 
 def parse_notifications(payload: Any) -> list[NewsItem]:
     """Cabinet notices (a block request received, then approved) as news items."""
-    data = check_result(payload)
-    items = []
-    for raw in _list(data.get("notifications"), "notifications", payload):
-        item = _obj(raw, "a notification", payload)
-        items.append(
-            NewsItem(
-                id=_str(item, "id", payload),
-                title=_str(item, "title", payload),
-                text=_str(item, "text", payload, optional=True),
-                published=_datetime(item.get("date"), "date", payload).date(),
-                kind="news",
-            )
-        )
-    return items
+    reply = parse_reply(_Notices, check_result(payload), what="netbynet notifications")
+    return [
+        NewsItem(id=n.id, title=n.title, text=n.text, published=n.date.date(), kind="news")
+        for n in reply.notifications
+    ]

@@ -1,10 +1,12 @@
 """NetByNet («Нетбайнет»): a contract-number login with a region, on a JSON API.
 
 The login is the contract number (from the contract's title page) and its password (from its
-last page), in one of six regions. The API may demand a captcha (``captcha: true``; the picture
-at ``v2/captcha-challenge``) and a password change (``needChangePassword``): both become
-challenges. A poll reads the balance, its details (bonus balance, next payment and its date)
-and the internet account (tariff, status) at once.
+last page), in one of six regions (the region is asked for password recovery; the login wire
+has none). The API may demand a captcha (``resultCode`` 8 or ``captcha: true``; the picture at
+``v2/captcha-challenge?accountNumber=&time=``) and a password change (``needChangePassword``):
+both become challenges. A poll reads the balance and its state, its details (bonus balance,
+next payment and its date) and the internet account (tariff) at once. The wire of each call and
+how it is known: ``reference_provider/DIALECTS.md``, NetByNet.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -186,14 +189,27 @@ class NetbynetProvider(Provider):
     async def _login(self, pending: _PendingLogin, captcha_code: str) -> Session | Challenge:
         credentials = pending.credentials
         secrets = credentials.secrets()
+        # The body the site sends (AnyBalance main.js lines 95, 102; MobileBalance
+        # WiFire_API_inet1.js lines 45-51); the region is the person's, not the wire's.
         body = {
             "login": credentials.identifier,
             "password": secrets[0] if secrets else "",
             "captchaCode": captcha_code,
+            "save": False,
             "accountNumber": credentials.identifier,
-            "region": credentials.extras.get("region", ""),
+            "deviceInfo": {"loginType": "SITE"},
         }
         device = device_id(credentials)
+        if not captcha_code:
+            # What the login page asks first (main.js line 94); its answer is not needed.
+            way = await self.client.call(
+                pending.cookies,
+                "GET",
+                "v1/get-way",
+                params={"accountNumber": credentials.identifier},
+                device=device,
+            )
+            parsing.check_result(way.payload)
         reply = await self.client.call(
             pending.cookies,
             "POST",
@@ -209,7 +225,12 @@ class NetbynetProvider(Provider):
             raise ParseError(exc.message, payload=exc.payload, secrets=secrets) from None
         if login.outcome == "captcha":
             cookies = {**pending.cookies, **reply.cookies}
-            image, picture = await self.client.image(cookies, "v2/captcha-challenge", device)
+            image, picture = await self.client.image(
+                cookies,
+                "v2/captcha-challenge",
+                {"accountNumber": credentials.identifier, "time": str(int(time.time() * 1000))},
+                device,
+            )
             flow = _PendingLogin(credentials, {**cookies, **picture.cookies})
             challenge = Challenge(
                 kind=ChallengeKind.CAPTCHA,
@@ -267,8 +288,9 @@ class NetbynetProvider(Provider):
         return Session(provider=self.id, data={"cookies": {**pending.cookies, **reply.cookies}})
 
     async def logout(self, session: Session) -> None:
+        """``GET /logout`` (MobileBalance WiFire_API_inet1.js line 175), best effort."""
         try:
-            await self._post(session, "v1/logout", {})
+            await self.client.logout(session_cookies(session.data))
         except Exception:  # logging out is best effort
             return None
 
@@ -298,25 +320,29 @@ class NetbynetProvider(Provider):
 
     # -- polling ----------------------------------------------------------------------------
     async def balance(self, session: Session, account: str) -> Balance:
+        """``v1/get-balance`` + ``v2/get-balance-details`` (WiFire_API_inet1.js 82, 121)."""
         with server_clock() as clock:  # the balance is as of the operator's clock
             balance, details = await asyncio.gather(
-                self._get(session, "v1/get-balance"), self._get(session, "v1/get-balance-details")
+                self._get(session, "v1/get-balance"), self._get(session, "v2/get-balance-details")
             )
         return self._parse(session, parsing.parse_balance, balance, details, clock.now())
 
     async def poll(self, session: Session, account: str) -> PollResult:
+        """The balance, its details and ``v2/get-internet-accounts-details`` (tariff); the
+        state from get-balance's ``statusCode`` (WiFire_API_inet1.js lines 93-117)."""
         with server_clock() as clock:
             balance, details, accounts = await asyncio.gather(
                 self._get(session, "v1/get-balance"),
-                self._get(session, "v1/get-balance-details"),
-                self._get(session, "v1/get-internet-accounts-details"),
+                self._get(session, "v2/get-balance-details"),
+                self._get(session, "v2/get-internet-accounts-details"),
             )
         reading = self._parse(session, parsing.parse_balance, balance, details, clock.now())
         internet = self._parse(session, parsing.parse_internet_accounts, accounts)[0]
+        state = self._parse(session, parsing.parse_state, balance) or internet.state
         return PollResult(
             balance=reading,
             tariff_name=internet.tariff.name,
-            state=internet.state,
+            state=state,
             suspension_end=internet.block_end,
         )
 
@@ -326,7 +352,7 @@ class NetbynetProvider(Provider):
         return [Subaccount(id=number, number=number, label=profile.address or "", kind="internet")]
 
     async def profile(self, session: Session, account: str) -> Profile:
-        payload = await self._get(session, "v1/get-profile-info")
+        payload = await self._get(session, "v2/get-profile-info")
         return self._parse(session, parsing.parse_profile, payload)
 
     # -- tariffs and services -------------------------------------------------------------

@@ -1,36 +1,34 @@
-"""The NetByNet dialect: «Нетбайнет»'s cabinet JSON API under ``/netbynet/api/``.
+"""The NetByNet dialect: «Нетбайнет» (Wifire)'s cabinet JSON API under ``/netbynet/api/``.
 
-Shape (see ../shared/spec/operators.md; the field names of the real API)::
+Shaped like the real ``my.wifire.ru/api/`` as independent clients use it (every endpoint's
+citation: ``reference_provider/DIALECTS.md``, NetByNet)::
 
-    GET  v1/get-regions                     the six regions (no session needed)
-    POST v3/login {login, password, captchaCode, accountNumber, region}
-                                            login = the contract number; sets cookie NBN_SESSION;
-                                            ``captcha: true`` demands a captcha;
-                                            ``needChangePassword`` forces a password change
-    GET  v2/captcha-challenge               the captcha picture (PNG; cookie NBN_CAPTCHA)
-    POST v1/change-password {oldPassword, newPassword}
-    POST v1/password-recovery {region, phone, accountNumber, channel: sms|email}
-    POST v1/password-recovery/complete {requestId, code, newPassword}
-    GET  v1/get-balance                     accountBalance
-    GET  v1/get-balance-details             bonusBalance (-1 = none), nextPayment, nextPaymentDate
-    GET  v1/get-internet-accounts-details   internetAccounts[].tariffPlan.name, statusName
-    GET  v1/get-profile-info                contacts.fullName, number (the contract)
-    GET  v1/get-tariffs;  POST v1/change-tariff {tariffId}
-    GET  v1/get-services; POST v1/change-service {serviceId, enabled}
-    GET  v1/get-payments?dateFrom&dateTo;  GET v1/get-charges?dateFrom&dateTo
-    POST v1/pay {amount}
-    GET  v1/autopay;  POST v1/autopay {enabled, threshold, amount, cardMask}
-    GET  v1/get-promotions;  GET v1/notifications (block request received / approved)
-    GET  v1/request-topics;  GET v1/requests;  POST v1/requests {topic, text}
-    GET  v1/voluntary-block;  POST v1/voluntary-block/calculate {dateFrom, dateTo};
-    POST v1/voluntary-block {dateFrom, dateTo, confirm: true};  POST v1/voluntary-block/cancel
-    POST v1/logout
+    GET  v1/get-way?accountNumber=          before the login (AnyBalance main.js line 94)
+    POST v3/login {login, password, captchaCode, save, accountNumber, deviceInfo{loginType}}
+                                            success: ``{}`` (+ ``needChangePassword``), cookie
+                                            AUTHORIZATION (a quoted value); failure:
+                                            ``{captcha, resultCode, resultText}``: 5 wrong
+                                            number or password, 8 repeat with a captcha code
+    GET  v2/captcha-challenge?accountNumber=&time=   the captcha picture (PNG)
+    GET  v1/get-balance                     accountBalance, statusCode (0 active, 1 not
+                                            activated, 2/1002 financial block, 3/1003 blocked,
+                                            4 deleted)
+    GET  v1|v2/get-balance-details          bonusBalance (-1 = none), nextPayment,
+                                            nextPaymentDate
+    GET  v1|v2/get-internet-accounts-details internetAccounts[].tariffPlan.name, statusName
+    GET  v1/get-profile-info                contacts.fullName, number;  v2: fullName, id
+    GET  /logout                            (outside /api/)
 
-Every reply is JSON with ``resultCode`` (8 = success) and ``resultText``. Codes: 10 wrong
-contract number or password, 11 captcha required, 12 wrong captcha, 13 locked, 20 not
-authorised (HTTP 401), 21 password change required, 30 bad request, 31 rejected, 32 not found,
-33 wrong code, 99 internal error (HTTP 500). Login failures answer HTTP 200 with their code.
-Money is in roubles as JSON numbers; dates are ISO.
+Assumed or from the seed only (no independent client shows them): the password change and
+recovery, tariffs, services, payments and charges, top-up, autopay, promotions, notices,
+support requests and the voluntary block (``v1/...`` below).
+
+A successful reply carries no ``resultCode`` (AnyBalance main.js line 81 throws on any
+``resultCode`` but 8, and 8 means "repeat with a captcha"); an error names itself with
+``resultCode`` and ``resultText``. Codes besides 5 and 8 are assumed: 13 locked, 20 not
+authorised (HTTP 401), 21 password change required, 30 bad request, 31 rejected, 32 not
+found, 33 wrong code, 99 internal error (HTTP 500). Money is in roubles as JSON numbers; dates
+are ISO.
 
 The voluntary block is a request the operator approves (2 hours later on the billing clock);
 it is free for 60 days, then a daily fee. The cost is calculated before the user confirms.
@@ -42,7 +40,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router, get, post, route
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException, ValidationException
 
@@ -72,15 +70,14 @@ __all__ = ["RESULT", "bulk_session", "error_response", "router"]
 
 OPERATOR = "netbynet"
 BASE = "/netbynet"
-SESSION_COOKIE = "NBN_SESSION"
+SESSION_COOKIE = "AUTHORIZATION"  # AnyBalance main.js lines 110-116: AUTHO*, value quoted
 CAPTCHA_COOKIE = "NBN_CAPTCHA"
 DEVICE_COOKIE = "nbn_device"
 
 RESULT = {
-    "SUCCESS": 8,
-    "INVALID_CREDENTIALS": 10,
-    "CAPTCHA_REQUIRED": 11,
-    "CAPTCHA_WRONG": 12,
+    "INVALID_CREDENTIALS": 5,
+    "CAPTCHA_REQUIRED": 8,
+    "CAPTCHA_WRONG": 8,
     "ACCOUNT_LOCKED": 13,
     "NOT_AUTHORIZED": 20,
     "PASSWORD_CHANGE_REQUIRED": 21,
@@ -96,6 +93,10 @@ _STATUS = {
     "suspended": ("VOLUNTARY_BLOCK", "Добровольная блокировка"),
     "closed": ("CLOSED", "Договор расторгнут"),
 }
+# get-balance statusCode (MobileBalance WiFire_API_inet1.js lines 93-117): 0 active, 1 not
+# activated, 2 financial block (1002 entering it), 3 blocked by the operator or from the
+# cabinet (1003 entering it), 4 deleted.
+_STATUS_CODE = {"active": 0, "blocked": 2, "suspended": 3, "closed": 4}
 _BLOCK = {
     "requested": "REQUESTED",
     "scheduled": "SCHEDULED",
@@ -113,8 +114,9 @@ DEFAULT_CARD = "4276 **** **** 1234"
 def _ok(
     text: str = "Успешно", *, cookies: list[Cookie] | None = None, **data: Any
 ) -> Response[Any]:
+    del text  # a success names nothing: no resultCode (the operator's words are for errors)
     return Response(
-        {"resultCode": RESULT["SUCCESS"], "resultText": text, **data},
+        data,
         status_code=200,
         cookies=cookies or [],
         headers={"Cache-Control": "no-store"},
@@ -138,6 +140,12 @@ def _money(kopecks: int) -> float:
 
 def _cookie(key: str, value: str, max_age: int | None = None) -> Cookie:
     return Cookie(key=key, value=value, path=BASE, httponly=True, samesite="lax", max_age=max_age)
+
+
+def _session_token(request: Request[Any, Any, Any]) -> str | None:
+    """The session cookie; its value comes quoted (AnyBalance main.js lines 110-116)."""
+    value = request.cookies.get(SESSION_COOKIE)
+    return value.strip('"') if value else None
 
 
 def _date(value: Any, field: str) -> dt.date:
@@ -192,7 +200,7 @@ def _amount(data: dict[str, Any], key: str, label: str) -> int:
 
 def router(backend: Backend) -> Router:
     def current(request: Request[Any, Any, Any]) -> tuple[Session, Account]:
-        session = backend.session(request.cookies.get(SESSION_COOKIE), operator=OPERATOR)
+        session = backend.session(_session_token(request), operator=OPERATOR)
         acc = backend.account_for(session, session.current_account_id or "")
         backend.touch(acc)
         return session, acc
@@ -210,17 +218,11 @@ def router(backend: Backend) -> Router:
         data = await _body(request)
         contract = _text(data, "login", "Номер договора")
         password = _text(data, "password", "Пароль")
-        region = _text(data, "region", "Регион", required=False)
         code = _text(data, "captchaCode", "Код с картинки", required=False)
         if not contract.isdigit():
             raise InvalidInput("Номер договора состоит из цифр")
-        if region and region not in REGIONS_NETBYNET:
-            raise InvalidInput("Выберите регион из списка")
         device = device_of(request)
         sub = backend.find_subscriber(OPERATOR, contract, "login")
-        if sub is not None and region and sub.region != region:
-            return _fail("INVALID_CREDENTIALS", "Договор не найден в выбранном регионе",
-                         captcha=False)  # fmt: skip
         captcha_id = request.cookies.get(CAPTCHA_COOKIE) if code else None
         try:
             result = backend.login_password(
@@ -236,7 +238,7 @@ def router(backend: Backend) -> Router:
             key = "CAPTCHA_WRONG" if exc.wrong else "CAPTCHA_REQUIRED"
             return _fail(
                 key,
-                exc.message,
+                exc.message if exc.wrong else "Повторите с использованием проверочного кода.",
                 captcha=True,
                 cookies=[_cookie(CAPTCHA_COOKIE, exc.captcha.id)],
             )
@@ -246,22 +248,21 @@ def router(backend: Backend) -> Router:
                          captcha=False)  # fmt: skip
         except InvalidCredentials:
             again = sub is not None and backend.captcha_needed(sub, device)
-            return _fail("INVALID_CREDENTIALS", "Неверный номер договора или пароль",
-                         captcha=again)  # fmt: skip
+            return _fail(
+                "INVALID_CREDENTIALS",
+                "Убедитесь, что вводите корректный номер Лицевого счета / Номер телефона или "
+                "проверьте правильность ввода пароля.",
+                captcha=again,
+            )
         session = result.session
         acc = backend.accounts_of(result.subscriber.id)[0]
         session.current_account_id = acc.id
-        cookies = [_cookie(SESSION_COOKIE, session.token), _cookie(CAPTCHA_COOKIE, "", 0)]
+        cookies = [_cookie(SESSION_COOKIE, f'"{session.token}"'), _cookie(CAPTCHA_COOKIE, "", 0)]
         if device and not request.headers.get("x-device-id"):
             cookies.append(_cookie(DEVICE_COOKIE, device, 180 * 24 * 3600))
-        return _ok(
-            "Успешная авторизация",
-            cookies=cookies,
-            captcha=False,
-            needChangePassword=result.must_change_password,
-            contractNumber=result.subscriber.login,
-            accountNumber=acc.number,
-        )
+        if result.must_change_password:
+            return _ok(cookies=cookies, needChangePassword=True)
+        return _ok(cookies=cookies)
 
     @get("/api/v2/captcha-challenge", sync_to_thread=False)
     def captcha_challenge(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -279,9 +280,7 @@ def router(backend: Backend) -> Router:
     @post("/api/v1/change-password")
     async def change_password(request: Request[Any, Any, Any]) -> Response[Any]:
         data = await _body(request)
-        session = backend.session(
-            request.cookies.get(SESSION_COOKIE), operator=OPERATOR, allow_restricted=True
-        )
+        session = backend.session(_session_token(request), operator=OPERATOR, allow_restricted=True)
         backend.change_password(
             session,
             _text(data, "oldPassword", "Текущий пароль"),
@@ -331,20 +330,31 @@ def router(backend: Backend) -> Router:
         )
         return _ok("Пароль изменён. Войдите с новым паролем")
 
-    @post("/api/v1/logout")
+    @route(["/api/v1/logout", "/logout"], http_method=["GET", "POST"])
     async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
-        token = request.cookies.get(SESSION_COOKIE)
+        token = _session_token(request)
         if token:
             backend.logout(token)
         return _ok("Сеанс завершён", cookies=[_cookie(SESSION_COOKIE, "", 0)])
 
     # -- balance and account ------------------------------------------------------------------
+    @get("/api/v1/get-way", sync_to_thread=False)
+    def get_way(request: Request[Any, Any, Any]) -> Response[Any]:
+        """What the login page asks first (AnyBalance main.js line 94); the reply is assumed."""
+        number = (request.query_params.get("accountNumber") or "").strip()
+        if not number.isdigit():
+            raise InvalidInput("Номер договора состоит из цифр")
+        return _ok(way="PASSWORD", captcha=False)
+
     @get("/api/v1/get-balance", sync_to_thread=False)
     def balance(request: Request[Any, Any, Any]) -> Response[Any]:
         _, acc = current(request)
-        return _ok(accountBalance=_money(backend.balance(acc)))
+        return _ok(
+            accountBalance=_money(backend.balance(acc)),
+            statusCode=_STATUS_CODE[backend.status(acc)],
+        )
 
-    @get("/api/v1/get-balance-details", sync_to_thread=False)
+    @get(["/api/v1/get-balance-details", "/api/v2/get-balance-details"], sync_to_thread=False)
     def balance_details(request: Request[Any, Any, Any]) -> Response[Any]:
         _, acc = current(request)
         due, amount = backend.next_payment(acc)
@@ -356,7 +366,10 @@ def router(backend: Backend) -> Router:
             monthlyFee=_money(backend.monthly_fee(acc)),
         )
 
-    @get("/api/v1/get-internet-accounts-details", sync_to_thread=False)
+    @get(
+        ["/api/v1/get-internet-accounts-details", "/api/v2/get-internet-accounts-details"],
+        sync_to_thread=False,
+    )
     def internet_accounts(request: Request[Any, Any, Any]) -> Response[Any]:
         session, acc = current(request)
         sub = backend.subscriber(session.subscriber_id)
@@ -392,6 +405,21 @@ def router(backend: Backend) -> Router:
             address=info["address"],
             region=sub.region,
             regionName=REGIONS_NETBYNET.get(sub.region or "", ""),
+        )
+
+    @get("/api/v2/get-profile-info", sync_to_thread=False)
+    def profile_v2(request: Request[Any, Any, Any]) -> Response[Any]:
+        """v2: ``fullName``, ``id`` (MobileBalance WiFire_API_inet1.js lines 136-147)."""
+        session, acc = current(request)
+        sub = backend.subscriber(session.subscriber_id)
+        info = backend.profile(sub, acc)
+        return _ok(
+            id=int(sub.login) if sub.login.isdigit() else sub.login,
+            fullName=info["full_name"],
+            phone=f"+7{info['phone']}" if info["phone"] else None,
+            email=info["email"],
+            address=info["address"],
+            accountNumber=acc.number,
         )
 
     # -- tariffs and services -----------------------------------------------------------------
@@ -710,10 +738,12 @@ def router(backend: Backend) -> Router:
             recovery,
             recovery_complete,
             logout,
+            get_way,
             balance,
             balance_details,
             internet_accounts,
             profile,
+            profile_v2,
             tariffs,
             change_tariff,
             services,
