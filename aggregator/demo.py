@@ -351,7 +351,7 @@ def run_demo(settings: Settings) -> None:
             "",
         ]
         print("\n".join(lines), flush=True)
-        options = PollingOptions(min_interval_s=POLL_EVERY_S, dispatch_interval_s=5.0)
+        options = PollingOptions(min_interval_s=POLL_EVERY_S, tick_interval_s=5.0)
         serve(demo, polling_options=options, demo_reference_url=reference_url)
     finally:
         stop_process(reference)

@@ -61,7 +61,7 @@ from aggregator.settings import Settings
 OPERATORS = ("bashtel", "beeline", "netbynet", "reference", "rostelecom")
 CONCURRENCY = 8  # settings.per_operator_concurrency, for both sides
 OPTIONS = PollingOptions(
-    dispatch_interval_s=0.2,
+    tick_interval_s=0.2,
     jobs_per_operator=4,
     max_batch=100,
     send_mail=False,
@@ -136,7 +136,7 @@ async def child(data_dir: Path, provider: str, record: Path | None) -> dict[str,
     )
     async with Runtime(settings, http=http) as runtime:
         service = PollingService(runtime, settings=settings, options=OPTIONS)
-        from aggregator.polling.database import polling_engine
+        from aggregator.storage.transactions import polling_engine
 
         engine = polling_engine(settings.resolved_database_url)
         async with engine.begin() as conn:  # everyone due now

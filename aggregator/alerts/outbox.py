@@ -41,8 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..core.errors import AggregatorError, TemporaryError
 from ..core.notify import Notification, Notifier
-from ..polling.database import transaction
 from ..storage.models import OutboxMessage, utcnow
+from ..storage.transactions import transaction
 
 __all__ = ["OutboxSender", "SendReport", "outbox_backoff", "outbox_message_id"]
 

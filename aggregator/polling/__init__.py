@@ -1,14 +1,15 @@
-"""Scheduled polling: APScheduler 4, claims on due accounts, statuses, backoff, breakers.
+"""Scheduled polling: an APScheduler 3 tick per process, claims on due accounts, statuses,
+backoff, breakers.
 
 See docs/polling.md. The public pieces:
 
 - :class:`PollingService` (``async with PollingService(runtime, engine, settings)``): the
-  scheduler, poll jobs, result writer, outbox sender and mail sink of one process;
+  scheduler tick, poll batches, result writer, outbox sender and mail sink of one process;
 - :func:`poll_now` for ``aggregator poll``; :func:`run_worker` for ``aggregator worker``;
 - :class:`PollOutcome`, :class:`PollingOptions`.
 
-Imported lazily, so ``aggregator.polling.database`` (used by the alerts' outbox) does not pull
-in the whole service.
+Imported lazily, so ``aggregator.polling.status`` or ``.options`` do not pull in the whole
+service.
 """
 
 from __future__ import annotations

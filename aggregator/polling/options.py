@@ -10,10 +10,10 @@ __all__ = ["PollingOptions"]
 
 @dataclass(frozen=True)
 class PollingOptions:
-    # How often the dispatcher looks for due accounts, and how long one dispatch may run.
-    dispatch_interval_s: float = 5.0
-    dispatch_budget_s: float = 20.0
-    # Poll jobs in flight per operator (whole cluster) and accounts per job.
+    # How often the scheduler's tick looks for due accounts (a finished batch also asks for
+    # the next tick at once, so a backlog does not wait for the interval).
+    tick_interval_s: float = 5.0
+    # Poll batches running at once per operator in one process, and accounts per batch.
     jobs_per_operator: int = 4
     max_batch: int = 100
     # A claimed account is reserved for this long; a poller killed mid-poll frees it then.
@@ -29,10 +29,6 @@ class PollingOptions:
     # Override the minimum interval between two polls of an account (None: the larger of
     # settings.min_poll_interval_s and the operator's min_poll_interval). Tests only.
     min_interval_s: float | None = None
-    # APScheduler: jobs one process runs at once, lease of a job or schedule.
-    max_concurrent_jobs: int = 24
-    scheduler_lease_s: float = 30.0
-    scheduler_cleanup_s: float = 60.0
     # The outbox: how often pending mail is looked at, how many per round.
     outbox_interval_s: float = 10.0
     outbox_batch: int = 20

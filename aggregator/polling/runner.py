@@ -16,7 +16,7 @@ import anyio
 from sqlalchemy import Table, select
 
 from ..storage.models import AccountStatus, BalanceReading, LinkedAccount
-from .database import transaction
+from ..storage.transactions import transaction
 from .models import ClaimedAccount, PollOutcome, PollRecord
 from .options import PollingOptions
 from .poller import Poller

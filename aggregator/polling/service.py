@@ -1,4 +1,4 @@
-"""The polling service: APScheduler 4, the poll jobs, the outbox sender, the mail sink.
+"""The polling service: the scheduler tick, poll batches, the outbox sender, the mail sink.
 
 One :class:`PollingService` per process that polls (``aggregator serve`` embedded, or each
 ``aggregator worker``)::
@@ -7,23 +7,24 @@ One :class:`PollingService` per process that polls (``aggregator serve`` embedde
         async with PollingService(runtime, settings=settings) as service:
             ...                                  # serve pages; polling runs in the background
             await service.poll_account(42)       # "refresh now" -> PollOutcome
-            service.kick()                       # an account was linked: dispatch now
+            service.kick()                       # an account was linked: look for due ones now
 
-**Scheduling.** The source of truth is ``linked_accounts.next_due_at``. One APScheduler
-schedule (``aggregator.poll-dispatch``, an interval trigger, replaced on every start so it is
-never duplicated) runs the *dispatcher*: it counts due accounts per operator, *claims* them in
-batches (:meth:`~.store.ResultStore.claim_due`: an atomic conditional update, ``SKIP LOCKED``
-on PostgreSQL) and adds one *poll job* per batch, whose arguments are the account ids, the
-operator id and the claim token, never a secret. Any process of the cluster runs poll jobs:
-with PostgreSQL, ``aggregator worker`` processes share the data store and its psycopg event
-broker, take jobs as they have room, and so split the polls; a claim makes a duplicate poll
-impossible. At most ``jobs_per_operator`` jobs per operator are in flight, so a slow operator
-holds its own jobs only.
+**Scheduling.** The source of truth is ``linked_accounts.next_due_at``. Each process runs its
+own APScheduler 3 ``AsyncIOScheduler`` (in-memory job store) with one interval job, the *tick*
+(``aggregator.poll-tick``). A tick counts due accounts per operator, *claims* them in batches
+(:meth:`~.store.ResultStore.claim_due`: ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP
+LOCKED)`` on PostgreSQL, an immediate transaction on SQLite) and polls each batch in a task of
+this process. A finished batch asks for the next tick at once, so a long backlog drains without
+waiting for the interval. At most ``jobs_per_operator`` batches per operator run in one process,
+so a slow operator holds its own batches only. The scheduler keeps nothing in the database:
+several ``aggregator worker`` processes on one PostgreSQL split the polls through the claim
+alone, which makes a duplicate poll impossible.
 
-**Crash safety.** A poller killed with ``kill -9`` leaves claimed accounts whose lease runs out
-(``lease_s``), so they become due again; a restarted process with the same identity frees its
-own claims and abandoned jobs at once. Readings are committed with their alert episodes and
-outbox rows, so a committed reading is never lost and an opened alert is mailed once.
+**Crash safety.** A claim is a lease: ``next_due_at`` moves ``lease_s`` ahead, so accounts
+claimed by a poller killed with ``kill -9`` become due again when it runs out; a restarted
+process with the same identity frees its own claims at once. Readings are committed with their
+alert episodes and outbox rows, so a committed reading is never lost and an opened alert is
+mailed once.
 """
 
 from __future__ import annotations
@@ -37,23 +38,14 @@ import math
 import os
 import platform
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import anyio
-from apscheduler import (
-    AsyncScheduler,
-    CoalescePolicy,
-    ConflictPolicy,
-    JobReleased,
-)
-from apscheduler.abc import EventBroker
-from apscheduler.datastores.sqlalchemy import SQLAlchemyDataStore
-from apscheduler.eventbrokers.local import LocalEventBroker
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -64,8 +56,8 @@ from ..runtime import Runtime
 from ..settings import Settings
 from ..storage.keycheck import open_vault
 from ..storage.models import utcnow
+from ..storage.transactions import polling_engine, transaction, url_of
 from ..vault import Vault
-from .database import polling_engine, scheduler_sync_engine, transaction, url_of
 from .models import PollOutcome
 from .options import PollingOptions
 from .poller import LoginGuard, Poller
@@ -75,23 +67,12 @@ from .store import GroupCommitter, ResultStore, WriteResult
 if TYPE_CHECKING:
     from ..alerts.sink import MailSink
 
-__all__ = [
-    "DISPATCH_SCHEDULE",
-    "DISPATCH_TASK",
-    "POLL_TASK",
-    "SCHEDULER_SCHEMA",
-    "PollingService",
-    "default_identity",
-]
+__all__ = ["TICK_JOB", "PollingService", "default_identity"]
 
 log = logging.getLogger(__name__)
 
-DISPATCH_TASK = "aggregator.poll_dispatch"
-POLL_TASK = "aggregator.poll_batch"
-DISPATCH_SCHEDULE = "aggregator.poll-dispatch"
-SCHEDULER_SCHEMA = "apscheduler"
-_DDL_LOCK = 0x61676772  # a PostgreSQL advisory lock id ("aggr") held while creating tables
-"""On PostgreSQL APScheduler's tables live in their own schema; on SQLite beside ours."""
+TICK_JOB = "aggregator.poll-tick"
+"""The id of the one APScheduler job of a process (in memory, never in the database)."""
 
 
 def default_identity(role: str = "embedded") -> str:
@@ -104,15 +85,6 @@ def default_identity(role: str = "embedded") -> str:
 
 def _tag(identity: str) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()[:10]
-
-
-def _event_broker(engine: AsyncEngine) -> EventBroker:
-    if engine.dialect.name != "postgresql":
-        return LocalEventBroker()
-    from apscheduler.eventbrokers.psycopg import PsycopgEventBroker
-
-    url = make_url(url_of(engine)).set(drivername="postgresql")
-    return PsycopgEventBroker(url.render_as_string(hide_password=False))
 
 
 def notifier_instances(runtime: Runtime, settings: Settings) -> dict[str, Notifier]:
@@ -151,12 +123,13 @@ class PollingService:
         self._stack = AsyncExitStack()
         self._tasks: list[asyncio.Task[Any]] = []
         self._mail_wakeup = asyncio.Event()
-        self._job_released = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._jobs_idle = asyncio.Event()
-        self._active_jobs = 0
+        self._tick_task: asyncio.Task[None] | None = None
+        self._tick_again = False
+        # Poll batches running in this process, per operator.
+        self._batches: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self.sink: MailSink | None = None  # the embedded SMTP sink, when it runs here
-        self.scheduler: AsyncScheduler | None = None
+        self.scheduler: AsyncIOScheduler | None = None
         self.engine: AsyncEngine
         self.store: ResultStore
         self.runner: PollRunner
@@ -233,72 +206,48 @@ class PollingService:
             await self._start_scheduler()
 
     async def _start_scheduler(self) -> None:
-        options = self.options
-        if self.engine.dialect.name == "postgresql":
-            data_store = SQLAlchemyDataStore(self.engine, schema=SCHEDULER_SCHEMA)
-        else:
-            sync_engine = scheduler_sync_engine(self.engine)
-            self._stack.callback(sync_engine.dispose)
-            data_store = SQLAlchemyDataStore(sync_engine)
-        scheduler = AsyncScheduler(
-            data_store,
-            _event_broker(self.engine),
-            identity=self.identity,
-            max_concurrent_jobs=options.max_concurrent_jobs,
-            cleanup_interval=dt.timedelta(seconds=options.scheduler_cleanup_s),
-            lease_duration=dt.timedelta(seconds=options.scheduler_lease_s),
-            logger=logging.getLogger("aggregator.polling.scheduler"),
+        scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        scheduler.add_job(
+            self._on_tick,
+            IntervalTrigger(seconds=self.options.tick_interval_s, timezone=dt.UTC),
+            id=TICK_JOB,
+            name="look for due accounts and poll them",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
         )
-        if self.engine.dialect.name == "postgresql":
-            # Workers starting together would race to create the schema and tables
-            # (PostgreSQL's IF NOT EXISTS is not safe against a concurrent CREATE).
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _DDL_LOCK})
-                try:
-                    await self._stack.enter_async_context(scheduler)
-                finally:
-                    await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _DDL_LOCK})
-                    await conn.commit()
-        else:
-            await self._stack.enter_async_context(scheduler)
+        scheduler.start()
         self.scheduler = scheduler
-        await scheduler.configure_task(
-            POLL_TASK, func=self._poll_job, max_running_jobs=None, misfire_grace_time=None
-        )
-        await scheduler.configure_task(
-            DISPATCH_TASK, func=self._dispatch_job, max_running_jobs=1, misfire_grace_time=None
-        )
-        await scheduler.add_schedule(
-            DISPATCH_TASK,
-            IntervalTrigger(seconds=options.dispatch_interval_s),
-            id=DISPATCH_SCHEDULE,
-            coalesce=CoalescePolicy.latest,
-            misfire_grace_time=max(options.dispatch_interval_s, 1.0),
-            conflict_policy=ConflictPolicy.replace,
-        )
-        scheduler.subscribe(self._on_job_released, JobReleased)
-        await scheduler.start_in_background()
+        self._stack.callback(self._stop_scheduler)
+        self._request_tick()  # the first look at once, not after one interval
         log.info("polling scheduler %s started", self.identity)
 
-    def _on_job_released(self, event: Any) -> None:
-        if getattr(event, "task_id", None) == POLL_TASK:
-            self._job_released.set()
+    def _stop_scheduler(self) -> None:
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
 
     def _spawn(self, coroutine: Any, name: str) -> None:
         self._tasks = [task for task in self._tasks if not task.done()]
         self._tasks.append(asyncio.create_task(coroutine, name=name))
 
     async def aclose(self) -> None:
-        """Stop gently: no new dispatch, running poll jobs finish (up to ``stop_timeout_s``),
-        the outbox sender stops between two messages; then the scheduler and the rest."""
+        """Stop gently: no new tick, running poll batches finish (up to ``stop_timeout_s``;
+        what is left then is cancelled and its claims given back), the outbox sender stops
+        between two messages; then the rest."""
         self._stopping.set()
         self._mail_wakeup.set()
-        self._job_released.set()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.options.stop_timeout_s):
-                while self._active_jobs:
-                    await self._jobs_idle.wait()
-                    self._jobs_idle.clear()
+        self._stop_scheduler()
+        tick = self._tick_task
+        if tick is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await tick
+        batches = self._running_batches()
+        if batches:
+            await asyncio.wait(batches, timeout=self.options.stop_timeout_s)
+            for task in batches:
+                task.cancel()
+            await asyncio.gather(*batches, return_exceptions=True)
         tasks, self._tasks = self._tasks, []
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.options.stop_timeout_s):
@@ -308,17 +257,13 @@ class PollingService:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        try:
-            await self._stack.aclose()
-        finally:
-            self.scheduler = None
+        await self._stack.aclose()
 
     # -- public API -----------------------------------------------------------------------
     def kick(self) -> None:
         """Look for due accounts now (after linking one) instead of at the next tick."""
-        scheduler = self.scheduler
-        if scheduler is not None:
-            self._spawn(scheduler.add_job(DISPATCH_TASK), "dispatch-kick")
+        if self.scheduler is not None:
+            self._request_tick()
 
     def wake_mail(self) -> None:
         """Look at the outbox now."""
@@ -332,74 +277,80 @@ class PollingService:
     async def poll_accounts(self, ids: Sequence[int] | None = None) -> list[PollOutcome]:
         return await self.runner.poll_accounts(ids)
 
-    # -- jobs -----------------------------------------------------------------------------
-    async def _poll_job(self, account_ids: list[int], claim: str, provider_id: str = "") -> int:
-        self._active_jobs += 1
-        try:
-            if self._stopping.is_set():  # stopping: the next run polls them
-                with anyio.move_on_after(10, shield=True):
-                    await self.store.release(claim)
-                return 0
-            outcomes = await self.runner.poll_claimed(account_ids, claim)
-            return len(outcomes)
-        finally:
-            self._active_jobs -= 1
-            if not self._active_jobs:
-                self._jobs_idle.set()
+    @property
+    def running_batches(self) -> dict[str, int]:
+        """Poll batches running in this process now, per operator."""
+        return {op: len(tasks) for op, tasks in self._batches.items() if tasks}
 
-    async def _inflight(self) -> dict[str, int]:
-        """Poll batches in flight per operator (cluster-wide): the live claims."""
-        return await self.store.live_claims()
+    # -- the tick -------------------------------------------------------------------------
+    async def _on_tick(self) -> None:
+        """The scheduler's interval job: returns at once, the tick runs as a task of its own
+        (so the job never overlaps itself and a kick between two intervals is never lost)."""
+        self._request_tick()
 
-    async def _dispatch_job(self) -> int:
-        """Claim due accounts and queue poll jobs for them, until none is due (or budget)."""
-        self._active_jobs += 1
-        try:
-            if self._stopping.is_set():
-                return 0
-            return await self._dispatch()
-        finally:
-            self._active_jobs -= 1
-            if not self._active_jobs:
-                self._jobs_idle.set()
+    def _request_tick(self) -> None:
+        if self._stopping.is_set():
+            return
+        if self._tick_task is not None and not self._tick_task.done():
+            self._tick_again = True  # one more round when the running one ends
+            return
+        self._tick_task = asyncio.create_task(self._tick(), name="poll-tick")
 
-    async def _dispatch(self) -> int:
-        assert self.scheduler is not None
-        options = self.options
-        deadline = time.monotonic() + options.dispatch_budget_s
-        queued = 0
+    async def _tick(self) -> None:
         while not self._stopping.is_set():
-            due = await self.store.count_due()
-            if not due:
-                break
-            inflight = await self._inflight()
-            added = 0
-            for provider_id, count in sorted(due.items()):
-                if self._stopping.is_set():
+            self._tick_again = False
+            try:
+                await self._claim_and_start()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("looking for due accounts failed; the next tick tries again")
+            if not self._tick_again:
+                return
+
+    def _running_batches(self) -> list[asyncio.Task[None]]:
+        return [task for tasks in self._batches.values() for task in tasks]
+
+    async def _claim_and_start(self) -> int:
+        """Claim due accounts, as many batches per operator as this process has room for,
+        and start polling each batch. The number of accounts claimed."""
+        options = self.options
+        due = await self.store.count_due()
+        claimed = 0
+        for provider_id, count in sorted(due.items()):
+            running = self._batches[provider_id]
+            size = max(
+                1, min(options.max_batch, math.ceil(count / (2 * options.jobs_per_operator)))
+            )
+            while len(running) < options.jobs_per_operator and not self._stopping.is_set():
+                token = self.runner.new_token()
+                ids = await self.store.claim_due(provider_id, size, token, options.lease_s)
+                if not ids:
                     break
-                free = options.jobs_per_operator - inflight.get(provider_id, 0)
-                if free <= 0:
-                    continue
-                batch = max(
-                    1, min(options.max_batch, math.ceil(count / (2 * options.jobs_per_operator)))
+                if self._stopping.is_set():  # stopped while claiming: the next run polls them
+                    await self.store.release(token)
+                    break
+                task = asyncio.create_task(
+                    self._poll_batch(provider_id, ids, token), name=f"poll-{provider_id}"
                 )
-                for _ in range(free):
-                    token = self.runner.new_token()
-                    ids = await self.store.claim_due(provider_id, batch, token, options.lease_s)
-                    if not ids:
-                        break
-                    await self.scheduler.add_job(
-                        POLL_TASK,
-                        kwargs={"account_ids": ids, "claim": token, "provider_id": provider_id},
-                    )
-                    added += len(ids)
-            queued += added
-            if time.monotonic() >= deadline:
-                break
-            self._job_released.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._job_released.wait(), 0.5 if added == 0 else 2.0)
-        return queued
+                running.add(task)
+                claimed += len(ids)
+        return claimed
+
+    async def _poll_batch(self, provider_id: str, ids: list[int], token: str) -> None:
+        try:
+            await self.runner.poll_claimed(ids, token)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("a poll batch of %s failed; its accounts are due again", provider_id)
+            with contextlib.suppress(Exception):
+                await self.store.release(token)
+        finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self._batches[provider_id].discard(task)
+            self._request_tick()  # room for the next batch: look for more now
 
     # -- mail -----------------------------------------------------------------------------
     async def _outbox_loop(self) -> None:

@@ -43,8 +43,8 @@ from ..storage.models import (
     to_minor,
     utcnow,
 )
+from ..storage.transactions import transaction
 from ..vault import Vault
-from .database import transaction
 from .models import ClaimedAccount, PollRecord
 from .poller import REFUSED_KEYS
 from .status import POLLABLE_STATUSES, Failure
@@ -96,28 +96,6 @@ class ResultStore:
         async with transaction(self.engine) as conn:
             rows = (await conn.execute(statement)).all()
         return {row[0]: int(row[1]) for row in rows}
-
-    async def live_claims(self) -> dict[str, int]:
-        """Claims held now (batches being polled), per operator."""
-        statement = (
-            select(accounts_t.c.provider_id, func.count(func.distinct(accounts_t.c.poll_claim)))
-            .where(accounts_t.c.poll_claim.is_not(None), accounts_t.c.next_due_at > utcnow())
-            .group_by(accounts_t.c.provider_id)
-        )
-        async with transaction(self.engine) as conn:
-            rows = (await conn.execute(statement)).all()
-        return {row[0]: int(row[1]) for row in rows}
-
-    async def next_due(self) -> dt.datetime | None:
-        async with transaction(self.engine) as conn:
-            value = (
-                await conn.execute(
-                    select(func.min(accounts_t.c.next_due_at)).where(
-                        accounts_t.c.status.in_(POLLABLE_STATUSES)
-                    )
-                )
-            ).scalar()
-        return _aware(value) if isinstance(value, dt.datetime) else None
 
     async def claim_due(
         self, provider_id: str | None, limit: int, token: str, lease_s: float

@@ -1,8 +1,8 @@
-"""``aggregator worker``: an extra polling process sharing the PostgreSQL data store.
+"""``aggregator worker``: an extra polling process on the shared PostgreSQL database.
 
-Start as many as one machine cannot handle alone: each runs an APScheduler worker on the
-shared data store (``apscheduler`` schema) with the psycopg event broker, takes poll jobs as it
-has room and sends due mail. The dispatcher runs in one process at a time (any of them).
+Start as many as one machine cannot handle alone: each runs its own scheduler tick, claims due
+accounts as it has room (``FOR UPDATE SKIP LOCKED``, so no two workers poll one account) and
+sends due mail (the outbox rows are claimed the same way).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The poller as its own process, for the kill -9 test (tests/polling/test_kill9.py).
 
-Runs the embedded PollingService (APScheduler on SQLite, the outbox sender) against a
+Runs the embedded PollingService (its scheduler tick, the outbox sender) against a
 reference provider over loopback until killed or SIGTERM. Writes one line per event to
 ``<data-dir>/events-<life>.log`` (one ``write()`` each, *after* the commit it reports, so a
 line survives a kill of the process):
@@ -60,15 +60,13 @@ async def main(args: argparse.Namespace, events: Path) -> None:
         poll_interval_s=1,
     )
     options = PollingOptions(
-        dispatch_interval_s=0.2,
-        dispatch_budget_s=2.0,
+        tick_interval_s=0.2,
         lease_s=3.0,
         min_interval_s=0.3,
         max_batch=10,
         jobs_per_operator=2,
         outbox_interval_s=0.2,
         start_sink=False,
-        scheduler_cleanup_s=5.0,
         outbox_lease_s=3.0,
     )
     stop = asyncio.Event()

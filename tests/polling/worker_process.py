@@ -37,8 +37,7 @@ def main() -> None:
         provider_urls=provider_urls(load_plugins(), args.provider),
     )
     options = PollingOptions(
-        dispatch_interval_s=0.2,
-        dispatch_budget_s=5.0,
+        tick_interval_s=0.2,
         jobs_per_operator=4,
         max_batch=10,
         send_mail=False,
