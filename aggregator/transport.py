@@ -16,6 +16,7 @@ import datetime as dt
 import email.utils
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -111,17 +112,27 @@ def server_clock() -> Iterator[ServerClock]:
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
-    value = response.headers.get("retry-after")
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP-date (RFC 9110 10.2.3).
+
+    None when there is none or it cannot be read (garbage, an impossible date): a 429 is a
+    rate limit whatever its header says, never a crash.
+    """
+    value = (response.headers.get("retry-after") or "").strip()
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000" (no zone information) means UTC
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def check_response(response: httpx.Response) -> httpx.Response:

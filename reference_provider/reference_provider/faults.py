@@ -10,7 +10,8 @@ Kinds:
   latency           wait ``seconds`` (default 1), then answer normally
   timeout           wait ``seconds`` (default 30), then 504 (the client should give up first)
   500, 502, 503     that status with a small HTML error page
-  429               429 with ``Retry-After: retry_after`` (default 30)
+  429               429 with ``Retry-After: retry_after`` (default 30; seconds, or any text
+                    as the header's value: an HTTP-date, or garbage as some servers send)
   malformed_json    200, ``application/json``, a body that is not JSON
   truncated         the real answer cut in half (Content-Length matches the cut body)
   changed_html      the real answer with its markup changed: HTML ``id``/``class`` attributes
@@ -67,7 +68,7 @@ class Fault:
     count: int | None = None  # remaining; None = unlimited
     probability: float = 1.0
     seconds: float | None = None
-    retry_after: int = 30
+    retry_after: int | str = 30
     hits: int = 0
     _glob: bool = field(default=False, repr=False)
 
@@ -104,7 +105,7 @@ class FaultSet:
         count: int | None = None,
         probability: float = 1.0,
         seconds: float | None = None,
-        retry_after: int = 30,
+        retry_after: int | str = 30,
     ) -> Fault:
         kind = str(kind)
         if kind not in FAULT_KINDS:

@@ -69,7 +69,8 @@ class FaultRequest(BaseModel):
     count: int | None = Field(None, ge=1)
     probability: float = Field(1.0, gt=0, le=1)
     seconds: float | None = Field(None, ge=0, le=600)
-    retry_after: int = Field(30, ge=0)
+    # Seconds, or the header's text as is (an HTTP-date, or garbage as some servers send).
+    retry_after: int | str = Field(30)
 
 
 class IdpComplete(BaseModel):

@@ -5,6 +5,7 @@ authentication failure."""
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import logging
 import random
 from collections import Counter
@@ -213,3 +214,39 @@ async def test_breaker_stops_calling_a_failing_operator_and_spares_the_others(
         ).all()
     skipped = [row for row in rows if (row.last_error or {}).get("circuit") == "open"]
     assert len(skipped) == 5 and all(row.consecutive_failures == 0 for row in skipped)
+
+
+@pytest.mark.parametrize("operator", ["reference", "beeline", "rostelecom", "netbynet"])
+@pytest.mark.parametrize("during", ["poll", "silent login"])
+async def test_429_with_an_unreadable_or_dated_retry_after_is_a_rate_limit(
+    env: InProcessEnv, service: PollingService, operator: str, during: str
+) -> None:
+    """A 429 whose Retry-After is an HTTP-date or garbage: the account is stale (backing off,
+    after the date when there is one) and its login stays usable: never a crash that pauses
+    the login until the household links it again."""
+    household = await create_household(env.engine)
+    ids, _ = await env.link(operator, 2, household_id=household)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=20)
+    headers = [email.utils.format_datetime(later, usegmt=True), "soon, maybe"]
+    for account_id, header in zip(ids, headers, strict=True):
+        env.backend.faults.clear()
+        if during == "silent login":
+            env.backend.faults.add("expired_session", operator=operator, count=1)
+        env.backend.faults.add("429", operator=operator, count=1, retry_after=header)
+        started = utcnow()
+        (outcome,) = await service.poll_accounts([account_id])
+        if outcome.status == "ok":  # the plugin got past the 429 by itself (a retry)
+            assert during == "silent login", outcome
+            continue
+        assert (outcome.status, outcome.error_key) == ("stale", "temporary.rate_limited")
+        async with env.engine.connect() as conn:
+            row = (
+                await conn.execute(select(accounts_t).where(accounts_t.c.id == account_id))
+            ).one()
+        if header is headers[0]:  # never before the operator's date
+            assert row.next_due_at.replace(tzinfo=dt.UTC) >= later - dt.timedelta(seconds=2)
+        else:
+            assert row.next_due_at.replace(tzinfo=dt.UTC) > started
+    env.backend.faults.clear()
+    for outcome in await service.poll_accounts(ids):  # the logins still work
+        assert outcome.status == "ok", outcome
