@@ -1,9 +1,13 @@
-"""Who is asking: the signed-in user of a request, and the server's shared state."""
+"""The server's shared state (:class:`ServerState`, :func:`server_state`); the signed-in user
+lives in :mod:`.users` (re-exported here)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from litestar import Request
+
+from .users import CurrentUser
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,27 +22,7 @@ if TYPE_CHECKING:
     from .rendering import Renderer
     from .throttle import SignInThrottle
 
-__all__ = ["CurrentUser", "ServerState"]
-
-
-@dataclass(frozen=True, slots=True)
-class CurrentUser:
-    """The signed-in user, loaded from the server-side session on every request."""
-
-    user_id: int
-    household_id: int
-    email: str
-    display_name: str
-    role: str
-    lang: str
-    timezone: str
-    household_name: str
-    session_id: str  # sha256 of the cookie token (the WebSession primary key)
-    csrf_token: str
-
-    @property
-    def is_owner(self) -> bool:
-        return self.role == "owner"
+__all__ = ["CurrentUser", "ServerState", "server_state"]
 
 
 class ServerState:
@@ -87,3 +71,9 @@ class ServerState:
         if self.vault is None:
             raise RuntimeError("the vault is not open")
         return self.vault
+
+
+def server_state(request: Request[Any, Any, Any]) -> ServerState:
+    """The server's shared state, from the application a request belongs to."""
+    state: ServerState = request.app.state.server
+    return state

@@ -26,7 +26,8 @@ from ..core.errors import (
     TemporaryError,
 )
 from ..services.errors import NotFound
-from .rendering import page, request_lang, server_state
+from .context import server_state
+from .rendering import page, request_lang
 
 __all__ = ["exception_handlers", "provider_error_status"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Request, Response
@@ -24,9 +24,9 @@ from .security import ANON_CSRF_COOKIE, LANG_COOKIE, anon_csrf_cookie, new_token
 if TYPE_CHECKING:
     from ..settings import Settings
     from .assets import WebAssets
-    from .context import CurrentUser, ServerState
+    from .users import CurrentUser
 
-__all__ = ["Renderer", "current_user", "page", "request_lang", "server_state", "translate"]
+__all__ = ["Renderer", "current_user", "page", "request_lang", "translate"]
 
 
 class Renderer:
@@ -76,8 +76,16 @@ class Renderer:
         }
 
 
-def server_state(request: Request[Any, Any, Any]) -> ServerState:
-    state: ServerState = request.app.state.server
+class _RenderingState(Protocol):
+    """What rendering needs of the server's state (:class:`.context.ServerState` has it)."""
+
+    settings: Settings
+    translator: Translator
+    renderer: Renderer
+
+
+def _state(request: Request[Any, Any, Any]) -> _RenderingState:
+    state: _RenderingState = request.app.state.server
     return state
 
 
@@ -95,7 +103,7 @@ def request_lang(request: Request[Any, Any, Any]) -> str:
 
 
 def translate(request: Request[Any, Any, Any], key: str, **values: Any) -> str:
-    return server_state(request).translator.translate(request_lang(request), key, **values)
+    return _state(request).translator.translate(request_lang(request), key, **values)
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
@@ -104,7 +112,7 @@ def is_htmx(request: Request[Any, Any, Any]) -> bool:
 
 def base_context(request: Request[Any, Any, Any]) -> tuple[dict[str, Any], list[Cookie]]:
     """The context every template gets, and cookies the response must set."""
-    state = server_state(request)
+    state = _state(request)
     user = current_user(request)
     lang = request_lang(request)
     tz = user.timezone if user else "Europe/Moscow"
@@ -132,7 +140,7 @@ def page(
     """Render ``template`` into an HTML response with the common context."""
     context, cookies = base_context(request)
     context.update(values)
-    body = server_state(request).renderer.render(template, context)
+    body = _state(request).renderer.render(template, context)
     return Response(
         body,
         status_code=status_code,

@@ -24,7 +24,7 @@ from litestar.datastructures import Cookie
 from sqlalchemy import delete, select
 
 from ..storage.models import Household, User, WebSession, utcnow
-from .context import CurrentUser
+from .users import CurrentUser
 
 if TYPE_CHECKING:
     from litestar.types import Message, Scope

@@ -1,0 +1,27 @@
+"""Who is asking: the signed-in user of a request (loaded by :mod:`.security`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CurrentUser"]
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    """The signed-in user, loaded from the server-side session on every request."""
+
+    user_id: int
+    household_id: int
+    email: str
+    display_name: str
+    role: str
+    lang: str
+    timezone: str
+    household_name: str
+    session_id: str  # sha256 of the cookie token (the WebSession primary key)
+    csrf_token: str
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "owner"
