@@ -12,8 +12,9 @@ Every secret the aggregator keeps (an account's credentials, its operator sessio
   sealed value copied onto another account, or into another column, fails to open.
 - **A key id inside every sealed value** picks the key that opens it, so a keyring holds one
   *primary* key (new seals) and older keys that can still open; after
-  :func:`rotate_keys` re-seals everything under the new primary, :func:`remove_old_keys` drops
-  the old ones.
+  :func:`aggregator.services.keys.rotate_keys` re-seals every table under the new primary,
+  :func:`~aggregator.services.keys.remove_old_keys` drops the old ones. This module only seals
+  and keeps the keyring: it knows no table.
 
 The keyring comes from ``AGGREGATOR_VAULT_KEY`` (``"id:base64key[,id:base64key]"``, the first
 is primary) or from the key file (default ``<data_dir>/vault.key``): one ``id:base64key`` per
@@ -37,8 +38,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,15 +52,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT_VERSION",
-    "RemovalReport",
-    "RotationReport",
     "Vault",
     "VaultError",
     "VaultKeyError",
     "aad_for",
     "parse_keyring",
-    "remove_old_keys",
-    "rotate_keys",
     "sealed_key_id",
 ]
 
@@ -400,194 +396,7 @@ class Vault:
         """HMAC-SHA256 of ``value`` under a key derived from the primary key (hex).
 
         Used for ``LinkedAccount.login_key``: finds accounts of the same login without storing
-        the login. :func:`rotate_keys` recomputes it under the new primary.
+        the login. :func:`aggregator.services.keys.rotate_keys` recomputes it under the new primary.
         """
         self._refresh()
         return hmac.new(self._hash_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-# -- rotation over the database ----------------------------------------------------------
-
-
-@dataclass
-class RotationReport:
-    """What ``aggregator keys rotate`` did."""
-
-    new_key_id: str
-    created_key: bool  # False when the keys come from the environment (re-sealed only)
-    rows: int = 0  # rows with at least one sealed value re-sealed
-    values: int = 0  # sealed values re-sealed
-    unreadable: list[str] = field(default_factory=list)  # "table:id:column" left as they were
-    old_key_ids: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RemovalReport:
-    """What ``aggregator keys remove-old`` did."""
-
-    primary_key_id: str
-    removed: list[str] = field(default_factory=list)
-    # key id -> fields ("table:id:column") still sealed under it; such keys are kept
-    in_use: dict[str, list[str]] = field(default_factory=dict)
-    # with AGGREGATOR_VAULT_KEY the file cannot be edited: these ids may be dropped by hand
-    removable_from_env: list[str] = field(default_factory=list)
-
-
-def _sealed_columns() -> list[tuple[Any, list[str]]]:
-    """Every table with ``*_sealed`` columns: (table, column names). New ones join by name."""
-    from .storage.models import Base
-
-    out = []
-    for table in Base.metadata.sorted_tables:
-        columns = [c.name for c in table.columns if c.name.endswith("_sealed")]
-        if columns:
-            out.append((table, columns))
-    return out
-
-
-async def rotate_keys(
-    settings: Settings, *, progress: Callable[[int, int], None] | None = None
-) -> RotationReport:
-    """Create a new primary key and re-seal every sealed column in ONE transaction.
-
-    With a key file, a new random key becomes primary (the old ones stay, so a crash between
-    the two steps loses nothing). With ``AGGREGATOR_VAULT_KEY`` no key is created: the first
-    key of the variable is the primary and everything is re-sealed under it. Each
-    ``linked_accounts.login_key`` is recomputed under the new primary. A value that does not
-    open is left as it was and listed in :attr:`RotationReport.unreadable`.
-
-    ``progress(done, total)`` is called after each row (for a progress bar). Tables with
-    ``*_sealed`` columns must have an ``id`` primary key (it is part of the associated data).
-    """
-    from sqlalchemy import select, update
-
-    from .storage.db import create_engine
-    from .storage.schema import check_current
-
-    vault = Vault.from_settings(settings, create=False)
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        await check_current(engine)
-        old = vault.key_ids
-        created = vault.key_file is not None
-        new_key_id = vault.rotate() if created else vault.primary_key_id
-        report = RotationReport(
-            new_key_id=new_key_id,
-            created_key=created,
-            old_key_ids=[k for k in old if k != new_key_id],
-        )
-        async with engine.begin() as conn:
-            work = []
-            for table, columns in _sealed_columns():
-                is_accounts = table.name == "linked_accounts"
-                extra = [table.c.provider_id] if is_accounts else []
-                result = await conn.execute(
-                    select(table.c.id, *extra, *(table.c[name] for name in columns))
-                )
-                work.append((table, columns, is_accounts, result.all()))
-            total = sum(len(rows) for *_, rows in work)
-            done = 0
-            for table, columns, is_accounts, rows in work:
-                id_col = table.c.id
-                for row in rows:
-                    row_id = row[0]
-                    changes: dict[str, Any] = {}
-                    for name in columns:
-                        sealed = row._mapping[name]
-                        if sealed is None:
-                            continue
-                        aad = aad_for(table.name, row_id, name)
-                        try:
-                            plaintext = vault.open(sealed, aad=aad)
-                        except VaultError:
-                            report.unreadable.append(aad)
-                            continue
-                        changes[name] = vault.seal(plaintext, aad=aad)
-                        report.values += 1
-                        if is_accounts and name == "credentials_sealed":
-                            login_key = _login_key_from_plaintext(
-                                vault, row._mapping["provider_id"], plaintext
-                            )
-                            if login_key is not None:
-                                changes["login_key"] = login_key
-                    if changes:
-                        await conn.execute(update(table).where(id_col == row_id).values(**changes))
-                        report.rows += 1
-                    done += 1
-                    if progress is not None:
-                        progress(done, total)
-            await _audit(conn, "keys.rotated", {"key_id": new_key_id, "values": report.values})
-    finally:
-        await engine.dispose()
-    return report
-
-
-def _login_key_from_plaintext(vault: Vault, provider_id: str, plaintext: bytes) -> str | None:
-    from .accounts import login_key_for
-
-    try:
-        data = json.loads(plaintext)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    return login_key_for(vault, provider_id, str(data.get("identifier") or ""))
-
-
-async def _audit(conn: Any, action: str, details: dict[str, Any]) -> None:
-    from sqlalchemy import insert
-
-    from .storage.models import AuditLog, utcnow
-
-    await conn.execute(insert(AuditLog).values(action=action, details=details, at=utcnow()))
-
-
-async def remove_old_keys(settings: Settings) -> RemovalReport:
-    """Remove every non-primary key that no sealed value uses any more.
-
-    Keys still used (a value that did not open during rotation, or one sealed by a process
-    that had not yet seen the new key) are kept and listed; run ``aggregator keys rotate``
-    again, or remove or re-link those accounts, then retry.
-    """
-    from sqlalchemy import select
-
-    from .storage.db import create_engine
-    from .storage.schema import check_current
-
-    vault = Vault.from_settings(settings, create=False)
-    report = RemovalReport(primary_key_id=vault.primary_key_id)
-    old = [k for k in vault.key_ids if k != vault.primary_key_id]
-    in_use: dict[str, list[str]] = {}
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        await check_current(engine)
-        async with engine.connect() as conn:
-            for table, columns in _sealed_columns():
-                result = await conn.execute(
-                    select(table.c.id, *(table.c[name] for name in columns))
-                )
-                for row in result.all():
-                    for name in columns:
-                        sealed = row._mapping[name]
-                        if sealed is None:
-                            continue
-                        try:
-                            key_id = sealed_key_id(bytes(sealed))
-                        except VaultError:
-                            continue
-                        if key_id != vault.primary_key_id:
-                            in_use.setdefault(key_id, []).append(aad_for(table.name, row[0], name))
-        report.in_use = {k: v for k, v in in_use.items() if k in old}
-        removable = [k for k in old if k not in in_use]
-        if vault.key_file is None:
-            report.removable_from_env = removable
-        else:
-            for key_id in removable:
-                vault.remove_key(key_id)
-                report.removed.append(key_id)
-            if report.removed:
-                async with engine.begin() as conn:
-                    await _audit(conn, "keys.removed", {"key_ids": report.removed})
-    finally:
-        await engine.dispose()
-    return report

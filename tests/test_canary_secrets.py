@@ -23,12 +23,13 @@ import pytest
 from aggregator import IdentifierKind, IdentifierSpec, LoginScheme, Provider, Session
 from aggregator.accounts import link_accounts, open_credentials, open_session, seal_session
 from aggregator.core.models import Subaccount
+from aggregator.services.keys import rotate_keys
 from aggregator.settings import Settings
 from aggregator.storage.db import create_engine, session_factory
 from aggregator.storage.models import LinkedAccount
 from aggregator.storage.schema import upgrade
 from aggregator.testing.leaks import byte_forms
-from aggregator.vault import Vault, rotate_keys
+from aggregator.vault import Vault
 
 # Characters that URL-encoding and JSON escaping change, so every encoding is a distinct form.
 CANARY_PASSWORD = "Kanareyka/7+Zq=&ы€ pass"

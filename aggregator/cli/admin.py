@@ -30,7 +30,7 @@ def keys_rotate() -> None:
     """Новый основной ключ и перешифровка всех секретов / New primary key; re-seal everything."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    rotate_keys = import_attr("aggregator.vault", "rotate_keys", "keys rotate")
+    rotate_keys = import_attr("aggregator.services.keys", "rotate_keys", "keys rotate")
     settings = load_settings()
     with Progress(
         TextColumn("{task.description}"),
@@ -64,7 +64,7 @@ def keys_rotate() -> None:
 @keys_app.command("remove-old")
 def keys_remove_old() -> None:
     """Удалить старые ключи, которые больше не нужны / Remove old keys no longer used."""
-    remove_old_keys = import_attr("aggregator.vault", "remove_old_keys", "keys remove-old")
+    remove_old_keys = import_attr("aggregator.services.keys", "remove_old_keys", "keys remove-old")
     report = run(remove_old_keys(load_settings()))
     typer.echo(f"Основной ключ / primary key: {report.primary_key_id}")
     typer.echo("Удалены / removed: " + (", ".join(report.removed) or "—"))

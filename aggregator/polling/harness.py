@@ -323,7 +323,7 @@ def backend_bulk(
     backend: Any, operator: str, count: int, *, balance: int = 50_000, password: str = "Bulk-pass-1"
 ) -> list[dict[str, Any]]:
     """What ``POST /sim/accounts/bulk`` answers, from an in-process reference Backend."""
-    from reference_provider.app import load_dialect
+    from reference_provider.registry import load_dialect
 
     created = backend.bulk_create(operator, count, password=password, balance=balance)
     module = load_dialect("native" if operator == "reference" else operator)

@@ -1,19 +1,18 @@
 """``create_app()``: the Litestar app of the reference provider.
 
-Dialects: each name in :data:`DIALECTS` is a module ``reference_provider.dialects.<name>``
-exposing ``router(backend) -> litestar.Router``; the app mounts it under :data:`PREFIXES`
-``[name]``. A module that does not exist (yet) is skipped. A dialect module may also expose
-``error_response(request, exc) -> Response`` to render errors raised before its handlers run
-(unknown path, wrong method) in its own format. See DIALECTS.md.
+Dialects: each name in :data:`~.registry.DIALECTS` is a module
+``reference_provider.dialects.<name>`` exposing ``router(backend) -> litestar.Router``; the app
+mounts it under :data:`~.registry.PREFIXES` ``[name]``. A module that does not exist (yet) is
+skipped. A dialect module may also expose ``error_response(request, exc) -> Response`` to
+render errors raised before its handlers run (unknown path, wrong method) in its own format.
+See DIALECTS.md.
 
 The :class:`~reference_provider.backend.Backend` is ``app.state.backend``.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from types import ModuleType
 from typing import Any
 
 from litestar import Litestar, Request, Response, Router, get
@@ -26,21 +25,11 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from .backend import Backend
 from .faults import FaultMiddleware, OperatorDateMiddleware
+from .registry import DIALECTS, PREFIXES, SEGMENTS, load_dialect
 
 __all__ = ["DIALECTS", "PREFIXES", "create_app"]
 
 log = logging.getLogger("reference_provider")
-
-DIALECTS = ("native", "bashtel", "beeline", "rostelecom", "netbynet")
-PREFIXES = {
-    "native": "/reference/api/v1",
-    "bashtel": "/bashtel",
-    "beeline": "/beeline",
-    "rostelecom": "/rostelecom",
-    "netbynet": "/netbynet",
-}
-# the first path segment of each dialect: what fault rules call its "operator"
-SEGMENTS = {name: prefix.split("/")[1] for name, prefix in PREFIXES.items()}
 
 
 class _MountedRouter(Router):
@@ -57,17 +46,6 @@ def _mount(prefix: str, router: Router) -> Router:
     if type(router) is Router:
         router.__class__ = _MountedRouter
     return _MountedRouter(path=prefix, route_handlers=[router])
-
-
-def load_dialect(name: str) -> ModuleType | None:
-    """The dialect module, or None when it does not exist yet."""
-    module_name = f"reference_provider.dialects.{name}"
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
 
 
 @get("/", include_in_schema=False, sync_to_thread=False)

@@ -21,6 +21,7 @@ from .demo_page import demo_page
 from .domain.errors import DomainError
 from .domain.money import kop, rub
 from .faults import FAULT_KINDS
+from .registry import load_dialect
 
 __all__ = ["is_loopback", "sim_router"]
 
@@ -90,8 +91,6 @@ def _err(exc: DomainError) -> Response[Any]:
 
 
 def sim_router(backend: Backend) -> Router:
-    from .app import load_dialect
-
     @get("/clock", sync_to_thread=False)
     def clock() -> dict[str, Any]:
         """The billing clock."""

@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aggregator.accounts import link_accounts, login_key_for, open_credentials, open_session
 from aggregator.core.models import Subaccount
+from aggregator.services.keys import remove_old_keys, rotate_keys
 from aggregator.settings import Settings
 from aggregator.storage.db import session_factory
 from aggregator.storage.models import AuditLog, Household, LinkedAccount
-from aggregator.vault import Vault, VaultError, remove_old_keys, rotate_keys, sealed_key_id
+from aggregator.vault import Vault, VaultError, sealed_key_id
 
 from .test_accounts import CANARY, FakeProvider, _credentials, _session
 
