@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import re
-import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
