@@ -6,8 +6,8 @@ created its tables itself (not through a migration): beside ours on SQLite (``ta
 ``schedules``, ``jobs``, ``job_results``, ``metadata``), in the schema ``apscheduler`` on
 PostgreSQL. They are dropped only when they are APScheduler's (``schedules`` has a ``task_id``).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
