@@ -25,11 +25,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from aggregator import (
     MOSCOW_TZ,
+    Capability,
     Challenge,
     ChallengeAnswer,
     ChallengeKind,
@@ -135,6 +137,30 @@ class BeelineProvider(Provider):
     default_base_url: ClassVar[str] = "http://127.0.0.1:8081/beeline"
     login_schemes: ClassVar[tuple[LoginScheme, ...]] = (SCHEME_PASSWORD, SCHEME_SMS)
     min_poll_interval: ClassVar[dt.timedelta] = dt.timedelta(minutes=5)
+    # How the wire of each capability is known (reference_provider/DIALECTS.md, Beeline, cites
+    # the independent clients): the trusted payment and the chat only from the seed article;
+    # the offers' path is proven but their reply assumed.
+    provenance: ClassVar[Mapping[str, str]] = {
+        "login": "proven",
+        **{
+            c.value: "proven"
+            for c in (
+                Capability.BALANCE,
+                Capability.SUBACCOUNTS,
+                Capability.TARIFFS,
+                Capability.TARIFF_CHANGE,
+                Capability.SERVICES,
+                Capability.SERVICE_TOGGLE,
+                Capability.USAGE,
+                Capability.PAYMENTS,
+                Capability.REPORTS,
+                Capability.PROFILE,
+            )
+        },
+        Capability.TOP_UP.value: "seed",
+        Capability.CHAT.value: "seed",
+        Capability.NEWS.value: "assumed",
+    }
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

@@ -15,12 +15,13 @@ import asyncio
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from aggregator import (
+    Capability,
     Challenge,
     ChallengeAnswer,
     ChallengeKind,
@@ -144,6 +145,16 @@ class NetbynetProvider(Provider):
     name_en = "NetByNet"
     default_base_url = "http://127.0.0.1:8081/netbynet"
     login_schemes = (LOGIN_SCHEME,)
+    # How the wire of each capability is known (reference_provider/DIALECTS.md, NetByNet, cites
+    # AnyBalance and MobileBalance): the login, balance and profile are proven; the rest is
+    # shaped after the seed article only.
+    provenance: ClassVar[Mapping[str, str]] = {
+        **{c.value: "seed" for c in Capability},
+        "login": "proven",
+        Capability.BALANCE.value: "proven",
+        Capability.SUBACCOUNTS.value: "proven",
+        Capability.PROFILE.value: "proven",
+    }
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
