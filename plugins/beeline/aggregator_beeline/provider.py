@@ -181,7 +181,10 @@ class BeelineProvider(Provider):
 
     @staticmethod
     def _ctn(account: str) -> str:
-        if not re.fullmatch(r"\d{10}", account or ""):
+        """The number as the API names it. The operator says whether it is one of the login's
+        (CTN_NOT_FOUND); here only what cannot be a query value is refused, so a diagnostics
+        file with the number masked still replays."""
+        if not account or len(account) > 40 or not account.isprintable():
             raise OperationRejected("unknown number", code="account")
         return account
 
