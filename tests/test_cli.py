@@ -10,6 +10,7 @@ reference provider over loopback are used when they exist (the canary test at th
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -66,6 +67,9 @@ REGION = ExtraField(
 )
 
 
+LEAKY = "Leaky-Canary-Pass-42"
+
+
 class FakeOperator(Provider):
     """No network: a password login asks for a captcha, then an SMS code."""
 
@@ -110,6 +114,9 @@ class FakeOperator(Provider):
             )
         if credentials.scheme == "code":
             return self._code("login_code")
+        if credentials.secret is not None and credentials.secret.reveal() == LEAKY:
+            # A careless plugin: its exception text carries the password.
+            raise RuntimeError(f"operator refused {credentials.identifier}/{LEAKY} (code 7)")
         if credentials.secret is None or credentials.secret.reveal() != CANARY:
             raise InvalidCredentials("wrong password")
         return Challenge(kind=ChallengeKind.CAPTCHA, provider=self.id, step="captcha", image=PNG)
@@ -892,6 +899,104 @@ def test_long_running_commands_call_their_part_with_the_settings(
 
     monkeypatch.setitem(sys.modules, module, None)  # that part is not built yet
     assert "not available yet" in one_line_error(run(command))
+
+
+def test_a_plugin_exception_carrying_the_password_never_shows_it(
+    household: Path, fake_plugins: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Canary: the password is in no output, no log line and no stored error."""
+    caplog.set_level("DEBUG")
+    result = run(
+        "accounts",
+        "add",
+        "--provider",
+        "clitest",
+        "--scheme",
+        "password",
+        "--identifier",
+        "+79031234567",
+        "--field",
+        "region=msk",
+        "--password-stdin",
+        input=LEAKY + "\n",
+    )
+    line = one_line_error(result)
+    assert "operator refused" in line and "***" in line  # the reason stays, the secret goes
+    assert LEAKY not in result.output
+    assert LEAKY not in caplog.text
+    for record in caplog.records:
+        assert LEAKY not in record.getMessage()
+    for path in household.rglob("*"):
+        if path.is_file():
+            assert LEAKY.encode() not in path.read_bytes(), path
+
+
+def test_the_log_filter_redacts_every_live_secret(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from aggregator.core.secret import Secret
+    from aggregator.logs import RedactingFilter
+
+    secret = Secret("Sess-Token-Canary-9f2e")
+    handler = logging.StreamHandler(io.StringIO())
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("aggregator.test.canary")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ValueError(f"boom {secret.reveal()}")
+        except ValueError:
+            logger.exception("crash with %s", secret.reveal())
+    finally:
+        logger.removeHandler(handler)
+    stream = handler.stream
+    assert isinstance(stream, io.StringIO)
+    written = stream.getvalue()
+    assert "crash with ***" in written and "boom ***" in written
+    assert "Sess-Token-Canary-9f2e" not in written
+    assert "Sess-Token-Canary-9f2e" not in caplog.text
+
+
+def test_labels_print_as_written_in_cli_tables(
+    household: Path, fake_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A label (set through the API, or an operator's subaccount name) cannot inject Rich
+    markup, terminal escapes or hyperlinks into a table."""
+    import aggregator.cli.login as cli
+
+    async def answer(self: Any, challenge: Challenge) -> ChallengeAnswer:
+        from aggregator import Secret
+
+        return ChallengeAnswer(text=Secret(CAPTCHA if challenge.step == "captcha" else CODE))
+
+    monkeypatch.setattr(cli.TerminalLogin, "answer", answer)
+    hostile = "[bold red]HACK[/] \x1b]8;;http://evil.test\x1b\\link\x1b]8;;\x1b\\ \x1b[2J"
+    ok(add_password_account("--subaccount", "s1", "--label", hostile))
+    table = run("accounts", "list", env={"COLUMNS": "200"}).output
+    assert "[bold red]HACK[/]" in table  # the markup is shown, not obeyed
+    assert "\x1b" not in table and "evil.test" in table  # no escape reaches the terminal
+
+
+def test_plugins_list_fits_a_narrow_terminal_and_shows_a_code_after_the_password(
+    fake_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aggregator import LoginScheme
+
+    scheme = LoginScheme(
+        id="sms_password", title_ru="Пароль и код", title_en="Password and code", code_follows=True
+    )
+    assert scheme.silent_relogin is False  # a scheduled re-login would text the user
+    assert LoginScheme(id="p", title_ru="", title_en="", code_follows=True, silent_relogin=True)
+    monkeypatch.setattr(
+        FakeOperator, "login_schemes", (*FakeOperator.login_schemes, scheme), raising=True
+    )
+    for width in ("40", "60", "200"):
+        output = ok(run("plugins", "list", env={"COLUMNS": width}))
+        assert "…" not in output, width
+        assert "sms_password + code" in output.replace("\n", " "), width
+        for line in output.splitlines():
+            assert len(line) <= int(width), (width, line)
+        assert "Тестовый" in output and "clitest2" in output
 
 
 def test_worker_takes_an_identity_as_docs_operations_describes(

@@ -21,6 +21,7 @@ from .base import (
     open_db,
     read_secret,
     run,
+    safe_cell,
 )
 from .login import TerminalLogin, parse_fields, pick_subaccounts
 
@@ -249,7 +250,7 @@ async def _accounts_add(
     for column in ("id", "operator", "label", "number"):
         table.add_column(column)
     for account_pk, account_label, masked in rows:
-        table.add_row(str(account_pk), provider_cls.id, account_label, masked)
+        table.add_row(str(account_pk), provider_cls.id, safe_cell(account_label), safe_cell(masked))
     console().print(table)
 
 
@@ -273,9 +274,9 @@ def accounts_list(
     for r in rows:
         table.add_row(
             str(r["id"]),
-            r["operator"],
-            r["label"],
-            r["number"],
+            safe_cell(r["operator"]),
+            safe_cell(r["label"]),
+            safe_cell(r["number"]),
             r["status"],
             r["balance_text"],
             r["updated"] or "—",

@@ -30,5 +30,8 @@ def _root(
     ] = None,
 ) -> None:
     ctx.obj = {"data_dir": data_dir}
+    from ..logs import install_redaction
+
+    install_redaction()
     if ctx.invoked_subcommand is not None and not ctx.resilient_parsing:
         load_settings()  # a bad setting stops every command, in one line naming it

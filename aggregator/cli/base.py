@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -49,6 +50,7 @@ __all__ = [
     "read_secret",
     "require_sqlite_file",
     "run",
+    "safe_cell",
 ]
 
 T = TypeVar("T")
@@ -60,7 +62,21 @@ class CliError(ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        typer.echo(f"Ошибка / Error: {self.message}", err=True)
+        from ..core.secret import scrub
+
+        typer.echo(scrub(f"Ошибка / Error: {self.message}"), err=True)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_cell(value: object) -> str:
+    """Text from outside (an account label, an operator's subaccount name, a plugin's words)
+    made safe for a Rich table: control characters (terminal escapes, OSC 8 hyperlinks,
+    bidirectional overrides) removed and Rich markup escaped, so it prints as written."""
+    from rich.markup import escape
+
+    return escape(_CONTROL.sub("", str(value)))
 
 
 def fail(message: str) -> NoReturn:
@@ -84,7 +100,14 @@ def error_text(key: str) -> str:
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line for an exception, without secrets: the contract's errors carry none."""
+    """One line for an exception, without any secret value of the process (a plugin's own
+    exception may quote a password: it is scrubbed here)."""
+    from ..core.secret import scrub
+
+    return scrub(_describe_error(exc))
+
+
+def _describe_error(exc: BaseException) -> str:
     from ..core.errors import AggregatorError, OperationRejected, RateLimited
 
     if isinstance(exc, AggregatorError):

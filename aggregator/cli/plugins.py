@@ -12,6 +12,7 @@ import typer
 from .base import (
     console,
     new_typer,
+    safe_cell,
 )
 
 if TYPE_CHECKING:
@@ -20,6 +21,17 @@ if TYPE_CHECKING:
 plugins_app = new_typer("Плагины операторов / Operator plugins.")
 
 # -- plugins -------------------------------------------------------------------------------
+
+
+def _scheme_text(scheme: dict[str, Any]) -> str:
+    """A login scheme in the table: its id, "+ code" when a one-time code follows the
+    password, "(no auto re-login)" when a person must log in again each time."""
+    text = str(scheme["id"])
+    if scheme.get("code_follows"):
+        text += " + code"
+    if not scheme.get("silent_relogin", True):
+        text += " (no auto re-login)"
+    return text
 
 
 def plugin_listing(registry: PluginRegistry) -> dict[str, Any]:
@@ -67,23 +79,40 @@ def plugins_list(
     if as_json:
         typer.echo(json.dumps(listing, ensure_ascii=False, indent=2))
         return
-    from rich import box
-    from rich.table import Table
-
-    table = Table(title="Операторы / operators", box=box.SIMPLE_HEAD)
-    for column in ("id", "name", "version", "distribution", "capabilities", "login schemes"):
-        table.add_column(column, no_wrap=column in ("id", "version"))
-    for p in listing["providers"]:
-        table.add_row(
-            p["id"],
-            f"{p['name']}\n{p['name_en']}",
-            p["version"] or "—",
-            p["distribution"] or "—",
-            ", ".join(p["capabilities"]),
-            ", ".join(s["id"] for s in p["login_schemes"]),
-        )
     out = console()
-    out.print(table)
+    if out.width >= 110:
+        from rich import box
+        from rich.table import Table
+
+        table = Table(title="Операторы / operators", box=box.SIMPLE_HEAD)
+        for column in ("id", "name", "version", "distribution", "capabilities", "login schemes"):
+            table.add_column(column, overflow="fold", no_wrap=column == "id")
+        for p in listing["providers"]:
+            table.add_row(
+                safe_cell(p["id"]),
+                safe_cell(f"{p['name']}\n{p['name_en']}"),
+                safe_cell(p["version"] or "—"),
+                safe_cell(p["distribution"] or "—"),
+                safe_cell(", ".join(p["capabilities"])),
+                safe_cell(",\n".join(_scheme_text(s) for s in p["login_schemes"])),
+            )
+        out.print(table)
+    else:  # a narrow terminal: one block per operator, wrapped between words, nothing cut
+        out.print("Операторы / operators", style="bold")
+        for p in listing["providers"]:
+            version = f" {p['version']}" if p["version"] else ""
+            dist = f" ({p['distribution']})" if p["distribution"] else ""
+            out.print(
+                f"[bold]{safe_cell(p['id'])}[/bold]: "
+                + safe_cell(f"{p['name']} / {p['name_en']}{version}{dist}"),
+                soft_wrap=False,
+                overflow="fold",
+            )
+            for label, value in (
+                ("вход / login", ", ".join(_scheme_text(s) for s in p["login_schemes"])),
+                ("умеет / can", ", ".join(p["capabilities"])),
+            ):
+                out.print(f"  {label}: {safe_cell(value)}", overflow="fold")
     if listing["notifiers"]:
         out.print(
             "Каналы уведомлений / notifiers: "
@@ -91,7 +120,8 @@ def plugins_list(
         )
     for failure in listing["failures"]:
         out.print(
-            f"[red]Сбой / failed[/red]: {failure['name']}: {failure['reason']}",
+            f"[red]Сбой / failed[/red]: {safe_cell(failure['name'])}: "
+            f"{safe_cell(failure['reason'])}",
             markup=True,
             highlight=False,
             soft_wrap=True,

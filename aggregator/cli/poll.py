@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .app import app
-from .base import console, fail, load_settings, print_json, run
+from .base import console, fail, load_settings, print_json, run, safe_cell
 
 if TYPE_CHECKING:
     from ..polling.models import PollOutcome
@@ -94,9 +94,9 @@ def _print_outcomes(outcomes: list[PollOutcome]) -> None:
     for o in outcomes:
         table.add_row(
             str(o.account_id),
-            o.provider_id,
-            o.label or "",
-            o.number_masked or "",
+            safe_cell(o.provider_id),
+            safe_cell(o.label or ""),
+            safe_cell(o.number_masked or ""),
             o.status,
             format_money(o.balance, o.currency or "RUB", "ru") if o.balance is not None else "—",
             o.error_key or "",

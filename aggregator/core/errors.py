@@ -32,6 +32,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
+from .secret import scrub
+
 __all__ = [
     "AccountLocked",
     "AggregatorError",
@@ -232,6 +234,7 @@ def redact(payload: Any, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
+    text = scrub(text)  # and every secret value this process holds
     if len(text) > _MAX_PAYLOAD:
         text = text[:_MAX_PAYLOAD] + "…"
     return text

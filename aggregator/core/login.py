@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .models import Model
 from .secret import Secret
@@ -159,7 +159,20 @@ class LoginScheme(Model):
     extra_fields: list[ExtraField] = []
     sso_providers: list[SsoProvider] = []
     password_policy: PasswordPolicy | None = None
-    silent_relogin: bool = True  # stored credentials can log in again without a person
+    # The operator always asks for a one-time code after the password (an SMS, an e-mail): a
+    # scheduled re-login would text the user each time, so ``silent_relogin`` is then off
+    # unless the scheme sets it explicitly. Shown by ``aggregator plugins list``.
+    code_follows: bool = False
+    # Stored credentials can log in again without a person (default: True, or False when
+    # ``code_follows``).
+    silent_relogin: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_silent_relogin_when_a_code_follows(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("code_follows") and "silent_relogin" not in data:
+            data = {**data, "silent_relogin": False}
+        return data
 
     def identifier(self, kind: IdentifierKind | str) -> IdentifierSpec:
         for spec in self.identifiers:

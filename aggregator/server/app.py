@@ -26,6 +26,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from .. import __version__
+from ..logs import install_redaction
 from ..polling.options import PollingOptions
 from ..runtime import Runtime
 from ..settings import Settings
@@ -254,6 +255,7 @@ def configure_logging(settings: Settings) -> None:
     if not root.handlers:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     root.setLevel(level)
+    install_redaction()
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
