@@ -66,6 +66,7 @@ class AccountSummary:
     currency: str = "RUB"
     balance_at: dt.datetime | None = None
     credit_limit_minor: int | None = None
+    bonus_minor: int | None = None  # a loyalty programme's points (Rostelecom's «Бонус»)
     next_charge_date: dt.date | None = None
     next_charge_minor: int | None = None
     history: list[tuple[dt.date, int]] = field(default_factory=list)
@@ -249,6 +250,7 @@ async def household_dashboard(
             BalanceReading.currency,
             BalanceReading.at,
             BalanceReading.credit_limit_minor,
+            BalanceReading.bonus_minor,
             BalanceReading.next_charge_date,
             BalanceReading.next_charge_minor,
         ).join(latest_ids, BalanceReading.id == latest_ids.c.rid)
@@ -259,6 +261,7 @@ async def household_dashboard(
         summary.currency = row.currency
         summary.balance_at = row.at
         summary.credit_limit_minor = row.credit_limit_minor
+        summary.bonus_minor = row.bonus_minor
         summary.next_charge_date = row.next_charge_date
         summary.next_charge_minor = row.next_charge_minor
 

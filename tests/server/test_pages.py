@@ -220,3 +220,36 @@ def test_days_left_uses_the_next_charge() -> None:
     assert days_left(history, None, today) is None
     assert days_left(history, -5, today) == 0
     assert days_left(history, 100_00, today, dt.date(2026, 1, 15), 300_00) == 5
+
+
+async def test_a_loyalty_bonus_shows_on_the_account_page_and_in_the_api(
+    signed_in: Harness,
+) -> None:
+    server = signed_in.app.state.server
+    async with server.db() as db:
+        account = LinkedAccount(
+            household_id=1,
+            provider_id="reference",
+            login_scheme="password",
+            login_key="bonus",
+            label="С бонусами",
+            status="ok",
+        )
+        db.add(account)
+        await db.flush()
+        db.add(
+            BalanceReading(
+                account_id=account.id, at=utcnow(), amount_minor=1540_00, bonus_minor=350_00
+            )
+        )
+        await db.commit()
+        account_id = account.id
+    page = await signed_in.page(f"/accounts/{account_id}")
+    assert page.status_code == 200
+    assert "Бонусы" in page.text and 'id="account-bonus">350,00' in page.text
+    reply = await signed_in.client.get("/api/v1/accounts")
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    items = body["accounts"] if isinstance(body, dict) else body
+    mine = next(a for a in items if a["id"] == account_id)
+    assert mine["bonus"] is not None and "350" in str(mine["bonus"])

@@ -106,6 +106,7 @@ class AccountOut(msgspec.Struct):
     balance: MoneyOut | None
     balance_at: dt.datetime | None
     credit_limit: MoneyOut | None
+    bonus: MoneyOut | None
     next_charge_date: dt.date | None
     next_charge: MoneyOut | None
     tariff_name: str | None
@@ -261,6 +262,7 @@ def _account_out(summary: AccountSummary, names: dict[str, str]) -> AccountOut:
         balance=_money(summary.balance_minor, summary.currency),
         balance_at=summary.balance_at,
         credit_limit=_money(summary.credit_limit_minor, summary.currency),
+        bonus=_money(summary.bonus_minor, summary.currency),
         next_charge_date=summary.next_charge_date,
         next_charge=_money(summary.next_charge_minor, summary.currency),
         tariff_name=summary.tariff_name,
