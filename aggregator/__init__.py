@@ -66,7 +66,7 @@ from .core.parsing import (
     parse_roubles,
     reading,
 )
-from .core.provider import Capability, Host, Provider, ProviderContext
+from .core.provider import Capability, Host, Provider, ProviderContext, WireProvenance
 from .core.secret import Secret
 
 __version__ = "0.1.0"
@@ -116,6 +116,7 @@ __all__ = [
     "Timeout",
     "Unavailable",
     "Wire",
+    "WireProvenance",
     "__version__",
     "errors",
     "from_minor",

@@ -49,6 +49,7 @@ def plugin_listing(registry: PluginRegistry) -> dict[str, Any]:
                 "version": loaded.version if loaded else None,
                 "distribution": loaded.distribution if loaded else None,
                 "capabilities": sorted(c.value for c in cls.capabilities()),
+                "provenance": {k: v.value for k, v in cls.provenance_map().items()},
                 "login_schemes": [s.model_dump(mode="json") for s in cls.login_schemes],
             }
         )
@@ -66,6 +67,15 @@ def plugin_listing(registry: PluginRegistry) -> dict[str, Any]:
         )
     failures = [{"name": f.name, "reason": f.reason} for f in registry.failures]
     return {"providers": providers, "notifiers": notifiers, "failures": failures}
+
+
+_MARK = {"proven": "P", "seed": "S", "assumed": "A"}
+
+
+def _capabilities_text(provider: dict[str, Any]) -> str:
+    """``balance (P), top_up (A)``: each capability with how its wire format is known."""
+    known = provider["provenance"]
+    return ", ".join(f"{c} ({_MARK[known[c]]})" for c in provider["capabilities"])
 
 
 @plugins_app.command("list")
@@ -93,7 +103,7 @@ def plugins_list(
                 safe_cell(f"{p['name']}\n{p['name_en']}"),
                 safe_cell(p["version"] or "—"),
                 safe_cell(p["distribution"] or "—"),
-                safe_cell(", ".join(p["capabilities"])),
+                safe_cell(_capabilities_text(p)),
                 safe_cell(",\n".join(_scheme_text(s) for s in p["login_schemes"])),
             )
         out.print(table)
@@ -110,9 +120,14 @@ def plugins_list(
             )
             for label, value in (
                 ("вход / login", ", ".join(_scheme_text(s) for s in p["login_schemes"])),
-                ("умеет / can", ", ".join(p["capabilities"])),
+                ("умеет / can", _capabilities_text(p)),
             ):
                 out.print(f"  {label}: {safe_cell(value)}", overflow="fold")
+    out.print(
+        "Формат обмена / wire format: P — подтверждён независимым клиентом / proven, "
+        "S — по описанию оператора / seed, A — предположение / assumed",
+        highlight=False,
+    )
     if listing["notifiers"]:
         out.print(
             "Каналы уведомлений / notifiers: "

@@ -14,6 +14,7 @@ Methods take the operator :class:`Session` and ``account``: the id of a :class:`
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -48,7 +49,15 @@ from .models import (
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["BrowserPool", "Capability", "Host", "Provider", "ProviderContext"]
+__all__ = [
+    "MONEY_CAPABILITIES",
+    "BrowserPool",
+    "Capability",
+    "Host",
+    "Provider",
+    "ProviderContext",
+    "WireProvenance",
+]
 
 
 class BrowserPool(Protocol):
@@ -111,6 +120,25 @@ class Capability(StrEnum):
     PROFILE = "profile"
 
 
+class WireProvenance(StrEnum):
+    """How a provider knows the operator's wire format for one capability.
+
+    ``proven``: an independent public client of the operator (AnyBalance, mbplugin, ...) makes
+    the same requests and reads the same replies; ``seed``: only the operator's own description
+    of the feature is known, the wire is shaped after it; ``assumed``: our guess. An operation
+    that moves money on an assumed format asks the person to confirm once more.
+    """
+
+    PROVEN = "proven"
+    SEED = "seed"
+    ASSUMED = "assumed"
+
+
+#: Operations that move money: on an assumed wire format they need one more confirmation.
+MONEY_CAPABILITIES: frozenset[Capability] = frozenset(
+    {Capability.TOP_UP, Capability.TARIFF_CHANGE, Capability.SERVICE_TOGGLE, Capability.SUSPEND}
+)
+
 # Methods that come with a capability; a provider overriding the first must override these.
 _COMPANIONS: dict[Capability, tuple[str, ...]] = {
     Capability.SUSPEND: ("quote_suspension", "resume"),
@@ -131,12 +159,20 @@ class Provider:
     hosts: ClassVar[tuple[Host, ...]] = ()
     # Polling more often than this gets the account blocked or rate limited.
     min_poll_interval: ClassVar[dt.timedelta] = dt.timedelta(minutes=5)
+    # How the wire format of each capability (and of "login") is known: "proven", "seed" or
+    # "assumed" (WireProvenance); what is not declared is assumed. Checked at class creation.
+    provenance: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        known = {"login", *(c.value for c in Capability)}
+        for key, value in cls.provenance.items():
+            if str(key) not in known:
+                raise TypeError(f"{cls.__name__}.provenance: {key!r} is not a capability")
+            WireProvenance(value)  # ValueError for anything but proven, seed, assumed
         for capability, companions in _COMPANIONS.items():
             if cls._overrides(capability.value):
                 missing = [m for m in companions if not cls._overrides(m)]
@@ -157,6 +193,19 @@ class Provider:
     @classmethod
     def has(cls, capability: Capability | str) -> bool:
         return Capability(capability) in cls.capabilities()
+
+    @classmethod
+    def provenance_of(cls, capability: Capability | str) -> WireProvenance:
+        """How the wire format of ``capability`` (or ``"login"``) is known; assumed when the
+        provider does not say."""
+        key = capability.value if isinstance(capability, Capability) else str(capability)
+        return WireProvenance(cls.provenance.get(key, WireProvenance.ASSUMED))
+
+    @classmethod
+    def provenance_map(cls) -> dict[str, WireProvenance]:
+        """Provenance of the login and of every capability the provider has."""
+        names = ["login", *sorted(c.value for c in cls.capabilities())]
+        return {name: cls.provenance_of(name) for name in names}
 
     @classmethod
     def scheme(cls, scheme_id: str) -> LoginScheme:

@@ -17,6 +17,7 @@ EXPECTED = {
     "Wire", "from_minor", "parse_amount", "parse_date", "parse_datetime", "parse_flag",
     "parse_int", "parse_kopecks", "parse_number", "parse_reply", "parse_roubles", "parsing",
     "reading", "to_minor",
+    "WireProvenance",  # how a provider knows each capability's wire format
 }  # fmt: skip
 
 

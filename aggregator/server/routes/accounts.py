@@ -25,6 +25,7 @@ from ...core.money import quantize
 from ...core.secret import Secret
 from ...plugins import report_url
 from ...services import accounts as accounts_service
+from ...services.provenance import assumed_operations
 from ...storage.models import AlertRule, BalanceReading, LinkedAccount, from_minor
 from ..chat import store_messages, transcript
 from ..flows import PendingFlow
@@ -33,6 +34,7 @@ from ..queries import daily_history, get_account, household_dashboard
 from ..rendering import page, request_lang
 from .common import DB, Server, form_data, redirect, require_user
 from .pages_common import capabilities_of, fragment, provider_class, provider_name
+from .provenance import second_confirmation
 
 __all__ = ["ROUTES", "run_operation"]
 
@@ -143,6 +145,7 @@ async def account_page(
         provider_name=provider_name(server, account.provider_id, lang),
         plugin_missing=provider_class(server, account.provider_id) is None,
         report_url=report_url(server.require_runtime().registry, account.provider_id),
+        assumed=assumed_operations(provider_class(server, account.provider_id)),
         caps=capabilities_of(server, account.provider_id),
         chart=chart,
         history_points=len(history),
@@ -492,6 +495,11 @@ async def change_tariff(
     tariff_id = form.get("tariff_id", "").strip()
     if not tariff_id:
         raise ValidationException("tariff_id is required")
+    ask = second_confirmation(
+        request, server, account, "change_tariff", form, f"/accounts/{account_id}/tariff"
+    )
+    if ask is not None:
+        return ask
     result = await _ops(server).call(db, account, lambda p, s, a: p.change_tariff(s, a, tariff_id))
     return await run_operation(
         request, db, server, account, "change_tariff", {"tariff_id": tariff_id}, result
@@ -509,6 +517,12 @@ async def toggle_service(
     account = await _account(request, db, account_id)
     form = await form_data(request)
     enabled = form.get("enabled", "") in ("1", "true", "on")
+    action = f"/accounts/{account_id}/services/{service_id}"
+    ask = second_confirmation(
+        request, server, account, "set_service", form, action, enabling=enabled
+    )
+    if ask is not None:
+        return ask
     ops = _ops(server)
     result = await ops.call(db, account, lambda p, s, a: p.set_service(s, a, service_id, enabled))
     if isinstance(result, Challenge):
@@ -541,6 +555,11 @@ async def suspend(
     first, last = _parse_date(form.get("start"), "start"), _parse_date(form.get("end"), "end")
     if last < first:
         raise ValidationException("end: not before the start")
+    ask = second_confirmation(
+        request, server, account, "suspend", form, f"/accounts/{account_id}/suspension"
+    )
+    if ask is not None:
+        return ask
     result = await _ops(server).call(db, account, lambda p, s, a: p.suspend(s, a, first, last))
     return await run_operation(
         request,
@@ -579,6 +598,11 @@ async def top_up(
     account = await _account(request, db, account_id)
     form = await form_data(request)
     amount = _amount(form.get("amount"))
+    ask = second_confirmation(
+        request, server, account, "top_up", form, f"/accounts/{account_id}/top-up"
+    )
+    if ask is not None:
+        return ask
     result = await _ops(server).call(db, account, lambda p, s, a: p.top_up(s, a, amount))
     return await run_operation(
         request, db, server, account, "top_up", {"amount": str(amount)}, result

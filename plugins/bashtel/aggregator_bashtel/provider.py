@@ -20,12 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 from aggregator import (
     MOSCOW_TZ,
+    Capability,
     Challenge,
     ChallengeAnswer,
     ChallengeKind,
@@ -44,6 +45,7 @@ from aggregator import (
     Session,
     SessionExpired,
     Unavailable,
+    WireProvenance,
 )
 from aggregator.core.flows import utcnow
 from aggregator.core.models import (
@@ -138,6 +140,15 @@ class BashtelProvider(Provider):
     default_base_url = "http://127.0.0.1:8081/bashtel"
     login_schemes = (LOGIN_SCHEME,)
     min_poll_interval: ClassVar[dt.timedelta] = dt.timedelta(minutes=15)
+    # No independent public client of lk.bashtel.ru is known: the cabinet's pages are shaped
+    # after the operator's own description (the seed article) of each feature; the traffic
+    # page and the account list are not in it.
+    provenance: ClassVar[Mapping[str, str]] = {
+        "login": WireProvenance.SEED,
+        **{c.value: WireProvenance.SEED for c in Capability},
+        Capability.USAGE.value: WireProvenance.ASSUMED,
+        Capability.SUBACCOUNTS.value: WireProvenance.ASSUMED,
+    }
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

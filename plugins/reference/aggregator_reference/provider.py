@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
 from aggregator import (
+    Capability,
     Challenge,
     ChallengeAnswer,
     ChallengeKind,
@@ -31,6 +33,7 @@ from aggregator import (
     SecretKind,
     Session,
     SsoProvider,
+    WireProvenance,
 )
 from aggregator.core.models import (
     AutopaySettings,
@@ -90,6 +93,12 @@ class ReferenceProvider(Provider):
     name: ClassVar[str] = "Эталонный оператор"
     name_en: ClassVar[str] = "Reference operator"
     default_base_url: ClassVar[str] = "http://127.0.0.1:8081/reference/api/v1"
+    # The reference operator is the reference provider's native dialect: its wire format is
+    # known from its own source (reference_provider/dialects/native.py), every capability.
+    provenance: ClassVar[Mapping[str, str]] = {
+        "login": WireProvenance.PROVEN,
+        **{c.value: WireProvenance.PROVEN for c in Capability},
+    }
     login_schemes: ClassVar[tuple[LoginScheme, ...]] = (
         LoginScheme(
             id="password",
