@@ -46,7 +46,7 @@ from .rules import (
     resolve_rules,
 )
 
-__all__ = ["AccountInfo", "AlertItem", "AlertWriter", "dedupe_key"]
+__all__ = ["AccountInfo", "AlertItem", "AlertWriter", "alert_links", "dedupe_key"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,11 @@ accounts_t = cast(Table, LinkedAccount.__table__)
 readings_t = cast(Table, BalanceReading.__table__)
 
 MONEY_KINDS = (AlertKind.LOW_BALANCE, AlertKind.RUNS_OUT)
+
+
+def alert_links(base: str, account_id: int) -> dict[str, str]:
+    """The dashboard pages an alert e-mail links to: the account, and the alert settings."""
+    return {"link": f"{base}/accounts/{account_id}", "settings_link": f"{base}/settings/alerts"}
 
 
 @dataclass(frozen=True)
@@ -392,8 +397,7 @@ class AlertWriter:
                         number=item.account.number_masked,
                         label=item.account.label,
                         details=item.details,
-                        link=f"{base}/accounts/{item.account.id}",
-                        settings_link=f"{base}/alerts",
+                        **alert_links(base, item.account.id),
                         household_name=household.name if household else "",
                         reminder=item.number > 0,
                     )

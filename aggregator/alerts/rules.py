@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -136,9 +136,28 @@ def resolve_rules(rows: Iterable[RuleRow], account_id: int) -> dict[AlertKind, E
             own[row.kind] = row
     rules: dict[AlertKind, EffectiveRule] = {}
     for kind in AlertKind:
-        chosen = own.get(kind.value) or household.get(kind.value)
+        mine, shared = own.get(kind.value), household.get(kind.value)
+        chosen = _over(mine, shared) if mine is not None and shared is not None else mine or shared
         rules[kind] = _effective(kind, chosen) if chosen is not None else DEFAULTS[kind]
     return rules
+
+
+def _over(own: RuleRow, household: RuleRow) -> RuleRow:
+    """An account's own rule over the household's: what the account leaves empty (a threshold,
+    the recipients, the language) comes from the household, not from the built-in defaults."""
+    return replace(
+        own,
+        threshold_minor=own.threshold_minor
+        if own.threshold_minor is not None
+        else household.threshold_minor,
+        margin_minor=own.margin_minor if own.margin_minor is not None else household.margin_minor,
+        days=own.days if own.days is not None else household.days,
+        reminder_interval_s=own.reminder_interval_s
+        if own.reminder_interval_s is not None
+        else household.reminder_interval_s,
+        recipients=own.recipients or household.recipients,
+        lang=own.lang or household.lang,
+    )
 
 
 @dataclass(frozen=True)

@@ -30,14 +30,27 @@ def test_defaults_apply_without_rows() -> None:
 
 def test_account_rule_overrides_household_default() -> None:
     rows = [
-        RuleRow(1, 10, None, "low_balance", threshold_minor=200_00, margin_minor=50_00),
+        RuleRow(
+            1,
+            10,
+            None,
+            "low_balance",
+            threshold_minor=200_00,
+            margin_minor=50_00,
+            recipients=("mama@example.ru", "papa@example.ru"),
+            lang="en",
+        ),
         RuleRow(2, 10, 7, "low_balance", threshold_minor=30_00),
         RuleRow(3, 10, None, "runs_out", enabled=False),
     ]
     mine = resolve_rules(rows, 7)
     other = resolve_rules(rows, 8)
     assert mine[AlertKind.LOW_BALANCE].threshold_minor == 30_00
-    assert mine[AlertKind.LOW_BALANCE].margin_minor == DEFAULTS[AlertKind.LOW_BALANCE].margin_minor
+    # What the account leaves empty is the household's ("empty: the household's threshold"),
+    # and so are the household's recipients and language.
+    assert mine[AlertKind.LOW_BALANCE].margin_minor == 50_00
+    assert mine[AlertKind.LOW_BALANCE].recipients == ("mama@example.ru", "papa@example.ru")
+    assert mine[AlertKind.LOW_BALANCE].lang == "en"
     assert other[AlertKind.LOW_BALANCE].threshold_minor == 200_00
     assert not other[AlertKind.RUNS_OUT].enabled
     assert mine[AlertKind.NEEDS_LOGIN] == DEFAULTS[AlertKind.NEEDS_LOGIN]

@@ -52,6 +52,7 @@ from ..domain.models import (
     TariffChange,
     TariffDef,
 )
+from ..domain.money import format_rub
 
 __all__ = ["error_response", "router"]
 
@@ -742,7 +743,7 @@ def router(backend: Backend) -> Router:
             return {
                 "operation": "top_up",
                 "payment": entry_json(result),
-                "message": f"Счёт пополнен на {rub(result.amount)} ₽",
+                "message": f"Счёт пополнен на {format_rub(result.amount)}",
             }
         if isinstance(result, Autopay):
             return {
