@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -29,9 +29,10 @@ from ...services.provenance import assumed_operations
 from ...storage.models import AlertRule, BalanceReading, LinkedAccount, from_minor
 from ..chat import store_messages, transcript
 from ..flows import PendingFlow
+from ..forms import FieldInvalid, parse_roubles
 from ..i18n import zone
 from ..queries import daily_history, get_account, household_dashboard
-from ..rendering import page, request_lang
+from ..rendering import page, request_lang, translate
 from .common import DB, Server, form_data, redirect, require_user
 from .pages_common import capabilities_of, fragment, provider_class, provider_name
 from .provenance import second_confirmation
@@ -582,13 +583,11 @@ async def resume(
 
 
 def _amount(value: str | None, field: str = "amount") -> Decimal:
-    try:
-        amount = Decimal((value or "").replace(",", ".").replace(" ", "").replace("\u00a0", ""))
-    except InvalidOperation:
-        raise ValidationException(f"{field}: a sum in roubles") from None
-    if not amount.is_finite() or amount <= 0 or amount > 1_000_000:
-        raise ValidationException(f"{field}: a sum between 0 and 1 000 000")
-    return quantize(amount)
+    """Roubles as typed ("500", "150,50", "1 234,56 ₽"), from 0,01 to 1 000 000."""
+    minor = parse_roubles(value, field, low=Decimal("0.01"), high=Decimal(1_000_000))
+    if minor is None:
+        raise FieldInvalid(field, "form.expect_money")
+    return quantize(from_minor(minor))
 
 
 @post("/accounts/{account_id:int}/top-up", include_in_schema=False)
@@ -597,7 +596,17 @@ async def top_up(
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
-    amount = _amount(form.get("amount"))
+    try:
+        amount = _amount(form.get("amount"))
+    except FieldInvalid as exc:  # the form again, the amount as typed, the field marked
+        return fragment(
+            request,
+            "partials/top_up_form.html",
+            status_code=400,
+            account=account,
+            errors={exc.field: translate(request, exc.key, **exc.values)},
+            typed=form,
+        )
     ask = second_confirmation(
         request, server, account, "top_up", form, f"/accounts/{account_id}/top-up"
     )
