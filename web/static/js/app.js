@@ -67,6 +67,14 @@
   document.addEventListener("DOMContentLoaded", function () { countdowns(document); });
   document.addEventListener("htmx:afterSwap", function (event) { countdowns(event.detail.target); });
 
+  // The identifier's keyboard follows the chosen kind (a phone keypad only for a phone).
+  document.addEventListener("change", function (event) {
+    var radio = event.target;
+    if (!radio || radio.name !== "identifier_kind" || !radio.hasAttribute("data-inputmode")) { return; }
+    var field = document.getElementById("identifier");
+    if (field) { field.setAttribute("inputmode", radio.getAttribute("data-inputmode")); }
+  });
+
   // A selected invitation link is easy to copy.
   document.addEventListener("focusin", function (event) {
     var elt = event.target;
