@@ -63,7 +63,10 @@ async def _continue(page: Any) -> None:
 
 
 async def _add_numbers(page: Any) -> None:
-    await expect(page.locator("input[name=subaccount]").first).to_be_visible()
+    boxes = page.locator("input[name=subaccount]")
+    await expect(boxes.first).to_be_visible()
+    if await page.locator("input[name=subaccount]:checked").count() == 0:
+        await boxes.first.check()  # every number is already linked: renew the first
     await check_both(page, "speed-wizard-choose")
     await page.get_by_role("button", name="Добавить").click()
     await page.wait_for_url(re.compile(r"/(\?linked=\d+|accounts/\d+\?linked=1)$"))
@@ -183,13 +186,14 @@ async def test_tariff_change_confirmed_by_code(page: Any, sim: Sim) -> None:
 async def test_top_up_confirmed_by_code(page: Any, sim: Sim) -> None:
     await _account_page(page)
     payments = page.locator("#payments-body")
-    amount = payments.get_by_label("Сумма, ₽")
+    amount = payments.locator("input[id^=topup-]")
     await amount.fill("сто")
     await payments.get_by_role("button", name="Пополнить счёт").click()
     await expect(payments.get_by_text("Нужна сумма в рублях цифрами")).to_be_visible()
-    await expect(payments.get_by_label("Сумма, ₽")).to_have_value("сто")
+    await expect(amount).to_have_value("сто")
+    await expect(amount).to_have_attribute("aria-invalid", "true")
     await check_both(page, "speed-top-up-invalid")
-    await payments.get_by_label("Сумма, ₽").fill("150,50")
+    await amount.fill("150,50")
     await payments.get_by_role("button", name="Пополнить счёт").click()
     await expect(payments.get_by_text("отправил код")).to_be_visible()
     await human()
