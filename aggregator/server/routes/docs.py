@@ -23,7 +23,8 @@ class LocalSwaggerPlugin(OpenAPIRenderPlugin):
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
         """The dashboard's own page (its menu, language and a way back) around Swagger UI."""
-        from ..rendering import base_context, server_state
+        from ..context import server_state
+        from ..rendering import base_context
 
         context, _ = base_context(request)
         context["spec_url"] = self.get_openapi_json_route(request)
