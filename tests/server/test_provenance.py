@@ -92,3 +92,28 @@ async def test_the_page_asks_once_more_for_money_on_an_assumed_format(
         "POST", f"/accounts/{account_id}/services/{toggle.group(1)}", {"enabled": "0"}
     )
     assert "assumed-confirm" not in off.text
+
+
+async def test_the_api_asks_once_more_too(
+    signed_in: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = signed_in
+    account_id = await _link_demo(h)
+    tariffs = (await h.api("GET", f"/accounts/{account_id}/tariffs")).json()
+    other = next(t["id"] for t in tariffs["available"] if t["id"] != tariffs["current"]["id"])
+    proven = await h.api("POST", f"/accounts/{account_id}/tariff", json={"tariff_id": other})
+    assert proven.status_code == 200, proven.text
+    monkeypatch.setattr(
+        ReferenceProvider,
+        "provenance",
+        {**ReferenceProvider.provenance, "change_tariff": "assumed"},
+    )
+    refused = await h.api("POST", f"/accounts/{account_id}/tariff", json={"tariff_id": other})
+    assert refused.status_code == 422
+    assert "assumed wire format" in refused.json()["error"]["detail"]["confirm_assumed"]
+    confirmed = await h.api(
+        "POST",
+        f"/accounts/{account_id}/tariff",
+        json={"tariff_id": other, "confirm_assumed": True},
+    )
+    assert confirmed.status_code == 200, confirmed.text

@@ -38,6 +38,7 @@ from ...core.models import (
 )
 from ...core.secret import Secret
 from ...services import accounts as accounts_service
+from ...services.provenance import needs_second_confirmation
 from ...storage.models import (
     AlertRule,
     AuditLog,
@@ -174,15 +175,21 @@ class OperationOut(msgspec.Struct):
 
 class TariffIn(msgspec.Struct, forbid_unknown_fields=True):
     tariff_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    # An operation that moves money on an assumed wire format needs this (409 otherwise).
+    confirm_assumed: bool = False
 
 
 class ServiceIn(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool
+    # An operation that moves money on an assumed wire format needs this (409 otherwise).
+    confirm_assumed: bool = False
 
 
 class PeriodIn(msgspec.Struct, forbid_unknown_fields=True):
     start: dt.date
     end: dt.date
+    # An operation that moves money on an assumed wire format needs this (409 otherwise).
+    confirm_assumed: bool = False
 
 
 class CodeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -285,6 +292,33 @@ def _ops(server: Server) -> Any:
 
 async def _account(request: Request[Any, Any, Any], db: DB, account_id: int) -> LinkedAccount:
     return await get_account(db, require_user(request).household_id, account_id)
+
+
+def _second_confirmation(
+    server: Server,
+    account: LinkedAccount,
+    operation: str,
+    confirmed: bool,
+    *,
+    enabling: bool = True,
+) -> None:
+    """422 naming ``confirm_assumed`` when the operation moves money on an assumed wire format
+    and was not confirmed once more (``"confirm_assumed": true``); see
+    :mod:`aggregator.services.provenance`."""
+    provider = (
+        server.runtime.registry.providers.get(account.provider_id) if server.runtime else None
+    )
+    if not confirmed and needs_second_confirmation(provider, operation, enabling=enabling):
+        raise ValidationException(
+            f"{operation}: confirm it once more",
+            extra={
+                "confirm_assumed": (
+                    f"{operation} on {account.provider_id} moves money and rests on an assumed "
+                    "wire format (no independent client shows it): send it again with "
+                    '"confirm_assumed": true'
+                )
+            },
+        )
 
 
 def _operation_out(
@@ -480,6 +514,7 @@ async def change_tariff(
 ) -> OperationOut:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
+    _second_confirmation(server, account, "change_tariff", data.confirm_assumed)
     result = await _ops(server).call(
         db, account, lambda p, s, a: p.change_tariff(s, a, data.tariff_id)
     )
@@ -514,6 +549,9 @@ async def set_service(
 ) -> OperationOut:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
+    _second_confirmation(
+        server, account, "set_service", data.confirm_assumed, enabling=data.enabled
+    )
     result = await _ops(server).call(
         db, account, lambda p, s, a: p.set_service(s, a, service_id, data.enabled)
     )
@@ -571,6 +609,7 @@ async def suspend(
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     _check_period(data.start, data.end)
+    _second_confirmation(server, account, "suspend", data.confirm_assumed)
     result = await _ops(server).call(
         db, account, lambda p, s, a: p.suspend(s, a, data.start, data.end)
     )
