@@ -38,6 +38,7 @@ from .errors import _respond, exception_handlers
 from .flows import FlowStore
 from .i18n import Translator
 from .integration import open_database, start_background, stop_background
+from .openapi import document_api
 from .operations import AccountOperations
 from .rendering import Renderer
 from .routes import (
@@ -240,6 +241,7 @@ def create_app(
         logging_config=None,  # the process configures logging (serve, the CLI, tests)
         request_max_body_size=2 * 1024 * 1024,
     )
+    document_api(app)
     return app
 
 
