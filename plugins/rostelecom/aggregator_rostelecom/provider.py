@@ -30,7 +30,7 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -233,8 +233,9 @@ class RostelecomProvider(Provider):
         SCHEME_EMAIL,
         SCHEME_SSO,
     )
-    #: How each capability's wire format is known (DIALECTS.md cites each endpoint).
-    provenance: ClassVar[dict[str, str]] = {
+    #: How each capability's wire format is known (reference_provider/DIALECTS.md section 9
+    #: cites each endpoint). The chat follows the seed article, its wire is assumed.
+    provenance: ClassVar[Mapping[str, str]] = {
         "login": "proven",
         "balance": "proven",
         "subaccounts": "proven",
@@ -246,7 +247,7 @@ class RostelecomProvider(Provider):
         "set_service": "assumed",
         "suspension": "assumed",
         "suspend": "assumed",
-        "chat_history": "seed",
+        "chat_history": "assumed",
         "payments": "assumed",
         "top_up": "assumed",
         "autopay": "assumed",
