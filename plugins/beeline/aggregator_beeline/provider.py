@@ -157,8 +157,9 @@ class BeelineProvider(Provider):
                 Capability.PROFILE,
             )
         },
-        Capability.TOP_UP.value: "seed",
-        Capability.CHAT.value: "seed",
+        # No independent client shows these: built as the seed describes, marked assumed.
+        Capability.TOP_UP.value: "assumed",
+        Capability.CHAT.value: "assumed",
         Capability.NEWS.value: "assumed",
     }
 

@@ -147,9 +147,9 @@ class NetbynetProvider(Provider):
     login_schemes = (LOGIN_SCHEME,)
     # How the wire of each capability is known (reference_provider/DIALECTS.md, NetByNet, cites
     # AnyBalance and MobileBalance): the login, balance and profile are proven; the rest is
-    # shaped after the seed article only.
+    # built as the seed article describes, its wire assumed.
     provenance: ClassVar[Mapping[str, str]] = {
-        **{c.value: "seed" for c in Capability},
+        **{c.value: "assumed" for c in Capability},
         "login": "proven",
         Capability.BALANCE.value: "proven",
         Capability.SUBACCOUNTS.value: "proven",
