@@ -29,11 +29,12 @@ from .. import __version__
 from ..logs import install_redaction
 from ..polling.options import PollingOptions
 from ..runtime import Runtime
+from ..services.tokens import authenticate as authenticate_token
 from ..settings import Settings
 from ..storage.datadir import private_umask
 from ..storage.db import create_engine, session_factory
 from .assets import WebAssets
-from .context import ServerState
+from .context import CurrentUser, ServerState
 from .errors import _respond, exception_handlers
 from .flows import FlowStore
 from .i18n import Translator
@@ -50,6 +51,7 @@ from .routes import (
     diagnostics,
     docs,
     settings_pages,
+    tokens_page,
     wizard,
 )
 from .security import (
@@ -85,19 +87,63 @@ async def _csrf_ok(request: Request[Any, Any, Any], expected: str | None) -> boo
     return csrf_matches(expected, given)
 
 
+def _bearer(request: Request[Any, Any, Any]) -> str | None:
+    """The token of an ``Authorization: Bearer`` header ("" when the header is malformed)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _token_user(state: ServerState, value: str) -> CurrentUser | None:
+    if not value or state.sessionmaker is None:
+        return None
+    async with state.db() as db:
+        found = await authenticate_token(db, value)
+    if found is None:
+        return None
+    return CurrentUser(
+        user_id=found.user_id,
+        household_id=found.household_id,
+        email=found.email,
+        display_name=found.display_name,
+        role=found.role,
+        lang=found.lang,
+        timezone=found.timezone,
+        household_name=found.household_name,
+        session_id="",
+        csrf_token="",
+        token_id=found.token_id,
+        token_scope=found.scope,
+    )
+
+
 async def gatekeeper(request: Request[Any, Any, Any]) -> Any:
     """Before every handler: load the signed-in user, check CSRF, send strangers away."""
     opt = request.route_handler.opt
     if opt.get("static"):
         return None
     state: ServerState = request.app.state.server
+    is_api = request.url.path.startswith("/api/")
+    bearer = _bearer(request) if is_api else None
+    if bearer is not None:
+        # A personal API token: no cookie, so no CSRF to check; a read-only one only reads.
+        user = await _token_user(state, bearer)
+        request.scope["user"] = user
+        if user is None:
+            return _respond(
+                request, 401, "http.token_invalid", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if request.method not in _SAFE_METHODS and user.token_scope != "write":
+            return _respond(request, 403, "http.token_read_only")
+        return None
     token = request.cookies.get(session_cookie_name(state.settings))
     user = None
     if token and state.sessionmaker is not None:
         async with state.db() as db:
             user = await load_current_user(db, token)
     request.scope["user"] = user
-    is_api = request.url.path.startswith("/api/")
     if request.method not in _SAFE_METHODS:
         expected = user.csrf_token if user else request.cookies.get(ANON_CSRF_COOKIE)
         if not await _csrf_ok(request, expected):
@@ -200,9 +246,11 @@ def create_app(
         version=__version__,
         description=(
             "The household's accounts, balances, readings, tariffs, services, suspension, "
-            "chat, reports, alert settings and outbox. Signed in by the dashboard's session "
-            "cookie; every POST/PUT/PATCH/DELETE carries the session's CSRF token in the "
-            "X-CSRF-Token header."
+            "chat, reports, alert settings and outbox. Signed in either by a personal API "
+            "token (`Authorization: Bearer agg_...`, created on the settings page or with "
+            "`aggregator tokens create`; a read-only token may only GET) or by the dashboard's "
+            "session cookie, in which case every POST/PUT/PATCH/DELETE carries the session's "
+            "CSRF token in the X-CSRF-Token header."
         ),
         path="/api/schema",
         openapi_router=openapi_router,
@@ -211,10 +259,15 @@ def create_app(
             security_schemes={
                 "session": SecurityScheme(
                     type="apiKey", name=session_cookie_name(settings), security_scheme_in="cookie"
-                )
+                ),
+                "token": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="A personal API token (agg_...); read-only tokens may only GET.",
+                ),
             }
         ),
-        security=[{"session": []}],
+        security=[{"session": []}, {"token": []}],
         tags=[Tag(name=name) for name in api.TAGS],
     )
     app = Litestar(
@@ -228,6 +281,7 @@ def create_app(
             *diagnostics.ROUTES,
             *wizard.ROUTES,
             *settings_pages.ROUTES,
+            *tokens_page.ROUTES,
             api.router(),
         ],
         lifespan=[lifespan],

@@ -19,8 +19,10 @@ class CurrentUser:
     lang: str
     timezone: str
     household_name: str
-    session_id: str  # sha256 of the cookie token (the WebSession primary key)
+    session_id: str  # sha256 of the cookie token (the WebSession primary key); "" for a token
     csrf_token: str
+    token_id: int | None = None  # signed in by a personal API token (Authorization: Bearer)
+    token_scope: str | None = None  # that token's scope: read | write
 
     @property
     def is_owner(self) -> bool:

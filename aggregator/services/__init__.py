@@ -7,6 +7,9 @@ or a terminal table. None of them holds SQL or a workflow of its own; a fix land
 
 - :mod:`.accounts`: link, relink, label, remove, find; one row per operator account;
 - :mod:`.errors`: the exceptions the adapters translate (not found, bad input);
+- :mod:`.tokens`: personal API tokens (create, list, revoke, authenticate a Bearer request);
+- :mod:`.channels`: notification channels of plugins (settings, link codes, recipients, the
+  channels per alert kind);
 
 Every function takes the database session it works in (an ``AsyncSession``) and the acting
 household (and user, when a person acts through the dashboard). Functions that finish a

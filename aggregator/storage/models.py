@@ -37,6 +37,7 @@ __all__ = [
     "AccountStatus",
     "AlertEpisode",
     "AlertRule",
+    "ApiToken",
     "AuditLog",
     "BalanceReading",
     "Base",
@@ -44,6 +45,9 @@ __all__ = [
     "Household",
     "Invitation",
     "LinkedAccount",
+    "NotifierLinkCode",
+    "NotifierRecipient",
+    "NotifierSettings",
     "OutboxMessage",
     "User",
     "WebSession",
@@ -277,6 +281,9 @@ class AlertRule(Base):
     reminder_interval_s: Mapped[int | None] = mapped_column(Integer, default=None)
     recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
     lang: Mapped[str | None] = mapped_column(String(8), default=None)
+    # The notifier ids (channels) this kind goes through; NULL: every channel the household
+    # has set up (e-mail, and each plugin channel with a linked recipient).
+    channels: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
 
 class AlertEpisode(Base):
@@ -379,3 +386,86 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A personal API token: ``Authorization: Bearer <token>`` on the JSON API.
+
+    Only the SHA-256 of the token is stored (the token is shown once, when created); ``prefix``
+    is its first characters, so a list can tell tokens apart. A token acts for ``user_id`` in
+    that user's household; ``scope`` ``read`` allows only safe methods.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(8), default="read")  # read | write
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class NotifierSettings(Base):
+    """A household's settings of one notification channel (a plugin's notifier).
+
+    ``options`` holds the plain fields; the secret ones (a bot token) are sealed together in
+    ``secrets_sealed``.
+    """
+
+    __tablename__ = "notifier_settings"
+    __table_args__ = (UniqueConstraint("household_id", "notifier"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    notifier: Mapped[str] = mapped_column(String(64))
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secrets_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class NotifierRecipient(Base):
+    """Where a channel delivers for a household (a chat): linked by a one-time code.
+
+    A recipient the channel reports gone (the bot was blocked, the chat deleted) is
+    ``disabled`` with the reason, shown on the dashboard, and gets no more messages.
+    """
+
+    __tablename__ = "notifier_recipients"
+    __table_args__ = (UniqueConstraint("household_id", "notifier", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    notifier: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    lang: Mapped[str] = mapped_column(String(8), default="ru")
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
+    disabled_reason: Mapped[str | None] = mapped_column(String(300), default=None)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class NotifierLinkCode(Base):
+    """A one-time code a member sends to a channel (``/start CODE``) to link a recipient."""
+
+    __tablename__ = "notifier_link_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    notifier: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), default=None
+    )
+    code_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    lang: Mapped[str] = mapped_column(String(8), default="ru")
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
