@@ -23,6 +23,7 @@ from .core.errors import (
     OperationRejected,
     ParseError,
     RateLimited,
+    RecipientGone,
     SessionExpired,
     TemporaryError,
     Timeout,
@@ -43,7 +44,15 @@ from .core.login import (
     normalise_phone,
 )
 from .core.money import from_minor, to_minor
-from .core.notify import Notification, Notifier
+from .core.notify import (
+    AccountLine,
+    ChannelField,
+    ChannelHub,
+    HouseholdChannel,
+    Notification,
+    Notifier,
+    Recipient,
+)
 from .core.parsing import (
     MOSCOW_TZ,
     Date,
@@ -73,6 +82,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MOSCOW_TZ",
+    "AccountLine",
     "AccountLocked",
     "AggregatorError",
     "AuthError",
@@ -80,6 +90,8 @@ __all__ = [
     "Challenge",
     "ChallengeAnswer",
     "ChallengeKind",
+    "ChannelField",
+    "ChannelHub",
     "CodeRejected",
     "Credentials",
     "Date",
@@ -89,6 +101,7 @@ __all__ = [
     "FlowExpired",
     "FlowRegistry",
     "Host",
+    "HouseholdChannel",
     "IdentifierKind",
     "IdentifierSpec",
     "Int",
@@ -105,6 +118,8 @@ __all__ = [
     "Provider",
     "ProviderContext",
     "RateLimited",
+    "Recipient",
+    "RecipientGone",
     "Roubles",
     "Secret",
     "SecretKind",

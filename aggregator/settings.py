@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_from: str = Field("aggregator@localhost", description="The From address of alerts.")
     mail_sink_port: int = Field(8025, ge=1, le=65535, description="Port of the embedded SMTP sink.")
+    notifier_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description='API base URL per notification channel id, JSON: {"<notifier id>": '
+        '"http://127.0.0.1:8081"} (a self-hosted or test server; default: the service\'s own).',
+    )
     log_level: str = Field(
         "INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
     )
@@ -95,6 +100,13 @@ class Settings(BaseSettings):
             hosts = urls if isinstance(urls, dict) else {"base": urls}
             for host, url in hosts.items():
                 _check_http_url(url, f"{operator} ({host})" if isinstance(urls, dict) else operator)
+        return value
+
+    @field_validator("notifier_urls")
+    @classmethod
+    def _notifier_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for notifier, url in value.items():
+            _check_http_url(url, notifier)
         return value
 
     @cached_property

@@ -31,6 +31,8 @@ from ..storage.models import (
     BalanceReading,
     Household,
     LinkedAccount,
+    NotifierRecipient,
+    NotifierSettings,
     OutboxMessage,
     User,
 )
@@ -46,7 +48,14 @@ from .rules import (
     resolve_rules,
 )
 
-__all__ = ["AccountInfo", "AlertItem", "AlertWriter", "alert_links", "dedupe_key"]
+__all__ = [
+    "AccountInfo",
+    "AlertItem",
+    "AlertWriter",
+    "alert_links",
+    "dedupe_key",
+    "linked_recipients",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,8 @@ households_t = cast(Table, Household.__table__)
 users_t = cast(Table, User.__table__)
 accounts_t = cast(Table, LinkedAccount.__table__)
 readings_t = cast(Table, BalanceReading.__table__)
+recipients_t = cast(Table, NotifierRecipient.__table__)
+channel_settings_t = cast(Table, NotifierSettings.__table__)
 
 MONEY_KINDS = (AlertKind.LOW_BALANCE, AlertKind.RUNS_OUT)
 
@@ -353,12 +364,19 @@ class AlertWriter:
             return provider_id
         return cls.name_en if lang == "en" else cls.name
 
+    async def _linked_recipients(
+        self, conn: AsyncConnection, household_ids: Sequence[int]
+    ) -> dict[tuple[int, str], list[tuple[int, str, str]]]:
+        if not any(cls.links_recipients for cls in self.registry.notifiers.values()):
+            return {}
+        return await linked_recipients(conn, household_ids)
+
     async def _enqueue(
         self, conn: AsyncConnection, pending: Sequence[_Pending], now: dt.datetime
     ) -> int:
         if not pending:
             return 0
-        from .render import render_alert  # Jinja2 is loaded when the first alert opens
+        from .render import render_alert, render_chat  # Jinja2: loaded at the first alert
 
         household_ids = sorted({p.account.household_id for p in pending})
         households = {
@@ -378,6 +396,7 @@ class AlertWriter:
             users[row.household_id].append((row.email, row.lang))
         base = self.settings.dashboard_url
         notifiers = sorted(self.registry.notifiers)
+        linked = await self._linked_recipients(conn, household_ids)
         queued = 0
         for item in pending:
             household = households.get(item.account.household_id)
@@ -386,10 +405,24 @@ class AlertWriter:
                 item.rule, users[item.account.household_id], household_lang
             )
             for notifier in notifiers:
-                targets = (
-                    by_lang if notifier == "email" else {(item.rule.lang or household_lang): []}
-                )
-                for lang, recipients in sorted(targets.items()):
+                if item.rule.channels is not None and notifier not in item.rule.channels:
+                    continue  # the household chose other channels for this kind
+                cls = self.registry.notifiers[notifier]
+                # (language, recipients, dedupe suffix): e-mail groups its addresses by
+                # language; a channel with linked recipients sends each its own message.
+                targets: list[tuple[str, list[str], str]]
+                if notifier == "email":
+                    targets = [(lang, addresses, "") for lang, addresses in by_lang.items()]
+                elif cls.links_recipients:
+                    targets = [
+                        (lang, [address], f":r{recipient_id}")
+                        for recipient_id, address, lang in linked.get(
+                            (item.account.household_id, notifier), []
+                        )
+                    ]
+                else:
+                    targets = [(item.rule.lang or household_lang, [], "")]
+                for lang, recipients, suffix in sorted(targets):
                     view = AlertView(
                         kind=item.kind,
                         account_id=item.account.id,
@@ -401,13 +434,16 @@ class AlertWriter:
                         household_name=household.name if household else "",
                         reminder=item.number > 0,
                     )
-                    rendered = render_alert(view, lang)
+                    rendered = (
+                        render_alert(view, lang) if notifier == "email" else render_chat(view, lang)
+                    )
+                    key = dedupe_key(notifier, item.episode_id, item.number, lang) + suffix
                     statement = (
                         _insert(conn, outbox_t)
                         .values(
                             household_id=item.account.household_id,
                             episode_id=item.episode_id,
-                            dedupe_key=dedupe_key(notifier, item.episode_id, item.number, lang),
+                            dedupe_key=key,
                             notifier=notifier,
                             kind=item.kind.value,
                             recipients=recipients,
@@ -426,6 +462,36 @@ class AlertWriter:
                     result = await conn.execute(statement)
                     queued += max(result.rowcount or 0, 0)
         return queued
+
+
+async def linked_recipients(
+    conn: AsyncConnection, household_ids: Sequence[int]
+) -> dict[tuple[int, str], list[tuple[int, str, str]]]:
+    """Active linked recipients of set-up channels: (household, notifier) -> (id, address,
+    lang), oldest first."""
+    rows = await conn.execute(
+        select(
+            recipients_t.c.id,
+            recipients_t.c.household_id,
+            recipients_t.c.notifier,
+            recipients_t.c.address,
+            recipients_t.c.lang,
+        )
+        .join(
+            channel_settings_t,
+            (channel_settings_t.c.household_id == recipients_t.c.household_id)
+            & (channel_settings_t.c.notifier == recipients_t.c.notifier),
+        )
+        .where(
+            recipients_t.c.household_id.in_(sorted(set(household_ids))),
+            recipients_t.c.status == "active",
+        )
+        .order_by(recipients_t.c.id)
+    )
+    out: dict[tuple[int, str], list[tuple[int, str, str]]] = defaultdict(list)
+    for row in rows:
+        out[(row.household_id, row.notifier)].append((row.id, row.address, row.lang))
+    return dict(out)
 
 
 def recipients_by_lang(

@@ -7,10 +7,13 @@ then, in any process:
    PostgreSQL, an immediate transaction on SQLite): status ``sending``, attempts + 1, and a
    lease in ``next_attempt_at``, so two senders never take the same row and a sender killed
    mid-send frees it when the lease ends;
-2. hands each to its notifier (``Notifier.send``);
+2. hands each to its notifier (``Notifier.send``), with the household's channel settings
+   (:mod:`.channels`) for a plugin's channel; a recipient no longer linked fails the row;
 3. marks it ``sent`` in its own transaction, or ``pending`` again with a capped, jittered
    backoff after a :class:`~aggregator.core.errors.TemporaryError` (the SMTP server is down:
-   mail is delayed, never lost), or ``failed`` after a permanent refusal.
+   mail is delayed, never lost; after :class:`~aggregator.core.errors.RateLimited` with
+   ``retry_after``, exactly that much later), or ``failed`` after a permanent refusal
+   (:class:`~aggregator.core.errors.RecipientGone` also disables that recipient).
 
 Before step 2 the sender records, in its own commit, the row's ``Message-ID`` and the
 moment of the attempt (``attempted_at``); writing the outcome clears ``attempted_at``.
@@ -34,12 +37,15 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, case, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..core.errors import AggregatorError, TemporaryError
+if TYPE_CHECKING:
+    from .channels import ChannelStore
+
+from ..core.errors import AggregatorError, RateLimited, RecipientGone, TemporaryError
 from ..core.notify import Notification, Notifier
 from ..storage.models import OutboxMessage, utcnow
 from ..storage.transactions import transaction
@@ -98,10 +104,12 @@ class OutboxSender:
         clock: Callable[[], dt.datetime] = utcnow,
         uniform: Callable[[float, float], float] = random.uniform,
         mail_from: str = "aggregator@localhost",
+        channels: ChannelStore | None = None,
     ) -> None:
         self.engine = engine
         self.mail_from = mail_from  # the domain of the Message-IDs (settings.smtp_from)
         self.notifiers = dict(notifiers)
+        self.channels = channels
         self.batch = batch
         self.lease = dt.timedelta(seconds=lease_s)
         self.send_timeout_s = send_timeout_s
@@ -175,6 +183,29 @@ class OutboxSender:
                 last_error=f"notifier {row.notifier!r} is not installed",
             )
             return SendReport(retried=1)
+        options: dict[str, Any] = {}
+        cls = type(notifier)
+        if cls.fields or cls.links_recipients:
+            # A household's channel: its settings, and a recipient that is still linked.
+            problem = None
+            found = None
+            if self.channels is not None:
+                found = await self.channels.options(row.household_id, row.notifier)
+            if found is None:
+                problem = f"{row.notifier} is not set up in this household"
+            elif cls.links_recipients:
+                recipients = list(row.recipients or [])
+                linked = None
+                if self.channels is not None and recipients:
+                    linked = await self.channels.recipient(
+                        row.notifier, row.household_id, recipients[0]
+                    )
+                if linked is None or not linked.active:
+                    problem = "the recipient is no longer linked"
+            if problem is not None:
+                await self._mark(row.id, status="failed", last_error=problem)
+                return SendReport(failed=1)
+            options = found or {}
         message_id = row.message_id or outbox_message_id(row.id, row.dedupe_key, self.mail_from)
         if row.attempted_at is not None:
             log.warning(
@@ -202,11 +233,22 @@ class OutboxSender:
             recipients=list(row.recipients or []),
             link=row.link,
             idempotency_key=f"o{row.id}.{row.dedupe_key}",
+            household_id=row.household_id,
+            options=options,
         )
         try:
             await asyncio.wait_for(notifier.send(notification), self.send_timeout_s)
         except asyncio.CancelledError:
             raise
+        except RecipientGone as exc:
+            if self.channels is not None:
+                await self.channels.disable(
+                    row.notifier, row.household_id, exc.address, exc.message
+                )
+            await self._mark(row.id, status="failed", last_error=f"{exc.key}: {exc.message}"[:500])
+            return SendReport(failed=1)
+        except RateLimited as exc:
+            return await self._retry(row, exc.key, str(exc), at_least=exc.retry_after)
         except (TemporaryError, TimeoutError) as exc:
             return await self._retry(row, getattr(exc, "key", "temporary.timeout"), str(exc))
         except AggregatorError as exc:
@@ -220,8 +262,13 @@ class OutboxSender:
         log.info("outbox %s: sent by %s (%s)", row.id, row.notifier, row.kind)
         return SendReport(sent=1)
 
-    async def _retry(self, row: Any, key: str, message: str) -> SendReport:
+    async def _retry(
+        self, row: Any, key: str, message: str, at_least: float | None = None
+    ) -> SendReport:
         delay = outbox_backoff(row.attempts, uniform=self.uniform)
+        if at_least is not None and at_least > 0:
+            # The service said when to come back (Telegram's retry_after): exactly then.
+            delay = float(at_least)
         log.info("outbox %s: %s, trying again in %.0f s", row.id, key, delay)
         await self._mark(
             row.id,

@@ -15,7 +15,7 @@ import jinja2
 
 from .messages import AlertView, compose
 
-__all__ = ["RenderedAlert", "render_alert"]
+__all__ = ["RenderedAlert", "render_alert", "render_chat"]
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -51,3 +51,14 @@ def render_alert(view: AlertView, lang: str) -> RenderedAlert:
     html = html_env.get_template("alert.html.j2").render(view=view, parts=parts)
     subject = re.sub(r"[\r\n\t]+", " ", parts.subject).strip()
     return RenderedAlert(subject=subject, text=text, html=html, lang=parts.lang)
+
+
+def render_chat(view: AlertView, lang: str) -> RenderedAlert:
+    """The same alert for a chat channel: the subject, then the facts and the advice as plain
+    text (no e-mail footer, no HTML); the channel adds the account link from ``link``."""
+    parts = compose(view, lang)
+    subject = re.sub(r"[\r\n\t]+", " ", parts.subject).strip()
+    lines = [parts.headline, *parts.facts]
+    if parts.advice:
+        lines.append(parts.advice)
+    return RenderedAlert(subject=subject, text="\n".join(lines), html="", lang=parts.lang)

@@ -62,6 +62,9 @@ class EffectiveRule:
     recipients: tuple[str, ...] = ()
     lang: str | None = None
     rule_id: int | None = None
+    # The channels (notifier ids) of this kind, chosen by the household; None: every channel
+    # the household has set up.
+    channels: tuple[str, ...] | None = None
 
 
 DEFAULTS: Mapping[AlertKind, EffectiveRule] = {
@@ -90,6 +93,7 @@ class RuleRow:
     reminder_interval_s: int | None = None
     recipients: tuple[str, ...] = ()
     lang: str | None = None
+    channels: tuple[str, ...] | None = None
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> RuleRow:
@@ -105,6 +109,7 @@ class RuleRow:
             reminder_interval_s=row.get("reminder_interval_s"),
             recipients=tuple(row.get("recipients") or ()),
             lang=row.get("lang"),
+            channels=tuple(row["channels"]) if row.get("channels") is not None else None,
         )
 
 
@@ -138,7 +143,11 @@ def resolve_rules(rows: Iterable[RuleRow], account_id: int) -> dict[AlertKind, E
     for kind in AlertKind:
         mine, shared = own.get(kind.value), household.get(kind.value)
         chosen = _over(mine, shared) if mine is not None and shared is not None else mine or shared
-        rules[kind] = _effective(kind, chosen) if chosen is not None else DEFAULTS[kind]
+        rule = _effective(kind, chosen) if chosen is not None else DEFAULTS[kind]
+        # The channels are the household's choice per kind, whatever an account's rule says.
+        if shared is not None and shared.channels is not None:
+            rule = replace(rule, channels=shared.channels)
+        rules[kind] = rule
     return rules
 
 

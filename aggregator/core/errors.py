@@ -16,6 +16,8 @@ Sorted by what the caller should do::
     │   ├── Timeout                 "temporary.timeout": the operator did not answer in time
     │   └── RateLimited             "temporary.rate_limited": 429; honour ``retry_after``
     ├── OperationRejected           "operation.rejected": the operator said no; show ``reason``
+    │   └── RecipientGone           "notify.recipient_gone": a notifier's recipient is gone for
+    │                               good (bot blocked, chat deleted): disable it, do not retry
     ├── ParseError                  "parse": the operator changed its site or API; a plugin bug.
     │                               ``payload`` is redacted and cut short
     └── NotSupported                "not_supported": the provider lacks this capability
@@ -45,6 +47,7 @@ __all__ = [
     "OperationRejected",
     "ParseError",
     "RateLimited",
+    "RecipientGone",
     "SessionExpired",
     "TemporaryError",
     "Timeout",
@@ -154,6 +157,20 @@ class OperationRejected(AggregatorError):
         super().__init__(reason or "rejected", reason=reason, code=code)
         self.reason = reason
         self.code = code
+
+
+class RecipientGone(OperationRejected):
+    """A notifier's recipient is gone for good (the bot was blocked, the chat deleted).
+
+    The outbox disables that recipient (the household sees ``reason`` on the dashboard) and
+    sends it nothing more until it is linked again.
+    """
+
+    key = "notify.recipient_gone"
+
+    def __init__(self, address: str, reason: str = "") -> None:
+        super().__init__(reason or "the recipient is gone")
+        self.address = address
 
 
 class ParseError(AggregatorError):

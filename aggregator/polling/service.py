@@ -65,6 +65,7 @@ from .runner import PollRunner
 from .store import GroupCommitter, ResultStore, WriteResult
 
 if TYPE_CHECKING:
+    from ..alerts.channels import ChannelStore
     from ..alerts.sink import MailSink
 
 __all__ = ["TICK_JOB", "PollingService", "default_identity"]
@@ -134,6 +135,8 @@ class PollingService:
         self.store: ResultStore
         self.runner: PollRunner
         self.sender: OutboxSender | None = None
+        self.channels: ChannelStore | None = None
+        self._channel_tasks: list[asyncio.Task[None]] = []
 
     # -- life cycle -----------------------------------------------------------------------
     async def __aenter__(self) -> PollingService:
@@ -193,14 +196,29 @@ class PollingService:
                     self.sink = None
                 else:
                     self._stack.callback(self.sink.stop)
+            from ..alerts.channels import ChannelStore
+
+            self.channels = ChannelStore(
+                self.engine, vault, self.runtime.registry, settings.dashboard_url
+            )
+            notifiers = notifier_instances(self.runtime, settings)
             self.sender = OutboxSender(
                 self.engine,
-                notifier_instances(self.runtime, settings),
+                notifiers,
                 batch=self.options.outbox_batch,
                 lease_s=self.options.outbox_lease_s,
                 mail_from=settings.smtp_from,
+                channels=self.channels,
             )
             self._spawn(self._outbox_loop(), "outbox-sender")
+            for notifier_id, notifier in sorted(notifiers.items()):
+                if type(notifier).run is not Notifier.run:
+                    self._channel_tasks.append(
+                        asyncio.create_task(
+                            self._channel_loop(notifier, self.channels),
+                            name=f"channel-{notifier_id}",
+                        )
+                    )
 
         if self.schedule:
             await self._start_scheduler()
@@ -237,6 +255,12 @@ class PollingService:
         between two messages; then the rest."""
         self._stopping.set()
         self._mail_wakeup.set()
+        channel_tasks, self._channel_tasks = self._channel_tasks, []
+        for task in channel_tasks:  # a chat loop waits on long polls: stop it at once
+            task.cancel()
+        for task in channel_tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         self._stop_scheduler()
         tick = self._tick_task
         if tick is not None:
@@ -352,7 +376,21 @@ class PollingService:
                 self._batches[provider_id].discard(task)
             self._request_tick()  # room for the next batch: look for more now
 
-    # -- mail -----------------------------------------------------------------------------
+    # -- mail and channels -------------------------------------------------------------------
+    async def _channel_loop(self, notifier: Notifier, hub: ChannelStore) -> None:
+        """A channel's own loop (chat commands); started again after a crash."""
+        while not self._stopping.is_set():
+            try:
+                await notifier.run(hub)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the %s channel's loop failed; starting it again", notifier.id)
+            if self._stopping.is_set():
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.options.outbox_interval_s)
+
     async def _outbox_loop(self) -> None:
         assert self.sender is not None
         options = self.options

@@ -18,6 +18,8 @@ EXPECTED = {
     "parse_int", "parse_kopecks", "parse_number", "parse_reply", "parse_roubles", "parsing",
     "reading", "to_minor",
     "WireProvenance",  # how a provider knows each capability's wire format
+    # notification channels (a plugin's notifier: Telegram and others)
+    "AccountLine", "ChannelField", "ChannelHub", "HouseholdChannel", "Recipient", "RecipientGone",
 }  # fmt: skip
 
 
