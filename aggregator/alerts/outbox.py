@@ -267,7 +267,7 @@ class OutboxSender:
     ) -> SendReport:
         delay = outbox_backoff(row.attempts, uniform=self.uniform)
         if at_least is not None and at_least > 0:
-            # The service said when to come back (Telegram's retry_after): exactly then.
+            # The service said when to come back (a 429's retry_after): exactly then.
             delay = float(at_least)
         log.info("outbox %s: %s, trying again in %.0f s", row.id, key, delay)
         await self._mark(

@@ -34,7 +34,7 @@ def register_providers(register: Callable[[type[Provider]], None]) -> None:
 
 @hookspec
 def register_notifiers(register: Callable[[type[Notifier]], None]) -> None:
-    """Register notification channels (e-mail is built in; Telegram and others by plugins).
+    """Register notification channels (e-mail is built in; chat bots and others by plugins).
 
     :param register: call it once per :class:`~aggregator.core.notify.Notifier` subclass.
     """

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 
+from ...services.channels import disabled_recipients
 from ..integration import poll_household
 from ..presenters import cards
 from ..queries import household_dashboard
@@ -36,6 +37,7 @@ async def dashboard(request: Request[Any, Any, Any], db: DB, server: Server) -> 
         linked=request.query_params.get("linked"),
         removed=request.query_params.get("removed"),
         refreshed=request.query_params.get("refreshed"),
+        gone=await disabled_recipients(db, server.require_runtime().registry, user.household_id),
     )
 
 
