@@ -128,9 +128,9 @@ class Bot:
 
 
 async def until(
-    check: Callable[[], Awaitable[bool] | bool], timeout: float = 15.0, step: float = 0.05
+    check: Callable[[], Awaitable[bool] | bool], within_s: float = 15.0, step: float = 0.05
 ) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within_s
     while True:
         result = check()
         if not isinstance(result, bool):
