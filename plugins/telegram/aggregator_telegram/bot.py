@@ -130,12 +130,13 @@ def _days(days: int, lang: str) -> str:
 
 
 def balance_text(lines: Sequence[AccountLine], lang: str) -> str:
-    """One line per account: a mark (✅ ok, ⚠️ needs attention), title, balance, status."""
+    """One line per account: a mark (✅ ok, ⚠️ needs attention, ⏳ not read yet), title,
+    balance, status."""
     if not lines:
         return "No accounts yet." if lang == "en" else "Счетов пока нет."
     out = ["<b>Balances</b>" if lang == "en" else "<b>Балансы</b>"]
     for line in lines:
-        mark = "⚠️" if line.attention else "✅"
+        mark = "⚠️" if line.attention else ("✅" if line.balance else "⏳")
         balance = line.balance or ("no balance yet" if lang == "en" else "баланса ещё нет")
         text = f"{mark} {html.escape(line.title)}: {html.escape(balance)}"
         if line.attention:

@@ -133,7 +133,7 @@ class TelegramNotifier(Notifier):
 
     async def _deliver(self, token: Secret, chat_id: str, payload: dict[str, Any]) -> Any:
         try:
-            return await self.api(token).call("sendMessage", payload)
+            return await self._post(self.api(token), chat_id, payload)
         except BotApiError as exc:
             raise self._error(exc, chat_id) from None
         except httpx.TimeoutException:
@@ -259,6 +259,14 @@ class TelegramNotifier(Notifier):
             return  # plain chatter: the bot stays quiet
         await self._reply(api, chat_id, reply)
 
+    async def _post(self, api: BotApi, chat_id: str, payload: dict[str, Any]) -> Any:
+        """sendMessage; the chat's pace counts from when Telegram answered (a slow request
+        does not let the next one arrive sooner than the interval)."""
+        try:
+            return await api.call("sendMessage", payload)
+        finally:
+            self._last_sent[chat_id] = time.monotonic()
+
     async def _reply(self, api: BotApi, chat_id: str, text: str) -> None:
         await self._wait_for_chat(chat_id)
         payload = {
@@ -268,12 +276,12 @@ class TelegramNotifier(Notifier):
             "link_preview_options": {"is_disabled": True},
         }
         try:
-            await api.call("sendMessage", payload)
+            await self._post(api, chat_id, payload)
         except BotApiError as exc:
             if exc.error_code == 429 and exc.retry_after:
                 await asyncio.sleep(exc.retry_after)
                 with contextlib.suppress(BotApiError, httpx.HTTPError):
-                    await api.call("sendMessage", payload)
+                    await self._post(api, chat_id, payload)
             else:
                 log.info("telegram: a reply was refused (%s)", exc.error_code)
         except httpx.HTTPError as exc:

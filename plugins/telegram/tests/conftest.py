@@ -116,8 +116,10 @@ class Bot:
     ) -> None:
         """The person's way: a code from the dashboard, ``/start CODE`` to the bot."""
         code = await self.code(household_id, lang)
+        replies = len(self.fake.sent(chat_id))
         self.fake.user_says(token, chat_id, f"/start {code}", language_code=lang)
         await until(lambda: self._linked(household_id, chat_id))
+        await until(lambda: len(self.fake.sent(chat_id)) > replies)  # the bot's welcome
 
     async def _linked(self, household_id: int, chat_id: int) -> bool:
         found = await self.hub.recipient("telegram", household_id, str(chat_id))
