@@ -15,12 +15,12 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ..core.money import from_minor
 from ..core.notify import AccountLine, ChannelHub, HouseholdChannel, Notifier, Recipient
 from ..core.secret import Secret
 from ..i18n import format_money_minor, normalise_lang
@@ -276,10 +276,10 @@ class ChannelStore(ChannelHub):
                 balance = format_money_minor(row.amount_minor, row.currency or "RUB", lang)
                 days = forecast(
                     SpendHistory.from_json(row.spend_history),
-                    Decimal(row.amount_minor) / 100,
+                    from_minor(row.amount_minor, row.currency or "RUB"),
                     row.at.date(),
                     row.next_charge_date,
-                    Decimal(row.next_charge_minor) / 100 if row.next_charge_minor else None,
+                    from_minor(row.next_charge_minor) if row.next_charge_minor else None,
                 ).days_left
             status = str(row.status)
             lines.append(

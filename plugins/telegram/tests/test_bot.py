@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 
 import pytest
@@ -36,7 +37,7 @@ async def test_balance_answers_with_every_account_one_line_each(
     await bot.link_chat(household, 500)
     ids, _ = await env.link("reference", 2, household_id=household, balance=812_40)
     (beeline,), items = await env.link("beeline", 1, household_id=household, balance=45_20)
-    (never,), _ = await env.link("netbynet", 1, household_id=household, balance=1_00)
+    (_never,), _ = await env.link("netbynet", 1, household_id=household, balance=1_00)
     await service.poll_accounts([*ids, beeline])
     async with env.engine.begin() as conn:
         await conn.execute(
@@ -123,7 +124,7 @@ async def test_one_message_a_second_per_chat(
     assert (report.sent, report.retried) == (3, 0)
     alerts = [m for m in bot.fake.sent(700) if "/accounts/" in m.text]
     assert len(alerts) == 3
-    gaps = [b.at - a.at for a, b in zip(alerts, alerts[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(alerts)]
     assert all(gap >= 0.95 for gap in gaps), gaps
 
 
