@@ -29,6 +29,7 @@ from aggregator.runtime import Runtime
 from aggregator.server.app import create_app
 from aggregator.server.integration import ensure_schema
 from aggregator.server.security import create_web_session, session_cookie_name
+from aggregator.services.tokens import create_token
 from aggregator.settings import Settings
 from aggregator.storage.db import create_engine, session_factory
 from aggregator.storage.models import WebSession
@@ -72,10 +73,16 @@ async def _prepare(settings: Settings) -> dict[str, str]:
             token = await create_web_session(db, user.id)
             await db.commit()
             csrf = await db.scalar(select(WebSession.csrf_token))
+            # The schema offers a Bearer token too, and schemathesis fills the Authorization
+            # header when it can: give it a valid read-write token (the session stays valid).
+            api_token = await create_token(
+                db, household_id=user.household_id, user_id=user.id, name="fuzz", scope="write"
+            )
     await engine.dispose()
     return {
         "Cookie": f"{session_cookie_name(settings)}={token}",
         "X-CSRF-Token": str(csrf),
+        "Authorization": f"Bearer {api_token.token.reveal()}",
     }
 
 
