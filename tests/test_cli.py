@@ -9,9 +9,11 @@ reference provider over loopback are used when they exist (the canary test at th
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -46,6 +48,9 @@ from aggregator import (
 )
 from aggregator.cli import app, describe_error
 from aggregator.plugins import PluginRegistry, load_plugins
+from aggregator.services.tokens import authenticate
+from aggregator.settings import Settings
+from aggregator.storage.db import create_engine, session_factory
 from aggregator.testing.leaks import encodings_of
 
 CANARY = "Kanareyka/7+Zq=&ы pass"
@@ -296,6 +301,9 @@ EXPECTED_COMMANDS = {
     "plugins new",
     "keys rotate",
     "keys remove-old",
+    "tokens create",
+    "tokens list",
+    "tokens revoke",
     "db upgrade",
     "db current",
 }
@@ -1164,3 +1172,57 @@ async def test_create_household_with_owner_on_each_database(db: Any) -> None:
         await create_household_with_owner(db, email=email, password="Other-Pass-1")
     with pytest.raises(ValueError, match="language"):
         await create_household_with_owner(db, email="x" + email, password="Other-Pass-1", lang="de")
+
+
+# -- tokens ---------------------------------------------------------------------------------
+
+
+def _token_user(data_dir: Path, token: str) -> object:
+    async def go() -> object:
+        engine = create_engine(Settings(data_dir=data_dir).resolved_database_url)
+        try:
+            async with session_factory(engine)() as db:
+                return await authenticate(db, token)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def test_tokens_create_list_revoke(household: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    runner = CliRunner()
+    created = runner.invoke(
+        app,
+        ["tokens", "create", "--email", "Owner@Example.com", "--name", "HA", "--scope", "read"],
+    )
+    assert created.exit_code == 0, created.output
+    token = created.stdout.strip().splitlines()[-1]
+    assert token.startswith("agg_") and len(token) > 40
+    found = _token_user(household, token)
+    assert found is not None and getattr(found, "scope", None) == "read"
+
+    listing = ok(run("tokens", "list", "--email", "owner@example.com", "--json"))
+    (row,) = json.loads(listing)
+    assert row["name"] == "HA" and row["prefix"] == token[:8] and row["revoked_at"] is None
+    assert token not in listing
+    table = ok(run("tokens", "list", "--email", "owner@example.com"))
+    assert "HA" in table and token not in table
+
+    ok(run("tokens", "revoke", str(row["id"]), "--email", "owner@example.com"))
+    assert _token_user(household, token) is None
+    (row,) = json.loads(ok(run("tokens", "list", "--email", "owner@example.com", "--json")))
+    assert row["revoked_at"] is not None
+    assert all(token not in r.getMessage() + repr(r.args) for r in caplog.records)
+
+
+def test_tokens_bad_input_is_one_line(household: Path) -> None:
+    assert "scope" in one_line_error(
+        run("tokens", "create", "--email", "owner@example.com", "--name", "x", "--scope", "all")
+    )
+    assert "no member" in one_line_error(
+        run("tokens", "create", "--email", "nobody@example.com", "--name", "x")
+    )
+    assert "no token 99" in one_line_error(
+        run("tokens", "revoke", "99", "--email", "owner@example.com")
+    )

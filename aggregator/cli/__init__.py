@@ -1,8 +1,9 @@
 """The ``aggregator`` command, one module per area.
 
 ``processes`` (serve, demo, worker), ``poll``, ``accounts``, ``users``, ``plugins``, ``admin``
-(keys, db). Each command is a thin adapter: it reads options, prompts or secrets, calls the
-application layer (:mod:`aggregator.services`) and prints the answer as a table or ``--json``.
+(keys, db), ``tokens``. Each command is a thin adapter: it reads options, prompts or
+secrets, calls the application layer (:mod:`aggregator.services`) and prints the answer as a
+table or ``--json``.
 Every command imports what it needs inside its own body, so ``aggregator --help`` and
 ``aggregator plugins list`` do not pay for the database, the web server or the scheduler. An
 error is one line on stderr and exit code 1 (:mod:`.base`).
@@ -20,6 +21,7 @@ from .admin import db_app, keys_app
 from .app import app
 from .base import CliError, describe_error, fail
 from .plugins import plugin_listing, plugins_app
+from .tokens import tokens_app
 from .users import users_app
 
 __all__ = ["CliError", "app", "describe_error", "fail", "main", "plugin_listing"]
@@ -29,6 +31,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+app.add_typer(tokens_app, name="tokens")
 _COMMANDS = (poll, processes)  # imported for the commands they register on ``app``
 
 

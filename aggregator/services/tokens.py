@@ -17,7 +17,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..core.secret import Secret
@@ -36,6 +36,7 @@ __all__ = [
     "hash_api_token",
     "list_tokens",
     "looks_like_token",
+    "member_by_email",
     "revoke_token",
 ]
 
@@ -101,6 +102,16 @@ def hash_api_token(token: str) -> str:
 
 def looks_like_token(value: str) -> bool:
     return value.startswith(TOKEN_PREFIX) and 20 <= len(value) <= 200
+
+
+async def member_by_email(db: AsyncSession, email: str) -> User:
+    """The member signing in with ``email`` (TokenNotFound when there is none)."""
+    wanted = email.strip().lower()
+    query = select(User).where(func.lower(User.email) == wanted)
+    user = (await db.execute(query)).scalars().first()
+    if user is None:
+        raise TokenNotFound(f"no member signs in as {email}")
+    return user
 
 
 def _info(token: ApiToken, email: str) -> TokenInfo:

@@ -80,7 +80,7 @@ class FakeBotApi:
     """The fake server's state and its ASGI app (``fake.app``). Thread-safe: tests talk to it
     from their own thread while uvicorn serves it from another."""
 
-    def __init__(self, chat_interval_s: float = 0.0) -> None:
+    def __init__(self, chat_interval_s: float = 0.0, answer_delay_s: float = 0.0) -> None:
         self._lock = threading.Lock()
         self.bots: dict[str, _Bot] = {}
         self.messages: list[SentMessage] = []
@@ -88,6 +88,9 @@ class FakeBotApi:
         self.deleted: set[str] = set()  # chats that no longer exist: 400 chat not found
         self.flood: dict[str, list[int]] = {}  # chat -> retry_after values to answer first
         self.chat_interval_s = chat_interval_s
+        # A delivered message is answered this much later (the window in which a sender that
+        # dies has sent a message without learning it: the at-least-once case).
+        self.answer_delay_s = answer_delay_s
         self.requests: list[tuple[str, str]] = []  # (method, chat_id or "")
         self._last_in_chat: dict[str, float] = {}
 
@@ -282,7 +285,10 @@ class FakeBotApi:
             else:
                 params.update(parse_qsl(body.decode()))
         if method == "sendmessage":
-            return self._send_message(bot, params)
+            answer = self._send_message(bot, params)
+            if self.answer_delay_s:
+                await asyncio.sleep(self.answer_delay_s)
+            return answer
         if method == "getupdates":
             return await self._get_updates(bot, params)
         if method == "getme":
