@@ -25,7 +25,6 @@ from ..core.notify import AccountLine, ChannelHub, HouseholdChannel, Notifier, R
 from ..core.secret import Secret
 from ..i18n import format_money_minor, normalise_lang
 from ..plugins import PluginRegistry
-from ..polling.database import transaction
 from ..storage.models import (
     BalanceReading,
     LinkedAccount,
@@ -34,6 +33,7 @@ from ..storage.models import (
     NotifierSettings,
     utcnow,
 )
+from ..storage.transactions import transaction
 from ..vault import Vault, VaultError, aad_for
 from .forecast import SpendHistory, forecast
 
