@@ -109,7 +109,9 @@ def _x_positions(count: int, width: int) -> list[int]:
 @dataclass(slots=True)
 class Dashboard:
     accounts: list[AccountSummary]
-    totals: dict[str, int]  # currency -> minor units
+    totals: dict[str, int]  # currency -> minor units, net (the API's "totals")
+    money: dict[str, int] = field(default_factory=dict)  # what the accounts hold (>= 0)
+    debts: dict[str, int] = field(default_factory=dict)  # what they owe, as a positive sum
 
     @property
     def needing_action(self) -> int:
@@ -305,9 +307,17 @@ async def household_dashboard(
         )
         _judge(summary)
     totals: dict[str, int] = {}
+    money: dict[str, int] = {}
+    debts: dict[str, int] = {}
     for summary in summaries.values():
-        if summary.balance_minor is not None:
-            totals[summary.currency] = totals.get(summary.currency, 0) + summary.balance_minor
+        value, cur = summary.balance_minor, summary.currency
+        if value is not None:
+            totals[cur] = totals.get(cur, 0) + value
+            # A debt on one account is not money on another: shown apart, never netted.
+            if value < 0:
+                debts[cur] = debts.get(cur, 0) - value
+            else:
+                money[cur] = money.get(cur, 0) + value
     ordered = sorted(
         summaries.values(),
         key=lambda s: (
@@ -316,7 +326,7 @@ async def household_dashboard(
             s.id,
         ),
     )
-    return Dashboard(ordered, totals)
+    return Dashboard(ordered, totals, money, debts)
 
 
 async def daily_history(

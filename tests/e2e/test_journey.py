@@ -412,27 +412,30 @@ async def test_download_pdf_and_xlsx_reports(page: Any) -> None:
 
 
 async def test_screenshots_in_russian_and_english(page: Any) -> None:
+    """The dashboard, the account page and the wizard at 1366 and 390 px, in both languages."""
     account_id = await _account_id(page, "reference", "01")
     for lang, switch in (("ru", None), ("en", "EN")):
         if switch:
             await page.goto("/")
             await page.get_by_role("button", name=switch).click()
             await expect(page.locator("html")).to_have_attribute("lang", lang)
-        await page.goto("/")
-        await check_a11y(page, f"dashboard-{lang}")
-        await screenshot(page, f"dashboard-{lang}")
-        await page.goto(f"/accounts/{account_id}")
-        await expect(page.locator("#balance-chart canvas").first).to_be_visible()
-        await expect(page.locator("#tariffs-body .option").first).to_be_visible()
-        await expect(page.locator("#chat-body .chat").first).to_be_visible()
-        await check_a11y(page, f"account-{lang}")
-        await screenshot(page, f"account-{lang}")
-    await page.set_viewport_size({"width": 390, "height": 844})
+        for width, suffix in ((1366, ""), (390, "-mobile")):
+            await page.set_viewport_size({"width": width, "height": 900 if width > 400 else 844})
+            await page.goto("/")
+            await check_a11y(page, f"dashboard-{lang}{suffix}")
+            await screenshot(page, f"dashboard-{lang}{suffix}")
+            await page.goto(f"/accounts/{account_id}")
+            await expect(page.locator("#balance-chart canvas").first).to_be_visible()
+            await expect(page.locator("#tariffs-body .option").first).to_be_visible()
+            await expect(page.locator("#chat-body .chat").first).to_be_visible()
+            await check_a11y(page, f"account-{lang}{suffix}")
+            await screenshot(page, f"account-{lang}{suffix}")
+            await page.goto("/accounts/add/reference?scheme=password")
+            await check_a11y(page, f"wizard-{lang}{suffix}")
+            await screenshot(page, f"wizard-form-{lang}{suffix}")
     await page.goto("/")
-    await screenshot(page, "dashboard-en-mobile")
     await page.get_by_role("button", name="RU").click()
-    await page.goto(f"/accounts/{account_id}")
-    await screenshot(page, "account-ru-mobile")
+    await expect(page.locator("html")).to_have_attribute("lang", "ru")
     await page.set_viewport_size({"width": 1280, "height": 900})
 
 

@@ -206,6 +206,8 @@ async def test_dashboard_orders_by_urgency_and_sums(signed_in: Harness) -> None:
     assert order[:2] == ["login", "blocked"] or order[:2] == ["blocked", "login"]
     assert order[2] == "low" and order[-1] == "healthy"
     assert board.totals == {"RUB": 900_00 - 10_00 + 500_00 + 50_00}
+    # The page shows the money and the debt apart: a debt is not netted against a balance.
+    assert board.money == {"RUB": 900_00 + 500_00 + 50_00} and board.debts == {"RUB": 10_00}
     healthy = board.accounts[-1]
     assert healthy.badge == "ok" and healthy.days_left == 90  # 10 ₽ a day
     assert len(healthy.history) == 5 and healthy.sparkline().count(",") == 5
