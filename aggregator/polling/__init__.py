@@ -5,7 +5,8 @@ See docs/polling.md. The public pieces:
 
 - :class:`PollingService` (``async with PollingService(runtime, engine, settings)``): the
   scheduler tick, poll batches, result writer, outbox sender and mail sink of one process;
-- :func:`poll_now` for ``aggregator poll``; :func:`run_worker` for ``aggregator worker``;
+- :func:`run_worker` for ``aggregator worker`` (``aggregator poll`` is
+  :func:`aggregator.services.polls.poll_now`);
 - :class:`PollOutcome`, :class:`PollingOptions`.
 
 Imported lazily, so ``aggregator.polling.status`` or ``.options`` do not pull in the whole
@@ -18,7 +19,6 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .commands import poll_now
     from .models import PollOutcome
     from .options import PollingOptions
     from .service import PollingService
@@ -29,7 +29,6 @@ __all__ = [
     "PollingOptions",
     "PollingService",
     "WorkerError",
-    "poll_now",
     "run_worker",
 ]
 
@@ -38,7 +37,6 @@ _WHERE = {
     "PollingOptions": ".options",
     "PollingService": ".service",
     "WorkerError": ".worker",
-    "poll_now": ".commands",
     "run_worker": ".worker",
 }
 

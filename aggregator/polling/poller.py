@@ -4,10 +4,11 @@ No database here: :class:`Poller` turns a :class:`~.models.ClaimedAccount` into 
 :class:`~.models.PollRecord`, which :mod:`.store` writes. The rules:
 
 - the stored session is opened and ``provider.poll(session, subaccount)`` is called;
-- on ``SessionExpired`` (or no session) the poller logs in again *silently* when the login
-  scheme allows it and credentials are stored: once, under a lock shared by every account of
-  the same login (a sibling that just logged in hands over its fresh session). A
-  :class:`~aggregator.core.flows.Challenge` means only a person can log in: ``needs_login``;
+- on ``SessionExpired`` (or no session) the poller logs in again *silently* through the one
+  re-login path of :mod:`aggregator.services.sessions` (shared with the dashboard): once,
+  under a lock shared by every account of the same login (a sibling that just logged in
+  hands over its fresh session). A :class:`~aggregator.core.flows.Challenge` means only a
+  person can log in: ``needs_login``;
 - a refused login (wrong password, locked account) is remembered for the whole login: no
   account of it tries again until the user links it anew (real operators lock accounts after
   a few wrong passwords);
@@ -23,18 +24,27 @@ import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..accounts import open_credentials, open_session
 from ..core.errors import AccountLocked, InvalidCredentials, SessionExpired
-from ..core.flows import Challenge, Session
+from ..core.flows import Session
 from ..core.models import PollResult
 from ..core.provider import Provider
 from ..runtime import Runtime
+from ..services.sessions import (
+    ChallengeMet,
+    LoginFailed,
+    LoginGuard,
+    NoCredentials,
+    RefusedBefore,
+    SessionKeeper,
+    Unreadable,
+    register_keeper,
+)
 from ..settings import Settings
 from ..storage.models import AccountStatus, LinkedAccount, utcnow
-from ..vault import Vault, VaultError
+from ..vault import Vault
 from .backoff import effective_interval, next_after_failure, next_after_success
 from .breaker import OperatorGates
 from .models import ClaimedAccount, PollRecord
@@ -52,69 +62,7 @@ __all__ = ["LoginGuard", "Poller"]
 
 log = logging.getLogger(__name__)
 
-LoginKey = tuple[str, int, str]  # provider id, household id, login key
 REFUSED_KEYS = (InvalidCredentials.key, AccountLocked.key)
-
-
-@dataclass
-class _LoginMemory:
-    session: Session | None = None
-    at: float = 0.0
-    refused: Failure | None = None
-
-
-@dataclass
-class LoginGuard:
-    """Per login (all accounts sharing it): one silent login at a time, and its outcome.
-
-    ``refused_in_db`` asks the database whether another process already saw this login
-    refused (set by :class:`~.store.ResultStore`).
-    """
-
-    share_for_s: float = 60.0
-    refused_in_db: Callable[[ClaimedAccount], Awaitable[Failure | None]] | None = None
-    _locks: dict[LoginKey, asyncio.Lock] = field(default_factory=dict)
-    _memory: dict[LoginKey, _LoginMemory] = field(default_factory=dict)
-
-    @staticmethod
-    def key(account: ClaimedAccount) -> LoginKey:
-        return (account.provider_id, account.household_id, account.login_key)
-
-    def lock(self, account: ClaimedAccount) -> asyncio.Lock:
-        return self._locks.setdefault(self.key(account), asyncio.Lock())
-
-    def memory(self, account: ClaimedAccount) -> _LoginMemory:
-        return self._memory.setdefault(self.key(account), _LoginMemory())
-
-    def forget(self, account: ClaimedAccount) -> None:
-        """The user linked this login again: a refusal no longer holds."""
-        self._memory.pop(self.key(account), None)
-
-
-class _Unreadable(Exception):
-    pass
-
-
-class _NoCredentials(Exception):
-    pass
-
-
-class _ChallengeMet(Exception):
-    def __init__(self, challenge: Challenge) -> None:
-        super().__init__(challenge.kind.value)
-        self.challenge = challenge
-
-
-class _RefusedBefore(Exception):
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.key)
-        self.failure = failure
-
-
-class _LoginFailed(Exception):
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(type(cause).__name__)
-        self.cause = cause
 
 
 @dataclass
@@ -150,8 +98,16 @@ class Poller:
         )
         self.guard = guard or LoginGuard()
         self.uniform = uniform
-        # How many logins each account attempted in this process (tests and metrics).
-        self.login_attempts: dict[int, int] = {}
+        # The one silent re-login path, shared with the dashboard of this process.
+        self.sessions = SessionKeeper(
+            vault, self.gates, self.guard, timeout_s=options.poll_timeout_s
+        )
+        register_keeper(runtime, self.sessions)
+
+    @property
+    def login_attempts(self) -> dict[int, int]:
+        """How many logins each account attempted in this process (tests and metrics)."""
+        return self.sessions.login_attempts
 
     # -- intervals -----------------------------------------------------------------------
     def minimum_interval(self, provider: type[Provider] | None) -> float:
@@ -213,15 +169,15 @@ class Poller:
             try:
                 async with asyncio.timeout(self.options.poll_timeout_s):
                     result = await self._fetch(provider, cls, account, state)
-            except _ChallengeMet as met:
+            except ChallengeMet as met:
                 failure = challenge_failure(met.challenge)
-            except _RefusedBefore as refused:
+            except RefusedBefore as refused:
                 failure = refused.failure
-            except _Unreadable:
+            except Unreadable:
                 failure = Failure(AccountStatus.SECRET_UNREADABLE, UNREADABLE_SECRET_KEY)
-            except _NoCredentials:
+            except NoCredentials:
                 failure = Failure(AccountStatus.NEEDS_LOGIN, NO_CREDENTIALS_KEY)
-            except _LoginFailed as failed:
+            except LoginFailed as failed:
                 failure = classify(failed.cause, state.secrets, during_login=True)
                 if not failure.temporary:
                     # Refused, or an answer we could not read (did the operator count a failed
@@ -307,10 +263,7 @@ class Poller:
             session_sealed=account.session_sealed,
             credentials_sealed=account.credentials_sealed,
         )
-        try:
-            session = open_session(self.vault, row)
-        except VaultError:
-            raise _Unreadable from None
+        session = self.sessions.stored_session(row)
         if session is not None:
             state.secrets.extend(session.secrets())
             try:
@@ -339,47 +292,7 @@ class Poller:
         row: LinkedAccount,
         state: _PollState,
     ) -> Session:
-        try:
-            scheme = cls.scheme(account.login_scheme)
-        except ValueError:
-            scheme = None
-        if scheme is not None and not scheme.silent_relogin:
-            raise _RefusedBefore(
-                Failure(AccountStatus.NEEDS_LOGIN, SessionExpired.key, {"silent_relogin": False})
-            )
-        memory = self.guard.memory(account)
-        async with self.guard.lock(account):
-            if memory.refused is not None:
-                raise _RefusedBefore(memory.refused)
-            if (
-                memory.session is not None
-                and memory.at >= state.started - 1.0
-                and time.monotonic() - memory.at <= self.guard.share_for_s
-            ):
-                return memory.session
-            if self.guard.refused_in_db is not None:
-                refused = await self.guard.refused_in_db(account)
-                if refused is not None:
-                    memory.refused = refused
-                    raise _RefusedBefore(refused)
-            try:
-                credentials = open_credentials(self.vault, row)
-            except LookupError:
-                raise _NoCredentials from None
-            except VaultError:
-                raise _Unreadable from None
-            state.secrets.extend(credentials.secrets())
-            state.login_attempted = True
-            self.login_attempts[account.id] = self.login_attempts.get(account.id, 0) + 1
-            log.info("account %s: session expired, logging in again", account.id)
-            try:
-                answer = await provider.start_login(credentials)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                raise _LoginFailed(exc) from None
-            if isinstance(answer, Challenge):
-                raise _ChallengeMet(answer)
-            memory.session = answer
-            memory.at = time.monotonic()
-            return answer
+        state.login_attempted = True
+        return await self.sessions.relogin(
+            provider, cls, account, row, started=state.started, secrets=state.secrets
+        )

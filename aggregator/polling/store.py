@@ -25,7 +25,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -48,6 +48,9 @@ from ..vault import Vault
 from .models import ClaimedAccount, PollRecord
 from .poller import REFUSED_KEYS
 from .status import POLLABLE_STATUSES, Failure
+
+if TYPE_CHECKING:
+    from ..services.sessions import LoginTarget
 
 __all__ = ["GroupCommitter", "ResultStore", "WriteResult"]
 
@@ -220,7 +223,7 @@ class ResultStore:
             result = await conn.execute(statement.values(poll_claim=None, next_due_at=utcnow()))
         return int(result.rowcount or 0)
 
-    async def refused_login(self, account: ClaimedAccount) -> Failure | None:
+    async def refused_login(self, account: LoginTarget) -> Failure | None:
         """Another account of the same login was refused (wrong password, locked)?"""
         statement = (
             select(accounts_t.c.last_error_key, accounts_t.c.last_error)

@@ -29,6 +29,7 @@ from .. import __version__
 from ..logs import install_redaction
 from ..polling.options import PollingOptions
 from ..runtime import Runtime
+from ..services.operations import AccountOperations
 from ..services.tokens import authenticate as authenticate_token
 from ..settings import Settings
 from ..storage.datadir import private_umask
@@ -40,7 +41,6 @@ from .flows import FlowStore
 from .i18n import Translator
 from .integration import open_database, start_background, stop_background
 from .openapi import document_api
-from .operations import AccountOperations
 from .rendering import Renderer
 from .routes import (
     accounts,

@@ -13,12 +13,12 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from ..runtime import Runtime
+    from ..services.operations import AccountOperations
     from ..settings import Settings
     from ..vault import Vault
     from .assets import WebAssets
     from .flows import FlowStore
     from .i18n import Translator
-    from .operations import AccountOperations
     from .rendering import Renderer
     from .throttle import SignInThrottle
 
@@ -66,6 +66,11 @@ class ServerState:
         if self.runtime is None:
             raise RuntimeError("the runtime is not started")
         return self.runtime
+
+    def require_operations(self) -> AccountOperations:
+        if self.operations is None:
+            raise RuntimeError("operations are not ready")
+        return self.operations
 
     def require_vault(self) -> Vault:
         if self.vault is None:

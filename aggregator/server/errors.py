@@ -25,7 +25,7 @@ from ..core.errors import (
     RateLimited,
     TemporaryError,
 )
-from ..services.errors import NotFound
+from ..services.errors import BadInput, NotFound
 from .context import server_state
 from .rendering import page, request_lang
 
@@ -168,6 +168,12 @@ def handle_not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response
     return _respond(request, 404, "http.not_found")
 
 
+def handle_bad_input(request: Request[Any, Any, Any], exc: BadInput) -> Response[Any]:
+    """A value the person gave does not fit (the application layer says which): 400."""
+    detail = [{"key": exc.field, "message": exc.message}]
+    return _respond(request, 400, "http.bad_request", detail=detail, reason=str(exc))
+
+
 def handle_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return _respond(request, 500, "internal")
@@ -177,5 +183,6 @@ exception_handlers: dict[Any, Any] = {
     AggregatorError: handle_provider_error,
     HTTPException: handle_http_error,
     NotFound: handle_not_found,
+    BadInput: handle_bad_input,
     Exception: handle_internal_error,
 }

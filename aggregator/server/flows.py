@@ -17,6 +17,7 @@ from typing import Any, Literal
 from ..core.flows import Challenge, Session
 from ..core.login import Credentials
 from ..core.models import Subaccount
+from ..services.operations import OperationName
 
 __all__ = ["FlowStore", "PendingFlow"]
 
@@ -37,7 +38,7 @@ class PendingFlow:
     label: str = ""
     values: dict[str, str] = field(default_factory=dict, repr=False)  # the login form as typed
     account_id: int | None = None  # relogin and operations
-    operation: str | None = None  # change_tariff, set_service, suspend, top_up, ...
+    operation: OperationName | None = None  # change_tariff, set_service, suspend, ...
     operation_args: dict[str, Any] = field(default_factory=dict)
     session: Session | None = field(default=None, repr=False)  # logged in, choosing subaccounts
     subaccounts: list[Subaccount] = field(default_factory=list)

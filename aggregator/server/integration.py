@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from ..settings import Settings
+    from ..storage.models import LinkedAccount
     from .context import ServerState
 
 __all__ = [
@@ -171,57 +172,27 @@ def kick_polling(server: ServerState) -> None:
 
 async def poll_household(server: ServerState, db: AsyncSession, household_id: int) -> int:
     """Poll every account of a household now ("refresh all"); return how many were polled."""
-    from ..storage.models import LinkedAccount
+    from ..services.polls import household_account_ids
 
-    ids = list(
-        await db.scalars(select(LinkedAccount.id).where(LinkedAccount.household_id == household_id))
-    )
-    service = server.polling
-    if service is not None:
-        await service.poll_accounts(ids)
-        return len(ids)
-    for account in await db.scalars(select(LinkedAccount).where(LinkedAccount.id.in_(ids))):
-        with contextlib.suppress(Exception):
-            await poll_now(server, db, account)
+    ids = await household_account_ids(db, household_id)
+    await _poll(server, ids)
     return len(ids)
 
 
-async def poll_now(server: ServerState, db: AsyncSession, account: Any) -> None:
-    """Poll one account now: through the polling service when it offers that, else directly
-    (store the reading and the cheap data, as the poller does)."""
-    service = server.polling
-    if service is not None:
-        await service.poll_account(account.id)
-        await db.refresh(account)
-        return
-    from ..storage.models import AccountStatus, BalanceReading, to_minor, utcnow
+async def poll_now(server: ServerState, db: AsyncSession, account: LinkedAccount) -> None:
+    """Poll one account now ("refresh"), the poller's way; the row is reloaded after it."""
+    await _poll(server, [account.id])
+    await db.refresh(account)
 
-    if server.operations is None:
-        raise RuntimeError("operations are not ready")
-    result = await server.operations.call(db, account, lambda p, s, a: p.poll(s, a))
-    balance = result.balance
-    db.add(
-        BalanceReading(
-            account_id=account.id,
-            at=balance.as_of,
-            amount_minor=to_minor(balance.amount.amount),
-            currency=balance.amount.currency,
-            credit_limit_minor=to_minor(balance.credit_limit.amount)
-            if balance.credit_limit
-            else None,
-            bonus_minor=to_minor(balance.bonus.amount) if balance.bonus else None,
-            next_charge_date=balance.next_charge_date,
-            next_charge_minor=(
-                to_minor(balance.next_charge_amount.amount) if balance.next_charge_amount else None
-            ),
-        )
+
+async def _poll(server: ServerState, ids: list[int]) -> None:
+    from ..services.polls import poll_accounts
+
+    await poll_accounts(
+        server.settings,
+        server.require_runtime(),
+        ids,
+        service=server.polling,
+        engine=server.engine,
+        vault=server.require_vault(),
     )
-    now = utcnow()
-    account.status = AccountStatus.OK.value
-    account.last_error_key = None
-    account.last_polled_at = now
-    account.last_success_at = now
-    account.tariff_name = result.tariff_name or account.tariff_name
-    account.operator_state = result.state.value
-    account.suspension_end = result.suspension_end
-    await db.commit()

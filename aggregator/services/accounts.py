@@ -9,11 +9,13 @@ readings, episodes and chat with it (the foreign keys cascade) and leaves an
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
-from ..storage.models import AuditLog, Household, LinkedAccount
+from ..storage.models import AuditLog, BalanceReading, Household, LinkedAccount
 from .errors import NotFound
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_LABEL",
     "get_account",
+    "operator_today",
     "remove_account",
     "set_label",
     "the_household",
@@ -116,3 +119,23 @@ async def remove_account(
     await db.execute(delete(LinkedAccount).where(LinkedAccount.id == account.id))
     await db.commit()
     return account
+
+
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("Europe/Moscow")
+
+
+async def operator_today(db: AsyncSession, account_id: int, timezone: str) -> dt.date:
+    """Today at the operator: the household's today, or later when the operator's clock runs
+    ahead (its newest reading is dated by the operator's clock)."""
+    zone = _zone(timezone)
+    today = dt.datetime.now(zone).date()
+    newest = await db.scalar(
+        select(func.max(BalanceReading.at)).where(BalanceReading.account_id == account_id)
+    )
+    if newest is not None:
+        today = max(today, newest.astimezone(zone).date())
+    return today

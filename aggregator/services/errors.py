@@ -5,7 +5,7 @@ The provider contract's errors (:mod:`aggregator.core.errors`) pass through unch
 
 from __future__ import annotations
 
-__all__ = ["NotFound"]
+__all__ = ["BadInput", "NotFound"]
 
 
 class NotFound(LookupError):
@@ -18,3 +18,12 @@ class NotFound(LookupError):
 
 
 _RU = {"account": "счёта", "household": "семьи", "confirmation": "подтверждения"}
+
+
+class BadInput(ValueError):
+    """A value a person gave does not fit; ``field`` names it (the adapters show it there)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message

@@ -5,39 +5,42 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from decimal import Decimal
 from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from ...core.errors import CodeRejected, FlowExpired, NotSupported, OperationRejected
-from ...core.flows import Challenge, ChallengeAnswer
 from ...core.models import (
     AutopaySettings,
     Money,
     ReportFormat,
 )
 from ...core.money import quantize
-from ...core.secret import Secret
 from ...plugins import report_url
 from ...services import accounts as accounts_service
+from ...services.operations import AccountOperations, Done, NeedsCode
 from ...services.provenance import assumed_operations
-from ...storage.models import AlertRule, BalanceReading, LinkedAccount, from_minor
-from ..chat import store_messages, transcript
+from ...storage.models import AlertRule, LinkedAccount, from_minor
+from .. import confirmations
 from ..flows import PendingFlow
 from ..forms import FieldInvalid, parse_roubles
 from ..i18n import zone
 from ..queries import daily_history, get_account, household_dashboard
 from ..rendering import page, request_lang, translate
 from .common import DB, Server, form_data, redirect, require_user
-from .pages_common import capabilities_of, fragment, provider_class, provider_name
+from .pages_common import (
+    capabilities_of,
+    fragment,
+    provider_class,
+    provider_name,
+    report_response,
+)
 from .provenance import second_confirmation
 
-__all__ = ["ROUTES", "run_operation"]
+__all__ = ["ROUTES"]
 
 CHART_DAYS = 90
 FORECAST_DAYS = 30
@@ -45,17 +48,6 @@ FORECAST_DAYS = 30
 
 def _today(tz: str) -> dt.date:
     return dt.datetime.now(zone(tz)).date()
-
-
-async def _operator_today(db: DB, account_id: int, tz: str) -> dt.date:
-    """Today at the operator: ours, or later when its clock runs ahead (its newest reading)."""
-    newest = await db.scalar(
-        select(func.max(BalanceReading.at)).where(BalanceReading.account_id == account_id)
-    )
-    today = _today(tz)
-    if newest is not None:
-        today = max(today, newest.astimezone(zone(tz)).date())
-    return today
 
 
 def _parse_date(value: str | None, field: str) -> dt.date:
@@ -127,7 +119,7 @@ async def account_page(
             )
         )
     }
-    today = await _operator_today(db, account_id, user.timezone)
+    today = await accounts_service.operator_today(db, account_id, user.timezone)
     error_message, error_action = t.error(lang, account.last_error_key)
     low, runs = rules.get("low_balance"), rules.get("runs_out")
     return page(
@@ -163,10 +155,8 @@ async def _account(request: Request[Any, Any, Any], db: DB, account_id: int) -> 
     return await get_account(db, user.household_id, account_id)
 
 
-def _ops(server: Server) -> Any:
-    if server.operations is None:
-        raise RuntimeError("operations are not ready")
-    return server.operations
+def _ops(server: Server) -> AccountOperations:
+    return server.require_operations()
 
 
 # -- sections (GET, operator reads) -------------------------------------------------------
@@ -177,7 +167,7 @@ async def tariffs_section(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
-    catalogue = await _ops(server).call(db, account, lambda p, s, a: p.tariffs(s, a))
+    catalogue = await _ops(server).tariffs(db, account)
     return fragment(
         request,
         "partials/tariffs.html",
@@ -197,7 +187,7 @@ async def tariff_confirm(
     tariff_id: FromQuery[str],
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
-    catalogue = await _ops(server).call(db, account, lambda p, s, a: p.tariffs(s, a))
+    catalogue = await _ops(server).tariffs(db, account)
     chosen = next((t for t in catalogue.available if t.id == tariff_id), None)
     if chosen is None:
         raise NotFoundException("no such tariff")
@@ -212,10 +202,15 @@ async def tariff_confirm(
 
 
 async def _services_fragment(
-    request: Request[Any, Any, Any], db: DB, server: Server, account: Any, *, result: Any
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    account: LinkedAccount,
+    *,
+    result: object,
 ) -> Response[Any]:
     """The services section, after a toggle (``result``) or on its own."""
-    services = await _ops(server).call(db, account, lambda p, s, a: p.services(s, a))
+    services = await _ops(server).services(db, account)
     return fragment(
         request,
         "partials/services.html",
@@ -241,8 +236,8 @@ async def suspension_section(
 ) -> Response[Any]:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
-    suspension = await _ops(server).call(db, account, lambda p, s, a: p.suspension(s, a))
-    today = await _operator_today(db, account.id, user.timezone)
+    suspension = await _ops(server).suspension(db, account)
+    today = await accounts_service.operator_today(db, account.id, user.timezone)
     return fragment(
         request,
         "partials/suspension.html",
@@ -267,11 +262,7 @@ async def suspension_quote(
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     first, last = _parse_date(start, "start"), _parse_date(end, "end")
-    if last < first:
-        raise ValidationException("end: not before the start")
-    quote = await _ops(server).call(
-        db, account, lambda p, s, a: p.quote_suspension(s, a, first, last)
-    )
+    quote = await _ops(server).quote_suspension(db, account, first, last)
     return fragment(
         request,
         "partials/suspension_quote.html",
@@ -286,7 +277,7 @@ async def usage_section(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
-    usage = await _ops(server).call(db, account, lambda p, s, a: p.usage(s, a))
+    usage = await _ops(server).usage(db, account)
     return fragment(request, "partials/usage.html", account=account, usage=usage)
 
 
@@ -297,12 +288,10 @@ async def payments_section(
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     caps = capabilities_of(server, account.provider_id)
-    today = await _operator_today(db, account.id, user.timezone)
-    since = today - dt.timedelta(days=90)
-    payments = await _ops(server).call(db, account, lambda p, s, a: p.payments(s, a, since, today))
-    autopay = None
-    if "autopay" in caps:
-        autopay = await _ops(server).call(db, account, lambda p, s, a: p.autopay(s, a))
+    today = await accounts_service.operator_today(db, account.id, user.timezone)
+    ops = _ops(server)
+    payments = await ops.payments(db, account, today - dt.timedelta(days=90), today)
+    autopay = await ops.autopay(db, account) if "autopay" in caps else None
     return fragment(
         request,
         "partials/payments.html",
@@ -318,7 +307,7 @@ async def news_section(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
-    news = await _ops(server).call(db, account, lambda p, s, a: p.news(s, a))
+    news = await _ops(server).news(db, account)
     return fragment(request, "partials/news.html", account=account, news=news[:20])
 
 
@@ -327,7 +316,7 @@ async def profile_section(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
-    profile = await _ops(server).call(db, account, lambda p, s, a: p.profile(s, a))
+    profile = await _ops(server).profile(db, account)
     return fragment(request, "partials/profile.html", account=account, profile=profile)
 
 
@@ -343,19 +332,12 @@ async def download_report(
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     first, last = _parse_date(start, "start"), _parse_date(end, "end")
-    if last < first:
-        raise ValidationException("end: not before the start")
     try:
         fmt = ReportFormat(format)
     except ValueError:
         raise ValidationException("format: pdf or xlsx") from None
-    report = await _ops(server).call(db, account, lambda p, s, a: p.report(s, a, first, last, fmt))
-    filename = re.sub(r"[^A-Za-z0-9._-]", "_", report.filename) or f"report.{fmt.value}"
-    return Response(
-        report.content,
-        media_type=report.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    report = await _ops(server).report(db, account, first, last, fmt)
+    return report_response(report, fmt)
 
 
 # -- chat ---------------------------------------------------------------------------------
@@ -366,17 +348,13 @@ async def chat_section(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
-    ops = _ops(server)
-    topics = await ops.call(db, account, lambda p, s, a: p.chat_topics(s, a))
-    history = await ops.call(db, account, lambda p, s, a: p.chat_history(s, a))
-    await store_messages(db, account.id, history)
-    messages = await transcript(db, account.id)
+    chat = await _ops(server).chat(db, account)
     return fragment(
         request,
         "partials/chat.html",
         account=account,
-        topics=topics,
-        messages=messages,
+        topics=chat.topics,
+        messages=chat.messages,
         back=f"/accounts/{account_id}",
     )
 
@@ -395,9 +373,7 @@ async def chat_messages(
     page stays as it is (no flicker, nothing re-announced to screen readers).
     """
     account = await _account(request, db, account_id)
-    history = await _ops(server).call(db, account, lambda p, s, a: p.chat_history(s, a))
-    await store_messages(db, account.id, history)
-    messages = await transcript(db, account.id)
+    messages = await _ops(server).chat_messages(db, account)
     if seen is not None and seen == len(messages):
         return Response(b"", status_code=204)
     return page(request, "partials/chat_messages.html", account=account, messages=messages)
@@ -409,20 +385,12 @@ async def chat_send(
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
     form = await form_data(request)
-    text = form.get("text", "").strip()
-    topic = form.get("topic", "").strip()
-    if not text or len(text) > 2000:
-        raise ValidationException("text: 1 to 2000 characters")
-    ops = _ops(server)
-    replies = await ops.call(db, account, lambda p, s, a: p.send_chat_message(s, a, topic, text))
-    history = await ops.call(db, account, lambda p, s, a: p.chat_history(s, a))
-    await store_messages(db, account.id, [*history, *replies])
-    messages = await transcript(db, account.id)
+    chat = await _ops(server).send_chat(db, account, form.get("topic", ""), form.get("text", ""))
     return fragment(
         request,
         "partials/chat_messages.html",
         account=account,
-        messages=messages,
+        messages=chat.messages,
         back=f"/accounts/{account_id}",
     )
 
@@ -430,81 +398,57 @@ async def chat_send(
 # -- operations (POST; each may come back with a code challenge) ---------------------------
 
 
-async def run_operation(
+def _outcome(
     request: Request[Any, Any, Any],
-    db: DB,
     server: Server,
     account: LinkedAccount,
-    operation: str,
-    args: dict[str, Any],
-    result: object,
+    outcome: Done[Any] | NeedsCode,
+    flow: PendingFlow | None = None,
 ) -> Response[Any]:
-    """Show the result of an operation, or start its confirmation step."""
-    user = require_user(request)
-    ops = _ops(server)
-    if isinstance(result, Challenge):
-        flow = server.flows.start(
-            web_session=user.session_id,
-            household_id=user.household_id,
-            user_id=user.user_id,
-            purpose="operation",
-            provider_id=account.provider_id,
-            account_id=account.id,
-            operation=operation,
-            operation_args=args,
-            challenge=result,
-        )
+    """The result of an operation, or its code form (again, with the error, if any)."""
+    if isinstance(outcome, NeedsCode):
+        user = require_user(request)
+        kept = confirmations.keep(server, user, account, outcome, flow)
         return fragment(
             request,
             "partials/confirm_code.html",
-            flow=flow,
+            status_code=400 if outcome.error else 200,
+            flow=kept,
             account=account,
+            error=outcome.error,
+            reason=outcome.reason,
+            notice=outcome.notice,
             back=f"/accounts/{account.id}",
         )
-    await ops.audit(
-        db, account, user.user_id, f"operation.{operation}", _audit_details(args, result)
-    )
+    if flow is not None:
+        server.flows.drop(flow.token)
     return fragment(
         request,
         "partials/op_result.html",
         account=account,
-        operation=operation,
-        result=result,
-        args=args,
+        operation=outcome.operation,
+        result=outcome.result,
+        args=outcome.args,
         back=f"/accounts/{account.id}",
     )
-
-
-def _audit_details(args: dict[str, Any], result: object) -> dict[str, Any]:
-    details = {
-        k: str(v)
-        for k, v in args.items()
-        if k in ("tariff_id", "service_id", "enabled", "start", "end", "amount")
-    }
-    effective = getattr(result, "effective_date", None)
-    if effective is not None:
-        details["effective_date"] = effective.isoformat()
-    return details
 
 
 @post("/accounts/{account_id:int}/tariff", include_in_schema=False)
 async def change_tariff(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
-    account = await _account(request, db, account_id)
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
     form = await form_data(request)
-    tariff_id = form.get("tariff_id", "").strip()
-    if not tariff_id:
-        raise ValidationException("tariff_id is required")
     ask = second_confirmation(
         request, server, account, "change_tariff", form, f"/accounts/{account_id}/tariff"
     )
     if ask is not None:
         return ask
-    result = await _ops(server).call(db, account, lambda p, s, a: p.change_tariff(s, a, tariff_id))
-    return await run_operation(
-        request, db, server, account, "change_tariff", {"tariff_id": tariff_id}, result
+    outcome = await _ops(server).change_tariff(
+        db, account, form.get("tariff_id", ""), user_id=user.user_id
     )
+    return _outcome(request, server, account, outcome)
 
 
 @post("/accounts/{account_id:int}/services/{service_id:str}", include_in_schema=False)
@@ -515,7 +459,8 @@ async def toggle_service(
     account_id: FromPath[int],
     service_id: FromPath[str],
 ) -> Response[Any]:
-    account = await _account(request, db, account_id)
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
     form = await form_data(request)
     enabled = form.get("enabled", "") in ("1", "true", "on")
     action = f"/accounts/{account_id}/services/{service_id}"
@@ -524,62 +469,37 @@ async def toggle_service(
     )
     if ask is not None:
         return ask
-    ops = _ops(server)
-    result = await ops.call(db, account, lambda p, s, a: p.set_service(s, a, service_id, enabled))
-    if isinstance(result, Challenge):
-        return await run_operation(
-            request,
-            db,
-            server,
-            account,
-            "set_service",
-            {"service_id": service_id, "enabled": enabled},
-            result,
-        )
-    user = require_user(request)
-    await ops.audit(
-        db,
-        account,
-        user.user_id,
-        "operation.set_service",
-        {"service_id": service_id, "enabled": str(enabled)},
-    )
-    return await _services_fragment(request, db, server, account, result=result)
+    outcome = await _ops(server).set_service(db, account, service_id, enabled, user_id=user.user_id)
+    if isinstance(outcome, NeedsCode):
+        return _outcome(request, server, account, outcome)
+    return await _services_fragment(request, db, server, account, result=outcome.result)
 
 
 @post("/accounts/{account_id:int}/suspension", include_in_schema=False)
 async def suspend(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
-    account = await _account(request, db, account_id)
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
     form = await form_data(request)
     first, last = _parse_date(form.get("start"), "start"), _parse_date(form.get("end"), "end")
-    if last < first:
-        raise ValidationException("end: not before the start")
     ask = second_confirmation(
         request, server, account, "suspend", form, f"/accounts/{account_id}/suspension"
     )
     if ask is not None:
         return ask
-    result = await _ops(server).call(db, account, lambda p, s, a: p.suspend(s, a, first, last))
-    return await run_operation(
-        request,
-        db,
-        server,
-        account,
-        "suspend",
-        {"start": first.isoformat(), "end": last.isoformat()},
-        result,
-    )
+    outcome = await _ops(server).suspend(db, account, first, last, user_id=user.user_id)
+    return _outcome(request, server, account, outcome)
 
 
 @post("/accounts/{account_id:int}/suspension/resume", include_in_schema=False)
 async def resume(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
-    account = await _account(request, db, account_id)
-    result = await _ops(server).call(db, account, lambda p, s, a: p.resume(s, a))
-    return await run_operation(request, db, server, account, "resume", {}, result)
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    outcome = await _ops(server).resume(db, account, user_id=user.user_id)
+    return _outcome(request, server, account, outcome)
 
 
 def _amount(value: str | None, field: str = "amount") -> Decimal:
@@ -594,7 +514,8 @@ def _amount(value: str | None, field: str = "amount") -> Decimal:
 async def top_up(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
-    account = await _account(request, db, account_id)
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
     form = await form_data(request)
     try:
         amount = _amount(form.get("amount"))
@@ -612,17 +533,16 @@ async def top_up(
     )
     if ask is not None:
         return ask
-    result = await _ops(server).call(db, account, lambda p, s, a: p.top_up(s, a, amount))
-    return await run_operation(
-        request, db, server, account, "top_up", {"amount": str(amount)}, result
-    )
+    outcome = await _ops(server).top_up(db, account, amount, user_id=user.user_id)
+    return _outcome(request, server, account, outcome)
 
 
 @post("/accounts/{account_id:int}/autopay", include_in_schema=False)
 async def set_autopay(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
-    account = await _account(request, db, account_id)
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
     form = await form_data(request)
     enabled = form.get("enabled", "") in ("1", "true", "on")
     settings = AutopaySettings(
@@ -632,10 +552,8 @@ async def set_autopay(
         else None,
         amount=Money.rub(_amount(form.get("amount"))) if enabled and form.get("amount") else None,
     )
-    result = await _ops(server).call(db, account, lambda p, s, a: p.set_autopay(s, a, settings))
-    return await run_operation(
-        request, db, server, account, "set_autopay", {"enabled": enabled}, result
-    )
+    outcome = await _ops(server).set_autopay(db, account, settings, user_id=user.user_id)
+    return _outcome(request, server, account, outcome)
 
 
 @post("/flows/{token:str}/confirm", include_in_schema=False)
@@ -643,76 +561,13 @@ async def confirm_operation(
     request: Request[Any, Any, Any], db: DB, server: Server, token: FromPath[str]
 ) -> Response[Any]:
     user = require_user(request)
-    flow = server.flows.get(token, user.session_id)
-    if flow is None or flow.purpose != "operation" or flow.account_id is None:
-        raise FlowExpired("this confirmation is no longer open")
-    account = await get_account(db, user.household_id, flow.account_id)
+    flow, pending = confirmations.pending(server, user, token)
+    account = await get_account(db, user.household_id, pending.account_id)
     form = await form_data(request)
-    code = form.get("code", "").strip()
-    if not code:
-        return _code_again(request, flow, account, "confirm.code_required", None)
-    challenge = flow.challenge
-    assert challenge is not None
-    answer = ChallengeAnswer(text=Secret(code))
-    try:
-        result = await _ops(server).call(
-            db, account, lambda p, s, a: p.confirm(s, challenge, answer)
-        )
-    except (OperationRejected, CodeRejected) as exc:
-        reason = exc.reason or None
-        return _code_again(request, flow, account, "confirm.rejected", reason)
-    if isinstance(result, Challenge):
-        flow.challenge = result
-        server.flows.touch(flow)
-        return _code_again(request, flow, account, None, None)
-    server.flows.drop(flow.token)
-    await _ops(server).audit(
-        db,
-        account,
-        user.user_id,
-        f"operation.{flow.operation}.confirmed",
-        _audit_details(flow.operation_args, result),
+    outcome = await _ops(server).confirm(
+        db, account, pending, form.get("code", ""), user_id=user.user_id
     )
-    return fragment(
-        request,
-        "partials/op_result.html",
-        account=account,
-        operation=flow.operation,
-        result=result,
-        args=flow.operation_args,
-        back=f"/accounts/{account.id}",
-    )
-
-
-def _code_again(
-    request: Request[Any, Any, Any],
-    flow: PendingFlow,
-    account: LinkedAccount,
-    error: str | None,
-    reason: str | None,
-    notice: str | None = None,
-) -> Response[Any]:
-    return fragment(
-        request,
-        "partials/confirm_code.html",
-        status_code=400 if error else 200,
-        flow=flow,
-        account=account,
-        error=error,
-        reason=reason,
-        notice=notice,
-        back=f"/accounts/{account.id}",
-    )
-
-
-async def _operation_flow(
-    request: Request[Any, Any, Any], db: DB, server: Server, token: str
-) -> tuple[PendingFlow, LinkedAccount]:
-    user = require_user(request)
-    flow = server.flows.get(token, user.session_id)
-    if flow is None or flow.purpose != "operation" or flow.account_id is None:
-        raise FlowExpired("this confirmation is no longer open")
-    return flow, await get_account(db, user.household_id, flow.account_id)
+    return _outcome(request, server, account, outcome, flow)
 
 
 @post("/flows/{token:str}/confirm/resend", include_in_schema=False)
@@ -720,25 +575,11 @@ async def confirm_resend(
     request: Request[Any, Any, Any], db: DB, server: Server, token: FromPath[str]
 ) -> Response[Any]:
     """Ask the operator for a new confirmation code (after its countdown)."""
-    flow, account = await _operation_flow(request, db, server, token)
-    challenge = flow.challenge
-    assert challenge is not None
-    wait = challenge.resend_wait()
-    if wait is None:
-        return _code_again(request, flow, account, "confirm.no_resend", None)
-    if wait:
-        return _code_again(request, flow, account, "confirm.resend_wait", str(wait))
-    try:
-        fresh = await _ops(server).call(
-            db, account, lambda p, s, a: p.resend_code(challenge, session=s)
-        )
-    except (OperationRejected, CodeRejected) as exc:
-        return _code_again(request, flow, account, "confirm.rejected", exc.reason or None)
-    except NotSupported:
-        return _code_again(request, flow, account, "confirm.no_resend", None)
-    flow.challenge = fresh
-    server.flows.touch(flow)
-    return _code_again(request, flow, account, None, None, notice="wizard.resent")
+    user = require_user(request)
+    flow, pending = confirmations.pending(server, user, token)
+    account = await get_account(db, user.household_id, pending.account_id)
+    outcome = await _ops(server).resend_code(db, account, pending)
+    return _outcome(request, server, account, outcome, flow)
 
 
 @post("/flows/{token:str}/confirm/cancel", include_in_schema=False)

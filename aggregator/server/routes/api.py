@@ -12,7 +12,6 @@ again; 422: the operator refused; 502: the plugin could not read the operator's 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -22,10 +21,8 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromQuery, JSONBody, Parameter
 from sqlalchemy import select
 
-from ...core.errors import CodeRejected, FlowExpired, OperationRejected
-from ...core.flows import Challenge, ChallengeAnswer
+from ...core.errors import FlowExpired
 from ...core.models import (
-    ChatTopic,
     NewsItem,
     Payment,
     Profile,
@@ -36,8 +33,8 @@ from ...core.models import (
     TariffCatalogue,
     Usage,
 )
-from ...core.secret import Secret
 from ...services import accounts as accounts_service
+from ...services.operations import AccountOperations, ChatView, Done, NeedsCode
 from ...services.provenance import needs_second_confirmation
 from ...storage.models import (
     AlertRule,
@@ -47,13 +44,14 @@ from ...storage.models import (
     from_minor,
     to_minor,
 )
-from ..chat import store_messages, transcript
+from .. import confirmations
 from ..context import CurrentUser
+from ..flows import PendingFlow
 from ..i18n import zone
 from ..queries import AccountSummary, account_readings, get_account, household_dashboard
 from ..rendering import request_lang
 from .common import DB, Server, require_user
-from .pages_common import capabilities_of, provider_names
+from .pages_common import capabilities_of, provider_names, report_response
 from .settings_pages import save_rule
 
 __all__ = ["TAGS", "router"]
@@ -171,6 +169,8 @@ class OperationOut(msgspec.Struct):
     message: str = ""
     result: dict[str, Any] | None = None
     challenge: ChallengeOut | None = None
+    # A rejected or missing code: the same flow goes on ({"key", "message", "reason"}).
+    error: dict[str, str] | None = None
 
 
 class TariffIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -189,6 +189,11 @@ class PeriodIn(msgspec.Struct, forbid_unknown_fields=True):
     start: dt.date
     end: dt.date
     # An operation that moves money on an assumed wire format needs this (409 otherwise).
+    confirm_assumed: bool = False
+
+
+class TopUpIn(msgspec.Struct, forbid_unknown_fields=True):
+    amount: Decimal  # roubles, 0 to 1 000 000
     confirm_assumed: bool = False
 
 
@@ -284,10 +289,8 @@ def _account_out(summary: AccountSummary, names: dict[str, str]) -> AccountOut:
     )
 
 
-def _ops(server: Server) -> Any:
-    if server.operations is None:
-        raise RuntimeError("operations are not ready")
-    return server.operations
+def _ops(server: Server) -> AccountOperations:
+    return server.require_operations()
 
 
 async def _account(request: Request[Any, Any, Any], db: DB, account_id: int) -> LinkedAccount:
@@ -322,79 +325,54 @@ def _second_confirmation(
 
 
 def _operation_out(
+    request: Request[Any, Any, Any],
     server: Server,
-    user: CurrentUser,
     account: LinkedAccount,
-    operation: str,
-    args: dict[str, Any],
-    result: object,
+    outcome: Done[Any] | NeedsCode,
+    flow: PendingFlow | None = None,
 ) -> OperationOut:
-    if isinstance(result, Challenge):
-        flow = server.flows.start(
-            web_session=user.session_id,
-            household_id=user.household_id,
-            user_id=user.user_id,
-            purpose="operation",
-            provider_id=account.provider_id,
-            account_id=account.id,
-            operation=operation,
-            operation_args=args,
-            challenge=result,
-        )
+    """``done`` with the operator's answer, or ``confirm`` with the code step to answer
+    (the same flow again, with ``error``, when the last code was rejected or missing)."""
+    if isinstance(outcome, NeedsCode):
+        user = require_user(request)
+        kept = confirmations.keep(server, user, account, outcome, flow)
+        challenge = outcome.challenge
+        error = None
+        if outcome.error is not None:
+            translator = server.translator
+            error = {
+                "key": outcome.error,
+                "message": translator.translate(request_lang(request), outcome.error),
+                "reason": outcome.reason or "",
+            }
         return OperationOut(
             status="confirm",
-            operation=operation,
+            operation=outcome.pending.operation,
             challenge=ChallengeOut(
-                flow=flow.token,
-                kind=result.kind.value,
-                channel=result.channel,
-                masked_destination=result.masked_destination,
-                code_length=result.code_length,
-                message=result.message,
-                expires_at=result.expires_at,
+                flow=kept.token,
+                kind=challenge.kind.value,
+                channel=challenge.channel,
+                masked_destination=challenge.masked_destination,
+                code_length=challenge.code_length,
+                message=challenge.message,
+                expires_at=challenge.expires_at,
             ),
+            error=error,
         )
-    dumped = None
-    dump = getattr(result, "model_dump", None)
-    if dump is not None:
-        dumped = dump(mode="json")
+    if flow is not None:
+        server.flows.drop(flow.token)
+    result = outcome.result
     return OperationOut(
         status="done",
-        operation=operation,
+        operation=outcome.operation,
         effective_date=getattr(result, "effective_date", None),
         message=str(getattr(result, "message", "") or ""),
-        result=dumped,
+        result=result.model_dump(mode="json"),
     )
-
-
-async def _audit(
-    db: DB,
-    user: CurrentUser,
-    account: LinkedAccount,
-    action: str,
-    details: dict[str, Any],
-) -> None:
-    db.add(
-        AuditLog(
-            household_id=user.household_id,
-            user_id=user.user_id,
-            account_id=account.id,
-            action=action,
-            details=details,
-        )
-    )
-    await db.commit()
 
 
 def _today(user: CurrentUser) -> dt.date:
     return dt.datetime.now(zone(user.timezone)).date()
-
-
-def _check_period(start: dt.date, end: dt.date, *, max_days: int = 366) -> None:
-    if end < start:
-        raise ValidationException("end: not before the start")
-    if (end - start).days > max_days:
-        raise ValidationException(f"the period is longer than {max_days} days")
 
 
 # -- handlers --------------------------------------------------------------------------------
@@ -495,8 +473,7 @@ async def tariffs(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> TariffCatalogue:
     account = await _account(request, db, account_id)
-    result: TariffCatalogue = await _ops(server).call(db, account, lambda p, s, a: p.tariffs(s, a))
-    return result
+    return await _ops(server).tariffs(db, account)
 
 
 @post(
@@ -515,14 +492,8 @@ async def change_tariff(
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     _second_confirmation(server, account, "change_tariff", data.confirm_assumed)
-    result = await _ops(server).call(
-        db, account, lambda p, s, a: p.change_tariff(s, a, data.tariff_id)
-    )
-    if not isinstance(result, Challenge):
-        await _audit(db, user, account, "operation.change_tariff", {"tariff_id": data.tariff_id})
-    return _operation_out(
-        server, user, account, "change_tariff", {"tariff_id": data.tariff_id}, result
-    )
+    outcome = await _ops(server).change_tariff(db, account, data.tariff_id, user_id=user.user_id)
+    return _operation_out(request, server, account, outcome)
 
 
 @get("/accounts/{account_id:int}/services", tags=["services"], summary="Services and their prices")
@@ -530,8 +501,7 @@ async def services(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> list[Service]:
     account = await _account(request, db, account_id)
-    result: list[Service] = await _ops(server).call(db, account, lambda p, s, a: p.services(s, a))
-    return result
+    return await _ops(server).services(db, account)
 
 
 @put(
@@ -552,15 +522,10 @@ async def set_service(
     _second_confirmation(
         server, account, "set_service", data.confirm_assumed, enabling=data.enabled
     )
-    result = await _ops(server).call(
-        db, account, lambda p, s, a: p.set_service(s, a, service_id, data.enabled)
+    outcome = await _ops(server).set_service(
+        db, account, service_id, data.enabled, user_id=user.user_id
     )
-    args = {"service_id": service_id, "enabled": data.enabled}
-    if not isinstance(result, Challenge):
-        await _audit(
-            db, user, account, "operation.set_service", {k: str(v) for k, v in args.items()}
-        )
-    return _operation_out(server, user, account, "set_service", args, result)
+    return _operation_out(request, server, account, outcome)
 
 
 @get("/accounts/{account_id:int}/suspension", tags=["suspension"], summary="The voluntary block")
@@ -568,8 +533,7 @@ async def suspension(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> Suspension:
     account = await _account(request, db, account_id)
-    result: Suspension = await _ops(server).call(db, account, lambda p, s, a: p.suspension(s, a))
-    return result
+    return await _ops(server).suspension(db, account)
 
 
 @get(
@@ -586,11 +550,7 @@ async def suspension_quote(
     end: FromQuery[dt.date],
 ) -> SuspensionQuote:
     account = await _account(request, db, account_id)
-    _check_period(start, end)
-    result: SuspensionQuote = await _ops(server).call(
-        db, account, lambda p, s, a: p.quote_suspension(s, a, start, end)
-    )
-    return result
+    return await _ops(server).quote_suspension(db, account, start, end)
 
 
 @post(
@@ -608,15 +568,9 @@ async def suspend(
 ) -> OperationOut:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
-    _check_period(data.start, data.end)
     _second_confirmation(server, account, "suspend", data.confirm_assumed)
-    result = await _ops(server).call(
-        db, account, lambda p, s, a: p.suspend(s, a, data.start, data.end)
-    )
-    args = {"start": data.start.isoformat(), "end": data.end.isoformat()}
-    if not isinstance(result, Challenge):
-        await _audit(db, user, account, "operation.suspend", args)
-    return _operation_out(server, user, account, "suspend", args, result)
+    outcome = await _ops(server).suspend(db, account, data.start, data.end, user_id=user.user_id)
+    return _operation_out(request, server, account, outcome)
 
 
 @delete(
@@ -630,17 +584,36 @@ async def resume(
 ) -> OperationOut:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
-    result = await _ops(server).call(db, account, lambda p, s, a: p.resume(s, a))
-    await _audit(db, user, account, "operation.resume", {})
-    return _operation_out(server, user, account, "resume", {}, result)
+    outcome = await _ops(server).resume(db, account, user_id=user.user_id)
+    return _operation_out(request, server, account, outcome)
 
 
-def _chat_out(topics: list[ChatTopic], messages: list[Any]) -> ChatOut:
+@post(
+    "/accounts/{account_id:int}/top-up",
+    tags=["payments"],
+    summary="Top up the balance",
+    status_code=200,
+)
+async def top_up(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    account_id: AccountId,
+    data: JSONBody[TopUpIn],
+) -> OperationOut:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    _second_confirmation(server, account, "top_up", data.confirm_assumed)
+    outcome = await _ops(server).top_up(db, account, data.amount, user_id=user.user_id)
+    return _operation_out(request, server, account, outcome)
+
+
+def _chat_out(chat: ChatView) -> ChatOut:
     return ChatOut(
-        topics=[{"id": t.id, "title": t.title} for t in topics],
+        topics=[{"id": t.id, "title": t.title} for t in chat.topics],
         messages=[
             ChatMessageOut(m.remote_id, m.topic_id, m.author, m.author_name, m.text, m.sent_at)
-            for m in messages
+            for m in chat.messages
         ],
     )
 
@@ -650,11 +623,7 @@ async def chat(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> ChatOut:
     account = await _account(request, db, account_id)
-    ops = _ops(server)
-    topics = await ops.call(db, account, lambda p, s, a: p.chat_topics(s, a))
-    history = await ops.call(db, account, lambda p, s, a: p.chat_history(s, a))
-    await store_messages(db, account.id, history)
-    return _chat_out(topics, await transcript(db, account.id))
+    return _chat_out(await _ops(server).chat(db, account))
 
 
 @post("/accounts/{account_id:int}/chat", tags=["chat"], summary="Send a message", status_code=200)
@@ -666,16 +635,7 @@ async def chat_send(
     data: JSONBody[ChatIn],
 ) -> ChatOut:
     account = await _account(request, db, account_id)
-    ops = _ops(server)
-    topics = await ops.call(db, account, lambda p, s, a: p.chat_topics(s, a))
-    if data.topic_id and data.topic_id not in {t.id for t in topics}:
-        raise ValidationException("topic_id: one of the account's chat topics")
-    replies = await ops.call(
-        db, account, lambda p, s, a: p.send_chat_message(s, a, data.topic_id, data.text.strip())
-    )
-    history = await ops.call(db, account, lambda p, s, a: p.chat_history(s, a))
-    await store_messages(db, account.id, [*history, *replies])
-    return _chat_out(topics, await transcript(db, account.id))
+    return _chat_out(await _ops(server).send_chat(db, account, data.topic_id, data.text))
 
 
 @get(
@@ -695,16 +655,7 @@ async def report(
     format: FromQuery[ReportFormat] = ReportFormat.PDF,
 ) -> Response[bytes]:
     account = await _account(request, db, account_id)
-    _check_period(start, end)
-    result = await _ops(server).call(
-        db, account, lambda p, s, a: p.report(s, a, start, end, format)
-    )
-    filename = re.sub(r"[^A-Za-z0-9._-]", "_", result.filename) or f"report.{format.value}"
-    return Response(
-        result.content,
-        media_type=result.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return report_response(await _ops(server).report(db, account, start, end, format), format)
 
 
 @get("/accounts/{account_id:int}/usage", tags=["usage"], summary="Package remainders and traffic")
@@ -712,8 +663,7 @@ async def usage(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> Usage:
     account = await _account(request, db, account_id)
-    result: Usage = await _ops(server).call(db, account, lambda p, s, a: p.usage(s, a))
-    return result
+    return await _ops(server).usage(db, account)
 
 
 @get("/accounts/{account_id:int}/payments", tags=["payments"], summary="Payments and charges")
@@ -727,11 +677,7 @@ async def payments(
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     today = _today(user)
-    since = today - dt.timedelta(days=days)
-    result: list[Payment] = await _ops(server).call(
-        db, account, lambda p, s, a: p.payments(s, a, since, today)
-    )
-    return result
+    return await _ops(server).payments(db, account, today - dt.timedelta(days=days), today)
 
 
 @get("/accounts/{account_id:int}/news", tags=["news"], summary="News and offers")
@@ -739,8 +685,7 @@ async def news(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> list[NewsItem]:
     account = await _account(request, db, account_id)
-    result: list[NewsItem] = await _ops(server).call(db, account, lambda p, s, a: p.news(s, a))
-    return result
+    return await _ops(server).news(db, account)
 
 
 @get("/accounts/{account_id:int}/profile", tags=["accounts"], summary="The operator's profile")
@@ -748,8 +693,7 @@ async def profile(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
 ) -> Profile:
     account = await _account(request, db, account_id)
-    result: Profile = await _ops(server).call(db, account, lambda p, s, a: p.profile(s, a))
-    return result
+    return await _ops(server).profile(db, account)
 
 
 @post(
@@ -766,34 +710,13 @@ async def confirm(
     data: JSONBody[CodeIn],
 ) -> OperationOut:
     user = require_user(request)
-    flow = server.flows.get(token, user.session_id)
-    if flow is None or flow.purpose != "operation" or flow.account_id is None:
-        raise NotFoundException("no such confirmation")
-    account = await get_account(db, user.household_id, flow.account_id)
-    challenge = flow.challenge
-    if challenge is None:
-        raise FlowExpired("this confirmation is no longer open")
-    answer = ChallengeAnswer(text=Secret(data.code.strip()))
     try:
-        result = await _ops(server).call(
-            db, account, lambda p, s, a: p.confirm(s, challenge, answer)
-        )
-    except (OperationRejected, CodeRejected):  # the step stays open for another answer
-        server.flows.touch(flow)
-        raise
-    operation = flow.operation or "operation"
-    if isinstance(result, Challenge):
-        server.flows.drop(flow.token)
-        return _operation_out(server, user, account, operation, flow.operation_args, result)
-    server.flows.drop(flow.token)
-    await _audit(
-        db,
-        user,
-        account,
-        f"operation.{operation}.confirmed",
-        {k: str(v) for k, v in flow.operation_args.items()},
-    )
-    return _operation_out(server, user, account, operation, flow.operation_args, result)
+        flow, pending = confirmations.pending(server, user, token)
+    except FlowExpired:
+        raise NotFoundException("no such confirmation") from None
+    account = await get_account(db, user.household_id, pending.account_id)
+    outcome = await _ops(server).confirm(db, account, pending, data.code, user_id=user.user_id)
+    return _operation_out(request, server, account, outcome, flow)
 
 
 async def _rules(db: DB, household_id: int, account_id: int | None) -> dict[str, AlertRule]:
@@ -974,6 +897,7 @@ HANDLERS = [
     suspension_quote,
     suspend,
     resume,
+    top_up,
     chat,
     chat_send,
     report,

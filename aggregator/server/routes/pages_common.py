@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import Request, Response
 
+from ...core.models import Report, ReportFormat
 from ...core.provider import Capability, Provider
 from ..context import ServerState
 from ..rendering import is_htmx, page, request_lang
 
-__all__ = ["capabilities_of", "fragment", "provider_class", "provider_name", "provider_names"]
+__all__ = [
+    "capabilities_of",
+    "fragment",
+    "provider_class",
+    "provider_name",
+    "provider_names",
+    "report_response",
+]
 
 
 def provider_class(server: ServerState, provider_id: str) -> type[Provider] | None:
@@ -68,3 +77,13 @@ def lang_of(request: Request[Any, Any, Any]) -> str:
 
 
 ALL_CAPABILITIES = [c.value for c in Capability]
+
+
+def report_response(report: Report, fmt: ReportFormat) -> Response[bytes]:
+    """A report as a download, under a file name safe for any browser."""
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", report.filename) or f"report.{fmt.value}"
+    return Response(
+        report.content,
+        media_type=report.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
