@@ -12,7 +12,7 @@ Nothing here commits: the caller owns the transaction (``async with db.begin(): 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,7 @@ from .storage.models import AccountStatus, AuditLog, LinkedAccount, utcnow
 from .vault import Vault, aad_for
 
 __all__ = [
+    "account_key_for",
     "credentials_after_new_password",
     "link_accounts",
     "login_key_for",
@@ -83,6 +84,11 @@ def login_key_for(vault: Vault, provider_id: str, identifier: str) -> str:
     return vault.keyed_hash(f"{provider_id}\x00{identifier}")
 
 
+def account_key_for(vault: Vault, provider_id: str, identity: str) -> str:
+    """The keyed hash of the operator's own identity of an account (its id or number)."""
+    return vault.keyed_hash(f"{provider_id}\x00account\x00{identity.strip().lower()}")
+
+
 def mask_number(number: str, kind: str) -> str:
     """A number as the dashboard shows it: enough to recognise, not enough to reuse.
 
@@ -130,31 +136,55 @@ async def link_accounts(
     subaccounts: Sequence[Subaccount],
     label: str = "",
     user_id: int | None = None,
+    identities: Mapping[str, str] | None = None,
 ) -> list[LinkedAccount]:
     """Store one linked account per chosen subaccount, with sealed credentials and session.
 
     A login holding several numbers becomes several accounts sharing ``login_key``. Linking
     the same login and subaccount again updates the existing row (new credentials and
-    session, status reset to ``new``, due now) instead of adding a duplicate. An empty
-    ``subaccounts`` links the login itself as one account. Flushes, never commits.
+    session, status reset to ``new``, due now) instead of adding a duplicate. So does
+    linking, by another login (an account number, SSO), an account this household already
+    has: ``identities`` maps a subaccount id to the operator's own identity of the account
+    (:func:`account_key_for`), and a row with the same identity is taken over by the new
+    login. An empty ``subaccounts`` links the login itself as one account. Flushes, never
+    commits.
     """
     provider.scheme(credentials.scheme)  # a scheme the provider does not have is a bug
     chosen = list(subaccounts) or [_default_subaccount(credentials)]
     login_key = login_key_for(vault, provider.id, credentials.identifier)
+    keys = {
+        sub.id: account_key_for(vault, provider.id, identity)
+        for sub in chosen
+        if (identity := (identities or {}).get(sub.id))
+    }
     now = utcnow()
+    same = (LinkedAccount.household_id == household_id) & (LinkedAccount.provider_id == provider.id)
     existing = {
         account.subaccount_id: account
         for account in (
             await db.scalars(
                 select(LinkedAccount).where(
-                    LinkedAccount.household_id == household_id,
-                    LinkedAccount.provider_id == provider.id,
+                    same,
                     LinkedAccount.login_key == login_key,
                     LinkedAccount.subaccount_id.in_([s.id for s in chosen]),
                 )
             )
         ).all()
     }
+    if keys:
+        by_identity = {
+            account.account_key: account
+            for account in (
+                await db.scalars(
+                    select(LinkedAccount)
+                    .where(same, LinkedAccount.account_key.in_(list(keys.values())))
+                    .order_by(LinkedAccount.id)
+                )
+            ).all()
+        }
+        for sub_id, key in keys.items():
+            if sub_id not in existing and key in by_identity:
+                existing[sub_id] = by_identity[key]
     linked: list[LinkedAccount] = []
     relinked: set[int] = set()
     for sub in chosen:
@@ -164,6 +194,11 @@ async def link_accounts(
         else:
             account_label = label or sub.label
         account = existing.get(sub.id)
+        if account is not None and account.login_key != login_key:
+            # The same operator account, reached by another login: this login takes it over
+            # (unless another row of this login already holds the subaccount).
+            account.login_key = login_key
+            account.subaccount_id = sub.id
         if account is None:
             account = LinkedAccount(
                 household_id=household_id,
@@ -186,6 +221,8 @@ async def link_accounts(
             account.last_error_key = None
             account.last_error = None
             account.consecutive_failures = 0
+        if sub.id in keys:
+            account.account_key = keys[sub.id]
         account.status = AccountStatus.NEW.value
         account.next_due_at = now
         linked.append(account)

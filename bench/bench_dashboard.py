@@ -35,8 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aggregator.alerts.forecast import SpendHistory
 from aggregator.runtime import Runtime
 from aggregator.server.app import create_app
-from aggregator.server.queries import SPARK_DAYS
 from aggregator.server.security import create_web_session
+from aggregator.services.dashboard import SPARK_DAYS
 from aggregator.settings import Settings
 from aggregator.storage.db import create_engine, session_factory
 from aggregator.storage.models import BalanceReading, Household, LinkedAccount, User

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,17 +18,20 @@ from .base import (
     load_settings,
     new_typer,
     open_db,
+    print_json,
     read_secret,
     run,
     safe_cell,
 )
 from .login import TerminalLogin, parse_fields, pick_subaccounts
+from .operator import AccountArg, CodeEnvOption, Codes, CodeStdinOption, JsonOption
 
 if TYPE_CHECKING:
     from ..core.flows import Challenge, Session
-    from ..core.models import Subaccount
     from ..diagnostics import Diagnostics
+    from ..services.dashboard import AccountSummary
     from ..settings import Settings
+    from ..storage.models import Household
 
 accounts_app = new_typer("Связанные счета операторов / Linked operator accounts.")
 
@@ -93,9 +95,11 @@ def accounts_add(
             help="Спрашивать недостающее / prompt for what is missing (default: on a terminal).",
         ),
     ] = None,
+    code_env: CodeEnvOption = None,
+    code_stdin: CodeStdinOption = False,
 ) -> None:
     """Добавить счёт оператора / Link an operator account (log in, answer challenges)."""
-    asking = is_interactive(interactive) and not password_stdin
+    asking = is_interactive(interactive) and not password_stdin and not code_stdin
     settings = load_settings()
     run(
         _accounts_add(
@@ -112,7 +116,9 @@ def accounts_add(
             all_subaccounts=all_subaccounts,
             label=label,
             household_id=household_id,
-            login=TerminalLogin(asking, new_password_env),
+            login=TerminalLogin(
+                asking, new_password_env, Codes(env=code_env, stdin=code_stdin, interactive=asking)
+            ),
         )
     )
 
@@ -134,12 +140,10 @@ async def _accounts_add(
     household_id: int | None,
     login: TerminalLogin,
 ) -> None:
-    from ..accounts import link_accounts
     from ..core.flows import Session
     from ..core.login import SecretKind
-    from ..core.provider import Capability
     from ..runtime import Runtime
-    from ..services.accounts import the_household
+    from ..services import accounts as accounts_service
     from ..storage.db import session_factory
     from ..storage.keycheck import open_vault
 
@@ -148,7 +152,7 @@ async def _accounts_add(
     try:
         vault = await open_vault(settings, engine)
         async with session_factory(engine)() as db:
-            household = await the_household(db, household_id)
+            household = await accounts_service.the_household(db, household_id)
             household_pk = household.id
         async with Runtime(settings) as runtime:
             registry = runtime.registry
@@ -218,9 +222,7 @@ async def _accounts_add(
                 credentials = credentials_after_new_password(
                     provider_cls, credentials, login.new_password
                 )
-            found: list[Subaccount] = []
-            if provider_cls.has(Capability.SUBACCOUNTS):
-                found = await provider.subaccounts(session)
+            found = await accounts_service.found_subaccounts(provider, session)
             if wanted and not found:
                 fail("у этого входа нет отдельных счетов / this login has no subaccounts")
             chosen = pick_subaccounts(found, wanted, all_subaccounts, asking) if found else []
@@ -230,15 +232,15 @@ async def _accounts_add(
                     if asking
                     else ""
                 )
-        async with session_factory(engine)() as db, db.begin():
-            linked = await link_accounts(
+        async with session_factory(engine)() as db:
+            linked = await accounts_service.link(
                 db,
                 vault,
+                provider,
                 household_id=household_pk,
-                provider=provider_cls,
                 credentials=credentials,
                 session=session,
-                subaccounts=chosen,
+                chosen=chosen,
                 label=label,
             )
             rows = [(a.id, a.label, a.number_masked) for a in linked]
@@ -264,7 +266,7 @@ def accounts_list(
     """Список счетов / List linked accounts with their last balance."""
     rows = run(_accounts_rows(load_settings(), household_id))
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        print_json(rows)
         return
     from rich.table import Table
 
@@ -286,65 +288,133 @@ def accounts_list(
         console().print(line, markup=False, highlight=False)
 
 
+def _row(summary: AccountSummary, household: Household) -> dict[str, Any]:
+    from ..services.accounts import zone as household_zone
+
+    zone = household_zone(household.timezone)
+    updated = summary.last_success_at or summary.balance_at
+    return {
+        "id": summary.id,
+        "household": household.id,
+        "operator": summary.provider_id,
+        "label": summary.label,
+        "number": summary.number_masked,
+        "status": summary.status,
+        "balance": str(summary.balance) if summary.balance is not None else None,
+        "currency": summary.currency if summary.balance is not None else None,
+        "balance_text": fmt_money(summary.balance_minor, summary.currency),
+        "updated": updated.astimezone(zone).strftime("%Y-%m-%d %H:%M") if updated else None,
+        "error": summary.last_error_key,
+    }
+
+
 async def _accounts_rows(settings: Settings, household_id: int | None) -> list[dict[str, Any]]:
-    import datetime as dt
-    from zoneinfo import ZoneInfo
+    from ..services.accounts import households
+    from ..services.dashboard import household_dashboard
 
-    from sqlalchemy import func, select
-
-    from ..storage.db import session_factory
-    from ..storage.models import BalanceReading, Household, LinkedAccount
-
-    engine = await open_db(settings)
-    try:
-        async with session_factory(engine)() as db:
-            latest = (
-                select(
-                    BalanceReading.account_id.label("account_id"),
-                    func.max(BalanceReading.id).label("reading_id"),
-                )
-                .group_by(BalanceReading.account_id)
-                .subquery()
-            )
-            query = (
-                select(LinkedAccount, BalanceReading, Household.timezone)
-                .join(Household, Household.id == LinkedAccount.household_id)
-                .outerjoin(latest, latest.c.account_id == LinkedAccount.id)
-                .outerjoin(BalanceReading, BalanceReading.id == latest.c.reading_id)
-                .order_by(LinkedAccount.id)
-            )
-            if household_id is not None:
-                query = query.where(LinkedAccount.household_id == household_id)
-            result = (await db.execute(query)).all()
-    finally:
-        await engine.dispose()
-    rows = []
-    for account, reading, tz_name in result:
-        updated: dt.datetime | None = account.last_success_at or (reading.at if reading else None)
-        try:
-            zone = ZoneInfo(tz_name)
-        except Exception:
-            zone = ZoneInfo("Europe/Moscow")
-        rows.append(
-            {
-                "id": account.id,
-                "household": account.household_id,
-                "operator": account.provider_id,
-                "label": account.label,
-                "number": account.number_masked,
-                "status": account.status,
-                "balance": str(reading.amount) if reading else None,
-                "currency": reading.currency if reading else None,
-                "balance_text": fmt_money(
-                    reading.amount_minor if reading else None,
-                    reading.currency if reading else "RUB",
-                ),
-                "updated": updated.astimezone(zone).strftime("%Y-%m-%d %H:%M") if updated else None,
-                "error": account.last_error_key,
-            }
-        )
+    rows: list[dict[str, Any]] = []
+    async with database(settings) as db:
+        for household in await households(db, household_id):
+            board = await household_dashboard(db, household.id)
+            rows.extend(_row(summary, household) for summary in board.accounts)
+    rows.sort(key=lambda r: int(r["id"]))
     _add_plugin_error_advice(rows)
     return rows
+
+
+@accounts_app.command("show")
+def accounts_show(account_id: AccountArg, as_json: JsonOption = False) -> None:
+    """Один счёт: баланс, тариф, прогноз / One account: balance, tariff, forecast, status."""
+    from ..i18n import format_money
+
+    settings = load_settings()
+
+    async def read() -> dict[str, Any]:
+        from ..plugins import load_plugins
+        from ..services.accounts import get_account
+        from ..services.dashboard import household_dashboard
+        from ..storage.models import Household, from_minor
+
+        async with database(settings) as db:
+            account = await get_account(db, None, account_id)
+            household = await db.get(Household, account.household_id)
+            assert household is not None
+            board = await household_dashboard(db, household.id, account_id=account.id)
+            summary = board.accounts[0]
+            row = _row(summary, household)
+            try:
+                cls = load_plugins().provider(account.provider_id)
+                capabilities = sorted(c.value for c in cls.capabilities())
+                operator = f"{cls.name} / {cls.name_en}"
+            except KeyError:
+                capabilities, operator = [], account.provider_id
+            row.update(
+                operator_name=operator,
+                kind=summary.kind,
+                tariff=summary.tariff_name,
+                operator_state=summary.operator_state,
+                suspension_end=summary.suspension_end.isoformat()
+                if summary.suspension_end
+                else None,
+                days_left=summary.days_left,
+                threshold=format_money(from_minor(summary.threshold_minor), "RUB", "ru")
+                if summary.threshold_minor is not None
+                else None,
+                next_charge_date=summary.next_charge_date.isoformat()
+                if summary.next_charge_date
+                else None,
+                badge=summary.badge,
+                login_scheme=account.login_scheme,
+                capabilities=capabilities,
+                created=account.created_at.isoformat(),
+            )
+            return row
+
+    row = run(read())
+    if as_json:
+        print_json(row)
+        return
+    labels = {
+        "id": "Счёт / account",
+        "operator_name": "Оператор / operator",
+        "label": "Подпись / label",
+        "number": "Номер / number",
+        "status": "Состояние / status",
+        "balance_text": "Баланс / balance",
+        "updated": "Обновлён / updated",
+        "tariff": "Тариф / tariff",
+        "operator_state": "У оператора / at the operator",
+        "suspension_end": "Блокировка до / suspended until",
+        "days_left": "Хватит на дней / days left",
+        "threshold": "Порог / alert threshold",
+        "next_charge_date": "Списание / next charge",
+        "error": "Ошибка / error",
+        "capabilities": "Умеет / can",
+    }
+    for key, title in labels.items():
+        value = row.get(key)
+        if value in (None, "", []):
+            continue
+        text = ", ".join(value) if isinstance(value, list) else str(value)
+        typer.echo(f"{title}: {text}")
+
+
+@accounts_app.command("label")
+def accounts_label(
+    account_id: AccountArg,
+    label: Annotated[str, typer.Argument(help="Новая подпись / the new label ('' clears it).")],
+) -> None:
+    """Переименовать счёт / Rename an account."""
+    from ..services import accounts as service
+
+    settings = load_settings()
+
+    async def rename() -> str:
+        async with database(settings) as db:
+            account = await service.set_label(db, None, account_id, label)
+            return account.label
+
+    typer.echo(f"Подпись / label: {run(rename()) or '—'}")
 
 
 def _add_plugin_error_advice(rows: list[dict[str, Any]]) -> None:

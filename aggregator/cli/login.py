@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 from .base import choose, fail
+from .operator import Codes
 
 if TYPE_CHECKING:
     from ..core.flows import Challenge, ChallengeAnswer
@@ -34,9 +35,12 @@ def parse_fields(values: Sequence[str]) -> dict[str, str]:
 class TerminalLogin:
     """Collects credentials for a login scheme and answers challenges in the terminal."""
 
-    def __init__(self, interactive: bool, new_password_env: str | None) -> None:
+    def __init__(
+        self, interactive: bool, new_password_env: str | None, codes: Codes | None = None
+    ) -> None:
         self.interactive = interactive
         self.new_password_env = new_password_env
+        self.codes = codes or Codes(interactive=interactive)
         self.new_password: str | None = None
 
     def need(self, what: str, option: str) -> NoReturn:
@@ -97,6 +101,9 @@ class TerminalLogin:
         from ..core.secret import Secret
 
         kind = challenge.kind
+        if kind is ChallengeKind.CODE and self.codes.scripted:
+            self.codes.announce(challenge)
+            return ChallengeAnswer(text=Secret(self.codes.code(challenge)))
         if not self.interactive and not (
             kind is ChallengeKind.NEW_PASSWORD and self.new_password_env
         ):
@@ -104,6 +111,7 @@ class TerminalLogin:
                 f"оператор просит {kind.value} (шаг {challenge.step!r}); запустите в терминале / "
                 f"the operator asks for {kind.value} at step {challenge.step!r}: "
                 "run `aggregator accounts add` in a terminal to answer it"
+                + (" (or give --code-env VAR / --code-stdin)" if kind is ChallengeKind.CODE else "")
             )
         if challenge.message:
             typer.echo(challenge.message)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .queries import Dashboard
+from ..services.dashboard import Dashboard
 
 __all__ = ["Card", "cards"]
 

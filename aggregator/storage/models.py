@@ -190,6 +190,7 @@ class LinkedAccount(Base):
     __table_args__ = (
         UniqueConstraint("household_id", "provider_id", "login_key", "subaccount_id"),
         Index("ix_linked_accounts_due", "status", "next_due_at"),
+        Index("ix_linked_accounts_identity", "household_id", "provider_id", "account_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -199,6 +200,9 @@ class LinkedAccount(Base):
     # A keyed hash (HMAC) of the login identifier: finds siblings without storing the login.
     login_key: Mapped[str] = mapped_column(String(128))
     subaccount_id: Mapped[str] = mapped_column(String(128), default="")
+    # A keyed hash of the operator's own identity of the account (its account id or number),
+    # whatever login reached it: the same account linked by login and by SSO is one row.
+    account_key: Mapped[str | None] = mapped_column(String(128), default=None)
     label: Mapped[str] = mapped_column(String(200), default="")
     number_masked: Mapped[str] = mapped_column(String(64), default="")
     kind: Mapped[str] = mapped_column(String(16), default="other")

@@ -13,7 +13,7 @@ from sqlalchemy import event, insert
 
 from aggregator.server.assets import find_web_dir
 from aggregator.server.i18n import Translator, format_money_minor, plural_form
-from aggregator.server.queries import days_left, household_dashboard
+from aggregator.services.dashboard import days_left, household_dashboard
 from aggregator.storage.models import BalanceReading, LinkedAccount, utcnow
 
 from .conftest import Harness

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aggregator.server.queries import daily_history, get_account, household_dashboard
+from aggregator.services.dashboard import daily_history, get_account, household_dashboard
 from aggregator.storage.models import BalanceReading, Household, LinkedAccount, utcnow
 
 

@@ -21,6 +21,7 @@ from ...core.models import (
 from ...core.money import quantize
 from ...plugins import report_url
 from ...services import accounts as accounts_service
+from ...services.dashboard import daily_history, get_account, household_dashboard
 from ...services.operations import AccountOperations, Done, NeedsCode
 from ...services.provenance import assumed_operations
 from ...storage.models import AlertRule, LinkedAccount, from_minor
@@ -28,7 +29,6 @@ from .. import confirmations
 from ..flows import PendingFlow
 from ..forms import FieldInvalid, parse_roubles
 from ..i18n import zone
-from ..queries import daily_history, get_account, household_dashboard
 from ..rendering import page, request_lang, translate
 from .common import DB, Server, form_data, redirect, require_user
 from .pages_common import (

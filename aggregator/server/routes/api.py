@@ -34,6 +34,7 @@ from ...core.models import (
     Usage,
 )
 from ...services import accounts as accounts_service
+from ...services.dashboard import AccountSummary, account_readings, get_account, household_dashboard
 from ...services.operations import AccountOperations, ChatView, Done, NeedsCode
 from ...services.provenance import needs_second_confirmation
 from ...storage.models import (
@@ -48,7 +49,6 @@ from .. import confirmations
 from ..context import CurrentUser
 from ..flows import PendingFlow
 from ..i18n import zone
-from ..queries import AccountSummary, account_readings, get_account, household_dashboard
 from ..rendering import request_lang
 from .common import DB, Server, require_user
 from .pages_common import capabilities_of, provider_names, report_response

@@ -7,9 +7,9 @@ from typing import Any
 from litestar import Request, Response, get, post
 
 from ...services.channels import disabled_recipients
+from ...services.dashboard import household_dashboard
 from ..integration import poll_household
 from ..presenters import cards
-from ..queries import household_dashboard
 from ..rendering import page, request_lang
 from .common import DB, Server, redirect, require_user
 from .pages_common import provider_names

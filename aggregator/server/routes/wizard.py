@@ -19,11 +19,7 @@ from sqlalchemy import select
 
 from ...accounts import (
     credentials_after_new_password,
-    link_accounts,
-    login_key_for,
     open_credentials,
-    seal_credentials,
-    seal_session,
 )
 from ...core.errors import (
     AggregatorError,
@@ -35,14 +31,15 @@ from ...core.errors import (
 )
 from ...core.flows import Challenge, ChallengeAnswer, ChallengeKind, Session
 from ...core.login import Credentials, LoginScheme
-from ...core.provider import Capability, Provider
+from ...core.provider import Provider
 from ...core.secret import Secret
-from ...storage.models import AccountStatus, AuditLog, LinkedAccount, utcnow
+from ...services import accounts as accounts_service
+from ...services.dashboard import get_account
+from ...storage.models import LinkedAccount
 from ...vault import VaultError
 from ..context import CurrentUser
 from ..flows import PendingFlow
 from ..integration import kick_polling
-from ..queries import get_account
 from ..rendering import page, request_lang
 from .common import DB, Server, form_data, form_lists, redirect, require_user
 from .pages_common import provider_class
@@ -204,9 +201,7 @@ async def _advance(
     flow.challenge = None
     flow.session = result
     provider = server.require_runtime().provider(flow.provider_id)
-    subaccounts = []
-    if provider.has(Capability.SUBACCOUNTS):
-        subaccounts = await provider.subaccounts(result)
+    subaccounts = await accounts_service.found_subaccounts(provider, result)
     flow.subaccounts = subaccounts
     if flow.purpose == "relogin":
         return await _finish_relogin(request, db, server, user, flow)
@@ -227,18 +222,17 @@ async def _link(
     assert flow.session is not None and flow.credentials is not None
     cls = _provider(server, flow.provider_id)
     chosen = [s for s in flow.subaccounts if s.id in set(chosen_ids)]
-    linked = await link_accounts(
+    linked = await accounts_service.link(
         db,
         server.require_vault(),
+        server.require_runtime().provider(cls.id),
         household_id=user.household_id,
-        provider=cls,
         credentials=_stored_credentials(flow.credentials),
         session=flow.session,
-        subaccounts=chosen,
+        chosen=chosen,
         label=flow.label,
         user_id=user.user_id,
     )
-    await db.commit()
     server.flows.drop(flow.token)
     kick_polling(server)
     if len(linked) == 1:
@@ -260,39 +254,15 @@ async def _finish_relogin(
 ) -> Response[Any]:
     """A successful re-login renews every account of the same login (same login key)."""
     assert flow.session is not None and flow.credentials is not None and flow.account_id
-    vault = server.require_vault()
     account = await get_account(db, user.household_id, flow.account_id)
-    key = login_key_for(vault, flow.provider_id, flow.credentials.identifier)
-    siblings = list(
-        await db.scalars(
-            select(LinkedAccount).where(
-                LinkedAccount.household_id == user.household_id,
-                LinkedAccount.provider_id == flow.provider_id,
-                LinkedAccount.login_key == account.login_key,
-            )
-        )
+    await accounts_service.relogin_done(
+        db,
+        server.require_vault(),
+        account,
+        credentials=flow.credentials,
+        session=flow.session,
+        user_id=user.user_id,
     )
-    now = utcnow()
-    for row in siblings or [account]:
-        row.login_key = key
-        row.login_scheme = flow.credentials.scheme
-        seal_credentials(vault, row, flow.credentials)
-        seal_session(vault, row, flow.session)
-        row.status = AccountStatus.NEW.value
-        row.last_error_key = None
-        row.last_error = None
-        row.consecutive_failures = 0
-        row.next_due_at = now
-        db.add(
-            AuditLog(
-                household_id=user.household_id,
-                user_id=user.user_id,
-                account_id=row.id,
-                action="account.relogin",
-                details={"provider": flow.provider_id},
-            )
-        )
-    await db.commit()
     server.flows.drop(flow.token)
     kick_polling(server)
     return redirect(request, f"/accounts/{account.id}?relogin=1")

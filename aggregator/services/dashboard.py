@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..alerts.forecast import SpendHistory, forecast
 from ..alerts.rules import AlertKind, RuleRow, resolve_rules
-from ..services.accounts import get_account
 from ..storage.models import (
     AccountStatus,
     AlertRule,
@@ -30,6 +29,7 @@ from ..storage.models import (
     from_minor,
     utcnow,
 )
+from .accounts import get_account
 
 __all__ = [
     "SPARK_DAYS",

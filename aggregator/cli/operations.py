@@ -1,0 +1,301 @@
+"""``aggregator tariffs``, ``tariff set``, ``services``, ``service on|off``, ``suspend``,
+``resume`` and ``top-up``: what the account page does, at a terminal or from a script.
+
+Each command is an adapter over :class:`~aggregator.services.operations.AccountOperations`:
+the same calls, audit records and code confirmations as the dashboard. ``--json`` prints
+the operator's answer as JSON; a code is read as :mod:`.operator` describes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .app import app
+from .base import console, fail, is_interactive, load_settings, new_typer, print_json, run
+from .operator import (
+    AccountArg,
+    CodeEnvOption,
+    Codes,
+    CodeStdinOption,
+    JsonOption,
+    finish,
+    operating,
+)
+
+if TYPE_CHECKING:
+    from ..core.models import Money
+    from ..services.operations import Done
+
+__all__ = ["service_app", "tariff_app"]
+
+tariff_app = new_typer("Смена тарифа / Change the tariff.")
+service_app = new_typer("Включить или выключить услугу / Switch a service on or off.")
+app.add_typer(tariff_app, name="tariff")
+app.add_typer(service_app, name="service")
+
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Без вопроса / do not ask for a confirmation.")
+]
+
+
+def _money(value: Money | None) -> str:
+    if value is None:
+        return "—"
+    from ..i18n import format_money
+
+    return format_money(value.amount, value.currency, "ru")
+
+
+def _codes(code_env: str | None, code_stdin: bool) -> Codes:
+    return Codes(env=code_env, stdin=code_stdin, interactive=is_interactive(None))
+
+
+def _done(outcome: Done[Any], as_json: bool, text: str) -> None:
+    if as_json:
+        print_json(
+            {
+                "status": "done",
+                "operation": outcome.operation,
+                "args": outcome.args,
+                "result": outcome.result.model_dump(mode="json"),
+            }
+        )
+        return
+    typer.echo(text)
+
+
+def _effective(outcome: Done[Any]) -> str:
+    date = getattr(outcome.result, "effective_date", None)
+    return f" (с {date:%d.%m.%Y} / from {date.isoformat()})" if isinstance(date, dt.date) else ""
+
+
+# -- tariffs -------------------------------------------------------------------------------
+
+
+@app.command("tariffs")
+def tariffs(account_id: AccountArg, as_json: JsonOption = False) -> None:
+    """Тариф и доступные тарифы / The current and the available tariffs."""
+
+    async def read() -> Any:
+        async with operating(load_settings(), account_id) as work:
+            return await work.ops.tariffs(work.db, work.account)
+
+    catalogue = run(read())
+    if as_json:
+        print_json(catalogue.model_dump(mode="json"))
+        return
+    from rich.table import Table
+
+    typer.echo(f"Текущий / current: {catalogue.current.name} [{catalogue.current.id}]")
+    if catalogue.pending is not None:
+        when = f" с {catalogue.pending_from}" if catalogue.pending_from else ""
+        typer.echo(f"Заказан / ordered: {catalogue.pending.name}{when}")
+    table = Table(title="Доступные тарифы / available tariffs")
+    for column in ("id", "name", "price", "period"):
+        table.add_column(column, no_wrap=column in ("id", "price"))
+    for tariff in catalogue.available:
+        table.add_row(tariff.id, tariff.name, _money(tariff.price), tariff.period or "")
+    console().print(table)
+
+
+@tariff_app.command("set")
+def tariff_set(
+    account_id: AccountArg,
+    tariff_id: Annotated[str, typer.Argument(help="Тариф / tariff id (aggregator tariffs ID).")],
+    code_env: CodeEnvOption = None,
+    code_stdin: CodeStdinOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Сменить тариф (с кодом, если оператор пришлёт) / Change the tariff (answering a code)."""
+    codes = _codes(code_env, code_stdin)
+
+    async def change() -> Done[Any]:
+        async with operating(load_settings(), account_id) as work:
+            outcome = await work.ops.change_tariff(work.db, work.account, tariff_id, user_id=None)
+            return await finish(work, outcome, codes)
+
+    outcome = run(change())
+    _done(outcome, as_json, f"Тариф сменён / tariff changed: {tariff_id}{_effective(outcome)}")
+
+
+# -- services ------------------------------------------------------------------------------
+
+
+@app.command("services")
+def services(account_id: AccountArg, as_json: JsonOption = False) -> None:
+    """Услуги и их цены / Services, their prices and whether they are on."""
+
+    async def read() -> Any:
+        async with operating(load_settings(), account_id) as work:
+            return await work.ops.services(work.db, work.account)
+
+    found = run(read())
+    if as_json:
+        print_json([s.model_dump(mode="json") for s in found])
+        return
+    from rich.table import Table
+
+    table = Table(title="Услуги / services")
+    for column in ("id", "name", "on", "price", "period"):
+        table.add_column(column, no_wrap=column in ("id", "price"))
+    for s in found:
+        state = ("вкл / on" if s.enabled else "выкл / off") + ("" if s.can_toggle else " 🔒")
+        table.add_row(s.id, s.name, state, _money(s.price), s.period or "")
+    console().print(table)
+
+
+def _toggle(account_id: int, service_id: str, enabled: bool, codes: Codes, as_json: bool) -> None:
+    async def change() -> Done[Any]:
+        async with operating(load_settings(), account_id) as work:
+            outcome = await work.ops.set_service(
+                work.db, work.account, service_id, enabled, user_id=None
+            )
+            return await finish(work, outcome, codes)
+
+    outcome = run(change())
+    state = "включена / on" if enabled else "выключена / off"
+    _done(outcome, as_json, f"Услуга {service_id} {state}{_effective(outcome)}")
+
+
+@service_app.command("on")
+def service_on(
+    account_id: AccountArg,
+    service_id: Annotated[
+        str, typer.Argument(help="Услуга / service id (aggregator services ID).")
+    ],
+    code_env: CodeEnvOption = None,
+    code_stdin: CodeStdinOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Включить услугу / Switch a service on."""
+    _toggle(account_id, service_id, True, _codes(code_env, code_stdin), as_json)
+
+
+@service_app.command("off")
+def service_off(
+    account_id: AccountArg,
+    service_id: Annotated[
+        str, typer.Argument(help="Услуга / service id (aggregator services ID).")
+    ],
+    code_env: CodeEnvOption = None,
+    code_stdin: CodeStdinOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Выключить услугу / Switch a service off."""
+    _toggle(account_id, service_id, False, _codes(code_env, code_stdin), as_json)
+
+
+# -- suspension ----------------------------------------------------------------------------
+
+
+def _date(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        fail(f"{option}: дата ГГГГ-ММ-ДД / a date YYYY-MM-DD, not {value!r}")
+
+
+@app.command("suspend")
+def suspend(
+    account_id: AccountArg,
+    start: Annotated[str, typer.Option("--from", help="С / first day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="По / last day, YYYY-MM-DD.")],
+    yes: YesOption = False,
+    code_env: CodeEnvOption = None,
+    code_stdin: CodeStdinOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Добровольная блокировка: сначала цена / Suspend the account, its cost shown first."""
+    first, last = _date(start, "--from"), _date(end, "--to")
+    codes = _codes(code_env, code_stdin)
+    asking = is_interactive(None)
+
+    async def block() -> Done[Any] | None:
+        async with operating(load_settings(), account_id) as work:
+            quote = await work.ops.quote_suspension(work.db, work.account, first, last)
+            typer.echo(
+                f"Блокировка {quote.start:%d.%m.%Y}–{quote.end:%d.%m.%Y}: {quote.days} дн., "
+                f"бесплатно {quote.free_days}, платно {quote.paid_days}; "
+                f"стоимость {_money(quote.total)} / "
+                f"{quote.days} days, {quote.free_days} free, {quote.paid_days} paid; "
+                f"cost {_money(quote.total)}",
+                err=as_json,
+            )
+            if not yes:
+                if not asking:
+                    fail("подтвердите стоимость: --yes / confirm the cost with --yes")
+                if not typer.confirm("Заблокировать? / suspend?", default=False):
+                    return None
+            outcome = await work.ops.suspend(work.db, work.account, first, last, user_id=None)
+            return await finish(work, outcome, codes)
+
+    outcome = run(block())
+    if outcome is None:
+        typer.echo("Отменено / cancelled")
+        raise typer.Exit(1)
+    result = outcome.result
+    _done(
+        outcome,
+        as_json,
+        f"Блокировка / suspension: {getattr(result, 'state', '')} "
+        f"{first.isoformat()}..{last.isoformat()}",
+    )
+
+
+@app.command("resume")
+def resume(
+    account_id: AccountArg,
+    code_env: CodeEnvOption = None,
+    code_stdin: CodeStdinOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Снять добровольную блокировку / End the voluntary suspension."""
+    codes = _codes(code_env, code_stdin)
+
+    async def unblock() -> Done[Any]:
+        async with operating(load_settings(), account_id) as work:
+            outcome = await work.ops.resume(work.db, work.account, user_id=None)
+            return await finish(work, outcome, codes)
+
+    outcome = run(unblock())
+    _done(outcome, as_json, f"Блокировка снята / resumed: {getattr(outcome.result, 'state', '')}")
+
+
+# -- payments ------------------------------------------------------------------------------
+
+
+@app.command("top-up")
+def top_up(
+    account_id: AccountArg,
+    amount: Annotated[
+        str, typer.Argument(help="Сумма в рублях / amount in roubles (500 or 500,50).")
+    ],
+    yes: YesOption = False,
+    code_env: CodeEnvOption = None,
+    code_stdin: CodeStdinOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Пополнить баланс / Top up the balance."""
+    try:
+        value = Decimal(amount.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
+    except InvalidOperation:
+        fail(f"сумма в рублях / an amount in roubles, not {amount!r}")
+    if not yes and is_interactive(None):
+        from ..i18n import format_money
+
+        typer.confirm(f"Пополнить на {format_money(value, 'RUB', 'ru')}? / top up?", abort=True)
+    codes = _codes(code_env, code_stdin)
+
+    async def pay() -> Done[Any]:
+        async with operating(load_settings(), account_id) as work:
+            outcome = await work.ops.top_up(work.db, work.account, value, user_id=None)
+            return await finish(work, outcome, codes)
+
+    outcome = run(pay())
+    balance = getattr(outcome.result, "balance", None)
+    tail = f"; баланс / balance {_money(balance)}" if balance is not None else ""
+    _done(outcome, as_json, f"Оплачено / paid: {_money(outcome.result.payment.amount)}{tail}")

@@ -1,0 +1,154 @@
+"""What the operator commands share: one account's operations, and codes from a person or a
+script.
+
+:func:`operating` opens the database, the vault and a runtime and yields an
+:class:`~aggregator.services.operations.AccountOperations` with the account. :class:`Codes`
+answers the operator's one-time codes: from ``--code-env VAR`` or ``--code-stdin`` when
+given, else a hidden prompt on a terminal, else the command fails saying which option to
+give. :func:`finish` runs the confirmation loop of the application layer until the operator
+is satisfied (a rejected code is asked again at a terminal; from a script it is an error).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .base import fail, open_db
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ..core.flows import Challenge
+    from ..services.operations import AccountOperations, Done, NeedsCode
+    from ..settings import Settings
+    from ..storage.models import LinkedAccount
+
+__all__ = [
+    "AccountArg",
+    "CodeEnvOption",
+    "CodeStdinOption",
+    "Codes",
+    "JsonOption",
+    "Operating",
+    "finish",
+    "operating",
+]
+
+AccountArg = Annotated[int, typer.Argument(help="Номер счёта / account id (accounts list).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="JSON вместо таблицы / JSON.")]
+CodeEnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--code-env",
+        help="Код из SMS в этой переменной окружения / the one-time code is in this env variable.",
+    ),
+]
+CodeStdinOption = Annotated[
+    bool,
+    typer.Option("--code-stdin", help="Код из stdin, по строке / codes from stdin, one a line."),
+]
+MAX_CODE_ATTEMPTS = 3
+
+
+@dataclass
+class Codes:
+    """Where one-time codes come from: an environment variable, stdin, or the person."""
+
+    env: str | None = None
+    stdin: bool = False
+    interactive: bool = False
+
+    def __post_init__(self) -> None:
+        if self.env and self.stdin:
+            fail("--code-env и --code-stdin вместе нельзя / use one of --code-env and --code-stdin")
+
+    @property
+    def scripted(self) -> bool:
+        return bool(self.env or self.stdin)
+
+    def announce(self, challenge: Challenge) -> None:
+        """Say where the code went (on stderr: stdout stays clean for ``--json``)."""
+        channel = {"sms": "SMS", "email": "e-mail", "push": "push"}.get(challenge.channel or "", "")
+        where = challenge.masked_destination or "?"
+        typer.echo(
+            f"Оператор прислал код ({channel}) на {where} / "
+            f"the operator sent a code ({channel}) to {where}",
+            err=True,
+        )
+        if challenge.message:
+            typer.echo(challenge.message, err=True)
+
+    def code(self, challenge: Challenge) -> str:
+        """The code for ``challenge``."""
+        if self.env:
+            value = os.environ.get(self.env, "").strip()
+            if not value:
+                fail(
+                    f"переменная {self.env} не задана / environment variable {self.env} is not set"
+                )
+            return value
+        if self.stdin:
+            value = typer.get_text_stream("stdin").readline().strip()
+            if not value:
+                fail("нет кода во входном потоке / no code on stdin")
+            return value
+        if not self.interactive:
+            fail(
+                "оператор прислал код: запустите в терминале или дайте --code-env VAR / "
+                "--code-stdin / the operator sent a code: run in a terminal or give "
+                "--code-env VAR or --code-stdin"
+            )
+        return str(typer.prompt("Код / code", hide_input=True)).strip()
+
+
+@dataclass
+class Operating:
+    db: AsyncSession
+    ops: AccountOperations
+    account: LinkedAccount
+
+
+@asynccontextmanager
+async def operating(settings: Settings, account_id: int) -> AsyncIterator[Operating]:
+    """The account ``account_id`` (any household: the machine's administrator runs the CLI)
+    with the operations of a fresh runtime."""
+    from ..runtime import Runtime
+    from ..services.accounts import get_account
+    from ..services.operations import AccountOperations
+    from ..storage.db import session_factory
+    from ..storage.keycheck import open_vault
+
+    engine = await open_db(settings)
+    try:
+        vault = await open_vault(settings, engine)
+        async with Runtime(settings) as runtime, session_factory(engine)() as db:
+            account = await get_account(db, None, account_id)
+            yield Operating(db, AccountOperations(runtime, vault), account)
+    finally:
+        await engine.dispose()
+
+
+async def finish(work: Operating, outcome: Done[Any] | NeedsCode, codes: Codes) -> Done[Any]:
+    """Answer the operator's codes until the operation is done (or fail in one line)."""
+    from ..services.operations import NeedsCode
+
+    wrong = 0
+    while isinstance(outcome, NeedsCode):
+        if outcome.error is not None:
+            reason = f": {outcome.reason}" if outcome.reason else ""
+            if outcome.error == "confirm.rejected":
+                wrong += 1
+            if codes.scripted or wrong >= MAX_CODE_ATTEMPTS:
+                fail(f"оператор не принял код / the operator rejected the code{reason}")
+            typer.echo(f"Код не подошёл / the code did not work{reason}", err=True)
+        else:
+            codes.announce(outcome.challenge)
+        code = codes.code(outcome.challenge)
+        outcome = await work.ops.confirm(work.db, work.account, outcome.pending, code, user_id=None)
+    return outcome
