@@ -33,9 +33,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from .accounts import link_accounts
 from .core.flows import Challenge, ChallengeAnswer, ChallengeKind, Session
-from .core.provider import Capability
 from .core.secret import Secret
 from .settings import Settings
 
@@ -288,22 +286,21 @@ async def _link(
         result = await provider.continue_login(result, answer)
     if not isinstance(result, Session):
         raise DemoError(f"{login.provider} kept asking questions")
-    subaccounts = []
-    if provider.has(Capability.SUBACCOUNTS):
-        subaccounts = await provider.subaccounts(result)
+    from .services import accounts as accounts_service
+
+    subaccounts = await accounts_service.found_subaccounts(provider, result)
     async with sessions() as db:
-        linked = await link_accounts(
+        linked = await accounts_service.link(
             db,
             vault,
+            provider,
             household_id=household_id,
-            provider=cls,
             credentials=credentials,
             session=result,
-            subaccounts=subaccounts,
+            chosen=subaccounts,
             label=login.label,
             user_id=user_id,
         )
-        await db.commit()
     return len(linked)
 
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .base import load_settings, new_typer, print_json, run
-from .operator import AccountArg, JsonOption, operating
+from .base import new_typer, print_json
+from .operator import AccountArg, JsonOption, read
 
 if TYPE_CHECKING:
     from ..services.operations import ChatView
@@ -48,11 +48,7 @@ def _print(view: ChatView, as_json: bool) -> None:
 def topics(account_id: AccountArg, as_json: JsonOption = False) -> None:
     """Темы обращений / The chat's topics."""
 
-    async def read() -> ChatView:
-        async with operating(load_settings(), account_id) as work:
-            return await work.ops.chat(work.db, work.account)
-
-    view = run(read())
+    view = read(account_id, lambda w: w.ops.chat(w.db, w.account))
     if as_json:
         print_json([{"id": t.id, "title": t.title} for t in view.topics])
         return
@@ -64,11 +60,7 @@ def topics(account_id: AccountArg, as_json: JsonOption = False) -> None:
 def history(account_id: AccountArg, as_json: JsonOption = False) -> None:
     """Вся переписка / The whole conversation."""
 
-    async def read() -> ChatView:
-        async with operating(load_settings(), account_id) as work:
-            return await work.ops.chat(work.db, work.account)
-
-    _print(run(read()), as_json)
+    _print(read(account_id, lambda w: w.ops.chat(w.db, w.account)), as_json)
 
 
 @chat_app.command("send")
@@ -82,8 +74,4 @@ def send(
 ) -> None:
     """Написать в поддержку / Send a message; prints the conversation with any reply."""
 
-    async def write() -> ChatView:
-        async with operating(load_settings(), account_id) as work:
-            return await work.ops.send_chat(work.db, work.account, topic, text)
-
-    _print(run(write()), as_json)
+    _print(read(account_id, lambda w: w.ops.send_chat(w.db, w.account, topic, text)), as_json)

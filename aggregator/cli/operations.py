@@ -15,15 +15,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .app import app
-from .base import console, fail, is_interactive, load_settings, new_typer, print_json, run
+from .base import console, fail, is_interactive, new_typer, print_json
 from .operator import (
     AccountArg,
     CodeEnvOption,
     Codes,
     CodeStdinOption,
     JsonOption,
-    finish,
-    operating,
+    Operating,
+    change,
+    parse_day,
+    read,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ app.add_typer(service_app, name="service")
 YesOption = Annotated[
     bool, typer.Option("--yes", "-y", help="Без вопроса / do not ask for a confirmation.")
 ]
+ServiceArg = Annotated[str, typer.Argument(help="Услуга / service id (aggregator services ID).")]
 
 
 def _money(value: Money | None) -> str:
@@ -54,7 +57,10 @@ def _codes(code_env: str | None, code_stdin: bool) -> Codes:
     return Codes(env=code_env, stdin=code_stdin, interactive=is_interactive(None))
 
 
-def _done(outcome: Done[Any], as_json: bool, text: str) -> None:
+def _done(outcome: Done[Any] | None, as_json: bool, text: str) -> None:
+    if outcome is None:
+        typer.echo("Отменено / cancelled")
+        raise typer.Exit(1)
     if as_json:
         print_json(
             {
@@ -65,12 +71,20 @@ def _done(outcome: Done[Any], as_json: bool, text: str) -> None:
             }
         )
         return
-    typer.echo(text)
-
-
-def _effective(outcome: Done[Any]) -> str:
     date = getattr(outcome.result, "effective_date", None)
-    return f" (с {date:%d.%m.%Y} / from {date.isoformat()})" if isinstance(date, dt.date) else ""
+    when = f" (с {date:%d.%m.%Y} / from {date.isoformat()})" if isinstance(date, dt.date) else ""
+    typer.echo(text + when)
+
+
+def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, no_wrap=column in ("id", "price"))
+    for row in rows:
+        table.add_row(*row)
+    console().print(table)
 
 
 # -- tariffs -------------------------------------------------------------------------------
@@ -79,27 +93,19 @@ def _effective(outcome: Done[Any]) -> str:
 @app.command("tariffs")
 def tariffs(account_id: AccountArg, as_json: JsonOption = False) -> None:
     """Тариф и доступные тарифы / The current and the available tariffs."""
-
-    async def read() -> Any:
-        async with operating(load_settings(), account_id) as work:
-            return await work.ops.tariffs(work.db, work.account)
-
-    catalogue = run(read())
+    catalogue = read(account_id, lambda w: w.ops.tariffs(w.db, w.account))
     if as_json:
         print_json(catalogue.model_dump(mode="json"))
         return
-    from rich.table import Table
-
     typer.echo(f"Текущий / current: {catalogue.current.name} [{catalogue.current.id}]")
     if catalogue.pending is not None:
         when = f" с {catalogue.pending_from}" if catalogue.pending_from else ""
         typer.echo(f"Заказан / ordered: {catalogue.pending.name}{when}")
-    table = Table(title="Доступные тарифы / available tariffs")
-    for column in ("id", "name", "price", "period"):
-        table.add_column(column, no_wrap=column in ("id", "price"))
-    for tariff in catalogue.available:
-        table.add_row(tariff.id, tariff.name, _money(tariff.price), tariff.period or "")
-    console().print(table)
+    _table(
+        "Доступные тарифы / available tariffs",
+        ("id", "name", "price", "period"),
+        [(t.id, t.name, _money(t.price), t.period or "") for t in catalogue.available],
+    )
 
 
 @tariff_app.command("set")
@@ -111,15 +117,12 @@ def tariff_set(
     as_json: JsonOption = False,
 ) -> None:
     """Сменить тариф (с кодом, если оператор пришлёт) / Change the tariff (answering a code)."""
-    codes = _codes(code_env, code_stdin)
-
-    async def change() -> Done[Any]:
-        async with operating(load_settings(), account_id) as work:
-            outcome = await work.ops.change_tariff(work.db, work.account, tariff_id, user_id=None)
-            return await finish(work, outcome, codes)
-
-    outcome = run(change())
-    _done(outcome, as_json, f"Тариф сменён / tariff changed: {tariff_id}{_effective(outcome)}")
+    outcome = change(
+        account_id,
+        _codes(code_env, code_stdin),
+        lambda w: w.ops.change_tariff(w.db, w.account, tariff_id, user_id=None),
+    )
+    _done(outcome, as_json, f"Тариф сменён / tariff changed: {tariff_id}")
 
 
 # -- services ------------------------------------------------------------------------------
@@ -128,45 +131,40 @@ def tariff_set(
 @app.command("services")
 def services(account_id: AccountArg, as_json: JsonOption = False) -> None:
     """Услуги и их цены / Services, their prices and whether they are on."""
-
-    async def read() -> Any:
-        async with operating(load_settings(), account_id) as work:
-            return await work.ops.services(work.db, work.account)
-
-    found = run(read())
+    found = read(account_id, lambda w: w.ops.services(w.db, w.account))
     if as_json:
         print_json([s.model_dump(mode="json") for s in found])
         return
-    from rich.table import Table
-
-    table = Table(title="Услуги / services")
-    for column in ("id", "name", "on", "price", "period"):
-        table.add_column(column, no_wrap=column in ("id", "price"))
-    for s in found:
-        state = ("вкл / on" if s.enabled else "выкл / off") + ("" if s.can_toggle else " 🔒")
-        table.add_row(s.id, s.name, state, _money(s.price), s.period or "")
-    console().print(table)
+    _table(
+        "Услуги / services",
+        ("id", "name", "on", "price", "period"),
+        [
+            (
+                s.id,
+                s.name,
+                ("вкл / on" if s.enabled else "выкл / off") + ("" if s.can_toggle else " 🔒"),
+                _money(s.price),
+                s.period or "",
+            )
+            for s in found
+        ],
+    )
 
 
 def _toggle(account_id: int, service_id: str, enabled: bool, codes: Codes, as_json: bool) -> None:
-    async def change() -> Done[Any]:
-        async with operating(load_settings(), account_id) as work:
-            outcome = await work.ops.set_service(
-                work.db, work.account, service_id, enabled, user_id=None
-            )
-            return await finish(work, outcome, codes)
-
-    outcome = run(change())
+    outcome = change(
+        account_id,
+        codes,
+        lambda w: w.ops.set_service(w.db, w.account, service_id, enabled, user_id=None),
+    )
     state = "включена / on" if enabled else "выключена / off"
-    _done(outcome, as_json, f"Услуга {service_id} {state}{_effective(outcome)}")
+    _done(outcome, as_json, f"Услуга {service_id} {state}")
 
 
 @service_app.command("on")
 def service_on(
     account_id: AccountArg,
-    service_id: Annotated[
-        str, typer.Argument(help="Услуга / service id (aggregator services ID).")
-    ],
+    service_id: ServiceArg,
     code_env: CodeEnvOption = None,
     code_stdin: CodeStdinOption = False,
     as_json: JsonOption = False,
@@ -178,9 +176,7 @@ def service_on(
 @service_app.command("off")
 def service_off(
     account_id: AccountArg,
-    service_id: Annotated[
-        str, typer.Argument(help="Услуга / service id (aggregator services ID).")
-    ],
+    service_id: ServiceArg,
     code_env: CodeEnvOption = None,
     code_stdin: CodeStdinOption = False,
     as_json: JsonOption = False,
@@ -190,13 +186,6 @@ def service_off(
 
 
 # -- suspension ----------------------------------------------------------------------------
-
-
-def _date(value: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        fail(f"{option}: дата ГГГГ-ММ-ДД / a date YYYY-MM-DD, not {value!r}")
 
 
 @app.command("suspend")
@@ -210,40 +199,33 @@ def suspend(
     as_json: JsonOption = False,
 ) -> None:
     """Добровольная блокировка: сначала цена / Suspend the account, its cost shown first."""
-    first, last = _date(start, "--from"), _date(end, "--to")
-    codes = _codes(code_env, code_stdin)
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
     asking = is_interactive(None)
 
-    async def block() -> Done[Any] | None:
-        async with operating(load_settings(), account_id) as work:
-            quote = await work.ops.quote_suspension(work.db, work.account, first, last)
-            typer.echo(
-                f"Блокировка {quote.start:%d.%m.%Y}–{quote.end:%d.%m.%Y}: {quote.days} дн., "
-                f"бесплатно {quote.free_days}, платно {quote.paid_days}; "
-                f"стоимость {_money(quote.total)} / "
-                f"{quote.days} days, {quote.free_days} free, {quote.paid_days} paid; "
-                f"cost {_money(quote.total)}",
-                err=as_json,
-            )
-            if not yes:
-                if not asking:
-                    fail("подтвердите стоимость: --yes / confirm the cost with --yes")
-                if not typer.confirm("Заблокировать? / suspend?", default=False):
-                    return None
-            outcome = await work.ops.suspend(work.db, work.account, first, last, user_id=None)
-            return await finish(work, outcome, codes)
+    async def cost_first(work: Operating) -> bool:
+        quote = await work.ops.quote_suspension(work.db, work.account, first, last)
+        typer.echo(
+            f"Блокировка {quote.start:%d.%m.%Y}–{quote.end:%d.%m.%Y}: {quote.days} дн., "
+            f"бесплатно {quote.free_days}, платно {quote.paid_days}; "
+            f"стоимость {_money(quote.total)} / "
+            f"{quote.days} days, {quote.free_days} free, {quote.paid_days} paid; "
+            f"cost {_money(quote.total)}",
+            err=as_json,
+        )
+        if yes:
+            return True
+        if not asking:
+            fail("подтвердите стоимость: --yes / confirm the cost with --yes")
+        return bool(typer.confirm("Заблокировать? / suspend?", default=False))
 
-    outcome = run(block())
-    if outcome is None:
-        typer.echo("Отменено / cancelled")
-        raise typer.Exit(1)
-    result = outcome.result
-    _done(
-        outcome,
-        as_json,
-        f"Блокировка / suspension: {getattr(result, 'state', '')} "
-        f"{first.isoformat()}..{last.isoformat()}",
+    outcome = change(
+        account_id,
+        _codes(code_env, code_stdin),
+        lambda w: w.ops.suspend(w.db, w.account, first, last, user_id=None),
+        before=cost_first,
     )
+    state = getattr(outcome.result, "state", "") if outcome else ""
+    _done(outcome, as_json, f"Блокировка / suspension: {state} {first}..{last}")
 
 
 @app.command("resume")
@@ -254,15 +236,13 @@ def resume(
     as_json: JsonOption = False,
 ) -> None:
     """Снять добровольную блокировку / End the voluntary suspension."""
-    codes = _codes(code_env, code_stdin)
-
-    async def unblock() -> Done[Any]:
-        async with operating(load_settings(), account_id) as work:
-            outcome = await work.ops.resume(work.db, work.account, user_id=None)
-            return await finish(work, outcome, codes)
-
-    outcome = run(unblock())
-    _done(outcome, as_json, f"Блокировка снята / resumed: {getattr(outcome.result, 'state', '')}")
+    outcome = change(
+        account_id,
+        _codes(code_env, code_stdin),
+        lambda w: w.ops.resume(w.db, w.account, user_id=None),
+    )
+    state = getattr(outcome.result, "state", "") if outcome else ""
+    _done(outcome, as_json, f"Блокировка снята / resumed: {state}")
 
 
 # -- payments ------------------------------------------------------------------------------
@@ -288,14 +268,14 @@ def top_up(
         from ..i18n import format_money
 
         typer.confirm(f"Пополнить на {format_money(value, 'RUB', 'ru')}? / top up?", abort=True)
-    codes = _codes(code_env, code_stdin)
-
-    async def pay() -> Done[Any]:
-        async with operating(load_settings(), account_id) as work:
-            outcome = await work.ops.top_up(work.db, work.account, value, user_id=None)
-            return await finish(work, outcome, codes)
-
-    outcome = run(pay())
-    balance = getattr(outcome.result, "balance", None)
-    tail = f"; баланс / balance {_money(balance)}" if balance is not None else ""
-    _done(outcome, as_json, f"Оплачено / paid: {_money(outcome.result.payment.amount)}{tail}")
+    outcome = change(
+        account_id,
+        _codes(code_env, code_stdin),
+        lambda w: w.ops.top_up(w.db, w.account, value, user_id=None),
+    )
+    paid = ""
+    if outcome is not None:
+        balance = getattr(outcome.result, "balance", None)
+        paid = _money(outcome.result.payment.amount)
+        paid += f"; баланс / balance {_money(balance)}" if balance is not None else ""
+    _done(outcome, as_json, f"Оплачено / paid: {paid}")

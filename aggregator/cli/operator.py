@@ -11,15 +11,16 @@ is satisfied (a rejected code is asked again at a terminal; from a script it is 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from .base import fail, open_db
+from .base import fail, load_settings, open_db, run
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,8 +37,11 @@ __all__ = [
     "Codes",
     "JsonOption",
     "Operating",
+    "change",
     "finish",
     "operating",
+    "parse_day",
+    "read",
 ]
 
 AccountArg = Annotated[int, typer.Argument(help="Номер счёта / account id (accounts list).")]
@@ -54,6 +58,7 @@ CodeStdinOption = Annotated[
     typer.Option("--code-stdin", help="Код из stdin, по строке / codes from stdin, one a line."),
 ]
 MAX_CODE_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 @dataclass
@@ -152,3 +157,38 @@ async def finish(work: Operating, outcome: Done[Any] | NeedsCode, codes: Codes) 
         code = codes.code(outcome.challenge)
         outcome = await work.ops.confirm(work.db, work.account, outcome.pending, code, user_id=None)
     return outcome
+
+
+def read(account_id: int, fetch: Callable[[Operating], Awaitable[T]]) -> T:
+    """What ``fetch`` reads from the operator about one account."""
+
+    async def go() -> T:
+        async with operating(load_settings(), account_id) as work:
+            return await fetch(work)
+
+    return run(go())
+
+
+def change(
+    account_id: int,
+    codes: Codes,
+    start: Callable[[Operating], Awaitable[Done[Any] | NeedsCode]],
+    before: Callable[[Operating], Awaitable[bool]] | None = None,
+) -> Done[Any] | None:
+    """Run an operation and answer its codes; ``before`` may look first and say no (None)."""
+
+    async def go() -> Done[Any] | None:
+        async with operating(load_settings(), account_id) as work:
+            if before is not None and not await before(work):
+                return None
+            return await finish(work, await start(work), codes)
+
+    return run(go())
+
+
+def parse_day(value: str, option: str) -> dt.date:
+    """A date option, ``YYYY-MM-DD``; one line naming the option otherwise."""
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        fail(f"{option}: дата ГГГГ-ММ-ДД / a date YYYY-MM-DD, not {value!r}")

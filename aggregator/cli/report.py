@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .app import app
-from .base import fail, load_settings, print_json, run
-from .operator import AccountArg, JsonOption, operating
+from .base import fail, print_json
+from .operator import AccountArg, JsonOption, parse_day, read
 
 if TYPE_CHECKING:
-    from ..core.models import Report
-
-
-def _date(value: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        fail(f"{option}: дата ГГГГ-ММ-ДД / a date YYYY-MM-DD, not {value!r}")
+    pass
 
 
 @app.command("report")
@@ -41,17 +33,13 @@ def report(
     """Детализация расходов / A spending-detail report, saved to a file."""
     from ..core.models import ReportFormat
 
-    first, last = _date(start, "--from"), _date(end, "--to")
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
     try:
         format_ = ReportFormat(fmt.lower())
     except ValueError:
         fail(f"--format: pdf или xlsx / pdf or xlsx, not {fmt!r}")
 
-    async def fetch() -> Report:
-        async with operating(load_settings(), account_id) as work:
-            return await work.ops.report(work.db, work.account, first, last, format_)
-
-    found = run(fetch())
+    found = read(account_id, lambda w: w.ops.report(w.db, w.account, first, last, format_))
     name = Path(found.filename).name or f"report-{account_id}.{format_.value}"
     target = out if out is not None else Path(name)
     if target.is_dir():
