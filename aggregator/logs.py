@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .core.secret import scrub
 
-__all__ = ["RedactingFilter", "install_redaction", "scrub_record"]
+__all__ = ["RedactingFilter", "install_redaction", "scrub_record", "unscrubbed_records"]
 
 _MARK = "_aggregator_scrubbed"
 
@@ -50,11 +52,12 @@ class RedactingFilter(logging.Filter):
 
 
 _installed = False
+_raw_factory: Callable[..., logging.LogRecord] | None = None
 
 
 def install_redaction() -> None:
     """Scrub every log record of this process (see the module docstring)."""
-    global _installed
+    global _installed, _raw_factory
     loggers = [logging.getLogger(), *(logging.getLogger(n) for n in ("uvicorn", "uvicorn.error"))]
     for logger in loggers:
         for handler in logger.handlers:
@@ -64,8 +67,28 @@ def install_redaction() -> None:
         return
     _installed = True
     previous = logging.getLogRecordFactory()
+    _raw_factory = previous
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         return scrub_record(previous(*args, **kwargs))
 
     logging.setLogRecordFactory(factory)
+
+
+@contextmanager
+def unscrubbed_records() -> Iterator[None]:
+    """Records are made as logging makes them (not scrubbed at creation) while the block runs.
+
+    The contract kit's leak guard needs this: it must see what a plugin really logs, because the
+    scrubbing is the aggregator's second line of defence, not a licence for a plugin to log a
+    password. Handlers that carry a :class:`RedactingFilter` still scrub what they write.
+    """
+    if _raw_factory is None:
+        yield
+        return
+    current = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(_raw_factory)
+    try:
+        yield
+    finally:
+        logging.setLogRecordFactory(current)

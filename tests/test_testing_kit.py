@@ -731,3 +731,18 @@ def test_a_suite_subclass_runs_under_pytest(pytester: pytest.Pytester) -> None:
     ), result.stdout.str()
     result.stdout.fnmatch_lines(["*checked elsewhere*"])
     assert PASSWORD not in result.stdout.str()
+
+
+async def test_the_kit_sees_a_logged_password_even_where_the_aggregator_scrubs_logs(
+    operator_http: tuple[FakeOperator, httpx.AsyncClient],
+) -> None:
+    # Once `serve` or a CLI command has run in the process, every log record is scrubbed when it
+    # is made; the kit must still catch a plugin that logs its password (the scrubbing is the
+    # aggregator's second line, not the plugin's excuse).
+    from aggregator.logs import install_redaction
+
+    install_redaction()
+    with pytest.raises(SecretLeak) as caught:
+        await run_check(LogsThePassword, operator_http, "test_login", contract_scheme="password")
+    assert "log line" in str(caught.value)
+    assert PASSWORD not in str(caught.value)

@@ -145,12 +145,16 @@ class LeakGuard:
     @contextmanager
     def capture_logs(self) -> Iterator[LeakGuard]:
         """Capture every log record at DEBUG (root logger) while the block runs."""
+        from ..logs import unscrubbed_records
+
         root = logging.getLogger()
         old_level = root.level
-        root.addHandler(self._handler)
+        # First among the handlers, before any redacting filter rewrites the record in place.
+        root.handlers.insert(0, self._handler)
         root.setLevel(logging.DEBUG)
         try:
-            yield self
+            with unscrubbed_records():
+                yield self
         finally:
             root.removeHandler(self._handler)
             root.setLevel(old_level)
