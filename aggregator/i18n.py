@@ -1,17 +1,23 @@
-"""Formatting shared by the e-mails and the dashboard: money, day counts, dates.
+"""Formatting shared by the e-mails, the dashboard and the CLI: money, day counts, dates.
 
 Russian first, English second. Money is shown as ``1 234,56 ₽`` in Russian (a no-break space,
 U+00A0, groups the digits and separates the symbol, so a line never breaks inside an amount)
 and as ``₽1,234.56`` in English. Negative amounts take a true minus sign (U+2212).
 
-Pure functions with no I/O and no locale data to load, so the poller can render an alert
-without importing Babel.
+The rules come from CLDR through Babel, not from hand-written tables: plural categories
+(:func:`plural_category`: 1 день, 2 дня, 5 дней, 11 дней, 21 день), month names in the
+genitive (``3 мая 2024``) and digit grouping.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import lru_cache
+
+from babel import Locale
+from babel.dates import format_date as babel_format_date
+from babel.numbers import format_decimal
 
 from .core.money import from_minor, quantize
 
@@ -24,6 +30,7 @@ __all__ = [
     "format_money",
     "format_money_minor",
     "normalise_lang",
+    "plural_category",
     "plural_ru",
 ]
 
@@ -34,35 +41,6 @@ MINUS = "\u2212"
 
 _SYMBOLS = {"RUB": "₽", "USD": "$", "EUR": "€"}
 
-_MONTHS_RU = (
-    "января",
-    "февраля",
-    "марта",
-    "апреля",
-    "мая",
-    "июня",
-    "июля",
-    "августа",
-    "сентября",
-    "октября",
-    "ноября",
-    "декабря",
-)
-_MONTHS_EN = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
 
 def normalise_lang(lang: str | None) -> str:
     """``"ru"`` or ``"en"``: a region suffix is dropped, anything else falls back to Russian."""
@@ -70,10 +48,9 @@ def normalise_lang(lang: str | None) -> str:
     return base if base in LANGS else DEFAULT_LANG
 
 
-def _group(digits: str, separator: str) -> str:
-    head = len(digits) % 3 or 3
-    parts = [digits[:head]] + [digits[i : i + 3] for i in range(head, len(digits), 3)]
-    return separator.join(parts)
+@lru_cache(maxsize=4)
+def _locale(lang: str) -> Locale:
+    return Locale.parse(normalise_lang(lang))
 
 
 def format_money(amount: Decimal | int | str, currency: str = "RUB", lang: str = "ru") -> str:
@@ -86,11 +63,14 @@ def format_money(amount: Decimal | int | str, currency: str = "RUB", lang: str =
     """
     value = quantize(amount, currency)
     sign = MINUS if value < 0 else ""
-    whole, _, cents = f"{abs(value):f}".partition(".")
     symbol = _SYMBOLS.get(currency.upper(), currency.upper())
-    if normalise_lang(lang) == "en":
-        return f"{sign}{symbol}{_group(whole, ',')}.{cents}"
-    return f"{sign}{_group(whole, NBSP)},{cents}{NBSP}{symbol}"
+    lang = normalise_lang(lang)
+    digits = format_decimal(abs(value), "#,##0.00", locale=_locale(lang))
+    if lang == "en":
+        return f"{sign}{symbol}{digits}"
+    for space in (" ", "\u202f"):  # CLDR's Russian group separator is a no-break space
+        digits = digits.replace(space, NBSP)
+    return f"{sign}{digits}{NBSP}{symbol}"
 
 
 def format_money_minor(minor: int, currency: str = "RUB", lang: str = "ru") -> str:
@@ -98,20 +78,23 @@ def format_money_minor(minor: int, currency: str = "RUB", lang: str = "ru") -> s
     return format_money(from_minor(minor, currency), currency, lang)
 
 
+def plural_category(n: int | float | Decimal, lang: str = "ru") -> str:
+    """The CLDR plural category of ``n`` in ``lang``: ``one``/``few``/``many``/``other`` in
+    Russian (1, 2, 5, 1.5), ``one``/``other`` in English."""
+    number: float | Decimal = -n if n < 0 else n
+    return str(_locale(lang).plural_form(number))
+
+
 def plural_ru(n: int, one: str, few: str, many: str) -> str:
     """The Russian plural form for ``n``: 1 день, 2 дня, 5 дней, 11 дней, 21 день."""
-    n = abs(n)
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
+    category = plural_category(n, "ru")
+    return one if category == "one" else few if category == "few" else many
 
 
 def format_days(days: int, lang: str = "ru") -> str:
     """``2 дня`` / ``5 дней`` (ru) or ``1 day`` / ``2 days`` (en), with a no-break space."""
     if normalise_lang(lang) == "en":
-        return f"{days}{NBSP}{'day' if abs(days) == 1 else 'days'}"
+        return f"{days}{NBSP}{'day' if plural_category(days, 'en') == 'one' else 'days'}"
     return f"{days}{NBSP}{plural_ru(days, 'день', 'дня', 'дней')}"
 
 
@@ -119,5 +102,6 @@ def format_date(value: dt.date, lang: str = "ru") -> str:
     """``3 мая 2024`` (ru) or ``3 May 2024`` (en)."""
     if isinstance(value, dt.datetime):
         value = value.date()
-    months = _MONTHS_EN if normalise_lang(lang) == "en" else _MONTHS_RU
-    return f"{value.day}{NBSP}{months[value.month - 1]} {value.year}"
+    # "d MMMM y": the day, the month's name in its genitive (format) form, the year.
+    text = babel_format_date(value, "d MMMM y", locale=_locale(lang))
+    return text.replace(" ", NBSP, 1)

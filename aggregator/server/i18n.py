@@ -41,15 +41,10 @@ DEFAULT_LANG = "ru"
 
 
 def plural_form(lang: str, count: int | float) -> str:
-    """The CLDR plural category of ``count``: one/few/many/other (Russian), one/other."""
-    if isinstance(count, float) and not count.is_integer():
-        return "other"
-    n = abs(int(count))
-    if lang == "en":
-        return "one" if n == 1 else "other"
-    return {"день": "one", "дня": "few", "дней": "many"}[
-        shared_i18n.plural_ru(n, "день", "дня", "дней")
-    ]
+    """The CLDR plural category of ``count`` (Babel): one/few/many/other (Russian), one/other."""
+    if isinstance(count, float) and count.is_integer():
+        count = int(count)
+    return shared_i18n.plural_category(count, lang)
 
 
 class _SafeFormat(dict[str, Any]):

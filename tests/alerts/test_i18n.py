@@ -13,6 +13,7 @@ from aggregator.i18n import (
     format_money,
     format_money_minor,
     normalise_lang,
+    plural_category,
     plural_ru,
 )
 
@@ -66,6 +67,20 @@ def test_money_matches_the_spec_when_spaces_are_normalised() -> None:
 def test_russian_plurals(n: int, word: str) -> None:
     assert plural_ru(n, "день", "дня", "дней") == word
     assert format_days(n) == f"{n}{NB}{word}"
+
+
+def test_plural_categories_are_cldrs() -> None:
+    assert [plural_category(n) for n in (1, 3, 7, 0)] == ["one", "few", "many", "many"]
+    assert plural_category(Decimal("1.5")) == "other"  # a fraction: "1,5 дня"
+    assert plural_category(-21) == "one"
+    assert [plural_category(n, "en") for n in (1, 2, 0)] == ["one", "other", "other"]
+
+
+def test_every_month_in_the_genitive() -> None:
+    months = [format_date(dt.date(2024, m, 1)).split(NB)[1].split()[0] for m in range(1, 13)]
+    assert months[0] == "января" and months[2] == "марта" and months[4] == "мая"
+    assert months[11] == "декабря"
+    assert format_date(dt.datetime(2024, 12, 31, 23, 0)) == f"31{NB}декабря 2024"
 
 
 def test_days_and_dates_in_english() -> None:
