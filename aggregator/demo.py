@@ -118,19 +118,41 @@ def start_reference_provider(port: int = REFERENCE_PORT) -> subprocess.Popen[byt
         "--clock-speed",
         str(CLOCK_SPEED),
     ]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DemoError("the reference provider stopped at start-up (see its output above)")
-        try:
-            if httpx.get(f"http://{REFERENCE_HOST}:{port}/sim/clock", timeout=1).is_success:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.terminate()
-    raise DemoError("the reference provider did not answer within 30 seconds")
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise DemoError("the reference provider stopped at start-up (see its output above)")
+            try:
+                if httpx.get(f"http://{REFERENCE_HOST}:{port}/sim/clock", timeout=1).is_success:
+                    return process
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise DemoError("the reference provider did not answer within 30 seconds")
+    except BaseException:  # Ctrl-C or SIGTERM while waiting included: never leave it running
+        stop_process(process)
+        raise
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, the kernel sends it SIGTERM when the demo process
+    dies, however it dies (even ``kill -9``); elsewhere nothing happens here."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class _Stopped(Exception):
+    """SIGTERM during start-up: unwinds like Ctrl-C, so the reference provider is stopped."""
+
+
+def _raise_stopped(signum: int, _frame: Any) -> None:
+    raise _Stopped(signal.Signals(signum).name)
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -326,10 +348,17 @@ def run_demo(settings: Settings) -> None:
     configure_logging(demo)
     if _port_open(demo.host, demo.port):
         raise SystemExit(f"aggregator demo: port {demo.port} is already in use (AGGREGATOR_PORT)")
+    # SIGTERM (a service manager, `kill`, `timeout`) must unwind like Ctrl-C: the default
+    # action would end this process at once and leave the reference provider running.
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
-        reference = start_reference_provider()
+        reference = start_reference_provider(REFERENCE_PORT)
     except DemoError as exc:
+        signal.signal(signal.SIGTERM, previous)
         raise SystemExit(f"aggregator demo: {exc}") from None
+    except _Stopped:
+        signal.signal(signal.SIGTERM, previous)
+        raise SystemExit(143) from None
     try:
         reference_url = f"http://{REFERENCE_HOST}:{REFERENCE_PORT}"
         report = asyncio.run(prepare(demo, reference_url))
@@ -349,8 +378,12 @@ def run_demo(settings: Settings) -> None:
         ]
         print("\n".join(lines), flush=True)
         options = PollingOptions(min_interval_s=POLL_EVERY_S, tick_interval_s=5.0)
+        signal.signal(signal.SIGTERM, previous)  # from here on the server handles it
         serve(demo, polling_options=options, demo_reference_url=reference_url)
+    except _Stopped:
+        raise SystemExit(143) from None
     finally:
+        signal.signal(signal.SIGTERM, previous)
         stop_process(reference)
 
 
