@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import typer
 
 from .base import (
@@ -15,9 +13,6 @@ from .base import (
     require_sqlite_file,
     run,
 )
-
-if TYPE_CHECKING:
-    pass
 
 keys_app = new_typer("Ключи хранилища секретов / Vault keys.")
 db_app = new_typer("Схема базы данных / The database schema.")

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from .app import app
 from .base import (
     import_attr,
     load_settings,
     maybe_run,
 )
-
-if TYPE_CHECKING:
-    pass
-
-from .app import app
 
 # -- serve, demo, worker, poll --------------------------------------------------------------
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from .app import app
 from .base import fail, print_json
 from .operator import AccountArg, JsonOption, parse_day, read
-
-if TYPE_CHECKING:
-    pass
 
 
 @app.command("report")

@@ -191,9 +191,11 @@ def test_the_wheel_ships_py_typed(tmp_path: Path) -> None:
 
     package = Path(aggregator.__file__).parent
     assert (package / "py.typed").is_file()
-    uv = shutil.which("uv")
+    # uv is on PATH, or where `make` installs it when it was not (.tools/uv, see the Makefile)
+    local_uv = package.parent / ".tools" / "uv" / "bin" / "uv"
+    uv = shutil.which("uv") or (str(local_uv) if local_uv.is_file() else None)
     if uv is None:
-        pytest.skip("uv is not on PATH")
+        pytest.skip("uv is neither on PATH nor in .tools/uv (make installs it there)")
     subprocess.run(
         [uv, "build", "--wheel", "--offline", "-q", "-o", str(tmp_path), str(package.parent)],
         check=True,
