@@ -1,0 +1,197 @@
+"""The CLI journey against the reference provider, as a script would run it.
+
+The real console script in subprocesses; the reference provider on a loopback server in this
+process. The operator's one-time codes are made predictable by scripting its random source
+(the test plays the phone that receives the SMS): link with a code from an environment
+variable, show, change the tariff with a code, switch a service, suspend with the cost shown
+first, chat, and download a report. Linking the same operator accounts again by password
+(another login of the same person) keeps one row per account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PHONE = "9031234567"  # the reference provider's demo subscriber
+PASSWORD = "demo-password"
+
+
+class ScriptedCodes(random.Random):
+    """The operator's random source, with the digits of the next one-time codes given."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.digits: list[str] = []
+
+    def next_code(self, code: str) -> str:
+        self.digits.extend(code)
+        return code
+
+    def choice(self, seq: Sequence[Any]) -> Any:
+        if seq == "0123456789" and self.digits:
+            return self.digits.pop(0)
+        return super().choice(seq)
+
+
+@pytest.fixture
+def reference() -> Iterator[tuple[str, ScriptedCodes]]:
+    try:
+        from aggregator.plugins import load_plugins
+
+        load_plugins(allow=["reference"], block=()).provider("reference")
+        from reference_provider.app import create_app
+        from reference_provider.testing import running_server
+    except Exception as exc:
+        pytest.skip(f"the reference plugin or provider is not available ({exc})")
+    app = create_app(seed=1, sim=True, clock_speed=0)
+    codes = ScriptedCodes(1)
+    app.state.backend.rng = codes
+    with running_server(app) as url:
+        yield f"{url}/reference/api/v1", codes
+
+
+class Cli:
+    def __init__(self, data_dir: Path, base_url: str) -> None:
+        self.exe = str(Path(sys.executable).with_name("aggregator"))
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+        self.env.update(
+            AGGREGATOR_DATA_DIR=str(data_dir),
+            AGGREGATOR_PROVIDER_URLS=json.dumps({"reference": base_url}),
+            COLUMNS="200",
+        )
+
+    def __call__(
+        self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.exe, *args],
+            env={**self.env, **(env or {})},
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def ok(self, *args: str, **kwargs: Any) -> str:
+        done = self(*args, **kwargs)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done.stdout
+
+    def json(self, *args: str, **kwargs: Any) -> Any:
+        return json.loads(self.ok(*args, "--json", **kwargs))
+
+
+@pytest.mark.timeout(1200)  # some twenty processes, each loading the plugins
+def test_the_cli_does_what_the_dashboard_does(
+    tmp_path: Path, reference: tuple[str, ScriptedCodes]
+) -> None:
+    base_url, codes = reference
+    cli = Cli(tmp_path / "data", base_url)
+    cli.ok("db", "upgrade")
+    cli.ok(
+        "users", "create", "--email", "o@example.com", "--password-stdin", stdin="Owner-Pass-1\n"
+    )
+
+    # Link by an SMS code that a script reads from an environment variable.
+    code = codes.next_code("481516")
+    linked = cli(
+        "accounts", "add", "--no-interactive", "--provider", "reference", "--scheme", "sms_code",
+        "--identifier-kind", "phone", "--identifier", PHONE, "--all-subaccounts",
+        "--code-env", "SMS_CODE", env={"SMS_CODE": code},
+    )  # fmt: skip
+    assert linked.returncode == 0, linked.stdout + linked.stderr
+    assert "sent a code" in linked.stderr and code not in linked.stdout + linked.stderr
+    accounts = cli.json("accounts", "list")
+    assert len(accounts) == 4 and {a["operator"] for a in accounts} == {"reference"}
+    phone = next(a for a in accounts if a["label"] == "Телефон Ивана")
+    account = str(phone["id"])
+
+    # Without a terminal and without --code-env the command says what to give, in one line.
+    refused = cli(
+        "accounts", "add", "--no-interactive", "--provider", "reference", "--scheme", "sms_code",
+        "--identifier-kind", "phone", "--identifier", PHONE, "--all-subaccounts",
+    )  # fmt: skip
+    assert refused.returncode == 1 and "--code-env" in refused.stderr
+
+    # The same person by password: the same operator accounts, no second row, no double total.
+    cli.ok(
+        "accounts", "add", "--no-interactive", "--provider", "reference", "--scheme", "password",
+        "--identifier", "demo", "--password-stdin", "--all-subaccounts", stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert len(cli.json("accounts", "list")) == 4
+
+    cli.ok("poll", "--account", account)
+    shown = cli.json("accounts", "show", account)
+    assert shown["operator"] == "reference" and shown["balance"] is not None
+    assert "change_tariff" in shown["capabilities"]
+    assert "Баланс / balance" in cli.ok("accounts", "show", account)
+
+    # Change the tariff: the operator wants a code, given by the environment.
+    catalogue = cli.json("tariffs", account)
+    target = next(t for t in catalogue["available"] if t["id"] != catalogue["current"]["id"])
+    code = codes.next_code("271828")
+    changed = cli.json(
+        "tariff", "set", account, target["id"], "--code-env", "OP_CODE", env={"OP_CODE": code}
+    )
+    assert changed["status"] == "done" and changed["operation"] == "change_tariff"
+    assert changed["args"] == {"tariff_id": target["id"]}
+    # A wrong code from a script is an error, not a loop.
+    codes.next_code("111111")
+    other = next(t for t in catalogue["available"] if t["id"] not in (target["id"],))
+    wrong = cli(
+        "tariff", "set", account, other["id"], "--code-env", "OP_CODE", env={"OP_CODE": "999999"}
+    )
+    assert wrong.returncode == 1 and "rejected the code" in wrong.stderr
+
+    # A service: switched off and on again (no code for a free service).
+    services = cli.json("services", account)
+    toggle = next(s for s in services if s["can_toggle"] and s["enabled"])
+    off = cli.json("service", "off", account, toggle["id"])
+    assert off["result"]["service"]["enabled"] is False
+    assert toggle["id"] in cli.ok("service", "on", account, toggle["id"])
+
+    # Suspension: the cost is shown before anything happens; a script confirms with --yes.
+    start = dt.date.today() + dt.timedelta(days=3)
+    end = start + dt.timedelta(days=9)
+    period = ("--from", start.isoformat(), "--to", end.isoformat())
+    unconfirmed = cli("suspend", account, *period)
+    assert unconfirmed.returncode == 1 and "₽" in unconfirmed.stdout
+    assert "--yes" in unconfirmed.stderr
+    suspended = cli("suspend", account, *period, "--yes")
+    assert suspended.returncode == 0, suspended.stderr
+    assert suspended.stdout.index("₽") < suspended.stdout.index("suspension:")
+
+    # Chat: topics, a message, and the history with it.
+    topics = cli.json("chat", "topics", account)
+    assert topics
+    sent = cli.json("chat", "send", account, "Когда вернут деньги?", "--topic", topics[0]["id"])
+    assert any(m["text"] == "Когда вернут деньги?" for m in sent["messages"])
+    history = cli.ok("chat", "history", account)
+    assert "Когда вернут деньги?" in history
+
+    # A report downloaded as a file.
+    out = tmp_path / "reports"
+    out.mkdir()
+    first = dt.date.today() - dt.timedelta(days=30)
+    saved = cli.json(
+        "report", account, "--from", first.isoformat(), "--to", dt.date.today().isoformat(),
+        "--format", "pdf", "--out", str(out),
+    )  # fmt: skip
+    path = Path(saved["path"])
+    assert path.parent == out and path.read_bytes().startswith(b"%PDF")
+    again = cli(
+        "report", account, "--from", first.isoformat(), "--to", dt.date.today().isoformat(),
+        "--format", "pdf", "--out", str(out),
+    )  # fmt: skip
+    assert again.returncode == 1 and "--force" in again.stderr
