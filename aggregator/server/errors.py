@@ -169,7 +169,11 @@ def handle_not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response
 
 
 def handle_bad_input(request: Request[Any, Any, Any], exc: BadInput) -> Response[Any]:
-    """A value the person gave does not fit (the application layer says which): 400."""
+    """A value the person gave does not fit (the application layer says which): the API
+    answers 422 naming the field; a page that did not show it at its field, 400."""
+    if _is_api(request):
+        detail = [{"field": exc.field, "key": exc.key, "message": exc.message}]
+        return _respond(request, 422, "http.invalid", detail=detail, reason=str(exc))
     detail = [{"key": exc.field, "message": exc.message}]
     return _respond(request, 400, "http.bad_request", detail=detail, reason=str(exc))
 

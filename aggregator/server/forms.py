@@ -8,14 +8,23 @@ answers 422 naming the field.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from litestar.exceptions import ValidationException
 
-from ..core.money import to_minor
+from ..core.money import from_minor, to_minor
+from ..services.errors import BadInput
 
-__all__ = ["FieldInvalid", "FormCheck", "parse_int", "parse_roubles"]
+__all__ = [
+    "FieldInvalid",
+    "FormCheck",
+    "parse_date",
+    "parse_int",
+    "parse_roubles",
+    "roubles_text",
+]
 
 T = TypeVar("T")
 
@@ -43,19 +52,29 @@ class FormCheck:
     def __call__(self, parse: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return parse(*args, **kwargs)
-        except FieldInvalid as exc:
-            self.problems.setdefault(exc.field, (exc.key, exc.values))
+        except (FieldInvalid, BadInput) as exc:
+            self.catch(exc)
             return None
 
     def add(self, field: str, key: str, **values: Any) -> None:
         self.problems.setdefault(field, (key, values))
+
+    def catch(self, exc: FieldInvalid | BadInput) -> None:
+        """Keep the problem an application-layer check (:class:`BadInput`) or parser found."""
+        if isinstance(exc, BadInput) and exc.key is None:  # no message key: its own words
+            self.problems.setdefault(exc.field, ("", {"message": exc.message}))
+        else:
+            self.add(exc.field, exc.key or "", **exc.values)
 
     def __bool__(self) -> bool:
         return bool(self.problems)
 
     def messages(self, translate: Any) -> dict[str, str]:
         """Field -> the message in the page's language (``translate(key, **values)``)."""
-        return {field: translate(key, **values) for field, (key, values) in self.problems.items()}
+        return {
+            field: translate(key, **values) if key else str(values.get("message", ""))
+            for field, (key, values) in self.problems.items()
+        }
 
 
 _CURRENCY = ("₽", "руб.", "руб", "р.", "rub", "rur")
@@ -101,3 +120,22 @@ def parse_int(value: str | None, field: str, low: int, high: int) -> int | None:
     if not text.isdigit() or not low <= int(text) <= high:
         raise FieldInvalid(field, "form.expect_int", low=low, high=high)
     return int(text)
+
+
+def parse_date(value: str | None, field: str) -> dt.date:
+    """A date as a browser sends it (2026-12-31) or as a person types it (31.12.2026)."""
+    text = (value or "").strip()
+    for shape in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(text, shape).date()
+        except ValueError:
+            continue
+    raise FieldInvalid(field, "form.expect_date")
+
+
+def roubles_text(minor: int | None, lang: str) -> str:
+    """Kopecks as a form field shows them: "1234,50" in Russian, "1234.50" in English."""
+    if minor is None:
+        return ""
+    text = f"{from_minor(minor):.2f}"
+    return text.replace(".", ",") if lang == "ru" else text

@@ -21,9 +21,17 @@ _RU = {"account": "счёта", "household": "семьи", "confirmation": "по
 
 
 class BadInput(ValueError):
-    """A value a person gave does not fit; ``field`` names it (the adapters show it there)."""
+    """A value a person gave does not fit; ``field`` names it (the adapters show it there).
 
-    def __init__(self, field: str, message: str) -> None:
+    ``key`` (with ``values``) names the message in the dashboard's translation table, so a
+    page can say it at the field in the reader's language; ``message`` is the plain fallback.
+    """
+
+    def __init__(
+        self, field: str, message: str, *, key: str | None = None, **values: object
+    ) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.key = key
+        self.values = values

@@ -179,9 +179,16 @@ class ChatView:
 def check_period(start: dt.date, end: dt.date, *, max_days: int = MAX_REPORT_DAYS) -> None:
     """:class:`BadInput` for a period ending before it starts or longer than ``max_days``."""
     if end < start:
-        raise BadInput("end", "не раньше начала / not before the start")
+        raise BadInput(
+            "end", "не раньше начала / not before the start", key="form.expect_end_after_start"
+        )
     if (end - start).days > max_days:
-        raise BadInput("end", f"не длиннее {max_days} дней / at most {max_days} days")
+        raise BadInput(
+            "end",
+            f"не длиннее {max_days} дней / at most {max_days} days",
+            key="form.expect_period_max",
+            count=max_days,
+        )
 
 
 def check_amount(amount: Decimal, field_name: str = "amount") -> Decimal:

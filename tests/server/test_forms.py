@@ -10,6 +10,7 @@ from aggregator.server.forms import FieldInvalid, parse_int, parse_roubles
 from aggregator.storage.models import AlertRule, Household
 
 from .conftest import Harness
+from .test_journey_reference import _link_demo
 
 
 @pytest.mark.parametrize(
@@ -94,3 +95,70 @@ async def test_api_answers_422_naming_the_field(signed_in: Harness) -> None:
     error = response.json()["error"]
     assert error["key"] == "http.invalid"
     assert "threshold" in str(error["detail"])
+
+
+async def test_suspension_keeps_the_dates_typed_and_says_what_is_wrong(signed_in: Harness) -> None:
+    h = signed_in
+    account_id = await _link_demo(h)
+    quote = f"/accounts/{account_id}/suspension/quote"
+    backwards = await h.htmx("GET", quote, {"start": "2030-02-15", "end": "2030-01-01"})
+    assert backwards.status_code == 400
+    # The whole section comes back (not just the quote box), the dates as typed.
+    assert backwards.headers["HX-Retarget"] == "#suspension-body"
+    assert 'value="2030-02-15"' in backwards.text and 'value="2030-01-01"' in backwards.text
+    assert 'id="susp-end-error"' in backwards.text
+    assert "Конец не может быть раньше начала." in backwards.text
+    assert 'aria-invalid="true" aria-describedby="susp-end-error"' in backwards.text
+
+    typo = await h.htmx("GET", quote, {"start": "31.13.2030", "end": "15.02.2030"})
+    assert typo.status_code == 400 and 'value="31.13.2030"' in typo.text
+    assert "Дата в виде ДД.ММ.ГГГГ или ГГГГ-ММ-ДД." in typo.text
+    russian = await h.htmx("GET", quote, {"start": "01.01.2030", "end": "15.02.2030"})
+    assert russian.status_code == 200 and "Итого" in russian.text
+
+    too_long = await h.htmx(
+        "POST",
+        f"/accounts/{account_id}/suspension",
+        {"start": "2030-01-01", "end": "2032-01-01"},
+    )
+    assert too_long.status_code == 400 and "Не длиннее 366 дней подряд." in too_long.text
+
+    api = await h.api(
+        "POST",
+        f"/accounts/{account_id}/suspension",
+        json={"start": "2030-02-15", "end": "2030-01-01"},
+    )
+    assert api.status_code == 422, api.text
+    assert api.json()["error"]["detail"][0]["field"] == "end"
+
+
+async def test_invitation_keeps_the_address_typed(signed_in: Harness) -> None:
+    h = signed_in
+    await h.page("/members")
+    bad = await h.post("/members/invite", {"email": "бабушка на даче"})
+    assert bad.status_code == 400
+    assert 'value="бабушка на даче"' in bad.text
+    assert 'aria-invalid="true" aria-describedby="invite-email-error"' in bad.text
+    assert "Проверьте адрес электронной почты." in bad.text
+    taken = await h.post("/members/invite", {"email": "owner@example.ru"})
+    assert taken.status_code == 400 and "уже есть учётная запись" in taken.text
+    good = await h.post("/members/invite", {"email": "babushka@example.ru"})
+    assert good.status_code == 200 and "/invite/" in good.text
+
+
+async def test_account_alerts_keep_everything_typed(signed_in: Harness) -> None:
+    h = signed_in
+    account_id = await _link_demo(h)
+    await h.page(f"/accounts/{account_id}")
+    bad = await h.post(f"/accounts/{account_id}/alerts", {"threshold": "сто рублей", "days": "99"})
+    assert bad.status_code == 400
+    assert 'value="сто рублей"' in bad.text and 'value="99"' in bad.text
+    assert 'aria-describedby="acc-threshold-error acc-threshold-hint"' in bad.text
+    assert "Нужна сумма в рублях цифрами" in bad.text and "Целое число от 1 до 60." in bad.text
+    async with h.app.state.server.db() as db:
+        assert list(await db.scalars(select(AlertRule))) == []  # nothing half-saved
+    saved = await h.post(f"/accounts/{account_id}/alerts", {"threshold": "1 234,56 ₽", "days": "5"})
+    assert saved.status_code in (302, 303)
+    page = await h.page(saved.headers["location"])
+    assert 'value="1234,56"' in page.text and 'value="5"' in page.text
+    assert "Сохранено" in page.text

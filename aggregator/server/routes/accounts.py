@@ -22,12 +22,13 @@ from ...core.money import quantize
 from ...plugins import report_url
 from ...services import accounts as accounts_service
 from ...services.dashboard import daily_history, get_account, household_dashboard
+from ...services.errors import BadInput
 from ...services.operations import AccountOperations, Done, NeedsCode
 from ...services.provenance import assumed_operations
 from ...storage.models import AlertRule, LinkedAccount, from_minor
 from .. import confirmations
 from ..flows import PendingFlow
-from ..forms import FieldInvalid, parse_roubles
+from ..forms import FieldInvalid, FormCheck, parse_date, parse_int, parse_roubles, roubles_text
 from ..i18n import zone
 from ..rendering import page, request_lang, translate
 from .common import DB, Server, form_data, redirect, require_user
@@ -48,13 +49,6 @@ FORECAST_DAYS = 30
 
 def _today(tz: str) -> dt.date:
     return dt.datetime.now(zone(tz)).date()
-
-
-def _parse_date(value: str | None, field: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat((value or "").strip())
-    except ValueError:
-        raise ValidationException(f"{field}: a date YYYY-MM-DD") from None
 
 
 def _chart_data(
@@ -91,6 +85,19 @@ def _chart_data(
 async def account_page(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
+    return await _account_page(request, db, server, account_id)
+
+
+async def _account_page(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    account_id: int,
+    *,
+    check: FormCheck | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response[Any]:
+    """The account page; after a wrong alert field, again with the values as typed."""
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     dashboard = await household_dashboard(db, user.household_id, account_id=account_id)
@@ -125,14 +132,15 @@ async def account_page(
     return page(
         request,
         "account.html",
+        status_code=400 if check else 200,
+        errors=check.messages(lambda key, **v: translate(request, key, **v)) if check else {},
+        saved=request.query_params.get("saved"),
         error_message=error_message,
         error_action=error_action,
-        alert_threshold=(
-            str(from_minor(low.threshold_minor))
-            if low is not None and low.threshold_minor is not None
-            else ""
+        alert_threshold=(typed or {}).get(
+            "threshold", roubles_text(low.threshold_minor if low else None, lang)
         ),
-        alert_days=str(runs.days) if runs is not None and runs.days else "",
+        alert_days=(typed or {}).get("days", str(runs.days) if runs and runs.days else ""),
         account=account,
         summary=summary,
         provider_name=provider_name(server, account.provider_id, lang),
@@ -230,25 +238,46 @@ async def services_section(
     return await _services_fragment(request, db, server, account, result=None)
 
 
-@get("/accounts/{account_id:int}/suspension", include_in_schema=False)
-async def suspension_section(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
+async def _suspension_fragment(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    account: LinkedAccount,
+    *,
+    check: FormCheck | None = None,
+    typed: dict[str, str] | None = None,
 ) -> Response[Any]:
+    """The suspension section; after a wrong period, again with the dates as typed and the
+    problem at its field (an htmx quote request is re-targeted to the whole section)."""
     user = require_user(request)
-    account = await get_account(db, user.household_id, account_id)
     suspension = await _ops(server).suspension(db, account)
     today = await accounts_service.operator_today(db, account.id, user.timezone)
-    return fragment(
+    response = fragment(
         request,
         "partials/suspension.html",
+        status_code=400 if check else 200,
         account=account,
         suspension=suspension,
         caps=capabilities_of(server, account.provider_id),
         start=today + dt.timedelta(days=1),
         end=today + dt.timedelta(days=14),
         today=today,
-        back=f"/accounts/{account_id}",
+        errors=check.messages(lambda key, **v: translate(request, key, **v)) if check else {},
+        typed=typed or {},
+        back=f"/accounts/{account.id}",
     )
+    if check:
+        response.headers["HX-Retarget"] = "#suspension-body"
+        response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
+@get("/accounts/{account_id:int}/suspension", include_in_schema=False)
+async def suspension_section(
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    return await _suspension_fragment(request, db, server, account)
 
 
 @get("/accounts/{account_id:int}/suspension/quote", include_in_schema=False)
@@ -257,12 +286,20 @@ async def suspension_quote(
     db: DB,
     server: Server,
     account_id: FromPath[int],
-    start: FromQuery[str],
-    end: FromQuery[str],
+    start: FromQuery[str] = "",
+    end: FromQuery[str] = "",
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
-    first, last = _parse_date(start, "start"), _parse_date(end, "end")
-    quote = await _ops(server).quote_suspension(db, account, first, last)
+    check = FormCheck()
+    first, last = check(parse_date, start, "start"), check(parse_date, end, "end")
+    if not check:
+        try:
+            quote = await _ops(server).quote_suspension(db, account, first, last)
+        except BadInput as exc:
+            check.catch(exc)
+    if check:
+        typed = {"start": start, "end": end}
+        return await _suspension_fragment(request, db, server, account, check=check, typed=typed)
     return fragment(
         request,
         "partials/suspension_quote.html",
@@ -331,7 +368,7 @@ async def download_report(
     format: FromQuery[str] = "pdf",
 ) -> Response[Any]:
     account = await _account(request, db, account_id)
-    first, last = _parse_date(start, "start"), _parse_date(end, "end")
+    first, last = parse_date(start, "start"), parse_date(end, "end")
     try:
         fmt = ReportFormat(format)
     except ValueError:
@@ -482,13 +519,21 @@ async def suspend(
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     form = await form_data(request)
-    first, last = _parse_date(form.get("start"), "start"), _parse_date(form.get("end"), "end")
+    check = FormCheck()
+    first = check(parse_date, form.get("start"), "start")
+    last = check(parse_date, form.get("end"), "end")
+    if check:
+        return await _suspension_fragment(request, db, server, account, check=check, typed=form)
     ask = second_confirmation(
         request, server, account, "suspend", form, f"/accounts/{account_id}/suspension"
     )
     if ask is not None:
         return ask
-    outcome = await _ops(server).suspend(db, account, first, last, user_id=user.user_id)
+    try:
+        outcome = await _ops(server).suspend(db, account, first, last, user_id=user.user_id)
+    except BadInput as exc:  # the period does not fit: the section again, the dates as typed
+        check.catch(exc)
+        return await _suspension_fragment(request, db, server, account, check=check, typed=form)
     return _outcome(request, server, account, outcome)
 
 
@@ -606,11 +651,11 @@ async def account_alerts(
     form = await form_data(request)
     from .settings_pages import parse_threshold, save_rule
 
-    threshold = parse_threshold(form.get("threshold"))
-    days_raw = form.get("days", "").strip()
-    days = int(days_raw) if days_raw.isdigit() and 0 < int(days_raw) <= 60 else None
-    if days_raw and days is None:
-        raise ValidationException("days: 1 to 60")
+    check = FormCheck()
+    threshold = check(parse_threshold, form.get("threshold"))
+    days = check(parse_int, form.get("days"), "days", 1, 60)
+    if check:  # the page again, everything as typed, the message at the field
+        return await _account_page(request, db, server, account_id, check=check, typed=form)
     await save_rule(db, user.household_id, account.id, "low_balance", threshold_minor=threshold)
     await save_rule(db, user.household_id, account.id, "runs_out", days=days)
     await db.commit()

@@ -9,7 +9,7 @@ import zoneinfo
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException, PermissionDeniedException, ValidationException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from sqlalchemy import delete, select
 
@@ -182,33 +182,45 @@ async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
 # -- members ----------------------------------------------------------------------------
 
 
-@get("/members", include_in_schema=False)
-async def members_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
-    user = require_user(request)
+async def _members_page(
+    request: Request[Any, Any, Any],
+    db: DB,
+    household_id: int,
+    *,
+    status_code: int = 200,
+    **values: Any,
+) -> Response[Any]:
+    """The members page: who is in the household and the open invitations."""
     members = list(
-        await db.scalars(
-            select(User).where(User.household_id == user.household_id).order_by(User.id)
-        )
+        await db.scalars(select(User).where(User.household_id == household_id).order_by(User.id))
     )
     invitations = list(
         await db.scalars(
             select(Invitation)
             .where(
-                Invitation.household_id == user.household_id,
+                Invitation.household_id == household_id,
                 Invitation.accepted_at.is_(None),
                 Invitation.expires_at > utcnow(),
             )
             .order_by(Invitation.id.desc())
         )
     )
+    context: dict[str, Any] = {"invite_link": None, "error": None, "errors": {}, "typed": {}}
+    context.update(values)
     return page(
         request,
         "members.html",
+        status_code=status_code,
         members=members,
         invitations=invitations,
-        invite_link=None,
-        error=None,
+        **context,
     )
+
+
+@get("/members", include_in_schema=False)
+async def members_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
+    user = require_user(request)
+    return await _members_page(request, db, user.household_id)
 
 
 @post("/members/invite", include_in_schema=False)
@@ -216,10 +228,20 @@ async def invite(request: Request[Any, Any, Any], db: DB, server: Server) -> Res
     user = owner_required(request)
     form = await form_data(request)
     address = form.get("email", "").strip().lower()
+    check = FormCheck()
     if not _EMAIL.fullmatch(address):
-        raise ValidationException("email: an e-mail address")
-    if await db.scalar(select(User.id).where(User.email == address)):
-        raise ValidationException("email: this address already has an account")
+        check.add("email", "form.email_invalid")
+    elif await db.scalar(select(User.id).where(User.email == address)):
+        check.add("email", "members.email_taken")
+    if check:  # the page again, the address as typed, the message at the field
+        return await _members_page(
+            request,
+            db,
+            user.household_id,
+            status_code=400,
+            errors=check.messages(lambda key, **v: translate(request, key, **v)),
+            typed=form,
+        )
     token = secrets.token_urlsafe(32)
     db.add(
         Invitation(
@@ -238,25 +260,9 @@ async def invite(request: Request[Any, Any, Any], db: DB, server: Server) -> Res
         )
     )
     await db.commit()
-    members = list(await db.scalars(select(User).where(User.household_id == user.household_id)))
-    invitations = list(
-        await db.scalars(
-            select(Invitation).where(
-                Invitation.household_id == user.household_id,
-                Invitation.accepted_at.is_(None),
-                Invitation.expires_at > utcnow(),
-            )
-        )
-    )
     link = f"{server.settings.dashboard_url}/invite/{token}"
-    return page(
-        request,
-        "members.html",
-        members=members,
-        invitations=invitations,
-        invite_link=link,
-        invite_email=address,
-        error=None,
+    return await _members_page(
+        request, db, user.household_id, invite_link=link, invite_email=address
     )
 
 
