@@ -46,15 +46,16 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aggregator.plugins import load_plugins
-from aggregator.polling import PollingOptions, PollingService
-from aggregator.polling.harness import (
-    ReferenceServer,
+from reference_provider.testing import ReferenceServer
+from reference_provider.testing.aggregator_env import (
     bulk_links,
     create_household,
     link_many,
     provider_urls,
 )
+
+from aggregator.plugins import load_plugins
+from aggregator.polling import PollingOptions, PollingService
 from aggregator.runtime import Runtime
 from aggregator.settings import Settings
 

@@ -18,11 +18,11 @@ from typing import cast
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import SecretStr
+from reference_provider.testing.aggregator_env import InProcessEnv, create_household
 from sqlalchemy import Table, insert, select
 
 from aggregator.plugins import PluginRegistry, load_plugins
 from aggregator.polling import PollingOptions, PollingService
-from aggregator.polling.harness import InProcessEnv, create_household
 from aggregator.server.integration import preflight
 from aggregator.settings import Settings
 from aggregator.storage.models import AlertRule, LinkedAccount, OutboxMessage

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from reference_provider.testing.aggregator_env import InProcessEnv
 
 from aggregator.alerts.sink import MailSink
 from aggregator.plugins import PluginRegistry, load_plugins
-from aggregator.polling.harness import InProcessEnv
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,13 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pytest
+from reference_provider.testing.aggregator_env import InProcessEnv, create_household
 from sqlalchemy import Table, func, insert, select
 
 from aggregator.alerts.outbox import OutboxSender
 from aggregator.alerts.sink import MailSink
 from aggregator.i18n import format_days
 from aggregator.polling import PollingOptions, PollingService
-from aggregator.polling.harness import InProcessEnv, create_household
 from aggregator.polling.service import notifier_instances
 from aggregator.storage.models import AlertEpisode, AlertRule, OutboxMessage, utcnow
 

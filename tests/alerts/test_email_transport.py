@@ -17,10 +17,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from reference_provider.testing import free_port
 
 from aggregator import Notification, OperationRejected, TemporaryError
 from aggregator.alerts.email import EmailNotifier
-from aggregator.polling.harness import free_port
 
 USER, PASSWORD = "mailer", "s3cret-SMTP"
 

@@ -9,6 +9,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from reference_provider.testing.aggregator_env import (
+    BulkLink,
+    InProcessEnv,
+    create_household,
+    link_many,
+)
 from sqlalchemy import Table, insert, select
 
 from aggregator import Credentials, Secret, Session
@@ -16,7 +22,6 @@ from aggregator.alerts.outbox import OutboxSender
 from aggregator.alerts.sink import MailSink
 from aggregator.plugins import PluginRegistry
 from aggregator.polling import PollingOptions, PollingService
-from aggregator.polling.harness import BulkLink, InProcessEnv, create_household, link_many
 from aggregator.polling.service import notifier_instances
 from aggregator.storage.models import AlertEpisode, AlertRule, LinkedAccount
 

@@ -27,9 +27,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reference_provider.testing.aggregator_env import provider_urls
+
 from aggregator.plugins import load_plugins
 from aggregator.polling import PollingOptions, PollingService
-from aggregator.polling.harness import provider_urls
 from aggregator.runtime import Runtime
 from aggregator.settings import Settings
 

@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pytest
+from reference_provider.testing.aggregator_env import InProcessEnv, create_household
 from sqlalchemy import Table, func, select
 
 from aggregator.polling import PollingOptions, PollingService
-from aggregator.polling.harness import InProcessEnv, create_household
 from aggregator.storage.models import BalanceReading, LinkedAccount, utcnow
 
 accounts_t = cast(Table, LinkedAccount.__table__)

@@ -22,17 +22,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from aggregator.alerts.sink import MailSink
-from aggregator.plugins import load_plugins
-from aggregator.polling.harness import (
-    ReferenceServer,
+from reference_provider.testing import ReferenceServer, free_port
+from reference_provider.testing.aggregator_env import (
     bulk_links,
     create_household,
-    free_port,
     link_many,
     provider_urls,
 )
+
+from aggregator.alerts.sink import MailSink
+from aggregator.plugins import load_plugins
 from aggregator.runtime import Runtime
 from aggregator.settings import Settings
 from aggregator.storage.db import create_engine

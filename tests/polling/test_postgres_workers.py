@@ -17,17 +17,17 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text, update
-from sqlalchemy.engine import make_url
-
-from aggregator.plugins import load_plugins
-from aggregator.polling.harness import (
-    ReferenceServer,
+from reference_provider.testing import ReferenceServer
+from reference_provider.testing.aggregator_env import (
     bulk_links,
     create_household,
     link_many,
     provider_urls,
 )
+from sqlalchemy import func, select, text, update
+from sqlalchemy.engine import make_url
+
+from aggregator.plugins import load_plugins
 from aggregator.runtime import Runtime
 from aggregator.settings import Settings
 from aggregator.storage.db import create_engine

@@ -9,10 +9,10 @@ import datetime as dt
 from collections import Counter
 from typing import Any, cast
 
+from reference_provider.testing.aggregator_env import InProcessEnv, create_household
 from sqlalchemy import Table, inspect, select, update
 
 from aggregator.polling import PollingOptions, PollingService
-from aggregator.polling.harness import InProcessEnv, create_household
 from aggregator.polling.service import TICK_JOB
 from aggregator.storage.models import BalanceReading, Base, LinkedAccount
 

@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reference_provider.testing.aggregator_env import provider_urls
+
 from aggregator.plugins import load_plugins
 from aggregator.polling import PollingOptions
 from aggregator.polling import service as service_module
-from aggregator.polling.harness import provider_urls
 from aggregator.polling.worker import run_worker
 from aggregator.settings import Settings
 

@@ -14,6 +14,7 @@ import pytest
 from aggregator_telegram import TelegramNotifier
 from aggregator_telegram.fake import FakeBotApi
 from reference_provider.testing import running_server
+from reference_provider.testing.aggregator_env import InProcessEnv
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -22,7 +23,6 @@ from aggregator.alerts.outbox import OutboxSender
 from aggregator.alerts.sink import MailSink
 from aggregator.plugins import PluginRegistry, load_plugins
 from aggregator.polling import PollingOptions, PollingService
-from aggregator.polling.harness import InProcessEnv
 from aggregator.polling.service import notifier_instances
 from aggregator.services import channels as channel_service
 from aggregator.storage.models import AlertRule

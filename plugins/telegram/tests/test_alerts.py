@@ -3,11 +3,11 @@ chosen; the recipient's language; the per-kind choice of channels; linking by co
 
 from __future__ import annotations
 
+from reference_provider.testing.aggregator_env import InProcessEnv, create_household
 from sqlalchemy import select
 
 from aggregator.alerts.sink import MailSink
 from aggregator.polling import PollingService
-from aggregator.polling.harness import InProcessEnv, create_household
 from aggregator.storage.models import NotifierRecipient, OutboxMessage
 
 from .conftest import TOKEN, Bot, only_low_balance

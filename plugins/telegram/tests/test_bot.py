@@ -9,11 +9,11 @@ import logging
 
 import pytest
 from aggregator_telegram import TelegramNotifier
+from reference_provider.testing.aggregator_env import InProcessEnv, create_household
 from sqlalchemy import select, update
 
 from aggregator.alerts.outbox import OutboxSender
 from aggregator.polling import PollingService
-from aggregator.polling.harness import InProcessEnv, create_household
 from aggregator.services import channels as channel_service
 from aggregator.storage.models import LinkedAccount, NotifierRecipient, OutboxMessage, utcnow
 

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 from aggregator_telegram.fake import FakeBotApi
-from reference_provider.testing import running_server
+from reference_provider.testing import free_port, running_server
+from reference_provider.testing.aggregator_env import create_household
 from sqlalchemy import func, insert, select
 
 from aggregator.plugins import load_plugins
-from aggregator.polling.harness import create_household, free_port
 from aggregator.services import channels as channel_service
 from aggregator.settings import Settings
 from aggregator.storage.db import create_engine, session_factory

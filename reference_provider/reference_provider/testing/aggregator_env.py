@@ -1,24 +1,20 @@
-"""Helpers to run the poller against the reference provider: tests, benchmarks, the demo.
+"""The aggregator against the reference provider: tests and benchmarks, never production.
 
-Nothing here runs in production. The reference provider (a workspace member) is imported
-lazily, only by the functions that start it.
+Needs the aggregator installed beside the reference provider (``reference-provider[aggregator]``;
+in this workspace both are).
 
-- :class:`ReferenceServer`: ``python -m reference_provider --sim`` on a free loopback port in a
-  subprocess, with a small client for its simulation API;
-- :func:`provider_urls`: every installed operator plugin pointed at one server;
+- :func:`provider_urls`: every installed operator plugin pointed at one reference server;
 - :func:`create_household` and :func:`link_many`: rows for a household and many linked
   accounts at once (credentials and sessions sealed by the vault as
-  :mod:`aggregator.accounts` does, bound to their row).
+  :mod:`aggregator.accounts` does, bound to their row);
+- :func:`bulk_links`: the :class:`BulkLink` rows for accounts the reference provider created
+  in bulk (:func:`reference_provider.testing.backend_bulk` or ``POST /sim/accounts/bulk``);
+- :class:`InProcessEnv`: a reference backend served in-process, a migrated database, a vault
+  and a runtime whose plugins all point at the backend.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,30 +25,28 @@ import httpx
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..core.flows import Session
-from ..core.login import Credentials
-from ..core.provider import Provider
-from ..core.secret import Secret
-from ..plugins import PluginRegistry
-from ..runtime import Runtime
-from ..settings import Settings
-from ..storage.models import (
-    AccountStatus,
-    Household,
-    LinkedAccount,
-    User,
-    utcnow,
-)
-from ..vault import Vault
+from aggregator.accounts import login_key_for, mask_number, seal_credentials, seal_session
+from aggregator.core.flows import Session
+from aggregator.core.login import Credentials
+from aggregator.core.provider import Provider
+from aggregator.core.secret import Secret
+from aggregator.plugins import PluginRegistry
+from aggregator.runtime import Runtime
+from aggregator.settings import Settings
+from aggregator.storage.db import create_engine
+from aggregator.storage.models import AccountStatus, Household, LinkedAccount, User, utcnow
+from aggregator.storage.schema import upgrade
+from aggregator.vault import Vault
+
+from ..app import create_app
+from ..backend import Backend
+from . import backend_bulk, free_port
 
 __all__ = [
     "BulkLink",
     "InProcessEnv",
-    "ReferenceServer",
-    "backend_bulk",
     "bulk_links",
     "create_household",
-    "free_port",
     "link_many",
     "provider_urls",
     "rehost",
@@ -61,12 +55,6 @@ __all__ = [
 households_t = cast(Table, Household.__table__)
 users_t = cast(Table, User.__table__)
 accounts_t = cast(Table, LinkedAccount.__table__)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rehost(url: str, base: str) -> str:
@@ -79,110 +67,6 @@ def rehost(url: str, base: str) -> str:
 def provider_urls(registry: PluginRegistry, base: str) -> dict[str, str]:
     """Every registered operator at the reference provider listening on ``base``."""
     return {pid: rehost(cls.default_base_url, base) for pid, cls in registry.providers.items()}
-
-
-class ReferenceServer:
-    """The reference provider in a subprocess (uvicorn) on a free loopback port."""
-
-    def __init__(
-        self,
-        *,
-        seed: int = 1,
-        clock_speed: float = 0.0,
-        port: int | None = None,
-        log_path: str | None = None,
-    ) -> None:
-        self.seed = seed
-        self.clock_speed = clock_speed
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-        self.sim = httpx.Client(base_url=f"{self.url}/sim", timeout=60.0)
-
-    def start(self, timeout: float = 30.0) -> ReferenceServer:
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reference_provider",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--seed",
-                str(self.seed),
-                "--sim",
-                "--clock-speed",
-                str(self.clock_speed),
-            ],
-            stdout=log,
-            stderr=log,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the reference provider exited with {self.process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if self.sim.get("/clock", timeout=1.0).status_code == 200:
-                    return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the reference provider did not start in time")
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        self.sim.close()
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    def __enter__(self) -> ReferenceServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- the simulation API ------------------------------------------------------------------
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.sim.request(method, path, **kwargs)
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def bulk(
-        self, operator: str, count: int, *, balance: str = "500.00", password: str = "Bulk-pass-1"
-    ) -> list[dict[str, Any]]:
-        body = self.call(
-            "POST",
-            "/accounts/bulk",
-            json={"operator": operator, "count": count, "balance": balance, "password": password},
-        )
-        return list(body["accounts"])
-
-    def set_balance(self, operator: str, number: str, amount: str) -> None:
-        self.call("PUT", f"/accounts/{operator}/{number}/balance", json={"amount": amount})
-
-    def account(self, operator: str, number: str) -> dict[str, Any]:
-        return dict(self.call("GET", f"/accounts/{operator}/{number}"))
-
-    def advance(self, **delta: float) -> None:
-        self.call("POST", "/clock/advance", json=delta)
-
-    def fault(self, kind: str, **fields: Any) -> None:
-        self.call("POST", "/faults", json={"kind": kind, **fields})
-
-    def clear_faults(self) -> None:
-        self.call("DELETE", "/faults")
 
 
 async def create_household(
@@ -254,8 +138,6 @@ async def link_many(
     due_now: bool = True,
 ) -> list[int]:
     """Insert linked accounts with sealed credentials and sessions; their ids, in order."""
-    from ..accounts import login_key_for, mask_number, seal_credentials, seal_session
-
     scheme = provider.login_schemes[0]
 
     def identify(value: str) -> tuple[Any, str]:
@@ -319,29 +201,6 @@ async def link_many(
     return ids
 
 
-def backend_bulk(
-    backend: Any, operator: str, count: int, *, balance: int = 50_000, password: str = "Bulk-pass-1"
-) -> list[dict[str, Any]]:
-    """What ``POST /sim/accounts/bulk`` answers, from an in-process reference Backend."""
-    from reference_provider.registry import load_dialect
-
-    created = backend.bulk_create(operator, count, password=password, balance=balance)
-    module = load_dialect("native" if operator == "reference" else operator)
-    hook = getattr(module, "bulk_session", None) if module else None
-    return [
-        {
-            "login": b.login,
-            "password": b.password,
-            "account_id": b.account_id,
-            "number": b.number,
-            "token": b.token,
-            "subscriber_id": b.subscriber_id,
-            "session": hook(backend, b) if hook is not None else {"token": b.token},
-        }
-        for b in created
-    ]
-
-
 _SUBACCOUNT_KEYS: dict[str, Any] = {
     "account_id": lambda item: str(item["account_id"]),
     "number": lambda item: str(item["number"]),
@@ -402,14 +261,12 @@ class InProcessEnv:
         demo: bool = False,
         **settings: Any,
     ) -> None:
-        from reference_provider.app import create_app
-        from reference_provider.backend import Backend
-
         self.backend = Backend(seed=1, clock_speed=0, demo=demo)
         self.app = create_app(backend=self.backend, sim=True)
         self.registry = registry
+        asgi: Any = self.app  # Litestar's ASGI types are narrower than httpx's
         self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), timeout=httpx.Timeout(30.0)
+            transport=httpx.ASGITransport(app=asgi), timeout=httpx.Timeout(30.0)
         )
         self.settings = Settings(
             data_dir=data_dir,
@@ -425,9 +282,6 @@ class InProcessEnv:
         self.runtime: Runtime
 
     async def __aenter__(self) -> InProcessEnv:
-        from ..storage.db import create_engine
-        from ..storage.schema import upgrade
-
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(self.settings.resolved_database_url)
         await upgrade(self.engine)
