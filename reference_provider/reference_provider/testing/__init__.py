@@ -59,7 +59,7 @@ def _server(app: Any, host: str) -> tuple[uvicorn.Server, socket.socket, int]:
 
 
 @contextmanager
-def running_server(app: Any, host: str = "127.0.0.1", timeout: float = 10.0) -> Iterator[str]:
+def running_server(app: Any, host: str = "127.0.0.1", timeout: float = 60.0) -> Iterator[str]:
     """Serve ``app`` on ``host`` at a free port in a thread; yield ``http://host:port``."""
     server, sock, port = _server(app, host)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -114,7 +114,7 @@ class ReferenceServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.sim = httpx.Client(base_url=f"{self.url}/sim", timeout=60.0)
 
-    def start(self, timeout: float = 30.0) -> ReferenceServer:
+    def start(self, timeout: float = 90.0) -> ReferenceServer:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [
