@@ -89,9 +89,8 @@ def _html_error(
 ) -> Response[Any]:
     translator = server_state(request).translator
     message, action = translator.error(request_lang(request), key)
-    template = (
-        "partials/error.html" if request.headers.get("hx-request") == "true" else "error.html"
-    )
+    htmx = request.headers.get("hx-request") == "true"
+    template = "partials/error.html" if htmx else "error.html"
     try:
         return page(
             request,
@@ -103,6 +102,9 @@ def _html_error(
             action=action,
             reason=reason,
             account_id=account_id,
+            # A section loading into a page (an htmx GET) says it in one quiet line: a page
+            # whose seven sections fail alike does not show seven red boxes.
+            compact=htmx and request.method == "GET",
         )
     except Exception:  # the error page itself failed: plain text, still no traceback
         log.exception("rendering the error page failed")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_datetime as babel_format_datetime
+from babel.dates import format_timedelta
 from babel.numbers import format_decimal
 
 from .. import i18n as shared_i18n
@@ -127,6 +128,11 @@ def format_date(value: dt.date | None, lang: str) -> str:
     if value is None:
         return ""
     return shared_i18n.format_date(value, lang)
+
+
+def format_age(value: dt.timedelta, lang: str) -> str:
+    """How old something is, in words: ``3 часа`` / ``3 hours`` (Babel, CLDR plurals)."""
+    return str(format_timedelta(max(value, dt.timedelta(0)), threshold=1.5, locale=lang))
 
 
 def format_bytes(value: int | Decimal, lang: str) -> str:

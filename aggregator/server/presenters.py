@@ -25,6 +25,8 @@ BADGES = (
     "operator_error",
     "stale",
     "suspended",
+    "suspension_scheduled",
+    "suspension_requested",
 )
 
 
@@ -43,6 +45,8 @@ class Card:
     days_left: str
     updated: str
     action: str | None  # "needs_login" | "top_up" | None
+    stale: bool = False  # the balance is old: "updated" says how old
+    note: str = ""  # a coming block's dates
 
 
 def cards(
@@ -51,6 +55,8 @@ def cards(
     t: Callable[..., str],
     money: Callable[..., str],
     when: Callable[..., str],
+    day: Callable[..., str] | None = None,
+    age: Callable[..., str] | None = None,
 ) -> list[Card]:
     badges = {key: t(f"badge.{key}") for key in BADGES}
     never = t("card.never")
@@ -76,6 +82,16 @@ def cards(
         action = a.badge if a.badge == "needs_login" else None
         if a.badge in ("top_up", "blocked"):
             action = "top_up"
+        updated = when(a.balance_at or a.last_success_at, short=True) or never
+        if a.stale_since is not None and age is not None:
+            updated = t("card.stale_age", age=age(a.stale_since))
+        note = ""
+        if a.badge.startswith("suspension_") and day is not None and a.suspension_start:
+            note = t(
+                "card.suspension_period",
+                start=day(a.suspension_start),
+                end=day(a.suspension_planned_end) if a.suspension_planned_end else "…",
+            )
         out.append(
             Card(
                 id=a.id,
@@ -89,8 +105,10 @@ def cards(
                 spark=spark,
                 spark_label=label,
                 days_left=left,
-                updated=when(a.balance_at or a.last_success_at, short=True) or never,
+                updated=updated,
                 action=action,
+                stale=a.stale_since is not None,
+                note=note,
             )
         )
     return out

@@ -65,12 +65,21 @@ class Renderer:
         def size(value: int | Decimal) -> str:
             return i18n.format_bytes(value, lang)
 
+        def age(value: dt.datetime | None) -> str:
+            """How long ago ``value`` was (our clock), in words: "3 часа"."""
+            if value is None:
+                return ""
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=dt.UTC)
+            return i18n.format_age(dt.datetime.now(dt.UTC) - value, lang)
+
         return {
             "t": partial(self.translator.translate, lang),
             "money": money,
             "when": when,
             "day": day,
             "size": size,
+            "age": age,
             "lang": lang,
             "tz": tz,
         }

@@ -33,6 +33,7 @@ from .accounts import get_account
 
 __all__ = [
     "SPARK_DAYS",
+    "STALE_AFTER",
     "AccountSummary",
     "Dashboard",
     "account_readings",
@@ -62,6 +63,9 @@ class AccountSummary:
     suspension_end: dt.date | None
     last_success_at: dt.datetime | None
     spend_history: dict[str, Any] | None = None
+    suspension_state: str | None = None  # "requested" / "scheduled" / "suspended" (ours)
+    suspension_start: dt.date | None = None
+    suspension_planned_end: dt.date | None = None
     balance_minor: int | None = None
     currency: str = "RUB"
     balance_at: dt.datetime | None = None
@@ -75,6 +79,9 @@ class AccountSummary:
     days_left: int | None = None
     badge: str = "ok"  # a key under "badge." in the translation table
     severity: str = "ok"
+    # When the balance shown is old (the last polls failed, or none succeeded for a day):
+    # the time of the last good poll, on our clock; None while the balance is fresh.
+    stale_since: dt.datetime | None = None
 
     @property
     def balance(self) -> Decimal | None:
@@ -138,9 +145,50 @@ def days_left(
     ).days_left
 
 
-def _judge(summary: AccountSummary) -> None:
+STALE_AFTER = dt.timedelta(days=1)
+"""A balance with no good poll for this long is old, whatever the account's status."""
+_FAILING = frozenset(
+    {
+        AccountStatus.NEEDS_LOGIN.value,
+        AccountStatus.SECRET_UNREADABLE.value,
+        AccountStatus.PLUGIN_ERROR.value,
+        AccountStatus.OPERATOR_ERROR.value,
+        AccountStatus.STALE.value,
+    }
+)
+
+
+def _stale_since(summary: AccountSummary, now: dt.datetime) -> dt.datetime | None:
+    """The last good poll when the balance shown is no longer current, else None."""
+    last = summary.last_success_at
+    if last is None or summary.balance_minor is None:
+        return None
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=dt.UTC)
+    if summary.status in _FAILING or now - last > STALE_AFTER:
+        return last
+    return None
+
+
+def _planned_suspension(summary: AccountSummary, today: dt.date) -> str | None:
+    """ "suspended", "scheduled" or "requested" while the block we asked for is still ahead
+    of us or running; None once it has ended or when there is none."""
+    state = summary.suspension_state
+    if state not in ("requested", "scheduled", "suspended"):
+        return None
+    end = summary.suspension_planned_end
+    if end is not None and today > end:
+        return None
+    start = summary.suspension_start
+    if state == "scheduled" and start is not None and today >= start:
+        return "suspended"  # its day has come; the next poll confirms it
+    return state
+
+
+def _judge(summary: AccountSummary, today: dt.date | None = None) -> None:
     """Choose the badge: what the household should do about this account, if anything."""
     status = summary.status
+    planned = _planned_suspension(summary, today) if today is not None else None
     if status == AccountStatus.NEEDS_LOGIN.value:
         summary.badge, summary.severity = "needs_login", "danger"
     elif status == AccountStatus.SECRET_UNREADABLE.value:
@@ -164,8 +212,11 @@ def _judge(summary: AccountSummary) -> None:
         summary.badge, summary.severity = "top_up", "warning"
     elif status == AccountStatus.STALE.value:
         summary.badge, summary.severity = "stale", "info"
-    elif summary.operator_state == "suspended":
+    elif summary.operator_state == "suspended" or planned == "suspended":
         summary.badge, summary.severity = "suspended", "info"
+    elif planned in ("scheduled", "requested"):
+        # A block is coming: not "all is well", and not yet "suspended".
+        summary.badge, summary.severity = f"suspension_{planned}", "info"
     elif status == AccountStatus.NEW.value and summary.balance_minor is None:
         summary.badge, summary.severity = "new", "info"
     else:
@@ -226,6 +277,9 @@ async def household_dashboard(
                 LinkedAccount.suspension_end,
                 LinkedAccount.last_success_at,
                 LinkedAccount.spend_history,
+                LinkedAccount.suspension_state,
+                LinkedAccount.suspension_start,
+                LinkedAccount.suspension_planned_end,
             )
             .where(*scope)
             .order_by(LinkedAccount.id)
@@ -305,7 +359,8 @@ async def household_dashboard(
             summary.next_charge_date,
             summary.next_charge_minor,
         )
-        _judge(summary)
+        summary.stale_since = _stale_since(summary, now)
+        _judge(summary, today)
     totals: dict[str, int] = {}
     money: dict[str, int] = {}
     debts: dict[str, int] = {}

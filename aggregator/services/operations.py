@@ -57,6 +57,7 @@ from ..core.models import (
     ServiceChangeResult,
     Suspension,
     SuspensionQuote,
+    SuspensionState,
     TariffCatalogue,
     TariffChangeResult,
     TopUpResult,
@@ -189,6 +190,28 @@ def check_period(start: dt.date, end: dt.date, *, max_days: int = MAX_REPORT_DAY
             key="form.expect_period_max",
             count=max_days,
         )
+
+
+def remember_suspension(account: LinkedAccount, result: object) -> bool:
+    """Keep what the operator said about the voluntary block (``result`` of a suspend, a
+    resume or the suspension read), so the dashboard shows a requested or scheduled block
+    before it starts. True when something changed (the caller commits)."""
+    if not isinstance(result, Suspension):
+        return False
+    active = result.state == SuspensionState.ACTIVE
+    planned = (
+        None if active else result.state.value,
+        None if active else result.start,
+        None if active else result.end,
+    )
+    if planned == (
+        account.suspension_state,
+        account.suspension_start,
+        account.suspension_planned_end,
+    ):
+        return False
+    account.suspension_state, account.suspension_start, account.suspension_planned_end = planned
+    return True
 
 
 def check_amount(amount: Decimal, field_name: str = "amount") -> Decimal:
@@ -326,7 +349,10 @@ class AccountOperations:
         return await self.call(db, account, lambda p, s, a: p.services(s, a))
 
     async def suspension(self, db: AsyncSession, account: LinkedAccount) -> Suspension:
-        return await self.call(db, account, lambda p, s, a: p.suspension(s, a))
+        suspension = await self.call(db, account, lambda p, s, a: p.suspension(s, a))
+        if remember_suspension(account, suspension):
+            await db.commit()
+        return suspension
 
     async def quote_suspension(
         self, db: AsyncSession, account: LinkedAccount, start: dt.date, end: dt.date
@@ -408,6 +434,7 @@ class AccountOperations:
         result = await self.call(db, account, call)
         if isinstance(result, Challenge):
             return NeedsCode(PendingOperation(account.id, operation, args, result))
+        remember_suspension(account, result)
         await self._audit(
             db, account, user_id, f"operation.{operation}", _audit_details(args, result)
         )
@@ -525,6 +552,7 @@ class AccountOperations:
             return NeedsCode(pending, error="confirm.rejected", reason=exc.reason or None)
         if isinstance(result, Challenge):  # a second code: the same operation goes on
             return NeedsCode(replace(pending, challenge=result))
+        remember_suspension(account, result)
         await self._audit(
             db,
             account,

@@ -219,6 +219,11 @@ class LinkedAccount(Base):
     tariff_name: Mapped[str | None] = mapped_column(String(200), default=None)
     operator_state: Mapped[str | None] = mapped_column(String(32), default=None)
     suspension_end: Mapped[dt.date | None] = mapped_column(default=None)
+    # The voluntary block as the operator last answered about it (a suspend, a resume or the
+    # suspension section): "requested" / "scheduled" say a block is coming before it starts.
+    suspension_state: Mapped[str | None] = mapped_column(String(16), default=None)
+    suspension_start: Mapped[dt.date | None] = mapped_column(default=None)
+    suspension_planned_end: Mapped[dt.date | None] = mapped_column(default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # The poller's reservation of this row while a poll is in flight (aggregator.polling).
     poll_claim: Mapped[str | None] = mapped_column(String(64), default=None)

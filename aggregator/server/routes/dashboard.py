@@ -33,6 +33,8 @@ async def dashboard(request: Request[Any, Any, Any], db: DB, server: Server) -> 
             helpers["t"],
             helpers["money"],
             helpers["when"],
+            helpers["day"],
+            helpers["age"],
         ),
         linked=request.query_params.get("linked"),
         removed=request.query_params.get("removed"),
