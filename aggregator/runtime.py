@@ -56,6 +56,11 @@ class Runtime:
             self._browser = SharedBrowser(executable_path=self.settings.browser_executable)
         return self._browser
 
+    @property
+    def browser_if_started(self) -> BrowserPool | None:
+        """The browser pool if anyone asked for it (metrics look without starting one)."""
+        return self._browser
+
     def base_url(self, provider_id: str) -> str:
         cls = self.registry.provider(provider_id)
         chosen = self.settings.provider_urls.get(provider_id)

@@ -75,6 +75,18 @@ class Settings(BaseSettings):
         "INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL."
     )
     browser_executable: str = Field("/usr/bin/chromium", description="Chromium for logins.")
+    browser_idle_s: float = Field(
+        300.0,
+        ge=5.0,
+        le=86400.0,
+        description="Close the shared Chromium after this many seconds without a login "
+        "(it starts again for the next one).",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="When set, /metrics asks for 'Authorization: Bearer <token>' "
+        "(/healthz stays open).",
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -44,8 +44,26 @@ def worker(
             "same name frees at once what a killed worker of that name held."
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Порт метрик Prometheus этого процесса / serve this worker's Prometheus "
+            "metrics on this port (default: none).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Адрес метрик / the metrics port's listen address.")
+    ] = "127.0.0.1",
 ) -> None:
     """Дополнительный процесс опроса (PostgreSQL) / An extra polling worker process."""
     settings = load_settings()
     entry = import_attr("aggregator.polling.worker", "run_worker", "worker")
-    maybe_run(entry(settings) if identity is None else entry(settings, identity=identity))
+    options: dict[str, object] = {}
+    if identity is not None:
+        options["identity"] = identity
+    if metrics_port is not None:
+        options["metrics_port"] = metrics_port
+        options["metrics_host"] = metrics_host
+    maybe_run(entry(settings, **options))

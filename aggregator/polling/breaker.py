@@ -135,5 +135,9 @@ class OperatorGates:
             gate = self._gates[operator] = OperatorGate(operator, self.concurrency, breaker)
         return gate
 
+    def items(self) -> list[tuple[str, OperatorGate]]:
+        """The gates made so far, by operator id (metrics read them)."""
+        return list(self._gates.items())
+
     def states(self) -> dict[str, BreakerState]:
         return {op: gate.breaker.state for op, gate in self._gates.items()}

@@ -13,6 +13,9 @@ class PollingOptions:
     # How often the scheduler's tick looks for due accounts (a finished batch also asks for
     # the next tick at once, so a backlog does not wait for the interval).
     tick_interval_s: float = 5.0
+    # /healthz reports the process not ready when its last tick is older than this (None:
+    # three intervals, at least a minute).
+    tick_stale_s: float | None = None
     # Poll batches running at once per operator in one process, and accounts per batch.
     jobs_per_operator: int = 4
     max_batch: int = 100

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from typing import cast
 
@@ -17,6 +18,7 @@ from sqlalchemy import Table, select
 
 from ..storage.models import AccountStatus, BalanceReading, LinkedAccount
 from ..storage.transactions import transaction
+from .metrics import PollMetrics
 from .models import ClaimedAccount, PollOutcome, PollRecord
 from .options import PollingOptions
 from .poller import Poller
@@ -43,8 +45,10 @@ class PollRunner:
         committer: GroupCommitter,
         options: PollingOptions,
         tag: str,
+        metrics: PollMetrics | None = None,
     ) -> None:
         self.poller = poller
+        self.metrics = metrics
         self.store = store
         self.committer = committer
         self.options = options
@@ -67,7 +71,15 @@ class PollRunner:
             nonlocal done
             if account.status == AccountStatus.NEW.value:
                 self.poller.guard.forget(account)
+            started = time.monotonic()
             record = await self.poller.poll(account)
+            if self.metrics is not None:
+                self.metrics.record_poll(
+                    account.provider_id,
+                    "skipped" if record.skipped else record.status,
+                    time.monotonic() - started,
+                    login=record.login_attempted,
+                )
             submitted.add(account.id)  # from here on the writer stores it, whatever happens
             result = await self.committer.submit(record)
             self.polls += 1

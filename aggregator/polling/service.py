@@ -58,6 +58,7 @@ from ..storage.keycheck import open_vault
 from ..storage.models import utcnow
 from ..storage.transactions import polling_engine, transaction, url_of
 from ..vault import Vault
+from .metrics import PollMetrics
 from .models import PollOutcome
 from .options import PollingOptions
 from .poller import LoginGuard, Poller
@@ -130,6 +131,7 @@ class PollingService:
         # Poll batches running in this process, per operator.
         self._batches: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self.sink: MailSink | None = None  # the embedded SMTP sink, when it runs here
+        self.metrics = PollMetrics()
         self.scheduler: AsyncIOScheduler | None = None
         self.engine: AsyncEngine
         self.store: ResultStore
@@ -177,7 +179,11 @@ class PollingService:
             self.options,
             guard=LoginGuard(refused_in_db=self.store.refused_login),
         )
-        self.runner = PollRunner(poller, self.store, committer, self.options, self.tag)
+        self.runner = PollRunner(
+            poller, self.store, committer, self.options, self.tag, metrics=self.metrics
+        )
+        self.metrics.gates = poller.gates
+        self.metrics.browser = lambda: self.runtime.browser_if_started
         freed = await self.store.release(prefix=f"{self.tag}.")
         if freed:
             log.info("freed %d accounts claimed by a previous run of %s", freed, self.identity)
@@ -325,6 +331,7 @@ class PollingService:
             self._tick_again = False
             try:
                 await self._claim_and_start()
+                self.metrics.tick_done()
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -3,6 +3,10 @@
 Start as many as one machine cannot handle alone: each runs its own scheduler tick, claims due
 accounts as it has room (``FOR UPDATE SKIP LOCKED``, so no two workers poll one account) and
 sends due mail (the outbox rows are claimed the same way).
+
+With ``metrics_port`` the worker serves its own Prometheus metrics (polls by status, latency,
+breakers, requests in flight, its browser) on ``http://<metrics_host>:<port>/``; the cluster's
+numbers (accounts by status, due backlog, outbox) are on the server's ``/metrics``.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 from ..runtime import Runtime
 from ..settings import Settings
@@ -32,6 +37,8 @@ async def run_worker(
     identity: str | None = None,
     options: PollingOptions | None = None,
     stop: asyncio.Event | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
     """Run until SIGINT/SIGTERM (or ``stop`` is set)."""
     if settings.is_sqlite:
@@ -54,6 +61,31 @@ async def run_worker(
             identity=identity or default_identity("worker"),
         )
         async with service:
-            log.info("worker %s polling", service.identity)
-            await stop.wait()
+            with _metrics_server(service, metrics_host, metrics_port):
+                log.info("worker %s polling", service.identity)
+                await stop.wait()
     log.info("worker stopped")
+
+
+@contextmanager
+def _metrics_server(service: PollingService, host: str, port: int | None) -> Iterator[None]:
+    """Serve the worker's own metrics on ``host:port`` while it runs (nothing when None)."""
+    if port is None:
+        yield
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        server, thread = start_http_server(port, host, registry=service.metrics.registry)
+    except OSError as exc:
+        raise WorkerError(
+            f"cannot serve metrics on {host}:{port}: {exc.strerror or exc} "
+            "(choose another --metrics-port)"
+        ) from None
+    log.info("worker metrics on http://%s:%d/metrics", host, port)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -51,6 +51,7 @@ from .routes import (
     dashboard,
     diagnostics,
     docs,
+    ops,
     settings_pages,
     tokens_page,
     wizard,
@@ -162,11 +163,6 @@ async def gatekeeper(request: Request[Any, Any, Any]) -> Any:
     return None
 
 
-@get("/healthz", opt={"public": True}, include_in_schema=False, sync_to_thread=False)
-def healthz() -> dict[str, str]:
-    return {"status": "ok", "version": __version__}
-
-
 @get("/favicon.ico", opt={"static": True}, include_in_schema=False, sync_to_thread=False)
 def favicon() -> Redirect:
     return Redirect("/static/img/favicon.svg", status_code=301)
@@ -273,7 +269,7 @@ def create_app(
     )
     app = Litestar(
         route_handlers=[
-            healthz,
+            *ops.ROUTES,
             favicon,
             static_router,
             *auth.ROUTES,

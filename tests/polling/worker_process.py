@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--provider", required=True)
     parser.add_argument("--identity", required=True)
     parser.add_argument("--events", required=True)
+    parser.add_argument("--metrics-port", type=int, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     events = open(args.events, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
@@ -59,7 +60,11 @@ def main() -> None:
         return service
 
     service_module.PollingService.__aenter__ = entered  # type: ignore[method-assign]
-    asyncio.run(run_worker(settings, identity=args.identity, options=options))
+    asyncio.run(
+        run_worker(
+            settings, identity=args.identity, options=options, metrics_port=args.metrics_port
+        )
+    )
 
 
 if __name__ == "__main__":
