@@ -9,6 +9,11 @@ so no cookie or password outlives the context) and is closed by the caller when 
 The browser starts lazily on the first :meth:`SharedBrowser.new_context` and is started again
 when it died (crashed, killed) or when it was started on another event loop (Playwright objects
 are bound to the loop that created them). :meth:`SharedBrowser.aclose` stops it.
+
+A home server logs in through the browser perhaps once a week, and Chromium holds hundreds of
+megabytes meanwhile: when its last context has been closed for ``idle_s`` seconds
+(``AGGREGATOR_BROWSER_IDLE_S``), the browser and Playwright stop, and the next login starts
+them again.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class SharedBrowser:
     :param headless: run without a window (always, except when debugging by hand).
     :param locale: the ``Accept-Language`` and ``navigator.language`` of every context.
     :param launch_timeout_s: how long Chromium may take to start.
+    :param idle_s: stop Chromium when no context has been open for this long (None: never).
     """
 
     def __init__(
@@ -56,6 +62,7 @@ class SharedBrowser:
         headless: bool = True,
         locale: str = "ru-RU",
         launch_timeout_s: float = 30.0,
+        idle_s: float | None = 300.0,
     ) -> None:
         self.executable_path = executable_path
         self.args = list(args)
@@ -66,7 +73,11 @@ class SharedBrowser:
         self._browser: Browser | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
+        self.idle_s = idle_s
         self.launches = 0  # how many times Chromium was started (benchmarks, tests)
+        self.idle_closes = 0  # how many times it was stopped for being idle
+        self._open_contexts = 0
+        self._idle_task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
@@ -85,18 +96,59 @@ class SharedBrowser:
         browser died since the last call, it is started again once.
         """
         options.setdefault("locale", self.locale)
-        browser = await self._ensure_browser()
+        self._cancel_idle()
+        self._open_contexts += 1  # before the launch: an idle stop must not race it
         try:
-            return await browser.new_context(**options)
-        except Exception:
-            if browser.is_connected():
-                raise
-            log.warning("the shared browser died; starting it again")
             browser = await self._ensure_browser()
-            return await browser.new_context(**options)
+            try:
+                context = await browser.new_context(**options)
+            except Exception:
+                if browser.is_connected():
+                    raise
+                log.warning("the shared browser died; starting it again")
+                browser = await self._ensure_browser()
+                context = await browser.new_context(**options)
+        except BaseException:
+            self._context_closed()
+            raise
+        context.once("close", lambda _context: self._context_closed())
+        return context
+
+    @property
+    def open_contexts(self) -> int:
+        """Contexts handed out and not closed yet."""
+        return self._open_contexts
+
+    def _context_closed(self) -> None:
+        self._open_contexts = max(0, self._open_contexts - 1)
+        if self._open_contexts == 0 and self.idle_s is not None and self._browser is not None:
+            self._cancel_idle()
+            self._idle_task = asyncio.get_running_loop().create_task(
+                self._close_when_idle(self.idle_s), name="browser-idle"
+            )
+
+    def _cancel_idle(self) -> None:
+        task, self._idle_task = self._idle_task, None
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _close_when_idle(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        # From here on a new login waits for the stop (on the lock) instead of cancelling it
+        # halfway, which could leave a Chromium without its Playwright.
+        if self._idle_task is asyncio.current_task():
+            self._idle_task = None
+        lock = self._lock_for_loop()
+        async with lock:
+            if self._open_contexts or self._browser is None:
+                return
+            self.idle_closes += 1
+            await self._stop()
+        log.info("stopped the shared browser after %.0f s without a login", delay)
 
     async def aclose(self) -> None:
         """Stop the browser and Playwright (idempotent)."""
+        self._cancel_idle()
         lock = self._lock_for_loop()
         async with lock:
             await self._stop()

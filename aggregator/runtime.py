@@ -53,7 +53,10 @@ class Runtime:
         if self._browser is None:
             from .browser import SharedBrowser
 
-            self._browser = SharedBrowser(executable_path=self.settings.browser_executable)
+            self._browser = SharedBrowser(
+                executable_path=self.settings.browser_executable,
+                idle_s=self.settings.browser_idle_s,
+            )
         return self._browser
 
     @property

@@ -34,6 +34,7 @@ import httpx
 from aggregator_bashtel import BashtelProvider
 from aggregator_bashtel.provider import LOGIN_SCHEME
 from bench_netbynet import Paired, Round, free_port, paired, start_server, wait_ready
+from browser_memory import ChromiumMemory, MemorySampler, idle_rows, print_memory
 
 from aggregator import (
     Challenge,
@@ -226,6 +227,7 @@ async def main() -> None:
     parser.add_argument(
         "--only", choices=("steady", "login", "polls"), help="run one measurement only"
     )
+    parser.add_argument("--idle", type=float, default=3.0, help="AGGREGATOR_BROWSER_IDLE_S")
     args = parser.parse_args()
     run = {args.only} if args.only else {"steady", "login", "polls"}
     steady: list[Steady] = []
@@ -236,7 +238,8 @@ async def main() -> None:
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     server = start_server(port)
-    browser = SharedBrowser()
+    browser = SharedBrowser(idle_s=args.idle)
+    memory: list[tuple[str, ChromiumMemory]] = []
     try:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         async with httpx.AsyncClient(timeout=30, limits=limits) as http:
@@ -247,7 +250,9 @@ async def main() -> None:
                     await steady_state(http, origin, browser, args.days, drop_weekly=True),
                 ]
             if "login" in run:
-                plugin_times, bare_times = await login_times(http, origin, browser, args.logins)
+                async with MemorySampler() as sampler:
+                    plugin_times, bare_times = await login_times(http, origin, browser, args.logins)
+                memory = await idle_rows(sampler, browser)
             if "polls" in run:
                 rates = await poll_rates(
                     http, origin, args.accounts, args.slice, args.pairs, args.concurrency
@@ -261,6 +266,8 @@ async def main() -> None:
         print_steady(steady, args.days)
     if plugin_times:
         print_logins(plugin_times, bare_times, args.logins)
+    if memory:
+        print_memory(memory, args.idle)
     if rates:
         print_rates(rates, args.concurrency, args.pairs, args.slice)
 

@@ -30,6 +30,7 @@ import httpx
 from aggregator_rostelecom import RostelecomProvider
 from aggregator_rostelecom.provider import SCHEME_PASSWORD
 from bench_netbynet import free_port, start_server, wait_ready
+from browser_memory import ChromiumMemory, MemorySampler, idle_rows, print_memory
 
 from aggregator import (
     Challenge,
@@ -159,6 +160,7 @@ async def main() -> None:
     parser.add_argument("--days", type=int, default=7, help="simulated days of hourly polls")
     parser.add_argument("--logins", type=int, default=8, help="timed logins of each kind")
     parser.add_argument("--only", choices=("steady", "login"), help="run one measurement only")
+    parser.add_argument("--idle", type=float, default=3.0, help="AGGREGATOR_BROWSER_IDLE_S")
     args = parser.parse_args()
     run = {args.only} if args.only else {"steady", "login"}
     steady: list[Steady] = []
@@ -168,7 +170,8 @@ async def main() -> None:
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     server = start_server(port)
-    browser = SharedBrowser()
+    browser = SharedBrowser(idle_s=args.idle)
+    memory: list[tuple[str, ChromiumMemory]] = []
     try:
         async with httpx.AsyncClient(timeout=30) as http:
             await wait_ready(http, origin)
@@ -178,7 +181,9 @@ async def main() -> None:
                     await steady_state(http, origin, browser, args.days, drop_weekly=True),
                 ]
             if "login" in run:
-                plugin_times, bare_times = await login_times(http, origin, browser, args.logins)
+                async with MemorySampler() as sampler:
+                    plugin_times, bare_times = await login_times(http, origin, browser, args.logins)
+                memory = await idle_rows(sampler, browser)
     finally:
         await browser.aclose()
         server.terminate()
@@ -188,6 +193,8 @@ async def main() -> None:
         print_steady(steady, args.days)
     if plugin_times:
         print_logins(plugin_times, bare_times, args.logins)
+    if memory:
+        print_memory(memory, args.idle)
 
 
 def print_steady(steady: list[Steady], days: int) -> None:
