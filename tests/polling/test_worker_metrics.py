@@ -15,16 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import func, select
-
-from aggregator.plugins import load_plugins
-from aggregator.polling.harness import (
-    ReferenceServer,
+from reference_provider.testing import ReferenceServer
+from reference_provider.testing.aggregator_env import (
     bulk_links,
     create_household,
     link_many,
     provider_urls,
 )
+from sqlalchemy import func, select
+
+from aggregator.plugins import load_plugins
 from aggregator.runtime import Runtime
 from aggregator.services.health import exposition
 from aggregator.settings import Settings
