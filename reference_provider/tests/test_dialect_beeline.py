@@ -297,6 +297,37 @@ async def test_payments_history_and_tariff_change_as_requests(client: Any) -> No
     assert plan["futurePricePlan"]["name"] == "bee-vse6"
 
 
+async def test_paid_subscriptions_are_charged_daily_until_removed(client: Any) -> None:
+    backend, http = client
+    h = {"X-Auth-Token": await token_for(http)}
+    q = {"ctn": "9037654321"}
+    acc = backend.account_by_number("beeline", "9037654321")
+    backend.top_up(acc, 500_00)
+    listed = (await http.get(API + "1.0/info/subscriptions", headers=h, params=q)).json()
+    (paid,) = listed["subscriptions"]
+    assert paid["name"] == "Гороскоп на каждый день" and paid["rcRate"] == 9
+    assert paid["type"] == "CONTENT" and paid["rcRatePeriod"] == "kb.period.daily"
+    before = backend.balance(acc)
+    backend.advance(days=2)
+    charges = [e for e in backend.ledger(acc) if e.description == "Подписка: " + paid["name"]]
+    assert [e.amount for e in charges] == [-9_00, -9_00]
+    assert backend.balance(acc) < before
+    wrong = await http.get(
+        API + "1.0/request/subscription/remove", headers=h, params={**q, "subscriptionId": "x"}
+    )
+    assert meta(wrong) == {"status": "ERROR", "code": 49999, "message": "Подписка не найдена"}
+    r = await http.get(
+        API + "request/subscription/remove",
+        headers=h,
+        params={**q, "subscriptionId": paid["id"], "type": paid["type"]},
+    )
+    assert meta(r)["status"] == "OK" and isinstance(r.json()["requestId"], int)
+    listed = (await http.get(API + "1.0/info/subscriptions", headers=h, params=q)).json()
+    assert listed["subscriptions"] == []
+    backend.advance(days=3)
+    assert len([e for e in backend.ledger(acc) if e.description.startswith("Подписка")]) == 2
+
+
 async def test_trusted_payment_is_credited_then_taken_back(client: Any) -> None:
     backend, http = client
     h = {"X-Auth-Token": await token_for(http), "X-CTN": "9037654321"}

@@ -84,6 +84,7 @@ __all__ = [
     "parse_services",
     "parse_status",
     "parse_subscribers",
+    "parse_subscriptions",
     "parse_tariff_catalogue",
     "parse_trust_payment",
 ]
@@ -493,6 +494,52 @@ def parse_services(connected: Any, available: Any | None = None) -> list[Service
             service = _service(item, False)
             if service.id not in ids and item.viewInd.upper() != "N":
                 out.append(service)
+    return out
+
+
+#: A paid subscription among the services: its id is this prefix and the operator's id.
+SUBSCRIPTION_PREFIX = "subscription:"
+
+
+class _Subscription(Wire):
+    id: Text = ""
+    subscriptionId: Text = ""
+    name: Text = ""
+    title: Text = ""  # the web cabinet's name for it (mbplugin plugin/beeline.py line 175)
+    entityName: Text = ""
+    type: Text = ""
+    partnerName: Text = ""
+    rcRate: Roubles | None = None
+    rcRatePeriod: Text = ""
+    rcRatePeriodText: Text = ""
+
+
+class _Subscriptions(Wire):
+    subscriptions: list[_Subscription] = []
+
+
+def parse_subscriptions(payload: Any) -> list[tuple[Service, str]]:
+    """``1.0/info/subscriptions`` -> (service, the operator's ``type``) per paid subscription.
+
+    Real clients read only the list's length (lkapi.js lines 877-881, MobileBalance
+    BeeLine_API1.js line 102), so every field is read tolerantly: an entry without an id
+    cannot be removed and is shown as not switchable; without a name it is "Подписка"."""
+    check_meta(payload)
+    reply = parse_reply(_Subscriptions, payload, what="beeline subscriptions")
+    out: list[tuple[Service, str]] = []
+    for item in reply.subscriptions:
+        raw_id = item.id or item.subscriptionId
+        name = item.name or item.title or item.entityName or "Подписка"
+        service = Service(
+            id=f"{SUBSCRIPTION_PREFIX}{raw_id or name}"[:200],
+            name=name[:200],
+            enabled=True,
+            price=item.rcRate,
+            period=_period(item.rcRatePeriod, item.rcRatePeriodText),
+            description=": ".join(filter(None, ("Платная подписка", item.partnerName)))[:1000],
+            can_toggle=bool(raw_id),
+        )
+        out.append((service, item.type))
     return out
 
 

@@ -431,16 +431,58 @@ class BeelineProvider(Provider):
 
     # -- services ----------------------------------------------------------------------
     async def services(self, session: Session, account: str) -> list[Service]:
+        """Services (``1.0/info/serviceList`` + ``serviceAvailableList``), then the paid
+        subscriptions (``1.0/info/subscriptions``, lkapi.js line 877) as services that can
+        only be switched off."""
         connected = await self._get(session, account, "1.0/info/serviceList")
         available = await self._get(session, account, "1.0/info/serviceAvailableList")
-        return parsing.parse_services(connected, available)
+        paid = await self._subscriptions(session, account)
+        return [*parsing.parse_services(connected, available), *(s for s, _ in paid)]
+
+    async def _subscriptions(self, session: Session, account: str) -> list[tuple[Service, str]]:
+        return parsing.parse_subscriptions(
+            await self._get(session, account, "1.0/info/subscriptions")
+        )
+
+    async def _remove_subscription(
+        self, session: Session, account: str, service_id: str
+    ) -> ServiceChangeResult:
+        """``GET 1.0/request/subscription/remove?ctn=&subscriptionId=&type=``
+        (ScriptsLoadRunner ``m_api_request/SubscriptionRemove.c`` lines 21, 61); the list is
+        read first (the removal names the subscription's type) and after."""
+        paid = await self._subscriptions(session, account)
+        found = next(((s, kind) for s, kind in paid if s.id == service_id), None)
+        if found is None:
+            raise OperationRejected("beeline: no such subscription on this number")
+        service, kind = found
+        if not service.can_toggle:
+            raise OperationRejected("beeline: this subscription cannot be removed here")
+        params = {"subscriptionId": service_id.removeprefix(parsing.SUBSCRIPTION_PREFIX)}
+        if kind:
+            params["type"] = kind
+        payload = await self._request(
+            "GET", session, account, "1.0/request/subscription/remove", params
+        )
+        _, effective = parsing.parse_request_id(payload)
+        still = any(s.id == service_id for s, _ in await self._subscriptions(session, account))
+        removed = service.model_copy(update={"enabled": still})
+        return ServiceChangeResult(
+            service=removed, effective_date=None if still else effective or _today()
+        )
 
     async def set_service(
         self, session: Session, account: str, service_id: str, enabled: bool
     ) -> ServiceChangeResult:
         """``PUT 1.0/request/serviceActivate?serviceName=`` or ``GET 1.0/request/
         serviceDeactivate?serviceName=`` (ScriptsLoadRunner ``m_api_request/ServiceActivate.c``
-        line 40, ``ServiceDeactivate.c`` line 74): a request id; the state is read back."""
+        line 40, ``ServiceDeactivate.c`` line 74): a request id; the state is read back. A
+        paid subscription can only be removed."""
+        if service_id.startswith(parsing.SUBSCRIPTION_PREFIX):
+            if enabled:
+                raise OperationRejected(
+                    "beeline: a paid subscription is started at its provider, not here"
+                )
+            return await self._remove_subscription(session, account, service_id)
         if enabled:
             path, method = "1.0/request/serviceActivate", "PUT"
         else:

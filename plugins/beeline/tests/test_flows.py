@@ -22,6 +22,7 @@ from aggregator import (
     OperationRejected,
     RateLimited,
     Secret,
+    SecretKind,
     Session,
     SessionExpired,
 )
@@ -67,6 +68,16 @@ def test_capabilities_are_what_the_dialect_supports() -> None:
         Capability.PROFILE,
     }
     assert caps == expected
+
+
+def test_no_scheme_says_a_code_follows_a_password() -> None:
+    """The password login ends in a token, never in a code (lkapi.js lines 156-163), so it
+    re-logs in silently; the SMS scheme has no password at all: its secret *is* the code
+    (SecretKind.SMS_CODE), so no password is followed by one, and a scheduled re-login must
+    not text the user (silent_relogin off)."""
+    assert not SCHEME_PASSWORD.code_follows and SCHEME_PASSWORD.silent_relogin
+    assert SCHEME_SMS.secret is SecretKind.SMS_CODE
+    assert not SCHEME_SMS.code_follows and not SCHEME_SMS.silent_relogin
 
 
 @pytest.mark.parametrize("typed", ["+7 (903) 123-45-67", "8 903 123 45 67", "9031234567"])
@@ -226,6 +237,27 @@ async def test_services_and_toggles(world: World) -> None:
     assert not off.service.enabled
     with pytest.raises(OperationRejected):
         await p.set_service(session, LOGIN, "bee-kto", False)
+
+
+async def test_a_paid_subscription_is_listed_and_removed(world: World) -> None:
+    session = await login(world)
+    p = world.provider
+    number = "9037654321"
+    acc = world.backend.account_by_number("beeline", number)
+    (paid,) = acc.subscriptions
+    services = {s.id: s for s in await p.services(session, number)}
+    listed = services[f"subscription:{paid.id}"]
+    assert listed.name == "Гороскоп на каждый день" and listed.enabled and listed.can_toggle
+    assert listed.price == Money.rub(9) and listed.period == "day"
+    with pytest.raises(OperationRejected):
+        await p.set_service(session, number, listed.id, True)
+    removed = await p.set_service(session, number, listed.id, False)
+    assert not removed.service.enabled and removed.service.id == listed.id
+    assert removed.effective_date is not None
+    assert acc.subscriptions == []
+    assert listed.id not in {s.id for s in await p.services(session, number)}
+    with pytest.raises(OperationRejected):
+        await p.set_service(session, number, listed.id, False)
 
 
 async def test_usage_remainders_in_contract_units(world: World) -> None:

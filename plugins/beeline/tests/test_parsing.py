@@ -285,6 +285,29 @@ def test_services_connected_first_hidden_left_out() -> None:
     assert anti.period == "day"
 
 
+def test_paid_subscriptions_are_services_that_can_only_be_removed() -> None:
+    (horoscope, kind), (portal, portal_kind), (news, _) = parsing.parse_subscriptions(
+        load("subscriptions")
+    )
+    assert horoscope.id == "subscription:sub-1001" and kind == "CONTENT"
+    assert horoscope.enabled and horoscope.can_toggle
+    assert horoscope.price == Money.rub(9) and horoscope.period == "day"
+    assert horoscope.description == "Платная подписка: ООО «Контент-Медиа»"
+    # an integer id, the web cabinet's title, a price as text with three decimals, no type
+    assert portal.id == "subscription:2002" and portal.name == "Игровой портал"
+    assert portal.price == Money.rub("30.56") and portal.period == "month"
+    assert portal_kind == ""
+    # no id: shown, but it cannot be removed from here
+    assert news.can_toggle is False and news.price is None
+    assert parsing.parse_subscriptions({"meta": {"status": "OK"}}) == []
+    assert parsing.parse_request_id(load("subscription_remove"))[0] == "3601453901"
+
+
+def test_a_subscriptions_error_is_the_operators_refusal() -> None:
+    with pytest.raises(OperationRejected):
+        parsing.parse_subscriptions(load("rejected"))
+
+
 # -- remainders ----------------------------------------------------------------------------------
 def test_prepaid_accumulators_in_contract_units_mms_and_unknown_kept() -> None:
     minutes, sms, mms, internet, roaming, points = parsing.parse_accumulators(load("accumulators"))

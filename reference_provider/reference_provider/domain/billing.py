@@ -26,6 +26,7 @@ from .models import (
     Autopay,
     LedgerEntry,
     PackageRest,
+    PaidSubscription,
     Quote,
     ServiceChange,
     ServiceDef,
@@ -110,6 +111,11 @@ class BillingMixin(DomainState):
                     if svc and svc.fee and since <= day:
                         part = svc.fee * d // n - svc.fee * (d - 1) // n
                         self._post(acc, -part, "charge", f"Услуга: {svc.name}", at, day)
+                for paid in acc.subscriptions:
+                    if paid.daily_fee and paid.since <= day:
+                        self._post(
+                            acc, -paid.daily_fee, "charge", f"Подписка: {paid.name}", at, day
+                        )
             ap = acc.autopay
             if ap.enabled and ap.amount and acc.balance < ap.threshold:
                 self._post(
@@ -192,7 +198,8 @@ class BillingMixin(DomainState):
         return tariff.kind == acc.kind
 
     def monthly_fee(self, acc: Account, tariff_id: str | None = None) -> int:
-        """Tariff (``tariff_id`` or the current one) plus enabled services, per month."""
+        """Tariff (``tariff_id`` or the current one), enabled services and paid subscriptions,
+        per month."""
         self.touch(acc)
         cfg = self.operator(acc.operator)
         tariff = cfg.tariff(tariff_id or acc.tariff_id)
@@ -200,7 +207,8 @@ class BillingMixin(DomainState):
         for sid in acc.services:
             svc = cfg.service(sid)
             total += svc.fee if svc else 0
-        return total
+        days = days_in_month(self.clock.today())
+        return total + sum(paid.daily_fee for paid in acc.subscriptions) * days
 
     def daily_fee(self, acc: Account) -> int:
         today = self.clock.today()
@@ -270,6 +278,38 @@ class BillingMixin(DomainState):
                 raise Rejected("Услуга не подключена")
             del acc.services[service_id]
         return ServiceChange(svc, enabled, today)
+
+    def add_subscription(
+        self,
+        acc: Account,
+        name: str,
+        provider: str,
+        daily_fee: int,
+        *,
+        since: dt.date | None = None,
+        type: str = "CONTENT",
+    ) -> PaidSubscription:
+        """A content provider subscribes the number (simulation: the user never asks for it
+        in the cabinet); charged from ``since`` (default tomorrow: today is accrued)."""
+        self.touch(acc)
+        if daily_fee < 0:
+            raise InvalidInput("Стоимость подписки не может быть отрицательной")
+        start = since or self.clock.today() + dt.timedelta(1)
+        paid = PaidSubscription(f"sub-{self.next_id()}", name, provider, daily_fee, start, type)
+        acc.subscriptions.append(paid)
+        return paid
+
+    def remove_subscription(
+        self, acc: Account, subscription_id: str, type: str | None = None
+    ) -> PaidSubscription:
+        """The subscriber removes a paid subscription: no charge from tomorrow on."""
+        self.touch(acc)
+        self._check_open(acc)
+        for paid in acc.subscriptions:
+            if paid.id == subscription_id and (type is None or type == paid.type):
+                acc.subscriptions.remove(paid)
+                return paid
+        raise NotFound("Подписка не найдена")
 
     def top_up(self, acc: Account, amount: int, method: str = "Банковская карта") -> LedgerEntry:
         """Money in (kopecks). A blocked account unblocks as soon as the balance is >= 0."""

@@ -119,7 +119,10 @@ def populate_demo(domain: Domain) -> None:
         d, bee, PHONE, "mobile", "bee-vse4", 412_50, services=("bee-kto", "bee-hello"), label="Иван"
     )
     _chat_history(d, a, "general")
-    _account(d, bee, "9037654321", "mobile", "bee-up", 23_10, label="Мария")
+    maria = _account(d, bee, "9037654321", "mobile", "bee-up", 23_10, label="Мария")
+    # A paid content subscription she never asked for (the seed: «со счета регулярно
+    # списывается одинаковая сумма»); charged from tomorrow, removable in the cabinet.
+    d.add_subscription(maria, "Гороскоп на каждый день", "ООО «Контент-Медиа»", 9_00)
     _account(
         d,
         bee,

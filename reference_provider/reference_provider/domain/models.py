@@ -28,6 +28,7 @@ __all__ = [
     "NewsItem",
     "OutboxMessage",
     "PackageRest",
+    "PaidSubscription",
     "Product",
     "Quote",
     "ReportFile",
@@ -114,6 +115,19 @@ class Product:
     id: str
     type: str  # INTERNET, IPTV, PHONE, MOBILE
     name: str
+
+
+@dataclass(slots=True)
+class PaidSubscription:
+    """A content provider's paid subscription on a mobile number (Beeline's «Подписки»: a
+    horoscope, a game portal...), charged every day until the subscriber removes it."""
+
+    id: str
+    name: str
+    provider: str  # the content provider, as the cabinet names it
+    daily_fee: int  # kopecks per day
+    since: dt.date
+    type: str = "CONTENT"  # the operator's kind of subscription (removal names it)
 
 
 @dataclass(slots=True)
@@ -214,6 +228,7 @@ class Account:
     pending_tariff_id: str | None = None
     pending_from: dt.date | None = None
     services: dict[str, dt.date] = field(default_factory=dict)  # enabled service id -> since
+    subscriptions: list[PaidSubscription] = field(default_factory=list)  # paid, content
     products: list[Product] = field(default_factory=list)
     ledger: list[LedgerEntry] = field(default_factory=list)
     balance: int = 0  # kopecks: the sum of the ledger, kept in step

@@ -13,6 +13,7 @@ citation: ``reference_provider/DIALECTS.md``, Beeline)::
          subscriptions | accumulators | rests | payments/history?periodStart&periodEnd |
          trustPayment | targetedOffers                              (all with ?ctn=)
     PUT  request/changePricePlan?ctn=&pricePlan=  | 1.0/request/serviceActivate?serviceName=
+    GET  1.0/request/subscription/remove?subscriptionId=&type=  (a paid subscription)
     GET  1.0/request/serviceDeactivate?serviceName= | request/prepaidDetail ->
          1.0/request/requestAttachment?requestId=
     PUT  1.0/request/trustPayment {amount};  chat: 1.0/chat/topics | history | unseen | message

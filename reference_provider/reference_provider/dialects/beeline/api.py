@@ -203,8 +203,41 @@ def service_available_list(
 def subscriptions(
     request: Request[Any, Any, Any], backend: BackendDep, limiter: LimiterDep
 ) -> Response[Any]:
-    account_of(request, backend, limiter)
-    return ok(subscriptions=[])
+    """The number's paid content subscriptions: ``subscriptions[]`` (its length is what
+    lkapi.js lines 877-881 read; the fields are assumed, named as ``serviceList``'s)."""
+    _, acc = account_of(request, backend, limiter)
+    return ok(
+        subscriptions=[
+            {
+                "id": paid.id,
+                "name": paid.name,
+                "type": paid.type,
+                "partnerName": paid.provider,
+                "rcRate": amount(paid.daily_fee),
+                "rcRatePeriod": "kb.period.daily",
+                "rcRatePeriodText": "в день",
+                "startDate": when(paid.since),
+            }
+            for paid in acc.subscriptions
+        ]
+    )
+
+
+@route(
+    ["/api/1.0/request/subscription/remove", "/api/request/subscription/remove"],
+    http_method=["GET", "PUT"],
+    status_code=200,
+    sync_to_thread=False,
+)
+def subscription_remove(
+    request: Request[Any, Any, Any], backend: BackendDep, limiter: LimiterDep
+) -> Response[Any]:
+    """``GET 1.0/request/subscription/remove?ctn=&subscriptionId=&type=`` -> ``requestId``
+    (ScriptsLoadRunner ``m_api_request/SubscriptionRemove.c`` lines 21, 61)."""
+    _, acc = account_of(request, backend, limiter)
+    kind = request.query_params.get("type") or None
+    backend.remove_subscription(acc, query_field(request, "subscriptionId"), kind)
+    return ok(requestId=backend.next_id())
 
 
 def _toggle(
@@ -482,6 +515,7 @@ HANDLERS = [
     service_list,
     service_available_list,
     subscriptions,
+    subscription_remove,
     service_activate,
     service_deactivate,
     accumulators,
