@@ -148,6 +148,88 @@ async def test_the_diagnostics_of_a_login_and_a_poll_hold_no_canary(
     assert poll.balance.amount.amount > 0 and poll.tariff_name
 
 
+# -- every operator's wire, not only ours ---------------------------------------------------------
+# (operator, scheme, the login is the contract or the phone, the plugin's subaccount id, kind)
+OPERATORS = [
+    pytest.param("beeline", "password", "phone", "phone", "mobile", id="beeline"),
+    pytest.param("netbynet", "contract", "contract", "number", "internet", id="netbynet"),
+]
+CONTRACT = "500177013"
+
+
+@pytest.mark.parametrize(("operator", "scheme_id", "login_is", "subaccount_is", "kind"), OPERATORS)
+async def test_each_operators_diagnostics_hold_no_canary_and_replay(
+    backend: Backend,
+    operator: str,
+    scheme_id: str,
+    login_is: str,
+    subaccount_is: str,
+    kind: str,
+) -> None:
+    """A login and a poll against the operator's dialect in its real shape (the token or the
+    session cookie, the number in queries and replies, the contact data), then the file
+    replays into the same reading through :mod:`aggregator.testing`."""
+    from aggregator import Session
+    from aggregator.testing import replay_provider, replayed_account
+
+    login = PHONE if login_is == "phone" else CONTRACT
+    sub = backend.create_subscriber(
+        operator, login, PASSWORD, NAME, phone=PHONE, email=EMAIL, captcha_policy="never",
+        region="moscow" if operator == "netbynet" else None,
+    )  # fmt: skip
+    number = PHONE if login_is == "phone" else None
+    account = backend.create_account(
+        sub,
+        number,
+        kind=kind,
+        balance=850_00,
+        label=LABEL,
+        address=ADDRESS,  # type: ignore[arg-type]
+    )
+    subaccount = account.number if subaccount_is in ("phone", "number") else account.id
+    transport = httpx.ASGITransport(app=create_app(backend=backend, sim=True))
+    settings = Settings(provider_urls={operator: f"http://127.0.0.1/{operator}"})
+    async with (
+        httpx.AsyncClient(transport=transport) as http,
+        Runtime(settings, http=http) as runtime,
+    ):
+        provider_cls = runtime.registry.provider(operator)
+        extras = {"region": "moscow"} if operator == "netbynet" else {}
+        credentials = provider_cls.scheme(scheme_id).build_credentials(
+            login, PASSWORD, extras=extras
+        )
+        result = await record_diagnostics(
+            runtime,
+            operator,
+            subaccount_id=subaccount,
+            credentials=credentials,
+            session=None,
+            personal=[(LABEL, "name"), (subaccount, "account")],
+            login=True,
+        )
+    steps = result.har["log"]["_aggregator"]["steps"]
+    assert result.outcome == "ok", steps
+    assert [s["step"] for s in steps][:2] == ["login", "poll"]
+    document = json.loads(result.content)
+    assert_har(document)
+    assert document["log"]["_aggregator"]["plugin"]["name"] == f"aggregator-{operator}"
+    secrets_sent = [
+        v for e in document["log"]["entries"] for v in (e["request"].get("postData") or {}).values()
+    ]
+    assert secrets_sent, "the login's body is in the file (redacted)"
+    assert_clean(result.content, PASSWORD, NAME, PHONE, EMAIL, ADDRESS, account.number, LABEL)
+    assert_clean(result.content, *NAME.split(), "+7 903 555-01-72", "79035550172", login)
+    replayed = replay_provider(provider_cls, result.content)
+    poll = await replayed.poll(
+        Session(
+            provider=operator,
+            data={"token": "x", "login": "x", "cookies": {"AUTHORIZATION": '"x"'}},
+        ),
+        replayed_account(result.har),
+    )
+    assert poll.balance.amount.amount * 100 == backend.balance(account)  # the same reading
+
+
 async def test_the_same_value_masks_to_the_same_stand_in(
     runtime: Runtime, backend: Backend
 ) -> None:
