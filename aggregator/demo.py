@@ -46,6 +46,10 @@ DEMO_PASSWORD = "demo-password-2025"
 REFERENCE_HOST = "127.0.0.1"
 REFERENCE_PORT = 8081
 CLOCK_SPEED = 720.0  # a billing day every two minutes
+# The billing calendar (and the months of history made up to its first day) starts this many
+# days back: at a day every two minutes it reaches today's date after an hour, so what a demo
+# session shows (readings, payments, charges, the chart) is dated in the past, not the future.
+CLOCK_START_DAYS_AGO = 30
 POLL_EVERY_S = 20
 # The low-balance rule of the demo household: below 100 ₽, re-armed 5 ₽ above it. The draining
 # account starts just above the re-arm line, so the clock takes it below 100 ₽ in about 80 s.
@@ -117,6 +121,8 @@ def start_reference_provider(port: int = REFERENCE_PORT) -> subprocess.Popen[byt
         "--sim",
         "--clock-speed",
         str(CLOCK_SPEED),
+        "--clock-start-days-ago",
+        str(CLOCK_START_DAYS_AGO),
     ]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
     try:

@@ -9,38 +9,49 @@ is a top-up, not negative spending. The same numbers can be rebuilt from the rea
 Days are the operator's days: readings carry the operator's ``as_of`` time, so a simulated
 billing clock that runs faster than real time gives the right forecast too.
 
-:func:`days_left` combines the two things we know:
+:func:`days_left` walks the balance forward day by day, as the money really leaves:
 
-- the balance divided by the average daily spend (whole days, rounded down);
-- the operator's next charge (date and amount) when the plugin reports it: when the balance,
-  less the daily spend until that date, does not cover the charge, the money runs out that day.
+- every day the average daily spend (the running costs: calls, traffic, per-day fees);
+- on the operator's charge date (when the plugin reports it), the monthly fee at once, and
+  again on the same day of each following month. A charge day whose fee the balance cannot
+  cover is the day the service stops, whatever is left.
 
-The smaller of the two wins; with neither there is no forecast (``None``).
+The first day the money does not last is the answer. When the charge is known, days whose
+spending included a fee of that size count without it in the average, so the fee is not
+counted twice. :func:`projection` gives the same walk as points (a line that steps down on
+charge dates), for the account's chart. With neither a spend nor a charge there is no
+forecast (``None``).
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ..core.money import quantize
+from ..core.money import quantize, to_minor
 
 __all__ = [
+    "HORIZON_DAYS",
     "MIN_OBSERVATION",
     "WINDOW_DAYS",
     "Forecast",
     "SpendHistory",
+    "charge_dates",
     "days_left",
     "forecast",
+    "projection",
 ]
 
 WINDOW_DAYS = 28
 """How far back the average daily spend looks: four weeks."""
 MIN_OBSERVATION = dt.timedelta(days=1)
 """No average before the balance was watched for at least a day."""
+HORIZON_DAYS = 3 * 366
+"""The walk stops here: money lasting longer has no forecast worth a number."""
 
 
 @dataclass
@@ -104,8 +115,12 @@ class SpendHistory:
             del self.days[key]
 
     # -- the average -----------------------------------------------------------------------
-    def average_daily_minor(self) -> Decimal | None:
-        """The average spend per day over the window, or None before a day of watching."""
+    def average_daily_minor(self, charge_minor: int | None = None) -> Decimal | None:
+        """The average spend per day over the window, or None before a day of watching.
+
+        ``charge_minor`` (the operator's monthly fee, when known) is taken out of every day
+        that spent at least that much: the walk adds the fee on its own date.
+        """
         if self.first_at is None or self.last_at is None:
             return None
         window_start = self.last_at - dt.timedelta(days=WINDOW_DAYS)
@@ -114,7 +129,13 @@ class SpendHistory:
         if observed < MIN_OBSERVATION:
             return None
         first_day = start.date().isoformat()
-        spent = sum(v for k, v in self.days.items() if k >= first_day)
+        spent = 0
+        for key, value in self.days.items():
+            if key < first_day:
+                continue
+            if charge_minor and value >= charge_minor:
+                value -= charge_minor
+            spent += value
         return Decimal(spent) / Decimal(observed.total_seconds() / 86400)
 
 
@@ -125,6 +146,58 @@ class Forecast:
     runs_out_on: dt.date | None
 
 
+def charge_dates(first: dt.date, until: dt.date) -> list[dt.date]:
+    """``first`` and the same day of each following month (the 31st becomes the month's last
+    day) up to ``until``."""
+    dates: list[dt.date] = []
+    index = 0
+    while True:
+        month = first.month - 1 + index
+        year, month = first.year + month // 12, month % 12 + 1
+        last_day = calendar.monthrange(year, month)[1]
+        day = dt.date(year, month, min(first.day, last_day))
+        if day > until:
+            return dates
+        dates.append(day)
+        index += 1
+
+
+def _walk(
+    amount: Decimal,
+    daily_spend: Decimal | None,
+    today: dt.date,
+    next_charge_date: dt.date | None,
+    next_charge_amount: Decimal | None,
+) -> tuple[int | None, list[tuple[int, Decimal, Decimal]]]:
+    """The day the money stops lasting (None past the horizon or with nothing known) and the
+    charge steps on the way: ``(day, balance before the fee, balance after it)``."""
+    if amount <= 0:
+        return 0, []
+    rate = daily_spend if daily_spend is not None and daily_spend > 0 else Decimal(0)
+    fee = next_charge_amount if next_charge_amount is not None else Decimal(0)
+    charges: list[dt.date] = []
+    if next_charge_date is not None and fee > 0 and next_charge_date >= today:
+        charges = charge_dates(next_charge_date, today + dt.timedelta(days=HORIZON_DAYS))
+    if not rate and not charges:
+        return None, []
+    balance, day, steps = amount, 0, []
+    for charge in charges:
+        until = (charge - today).days
+        if rate and balance - rate * (until - day) < 0:
+            break  # the running costs empty it before this fee
+        balance -= rate * (until - day)
+        day = until
+        if balance < fee:  # the fee cannot be taken: the service stops on its day
+            steps.append((day, balance, balance))
+            return day, steps
+        steps.append((day, balance, balance - fee))
+        balance -= fee
+    if not rate:
+        return None, steps  # every fee within the horizon is covered
+    left = day + int(balance / rate)
+    return (left if left <= HORIZON_DAYS else None), steps
+
+
 def days_left(
     amount: Decimal,
     daily_spend: Decimal | None,
@@ -133,18 +206,42 @@ def days_left(
     next_charge_amount: Decimal | None = None,
 ) -> int | None:
     """Whole days the money lasts (0 when it is gone), or None when nothing is known."""
-    candidates: list[int] = []
+    return _walk(amount, daily_spend, today, next_charge_date, next_charge_amount)[0]
+
+
+def projection(
+    amount: Decimal,
+    daily_spend: Decimal | None,
+    today: dt.date,
+    next_charge_date: dt.date | None = None,
+    next_charge_amount: Decimal | None = None,
+    *,
+    days: int = 30,
+) -> list[tuple[float, Decimal]]:
+    """The forecast line as ``(day, balance)`` points over the next ``days`` days: straight
+    while the running costs drain it, a step down on each charge date (two points, a moment
+    apart), ending at zero on the day the money runs out or at the value it has on ``days``."""
+    left, steps = _walk(amount, daily_spend, today, next_charge_date, next_charge_amount)
     if amount <= 0:
-        return 0
-    if daily_spend is not None and daily_spend > 0:
-        candidates.append(int(amount / daily_spend))
-    if next_charge_date is not None and next_charge_amount is not None and next_charge_amount > 0:
-        until = (next_charge_date - today).days
-        if until >= 0:
-            spent_before = (daily_spend or Decimal(0)) * until
-            if amount - spent_before < next_charge_amount:
-                candidates.append(until)
-    return min(candidates) if candidates else None
+        return []
+    rate = daily_spend if daily_spend is not None and daily_spend > 0 else Decimal(0)
+    end = days if left is None else min(left, days)
+    points: list[tuple[float, Decimal]] = [(0.0, amount)]
+    for day, before, after in steps:
+        if day > end:
+            break
+        if day > 0:
+            points.append((day - 0.01, before))
+        if left == day:  # the fee cannot be taken: the service stops here
+            points.append((float(day), Decimal(0)))
+            return points
+        points.append((float(day), after))
+    last_day, last_balance = points[-1]
+    if left is not None and left <= days:
+        points.append((float(left), Decimal(0)))
+    elif end > last_day:
+        points.append((float(end), max(last_balance - rate * Decimal(end - last_day), Decimal(0))))
+    return points
 
 
 def forecast(
@@ -155,7 +252,12 @@ def forecast(
     next_charge_amount: Decimal | None = None,
 ) -> Forecast:
     """The forecast for an account whose balance is ``amount`` on ``today``."""
-    daily_minor = history.average_daily_minor()
+    charge_minor = (
+        to_minor(next_charge_amount)
+        if next_charge_date is not None and next_charge_amount is not None
+        else None
+    )
+    daily_minor = history.average_daily_minor(charge_minor)
     exact_daily = daily_minor.scaleb(-2) if daily_minor is not None else None
     daily = quantize(exact_daily) if exact_daily is not None else None
     left = days_left(amount, exact_daily, today, next_charge_date, next_charge_amount)

@@ -18,6 +18,7 @@ BADGES = (
     "ok",
     "new",
     "top_up",
+    "below_threshold",
     "blocked",
     "needs_login",
     "secret_unreadable",
@@ -82,7 +83,9 @@ def cards(
         action = a.badge if a.badge == "needs_login" else None
         if a.badge in ("top_up", "blocked"):
             action = "top_up"
-        updated = when(a.balance_at or a.last_success_at, short=True) or never
+        # When we last read it (our clock), not the operator's own timestamp: a demo's fast
+        # billing calendar, or an operator's stale "as of", is not when the page refreshed.
+        updated = when(a.last_success_at or a.balance_at, short=True) or never
         if a.stale_since is not None and age is not None:
             updated = t("card.stale_age", age=age(a.stale_since))
         note = ""

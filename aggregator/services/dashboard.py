@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..alerts.forecast import SpendHistory, forecast
+from ..alerts.forecast import SpendHistory, forecast, projection
 from ..alerts.rules import AlertKind, RuleRow, resolve_rules
 from ..storage.models import (
     AccountStatus,
@@ -82,6 +82,24 @@ class AccountSummary:
     # When the balance shown is old (the last polls failed, or none succeeded for a day):
     # the time of the last good poll, on our clock; None while the balance is fresh.
     stale_since: dt.datetime | None = None
+    spend: SpendHistory | None = None  # the forecast's input (see forecast_line)
+    today: dt.date | None = None  # the operator's day of the balance
+
+    def forecast_line(self, days: int) -> list[tuple[float, Decimal]]:
+        """The forecast as ``(day, roubles)`` points: the same walk as ``days_left``, a
+        step down on each charge date (see :func:`aggregator.alerts.forecast.projection`)."""
+        if self.balance_minor is None or self.spend is None or self.today is None:
+            return []
+        charge = self.next_charge_minor
+        daily = self.spend.average_daily_minor(charge if self.next_charge_date else None)
+        return projection(
+            from_minor(self.balance_minor),
+            daily.scaleb(-2) if daily is not None else None,
+            self.today,
+            self.next_charge_date,
+            from_minor(charge) if charge is not None else None,
+            days=days,
+        )
 
     @property
     def balance(self) -> Decimal | None:
@@ -145,6 +163,8 @@ def days_left(
     ).days_left
 
 
+RUNS_OUT_SOON_DAYS = 3
+"""With the household's run-out alert off, a forecast this short still asks for a top-up."""
 STALE_AFTER = dt.timedelta(days=1)
 """A balance with no good poll for this long is old, whatever the account's status."""
 _FAILING = frozenset(
@@ -189,6 +209,13 @@ def _judge(summary: AccountSummary, today: dt.date | None = None) -> None:
     """Choose the badge: what the household should do about this account, if anything."""
     status = summary.status
     planned = _planned_suspension(summary, today) if today is not None else None
+    below = (
+        summary.balance_minor is not None
+        and summary.threshold_minor is not None
+        and summary.balance_minor < summary.threshold_minor
+    )
+    horizon = summary.forecast_days if summary.forecast_days is not None else RUNS_OUT_SOON_DAYS
+    soon = summary.days_left is not None and summary.days_left <= horizon
     if status == AccountStatus.NEEDS_LOGIN.value:
         summary.badge, summary.severity = "needs_login", "danger"
     elif status == AccountStatus.SECRET_UNREADABLE.value:
@@ -201,15 +228,12 @@ def _judge(summary: AccountSummary, today: dt.date | None = None) -> None:
         summary.balance_minor < 0 or summary.operator_state == "blocked"
     ):
         summary.badge, summary.severity = "blocked", "danger"
-    elif summary.balance_minor is not None and (
-        (summary.threshold_minor is not None and summary.balance_minor < summary.threshold_minor)
-        or (
-            summary.days_left is not None
-            and summary.forecast_days is not None
-            and summary.days_left <= summary.forecast_days
-        )
-    ):
+    elif summary.balance_minor is not None and (soon or (below and summary.days_left is None)):
         summary.badge, summary.severity = "top_up", "warning"
+    elif below:
+        # Under the household's threshold but the forecast says weeks: "top up" next to "enough
+        # for 28 days" would contradict itself; the badge says what is true.
+        summary.badge, summary.severity = "below_threshold", "warning"
     elif status == AccountStatus.STALE.value:
         summary.badge, summary.severity = "stale", "info"
     elif summary.operator_state == "suspended" or planned == "suspended":
@@ -321,9 +345,10 @@ async def household_dashboard(
         summary.next_charge_date = row.next_charge_date
         summary.next_charge_minor = row.next_charge_minor
 
-    # The window ends at the newest reading: an operator's clock may run ahead of ours.
-    newest = max((s.balance_at for s in summaries.values() if s.balance_at), default=now)
-    cutoff = max(now, newest) - dt.timedelta(days=SPARK_DAYS)
+    # The window ends at the newest reading: an operator's clock may run ahead of ours or
+    # behind it (the demo's calendar starts a month back and runs fast).
+    newest = max((s.balance_at for s in summaries.values() if s.balance_at), default=None)
+    cutoff = (newest or now) - dt.timedelta(days=SPARK_DAYS)
     day = func.date(BalanceReading.at)
     history = await db.execute(
         select(BalanceReading.account_id, day.label("day"), func.avg(BalanceReading.amount_minor))
@@ -352,6 +377,7 @@ async def household_dashboard(
             )
         # Days are the operator's days: its clock may run ahead of ours (the demo's does).
         today = summary.balance_at.date() if summary.balance_at else now.date()
+        summary.spend, summary.today = spend, today
         summary.days_left = days_left(
             spend,
             summary.balance_minor,
@@ -391,7 +417,7 @@ async def daily_history(
     newest = await db.scalar(
         select(func.max(BalanceReading.at)).where(BalanceReading.account_id == account_id)
     )
-    now = max(now or utcnow(), newest or utcnow())
+    now = newest or now or utcnow()  # the operator's clock, ahead of ours or behind it
     day = func.date(BalanceReading.at)
     rows = await db.execute(
         select(day.label("day"), func.avg(BalanceReading.amount_minor))

@@ -1,11 +1,12 @@
 """Run the server: ``python -m reference_provider --host 127.0.0.1 --port 8081``.
 
-Options: ``--seed N``, ``--sim``, ``--clock-speed X``.
+Options: ``--seed N``, ``--sim``, ``--clock-speed X``, ``--clock-start-days-ago D``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import sys
 
@@ -29,6 +30,13 @@ def main(argv: list[str] | None = None) -> None:
         default=1.0,
         help="billing clock speed: 1 = real time, 60 = a minute per second, 0 = frozen",
     )
+    parser.add_argument(
+        "--clock-start-days-ago",
+        type=float,
+        default=0.0,
+        help="start the billing calendar this many days back (a fast clock then reaches today "
+        "later instead of running into the future at once)",
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     if args.clock_speed < 0:
@@ -38,7 +46,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from .app import create_app
 
-    app = create_app(seed=args.seed, sim=args.sim, clock_speed=args.clock_speed)
+    start = None
+    if args.clock_start_days_ago:
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(days=args.clock_start_days_ago)
+    app = create_app(seed=args.seed, sim=args.sim, clock_speed=args.clock_speed, clock_start=start)
     gc.collect()
     gc.freeze()  # the demo data and the app live forever: keep them out of every GC pass
     print(

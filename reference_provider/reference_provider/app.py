@@ -12,6 +12,7 @@ The :class:`~reference_provider.backend.Backend` is ``app.state.backend``.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -58,15 +59,17 @@ def create_app(
     seed: int = 1,
     sim: bool = False,
     clock_speed: float = 1.0,
+    clock_start: dt.datetime | None = None,
     backend: Backend | None = None,
 ) -> Litestar:
-    """The app. ``backend`` (made from ``seed`` and ``clock_speed`` when None) is
-    ``app.state.backend``; ``sim`` mounts the simulation API at ``/sim`` (loopback only)."""
+    """The app. ``backend`` (made from ``seed``, ``clock_speed`` and ``clock_start``, the
+    billing clock's first moment (now when None), when None) is ``app.state.backend``;
+    ``sim`` mounts the simulation API at ``/sim`` (loopback only)."""
     from .idp_routes import idp_router
     from .sim import sim_router
 
     if backend is None:
-        backend = Backend(seed=seed, clock_speed=clock_speed, sim=sim)
+        backend = Backend(seed=seed, clock_speed=clock_speed, start=clock_start, sim=sim)
     backend.sim = sim
     handlers: list[Any] = [index, _mount("/", idp_router(backend))]
     error_renderers: dict[str, Any] = {}

@@ -165,3 +165,17 @@ async def test_demo_page_lists_logins_codes_and_captchas(
     )
     async with httpx.AsyncClient(transport=transport, base_url="http://x") as other:
         assert (await other.get("/sim/demo")).status_code == 403
+
+
+async def test_the_billing_calendar_can_start_in_the_past() -> None:
+    """The demo starts its fast calendar a month back, so what it shows is not dated ahead of
+    today (the demo data, months of history, ends on the calendar's first day)."""
+    import datetime as dt
+
+    days_ago = 30  # what aggregator.demo.CLOCK_START_DAYS_AGO asks for
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
+    app = create_app(sim=True, clock_speed=0, clock_start=start)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
+        today = dt.date.fromisoformat((await c.get("/sim/clock")).json()["today"])
+    assert abs((dt.date.today() - today).days - days_ago) <= 1

@@ -54,21 +54,18 @@ def _today(tz: str) -> dt.date:
 def _chart_data(
     history: list[tuple[dt.date, int]],
     threshold_minor: int | None,
-    days_left: int | None,
-    balance_minor: int | None,
+    forecast_line: list[tuple[float, Decimal]],
     labels: dict[str, str],
 ) -> str:
     """The account chart's data, for ``data-chart`` (drawn by ``js/charts.js``)."""
     times = [int(dt.datetime.combine(d, dt.time(12), dt.UTC).timestamp()) for d, _ in history]
     values = [float(from_minor(v)) for _, v in history]
     forecast = None
-    if history and days_left is not None and balance_minor is not None and balance_minor > 0:
-        # A straight line to zero on the day the money runs out; a far day is cut at
-        # FORECAST_DAYS (at the value the line has then) so the history stays readable.
-        start, balance = times[-1], float(from_minor(balance_minor))
-        shown = min(days_left, FORECAST_DAYS)
-        left = balance * (1 - shown / days_left) if days_left else 0.0
-        forecast = [[start, balance], [start + shown * 86400, round(left, 2)]]
+    if history and len(forecast_line) >= 2:
+        # From the last point of the history: down by the daily spend, a step on each charge
+        # date, to zero on the day the money runs out (cut at FORECAST_DAYS).
+        start = times[-1]
+        forecast = [[start + round(day * 86400), round(float(v), 2)] for day, v in forecast_line]
     return json.dumps(
         {
             "t": times,
@@ -108,8 +105,7 @@ async def _account_page(
     chart = _chart_data(
         history,
         summary.threshold_minor,
-        summary.days_left,
-        summary.balance_minor,
+        summary.forecast_line(FORECAST_DAYS),
         {
             "balance": t.translate(lang, "chart.balance"),
             "threshold": t.translate(lang, "chart.threshold"),

@@ -1,6 +1,6 @@
 // Draws the account's balance chart with uPlot from the JSON in data-chart:
 // {"t": [unix seconds], "v": [roubles], "threshold": roubles|null,
-//  "forecast": [[t, v], [t, 0]]|null, "labels": {...}}.
+//  "forecast": [[t, v], ...]|null (a step down on each charge date), "labels": {...}}.
 (function () {
   "use strict";
 
@@ -22,11 +22,14 @@
     var xs = data.t.slice();
     var balance = data.v.slice();
     var forecast = xs.map(function () { return null; });
-    if (data.forecast) {
+    if (data.forecast && data.forecast.length > 1) {
+      // Joins the last reading, then down by the daily spend with a step on each charge date.
       forecast[forecast.length - 1] = data.forecast[0][1];
-      xs.push(data.forecast[1][0]);
-      balance.push(null);
-      forecast.push(data.forecast[1][1]);
+      for (var i = 1; i < data.forecast.length; i++) {
+        xs.push(data.forecast[i][0]);
+        balance.push(null);
+        forecast.push(data.forecast[i][1]);
+      }
     }
     var threshold = xs.map(function () { return data.threshold; });
     var styles = getComputedStyle(document.documentElement);
