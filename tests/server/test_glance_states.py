@@ -93,3 +93,18 @@ async def test_a_section_that_fails_to_load_is_one_quiet_line(signed_in: Harness
     failed = await h.htmx("GET", f"/accounts/{account_id}/tariffs")
     assert failed.status_code >= 400
     assert 'class="section-error"' in failed.text and 'role="alert"' not in failed.text
+
+
+async def test_the_account_page_has_an_in_page_navigation(signed_in: Harness) -> None:
+    """Every section of the account page is one tap away (sticky at the top on phones)."""
+    h = signed_in
+    account_id = await _link_demo(h)
+    page = await h.page(f"/accounts/{account_id}")
+    nav = re.search(r'<nav class="section-nav"[^>]*>(.*?)</nav>', page.text, re.S)
+    assert nav is not None
+    targets = re.findall(r'href="#([a-z_-]+)"', nav.group(1))
+    assert targets[0] == "history" and targets[-2:] == ["alerts", "manage"]
+    assert {"tariffs", "services", "suspension", "payments", "chat"} <= set(targets)
+    assert len(targets) == len(set(targets))
+    for target in targets:  # each link lands on a section of the page
+        assert f'id="{target}"' in page.text, target

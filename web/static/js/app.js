@@ -75,6 +75,39 @@
     if (field) { field.setAttribute("inputmode", radio.getAttribute("data-inputmode")); }
   });
 
+  // The account page's section navigation names every section, also those it was not told
+  // about (a .panel with an id and an h2 heading); the link of the section in view is marked.
+  function sectionNav() {
+    var nav = document.querySelector("[data-section-nav] ul");
+    if (!nav) { return; }
+    var known = {};
+    Array.prototype.forEach.call(nav.querySelectorAll("a"), function (a) { known[a.getAttribute("href")] = a; });
+    var sections = document.querySelectorAll("main section.panel[id]");
+    Array.prototype.forEach.call(sections, function (section) {
+      var href = "#" + section.id;
+      var heading = section.querySelector("h2");
+      if (known[href] || !heading) { return; }
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = href;
+      link.textContent = heading.textContent.trim();
+      item.appendChild(link);
+      nav.appendChild(item);
+      known[href] = link;
+    });
+    if (!("IntersectionObserver" in window)) { return; }
+    var observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        var link = known["#" + entry.target.id];
+        if (!link) { return; }
+        if (entry.isIntersecting) { link.setAttribute("aria-current", "location"); }
+        else { link.removeAttribute("aria-current"); }
+      });
+    }, { rootMargin: "-20% 0px -70% 0px" });
+    Array.prototype.forEach.call(sections, function (section) { observer.observe(section); });
+  }
+  document.addEventListener("DOMContentLoaded", sectionNav);
+
   // A selected invitation link is easy to copy.
   document.addEventListener("focusin", function (event) {
     var elt = event.target;
