@@ -25,8 +25,10 @@ __all__ = [
     "DEFAULT_LANG",
     "LANGS",
     "NBSP",
+    "format_bytes",
     "format_date",
     "format_days",
+    "format_minutes",
     "format_money",
     "format_money_minor",
     "normalise_lang",
@@ -105,3 +107,25 @@ def format_date(value: dt.date, lang: str = "ru") -> str:
     # "d MMMM y": the day, the month's name in its genitive (format) form, the year.
     text = babel_format_date(value, "d MMMM y", locale=_locale(lang))
     return text.replace(" ", NBSP, 1)
+
+
+def format_bytes(value: int | Decimal, lang: str = "ru") -> str:
+    """``1,5 ГБ`` (ru) or ``1.5 GB`` (en): binary multiples, one decimal at most."""
+    lang = normalise_lang(lang)
+    size = float(value)
+    units = ["Б", "КБ", "МБ", "ГБ", "ТБ"] if lang == "ru" else ["B", "KB", "MB", "GB", "TB"]
+    unit = 0
+    while size >= 1024 and unit < len(units) - 1:
+        size /= 1024
+        unit += 1
+    number = format_decimal(round(size, 1), "#,##0.#", locale=_locale(lang))
+    return f"{number.replace(chr(0x202F), NBSP)}{NBSP}{units[unit]}"
+
+
+def format_minutes(seconds: int | Decimal, lang: str = "ru") -> str:
+    """Whole minutes of ``seconds`` (rounded down): ``21 минута`` / ``5 minutes``."""
+    minutes = int(seconds) // 60
+    number = format_decimal(minutes, "#,##0", locale=_locale(lang)).replace(chr(0x202F), NBSP)
+    if normalise_lang(lang) == "en":
+        return f"{number}{NBSP}{'minute' if plural_category(minutes, 'en') == 'one' else 'minutes'}"
+    return f"{number}{NBSP}{plural_ru(minutes, 'минута', 'минуты', 'минут')}"

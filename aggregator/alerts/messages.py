@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..i18n import format_date, format_days, format_money_minor, normalise_lang
+from ..i18n import (
+    format_bytes,
+    format_date,
+    format_days,
+    format_minutes,
+    format_money_minor,
+    normalise_lang,
+)
 from .rules import AlertKind
 
 __all__ = ["AlertView", "MessageParts", "compose"]
@@ -177,6 +184,54 @@ def _suspension(view: AlertView, lang: str) -> tuple[str, str, list[str], str]:
     )
 
 
+def _amount(unit: str, value: Any, lang: str) -> str:
+    """A remainder in words: ``1,5 ГБ`` for bytes, ``25 минут`` for seconds."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return "?"
+    return format_bytes(number, lang) if unit == "bytes" else format_minutes(number, lang)
+
+
+def _remainder(view: AlertView, lang: str) -> tuple[str, str, list[str], str]:
+    d = view.details
+    unit = str(d.get("unit") or ("bytes" if view.kind is AlertKind.LOW_DATA else "seconds"))
+    rest = _amount(unit, d.get("rest"), lang)
+    threshold = _amount(unit, d.get("threshold"), lang) if d.get("threshold") is not None else None
+    size = _amount(unit, d.get("size"), lang) if d.get("size") is not None else None
+    ends = _date(d.get("period_end"), lang)
+    data = unit == "bytes"
+    if lang == "en":
+        what = "internet traffic" if data else "minutes"
+        subject = f"{view.account_title}: {rest} of {what} left"
+        headline = "The package traffic runs low" if data else "The package minutes run low"
+        facts = [f"Left: {rest}" + (f" of {size}" if size else "")]
+        if threshold:
+            facts.append(f"Alert below {threshold}")
+        if ends:
+            facts.append(f"The package period ends on {ends}")
+        advice = (
+            "Buy more traffic or change the tariff, or the speed may drop."
+            if data
+            else "Buy more minutes or change the tariff, or calls will be charged."
+        )
+    else:
+        what = "интернета" if data else "минут"
+        subject = f"{view.account_title}: осталось {rest} {what}"
+        headline = "Интернет в пакете заканчивается" if data else "Минуты в пакете заканчиваются"
+        facts = [f"Осталось: {rest}" + (f" из {size}" if size else "")]
+        if threshold:
+            facts.append(f"Порог уведомления: {threshold}")
+        if ends:
+            facts.append(f"Период пакета заканчивается {ends}")
+        advice = (
+            "Подключите дополнительный трафик или смените тариф, иначе скорость могут снизить."
+            if data
+            else "Подключите дополнительные минуты или смените тариф, иначе звонки станут платными."
+        )
+    return subject, headline, facts, advice
+
+
 def compose(view: AlertView, lang: str) -> MessageParts:
     """The words of the message about ``view`` in ``lang`` (``ru`` or ``en``)."""
     lang = normalise_lang(lang)
@@ -184,6 +239,8 @@ def compose(view: AlertView, lang: str) -> MessageParts:
         subject, headline, facts, advice = _money_alert(view, lang)
     elif view.kind is AlertKind.NEEDS_LOGIN:
         subject, headline, facts, advice = _needs_login(view, lang)
+    elif view.kind in (AlertKind.LOW_DATA, AlertKind.LOW_MINUTES):
+        subject, headline, facts, advice = _remainder(view, lang)
     else:
         subject, headline, facts, advice = _suspension(view, lang)
     if view.label and view.label not in view.account_title:

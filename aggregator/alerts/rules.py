@@ -1,6 +1,6 @@
 """Alert rules and the decision they make on each poll: open, keep or close an episode.
 
-Four kinds, each a rule per account or a household default (``AlertRule.account_id`` NULL);
+Six kinds, each a rule per account or a household default (``AlertRule.account_id`` NULL);
 an account rule replaces the default of its kind. Without any row the built-in defaults of
 :data:`DEFAULTS` apply, so a first run alerts sensibly.
 
@@ -13,6 +13,11 @@ an account rule replaces the default of its kind. Without any row the built-in d
   account polls fine again.
 - ``suspension_ends``: a voluntary block ends within ``days`` days. Closes when the end date
   passes or changes (a new block opens its own episode).
+- ``low_data`` / ``low_minutes``: the package traffic (bytes) or minutes (seconds) left, summed
+  over the account's limited packages of that unit, fell below ``threshold_units``. Off unless
+  the household or the account sets a threshold; an unlimited package of the unit, or a poll
+  that did not read the remainders, decides nothing. Closes when the rest rises above
+  ``threshold_units`` again (the package renewed, more was bought).
 
 :func:`evaluate` is pure: facts and open episodes in, a :class:`Decision` out. The episode
 (and its one notification) is written by :mod:`.episodes` in the reading's transaction.
@@ -21,15 +26,17 @@ an account rule replaces the default of its kind. Without any row the built-in d
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from ..storage.models import AccountStatus
+from .remainders import UnitLeft
 
 __all__ = [
     "DEFAULTS",
+    "REMAINDER_KINDS",
     "AccountFacts",
     "AlertKind",
     "Decision",
@@ -47,6 +54,15 @@ class AlertKind(StrEnum):
     RUNS_OUT = "runs_out"
     NEEDS_LOGIN = "needs_login"
     SUSPENSION_ENDS = "suspension_ends"
+    LOW_DATA = "low_data"
+    LOW_MINUTES = "low_minutes"
+
+
+#: The remainder kinds and the contract unit (UsageUnit value) each watches.
+REMAINDER_KINDS: Mapping[AlertKind, str] = {
+    AlertKind.LOW_DATA: "bytes",
+    AlertKind.LOW_MINUTES: "seconds",
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,7 @@ class EffectiveRule:
     recipients: tuple[str, ...] = ()
     lang: str | None = None
     rule_id: int | None = None
+    threshold_units: int | None = None  # remainder kinds: bytes or seconds
     # The channels (notifier ids) of this kind, chosen by the household; None: every channel
     # the household has set up.
     channels: tuple[str, ...] | None = None
@@ -74,6 +91,9 @@ DEFAULTS: Mapping[AlertKind, EffectiveRule] = {
     AlertKind.RUNS_OUT: EffectiveRule(AlertKind.RUNS_OUT, days=3),
     AlertKind.NEEDS_LOGIN: EffectiveRule(AlertKind.NEEDS_LOGIN),
     AlertKind.SUSPENSION_ENDS: EffectiveRule(AlertKind.SUSPENSION_ENDS, days=3),
+    # Off until a threshold is chosen: packages differ too much for one built-in number.
+    AlertKind.LOW_DATA: EffectiveRule(AlertKind.LOW_DATA, enabled=False),
+    AlertKind.LOW_MINUTES: EffectiveRule(AlertKind.LOW_MINUTES, enabled=False),
 }
 """Built-in household defaults, used for a kind that has no row at all."""
 
@@ -94,6 +114,7 @@ class RuleRow:
     recipients: tuple[str, ...] = ()
     lang: str | None = None
     channels: tuple[str, ...] | None = None
+    threshold_units: int | None = None
 
     @classmethod
     def from_mapping(cls, row: Mapping[str, Any]) -> RuleRow:
@@ -110,6 +131,7 @@ class RuleRow:
             recipients=tuple(row.get("recipients") or ()),
             lang=row.get("lang"),
             channels=tuple(row["channels"]) if row.get("channels") is not None else None,
+            threshold_units=row.get("threshold_units"),
         )
 
 
@@ -127,6 +149,9 @@ def _effective(kind: AlertKind, row: RuleRow) -> EffectiveRule:
         recipients=row.recipients,
         lang=row.lang,
         rule_id=row.id,
+        threshold_units=row.threshold_units
+        if row.threshold_units is not None
+        else default.threshold_units,
     )
 
 
@@ -166,6 +191,9 @@ def _over(own: RuleRow, household: RuleRow) -> RuleRow:
         else household.reminder_interval_s,
         recipients=own.recipients or household.recipients,
         lang=own.lang or household.lang,
+        threshold_units=own.threshold_units
+        if own.threshold_units is not None
+        else household.threshold_units,
     )
 
 
@@ -194,6 +222,8 @@ class AccountFacts:
     suspension_end: dt.date | None = None
     next_charge_date: dt.date | None = None
     next_charge_minor: int | None = None
+    # What is left per contract unit (see .remainders.left_by_unit); None: not read this poll.
+    left: Mapping[str, UnitLeft] | None = None
 
 
 @dataclass
@@ -293,4 +323,38 @@ def evaluate(
             decision.opens.append(
                 (AlertKind.SUSPENSION_ENDS, {"end": end.isoformat(), "days_left": until})
             )
+
+    if facts.left is not None:
+        for kind, unit in REMAINDER_KINDS.items():
+            _remainder(decision, kind, facts.left.get(unit), rules[kind], open_episodes, close)
     return decision
+
+
+def _remainder(
+    decision: Decision,
+    kind: AlertKind,
+    left: UnitLeft | None,
+    rule: EffectiveRule,
+    open_episodes: Mapping[str, OpenEpisode],
+    close: Callable[[AlertKind], None],
+) -> None:
+    """One remainder kind: opens below the threshold, closes above it (or when the package is
+    gone or became unlimited: nothing is running low then)."""
+    threshold = rule.threshold_units
+    if not rule.enabled or threshold is None or left is None or left.unlimited:
+        close(kind)
+        return
+    if kind.value in open_episodes:
+        if left.rest > threshold:
+            close(kind)
+    elif left.rest < threshold:
+        details: dict[str, Any] = {
+            "unit": left.unit,
+            "rest": left.rest,
+            "threshold": threshold,
+        }
+        if left.size is not None:
+            details["size"] = left.size
+        if left.period_end is not None:
+            details["period_end"] = left.period_end.isoformat()
+        decision.opens.append((kind, details))

@@ -253,11 +253,21 @@ class UsageUnit(StrEnum):
 
 
 class PackageRemainder(Model):
+    """What is left of one package (minutes, SMS, traffic) in the contract's unit.
+
+    ``rest`` and ``size`` (the package's total) are in ``unit``: seconds, messages, bytes.
+    ``unlimited``: the package has no limit (``rest`` then says nothing and is not alerted
+    on). ``period_end``: the last day of the package's period (it renews or ends after it),
+    when the operator says.
+    """
+
     name: str
     unit: UsageUnit
     rest: Decimal
     size: Decimal | None = None
     raw_unit: str | None = None  # the operator's unit as sent (kept when ``unit`` is UNKNOWN)
+    unlimited: bool = False
+    period_end: dt.date | None = None
 
 
 class TrafficStats(Model):
@@ -304,6 +314,9 @@ class PollResult(Model):
     tariff_name: str | None = None
     state: AccountState = AccountState.UNKNOWN
     suspension_end: dt.date | None = None
+    # Package remainders read by this poll; None: not read (the operator has no packages or
+    # the plugin reads them only on demand), [] : read, no package.
+    remainders: list[PackageRemainder] | None = None
 
 
 class OperationResult(Model):

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..accounts import seal_session
 from ..alerts.episodes import AccountInfo, AlertItem, AlertWriter
 from ..alerts.forecast import SpendHistory, forecast
+from ..alerts.remainders import left_by_unit, to_json
 from ..alerts.rules import AccountFacts
 from ..core.models import PollResult
 from ..storage.models import (
@@ -399,6 +400,7 @@ class ResultStore:
                 suspension_end=result.suspension_end,
                 next_charge_date=balance.next_charge_date,
                 next_charge_minor=to_minor(charge) if charge is not None else None,
+                left=left_by_unit(result.remainders) if result.remainders is not None else None,
             )
         else:
             failure = record.failure
@@ -484,6 +486,7 @@ def _reading_row(account_id: int, result: PollResult) -> dict[str, Any]:
         "bonus_minor": minor(balance.bonus),
         "next_charge_date": balance.next_charge_date,
         "next_charge_minor": minor(balance.next_charge_amount),
+        "remainders": to_json(result.remainders) if result.remainders is not None else None,
     }
 
 

@@ -18,13 +18,17 @@ from ..core.money import from_minor, to_minor
 from ..services.errors import BadInput
 
 __all__ = [
+    "GIB",
     "FieldInvalid",
     "FormCheck",
     "parse_date",
+    "parse_gigabytes",
     "parse_int",
     "parse_roubles",
     "roubles_text",
 ]
+
+GIB = 1 << 30  # a "ГБ" as operators count traffic (binary, as the dashboard shows it)
 
 T = TypeVar("T")
 
@@ -110,6 +114,23 @@ def parse_roubles(
 
 def _rub(value: Decimal) -> str:
     return f"{int(value):,}".replace(",", "\u00a0")
+
+
+def parse_gigabytes(value: str | None, field: str, high: int = 10_000) -> int | None:
+    """Gigabytes as a person types them ("1", "0,5", "1.5 ГБ") as bytes; empty means none."""
+    text = (value or "").strip().lower()
+    for mark in ("гб", "gb", "г", "g"):
+        text = text.removesuffix(mark).strip()
+    text = text.replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    if not text:
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise FieldInvalid(field, "form.expect_gigabytes", high=high) from None
+    if not amount.is_finite() or not 0 < amount <= high or text.count(".") > 1:
+        raise FieldInvalid(field, "form.expect_gigabytes", high=high)
+    return int(amount * GIB)
 
 
 def parse_int(value: str | None, field: str, low: int, high: int) -> int | None:

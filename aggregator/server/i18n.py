@@ -21,7 +21,6 @@ from typing import Any
 
 from babel.dates import format_datetime as babel_format_datetime
 from babel.dates import format_timedelta
-from babel.numbers import format_decimal
 
 from .. import i18n as shared_i18n
 
@@ -136,11 +135,5 @@ def format_age(value: dt.timedelta, lang: str) -> str:
 
 
 def format_bytes(value: int | Decimal, lang: str) -> str:
-    size = float(value)
-    units = ["Б", "КБ", "МБ", "ГБ", "ТБ"] if lang == "ru" else ["B", "KB", "MB", "GB", "TB"]
-    unit = 0
-    while size >= 1024 and unit < len(units) - 1:
-        size /= 1024
-        unit += 1
-    number = format_decimal(round(size, 1), "#,##0.#", locale=lang)
-    return f"{number}\u00a0{units[unit]}"
+    """``1,5 ГБ`` / ``1.5 GB`` (the shared helper)."""
+    return shared_i18n.format_bytes(value, lang)

@@ -8,11 +8,16 @@ strings, such as "5 дней", are made once per page), then the template only p
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
-from ..services.dashboard import Dashboard
+from ..alerts.remainders import UnitLeft
+from ..services.dashboard import AccountSummary, Dashboard
 
-__all__ = ["Card", "cards"]
+__all__ = ["Card", "RemainderLine", "cards", "remainder_amount", "remainder_lines"]
+
+#: The order remainders are shown in, and their names' keys.
+REMAINDER_UNITS = ("bytes", "seconds", "sms", "mms")
 
 BADGES = (
     "ok",
@@ -48,6 +53,53 @@ class Card:
     action: str | None  # "needs_login" | "top_up" | None
     stale: bool = False  # the balance is old: "updated" says how old
     note: str = ""  # a coming block's dates
+    bonus: str = ""
+    remainders: list[RemainderLine] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
+class RemainderLine:
+    """What is left of one unit, in words: ``Интернет``, ``осталось 3,2 ГБ из 10 ГБ``."""
+
+    unit: str
+    name: str
+    text: str
+    low: bool  # below the account's remainder alert threshold
+    used_share: float | None
+
+
+def remainder_amount(
+    unit: str, value: int | Decimal, t: Callable[..., str], size: Callable[..., str]
+) -> str:
+    """One amount of a unit: ``3,2 ГБ``, ``25 минут``, ``40 SMS``."""
+    if unit == "bytes":
+        return size(value)
+    if unit == "seconds":
+        return t("unit.minutes", count=int(value) // 60)
+    return t(f"unit.{unit}", count=int(value))
+
+
+def remainder_lines(
+    summary: AccountSummary, t: Callable[..., str], size: Callable[..., str]
+) -> list[RemainderLine]:
+    """The account's remainders per unit (the latest reading's), in a fixed order."""
+    out: list[RemainderLine] = []
+    for unit in REMAINDER_UNITS:
+        left: UnitLeft | None = summary.left.get(unit)
+        if left is None:
+            continue
+        if left.unlimited:
+            text = t("remainder.unlimited")
+        else:
+            text = t("usage.left", rest=remainder_amount(unit, left.rest, t, size))
+            if left.size is not None:
+                text += " " + t("usage.of", total=remainder_amount(unit, left.size, t, size))
+        out.append(
+            RemainderLine(
+                unit, t(f"remainder.unit.{unit}"), text, summary.running_low(unit), left.used_share
+            )
+        )
+    return out
 
 
 def cards(
@@ -58,6 +110,7 @@ def cards(
     when: Callable[..., str],
     day: Callable[..., str] | None = None,
     age: Callable[..., str] | None = None,
+    size: Callable[..., str] | None = None,
 ) -> list[Card]:
     badges = {key: t(f"badge.{key}") for key in BADGES}
     never = t("card.never")
@@ -112,6 +165,8 @@ def cards(
                 action=action,
                 stale=a.stale_since is not None,
                 note=note,
+                bonus=money(a.bonus_minor, a.currency) if a.bonus_minor is not None else "",
+                remainders=remainder_lines(a, t, size) if size is not None and a.left else [],
             )
         )
     return out

@@ -20,7 +20,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..alerts.forecast import SpendHistory, forecast, projection
-from ..alerts.rules import AlertKind, RuleRow, resolve_rules
+from ..alerts.remainders import UnitLeft, from_json, left_by_unit
+from ..alerts.rules import REMAINDER_KINDS, AlertKind, RuleRow, resolve_rules
+from ..core.models import PackageRemainder
 from ..storage.models import (
     AccountStatus,
     AlertRule,
@@ -42,6 +44,7 @@ __all__ = [
     "days_left",
     "get_account",
     "household_dashboard",
+    "remainder_history",
 ]
 
 SPARK_DAYS = 30
@@ -100,6 +103,20 @@ class AccountSummary:
             from_minor(charge) if charge is not None else None,
             days=days,
         )
+
+    # The package remainders of the latest reading (None: that poll did not read them), what
+    # is left per unit, and the remainder alerts' thresholds per unit (bytes, seconds).
+    remainders: list[PackageRemainder] | None = None
+    left: dict[str, UnitLeft] = field(default_factory=dict)
+    remainder_thresholds: dict[str, int] = field(default_factory=dict)
+
+    def running_low(self, unit: str) -> bool:
+        """Below the remainder alert's threshold for ``unit`` (bytes, seconds)."""
+        left, threshold = self.left.get(unit), self.remainder_thresholds.get(unit)
+        return (
+            left is not None and not left.unlimited and threshold is not None
+            and left.rest < threshold
+        )  # fmt: skip
 
     @property
     def balance(self) -> Decimal | None:
@@ -262,6 +279,7 @@ async def _rule_rows(db: AsyncSession, household_id: int) -> list[RuleRow]:
             reminder_interval_s=r.reminder_interval_s,
             recipients=tuple(r.recipients or ()),
             lang=r.lang,
+            threshold_units=r.threshold_units,
         )
         for r in rules
     ]
@@ -333,6 +351,7 @@ async def household_dashboard(
             BalanceReading.bonus_minor,
             BalanceReading.next_charge_date,
             BalanceReading.next_charge_minor,
+            BalanceReading.remainders,
         ).join(latest_ids, BalanceReading.id == latest_ids.c.rid)
     )
     for row in latest:
@@ -344,6 +363,9 @@ async def household_dashboard(
         summary.bonus_minor = row.bonus_minor
         summary.next_charge_date = row.next_charge_date
         summary.next_charge_minor = row.next_charge_minor
+        if row.remainders is not None:
+            summary.remainders = from_json(row.remainders)
+            summary.left = left_by_unit(summary.remainders)
 
     # The window ends at the newest reading: an operator's clock may run ahead of ours or
     # behind it (the demo's calendar starts a month back and runs fast).
@@ -369,6 +391,10 @@ async def household_dashboard(
         low, runs = rules[AlertKind.LOW_BALANCE], rules[AlertKind.RUNS_OUT]
         summary.threshold_minor = low.threshold_minor if low.enabled else None
         summary.forecast_days = runs.days if runs.enabled else None
+        for kind, unit in REMAINDER_KINDS.items():
+            rule = rules[kind]
+            if rule.enabled and rule.threshold_units is not None:
+                summary.remainder_thresholds[unit] = rule.threshold_units
         if summary.spend_history:
             spend = SpendHistory.from_json(summary.spend_history)
         else:  # not polled by this version yet: rebuild from the daily history
@@ -442,3 +468,32 @@ async def account_readings(
         query = query.where(BalanceReading.at <= until)
     rows = await db.execute(query.order_by(BalanceReading.at))
     return [(at, amount) for at, amount in rows]
+
+
+async def remainder_history(
+    db: AsyncSession, account_id: int, days: int, *, now: dt.datetime | None = None
+) -> dict[str, list[tuple[dt.date, int]]]:
+    """What was left per unit (bytes, seconds, sms, mms) at the last reading of each day over
+    the ``days`` days before the newest reading; unlimited units are left out."""
+    newest = await db.scalar(
+        select(func.max(BalanceReading.at)).where(BalanceReading.account_id == account_id)
+    )
+    now = max(now or utcnow(), newest or utcnow())
+    rows = await db.execute(
+        select(BalanceReading.at, BalanceReading.remainders)
+        .where(
+            BalanceReading.account_id == account_id,
+            BalanceReading.at >= now - dt.timedelta(days=days),
+            BalanceReading.remainders.is_not(None),
+        )
+        .order_by(BalanceReading.at, BalanceReading.id)
+    )
+    per_day: dict[dt.date, dict[str, UnitLeft]] = {}
+    for at, stored in rows:
+        per_day[at.date()] = left_by_unit(from_json(stored))  # the day's last reading wins
+    out: dict[str, list[tuple[dt.date, int]]] = {}
+    for day, left in per_day.items():
+        for unit, value in left.items():
+            if not value.unlimited:
+                out.setdefault(unit, []).append((day, value.rest))
+    return out

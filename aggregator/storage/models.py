@@ -250,6 +250,9 @@ class BalanceReading(Base):
     bonus_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
     next_charge_date: Mapped[dt.date | None] = mapped_column(default=None)
     next_charge_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The package remainders read with this balance (aggregator.remainders.to_json), NULL when
+    # the poll did not read them.
+    remainders: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
 
     account: Mapped[LinkedAccount] = relationship(back_populates="readings")
 
@@ -282,9 +285,12 @@ class AlertRule(Base):
     )
     kind: Mapped[str] = mapped_column(
         String(32)
-    )  # low_balance|runs_out|needs_login|suspension_ends
+    )  # low_balance|runs_out|needs_login|suspension_ends|low_data|low_minutes
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     threshold_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The remainder kinds' threshold in the contract's unit: bytes (low_data), seconds
+    # (low_minutes).
+    threshold_units: Mapped[int | None] = mapped_column(BigInteger, default=None)
     margin_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
     days: Mapped[int | None] = mapped_column(Integer, default=None)
     reminder_interval_s: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .backend import ContractBackend, Fault, Unanswerable
-    from .checks import ContractViolation, check_challenge, check_declaration, check_result
+    from .checks import (
+        ContractViolation,
+        check_challenge,
+        check_declaration,
+        check_remainders,
+        check_result,
+    )
     from .harness import ContractHarness
     from .leaks import LeakGuard, SecretLeak
     from .replay import (
@@ -56,6 +62,7 @@ __all__ = [
     "UnrecordedRequest",
     "check_challenge",
     "check_declaration",
+    "check_remainders",
     "check_result",
     "load_har",
     "replay_provider",
@@ -70,6 +77,7 @@ _WHERE = {
     "ContractViolation": "checks",
     "check_challenge": "checks",
     "check_declaration": "checks",
+    "check_remainders": "checks",
     "check_result": "checks",
     "ContractHarness": "harness",
     "LeakGuard": "leaks",

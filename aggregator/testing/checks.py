@@ -10,10 +10,16 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..core.flows import Challenge, ChallengeKind, Session
-from ..core.models import Money, Report, ReportFormat
+from ..core.models import Money, PackageRemainder, Report, ReportFormat, UsageUnit
 from ..core.provider import Capability, Provider
 
-__all__ = ["ContractViolation", "check_challenge", "check_declaration", "check_result"]
+__all__ = [
+    "ContractViolation",
+    "check_challenge",
+    "check_declaration",
+    "check_remainders",
+    "check_result",
+]
 
 _ID = re.compile(r"[a-z][a-z0-9_]*")
 _MAGIC = {ReportFormat.PDF: b"%PDF", ReportFormat.XLSX: b"PK"}
@@ -75,6 +81,28 @@ def check_result(value: Any, expected: type | tuple[type, ...], where: str) -> N
             magic = _MAGIC[item.format]
             if not item.content.startswith(magic):
                 raise _fail(f"{label} is not a {item.format.value} file (starts {magic!r}?)")
+
+
+def check_remainders(remainders: list[PackageRemainder] | None, where: str) -> None:
+    """Package remainders a household can read: in the contract's units, whole seconds, bytes
+    and messages, never below zero or above their package, an unknown unit named as sent."""
+    for i, r in enumerate(remainders or []):
+        label = f"{where}[{i}] ({r.name!r})"
+        if not r.name.strip():
+            raise _fail(f"{label} has no name")
+        if r.unit is UsageUnit.UNKNOWN:
+            if not r.raw_unit:
+                raise _fail(f"{label} has an unknown unit and no raw_unit saying which")
+        elif r.rest != r.rest.to_integral_value() or (
+            r.size is not None and r.size != r.size.to_integral_value()
+        ):
+            raise _fail(f"{label} is not in whole {r.unit.value}: convert minutes, MB, GB")
+        if r.unlimited:
+            continue
+        if r.rest < 0:
+            raise _fail(f"{label}.rest is below zero; an overdraft is not a package")
+        if r.size is not None and r.size < r.rest:
+            raise _fail(f"{label}.rest {r.rest} is above its package size {r.size}")
 
 
 def check_challenge(challenge: Challenge, provider: type[Provider], where: str) -> None:

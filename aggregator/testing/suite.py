@@ -66,7 +66,13 @@ from ..core.models import (
 )
 from ..core.provider import Capability, Provider
 from .backend import ContractBackend, Fault
-from .checks import ContractViolation, check_declaration, check_result, dummy_session
+from .checks import (
+    ContractViolation,
+    check_declaration,
+    check_remainders,
+    check_result,
+    dummy_session,
+)
 from .harness import ContractHarness
 from .leaks import LeakGuard
 
@@ -211,6 +217,7 @@ class ContractSuite:
         check_result(balance, Balance, "balance")
         poll = await contract.step(contract.provider.poll(session, account), "poll")
         check_result(poll, PollResult, "poll")
+        check_remainders(poll.remainders, "poll.remainders")
         refreshed = contract.provider.refreshed_session(session)
         if refreshed is not None:
             check_result(refreshed, Session, "refreshed_session")
@@ -406,7 +413,9 @@ class ContractSuite:
         elif capability is C.REPORTS:
             await self._reports(contract, session, account, today)
         elif capability is C.USAGE:
-            check_result(await step(p.usage(session, account), "usage"), Usage, "usage")
+            usage = await step(p.usage(session, account), "usage")
+            check_result(usage, Usage, "usage")
+            check_remainders(usage.remainders, "usage.remainders")
         elif capability is C.NEWS:
             check_result(await step(p.news(session, account), "news"), NewsItem, "news")
         elif capability is C.PROFILE:

@@ -56,6 +56,15 @@ class SetBalance(BaseModel):
     amount: str = Field(description="roubles, e.g. '-10.50'")
 
 
+class SetUsage(BaseModel):
+    factor: float | None = Field(
+        None, ge=0, le=50, description="how fast the packages are used: 1 uses them by month end"
+    )
+    used: float | None = Field(
+        None, ge=0, le=1, description="the share of each package used, fixed (null: by the pace)"
+    )
+
+
 class BulkRequest(BaseModel):
     operator: str
     count: int = Field(ge=1, le=100_000)
@@ -148,6 +157,31 @@ def sim_router(backend: Backend) -> Router:
         except DomainError as exc:
             return _err(exc)
         return Response({"number": number, "balance": str(rub(acc.balance))})
+
+    @put("/accounts/{operator:str}/{number:str}/usage", sync_to_thread=False)
+    def set_usage(
+        operator: FromPath[str], number: FromPath[str], data: JSONBody[SetUsage]
+    ) -> Response[Any]:
+        """How heavily the number uses its packages (its remainders follow at once)."""
+        try:
+            acc = backend.account_by_number(operator, number)
+        except DomainError as exc:
+            return _err(exc)
+        if data.factor is not None:
+            acc.usage_factor = data.factor
+        if data.used is None:
+            acc.extra.pop("used_share", None)
+        else:
+            acc.extra["used_share"] = data.used
+        return Response(
+            {
+                "number": number,
+                "remainders": [
+                    {"name": r.name, "unit": r.unit, "rest": r.rest, "size": r.size}
+                    for r in backend.usage(acc).remainders
+                ],
+            }
+        )
 
     @post("/accounts/bulk", status_code=201, sync_to_thread=False)
     def bulk(data: JSONBody[BulkRequest]) -> Response[Any]:
@@ -312,6 +346,7 @@ def sim_router(backend: Backend) -> Router:
             speed,
             account,
             set_balance,
+            set_usage,
             bulk,
             outbox,
             last_code,

@@ -11,6 +11,9 @@ from reference_provider.testing.aggregator_env import InProcessEnv
 
 from aggregator.alerts.sink import MailSink
 from aggregator.plugins import PluginRegistry, load_plugins
+from aggregator.polling import PollingOptions, PollingService
+
+MANUAL = PollingOptions(send_mail=False, start_sink=False, min_interval_s=0)
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +35,12 @@ def sink(env: InProcessEnv) -> Iterator[MailSink]:
         yield sink
     finally:
         sink.stop()
+
+
+@pytest.fixture
+async def service(env: InProcessEnv) -> AsyncIterator[PollingService]:
+    """A polling service that polls only when told and leaves the outbox to the test."""
+    async with PollingService(
+        env.runtime, settings=env.settings, options=MANUAL, vault=env.vault, schedule=False
+    ) as service:
+        yield service

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any, cast
 
@@ -25,8 +24,6 @@ NB = "\u00a0"
 rules_t = cast(Table, AlertRule.__table__)
 outbox_t = cast(Table, OutboxMessage.__table__)
 episodes_t = cast(Table, AlertEpisode.__table__)
-
-MANUAL = PollingOptions(send_mail=False, start_sink=False, min_interval_s=0)
 
 
 async def set_rules(env: InProcessEnv, household_id: int, **low: Any) -> None:
@@ -51,14 +48,6 @@ async def set_rules(env: InProcessEnv, household_id: int, **low: Any) -> None:
                 rule("suspension_ends", False, None, None),
             ],
         )
-
-
-@pytest.fixture
-async def service(env: InProcessEnv) -> AsyncIterator[PollingService]:
-    async with PollingService(
-        env.runtime, settings=env.settings, options=MANUAL, vault=env.vault, schedule=False
-    ) as service:
-        yield service
 
 
 def sender_for(env: InProcessEnv, service: PollingService, **kw: Any) -> OutboxSender:

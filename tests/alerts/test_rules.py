@@ -143,3 +143,52 @@ def test_disabled_rule_closes_its_episode() -> None:
     rules = resolve_rules([RuleRow(1, 1, 1, "low_balance", enabled=False)], 1)
     e.step(facts(10_00), rules)
     assert "low_balance" not in e.open
+
+
+# -- remainders ---------------------------------------------------------------------------
+def _left(rest: int, size: int | None = 10 * 2**30, unlimited: bool = False) -> object:
+    from aggregator.alerts.remainders import UnitLeft
+
+    return {"bytes": UnitLeft("bytes", rest, size, unlimited)}
+
+
+def _data_rules(threshold: int | None, account_rule: bool = True) -> dict[AlertKind, object]:
+    rows = [RuleRow(7, 10, 1 if account_rule else None, "low_data", threshold_units=threshold)]
+    return resolve_rules(rows, 1)  # type: ignore[return-value]
+
+
+def test_low_data_is_off_without_a_threshold() -> None:
+    assert DEFAULTS[AlertKind.LOW_DATA].enabled is False
+    decision = evaluate(facts(500_00, left=_left(0)), resolve_rules([], 1), {})
+    assert not any(kind is AlertKind.LOW_DATA for kind, _ in decision.opens)
+
+
+def test_low_data_opens_below_the_threshold_once_and_closes_above_it() -> None:
+    gib = 2**30
+    rules = _data_rules(gib)
+    decision = evaluate(facts(500_00, left=_left(gib - 1)), rules, {})  # type: ignore[arg-type]
+    (opened,) = [d for kind, d in decision.opens if kind is AlertKind.LOW_DATA]
+    assert opened == {"unit": "bytes", "rest": gib - 1, "threshold": gib, "size": 10 * gib}
+    episode = {"low_data": OpenEpisode(5, "low_data", NOW)}
+    again = evaluate(facts(500_00, left=_left(10)), rules, episode)  # type: ignore[arg-type]
+    assert not again.opens and not again.closes
+    # A poll that did not read the remainders decides nothing about them.
+    silent = evaluate(facts(500_00), rules, episode)  # type: ignore[arg-type]
+    assert not silent.closes
+    renewed = evaluate(facts(500_00, left=_left(5 * gib)), rules, episode)  # type: ignore[arg-type]
+    assert renewed.closes == [5]
+
+
+def test_unlimited_traffic_never_runs_low() -> None:
+    rules = _data_rules(2**30)
+    decision = evaluate(facts(500_00, left=_left(0, None, True)), rules, {})  # type: ignore[arg-type]
+    assert not decision.opens
+
+
+def test_an_account_threshold_over_the_household_one() -> None:
+    rows = [
+        RuleRow(1, 10, None, "low_data", threshold_units=2**30),
+        RuleRow(2, 10, 1, "low_data", threshold_units=None, recipients=("a@example.ru",)),
+    ]
+    rule = resolve_rules(rows, 1)[AlertKind.LOW_DATA]
+    assert rule.enabled and rule.threshold_units == 2**30

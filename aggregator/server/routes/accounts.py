@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -21,15 +22,30 @@ from ...core.models import (
 from ...core.money import quantize
 from ...plugins import report_url
 from ...services import accounts as accounts_service
-from ...services.dashboard import daily_history, get_account, household_dashboard
+from ...services.dashboard import (
+    daily_history,
+    get_account,
+    household_dashboard,
+    remainder_history,
+)
 from ...services.errors import BadInput
 from ...services.operations import AccountOperations, Done, NeedsCode
 from ...services.provenance import assumed_operations
 from ...storage.models import AlertRule, LinkedAccount, from_minor
 from .. import confirmations
 from ..flows import PendingFlow
-from ..forms import FieldInvalid, FormCheck, parse_date, parse_int, parse_roubles, roubles_text
+from ..forms import (
+    GIB,
+    FieldInvalid,
+    FormCheck,
+    parse_date,
+    parse_gigabytes,
+    parse_int,
+    parse_roubles,
+    roubles_text,
+)
 from ..i18n import zone
+from ..presenters import remainder_lines
 from ..rendering import page, request_lang, translate
 from .common import DB, Server, form_data, redirect, require_user
 from .pages_common import (
@@ -49,6 +65,50 @@ FORECAST_DAYS = 30
 
 def _today(tz: str) -> dt.date:
     return dt.datetime.now(zone(tz)).date()
+
+
+def _gigabytes(value: int | None) -> str:
+    """Bytes as the GB a person typed ("1", "0,5"); empty for none."""
+    if value is None:
+        return ""
+    return f"{Decimal(value) / GIB:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+
+
+def _remainder_charts(
+    history: dict[str, list[tuple[dt.date, int]]],
+    thresholds: dict[str, int],
+    t: Any,
+    lang: str,
+) -> list[dict[str, Any]]:
+    """The account's remainder charts (traffic in GB, minutes), drawn by ``js/charts.js``:
+    the same JSON as the balance chart with ``unit`` and no forecast."""
+    charts = []
+    for unit, scale, word in (("bytes", GIB, "remainder.gb"), ("seconds", 60, "remainder.min")):
+        points = history.get(unit, [])
+        if len(points) < 2:
+            continue
+        threshold = thresholds.get(unit)
+        data = {
+            "t": [int(dt.datetime.combine(d, dt.time(12), dt.UTC).timestamp()) for d, _ in points],
+            "v": [round(v / scale, 2) for _, v in points],
+            "threshold": None if threshold is None else round(threshold / scale, 2),
+            "forecast": None,
+            "unit": t(word),
+            "labels": {
+                "balance": t(f"remainder.unit.{unit}"),
+                "threshold": t("chart.threshold"),
+                "forecast": "",
+                "lang": lang,
+            },
+        }
+        charts.append(
+            {
+                "unit": unit,
+                "name": t(f"remainder.unit.{unit}"),
+                "data": json.dumps(data, separators=(",", ":")),
+            }
+        )
+    return charts
 
 
 def _chart_data(
@@ -125,6 +185,14 @@ async def _account_page(
     today = await accounts_service.operator_today(db, account_id, user.timezone)
     error_message, error_action = t.error(lang, account.last_error_key)
     low, runs = rules.get("low_balance"), rules.get("runs_out")
+    low_data, low_minutes = rules.get("low_data"), rules.get("low_minutes")
+    translate_ = partial(t.translate, lang)
+    remainder_charts = _remainder_charts(
+        await remainder_history(db, account_id, CHART_DAYS),
+        summary.remainder_thresholds,
+        translate_,
+        lang,
+    )
     return page(
         request,
         "account.html",
@@ -137,6 +205,19 @@ async def _account_page(
             "threshold", roubles_text(low.threshold_minor if low else None, lang)
         ),
         alert_days=(typed or {}).get("days", str(runs.days) if runs and runs.days else ""),
+        alert_data_gb=(typed or {}).get(
+            "data_gb", _gigabytes(low_data.threshold_units if low_data is not None else None)
+        ),
+        alert_minutes=(typed or {}).get(
+            "minutes",
+            str(low_minutes.threshold_units // 60)
+            if low_minutes is not None and low_minutes.threshold_units is not None
+            else "",
+        ),
+        remainder_charts=remainder_charts,
+        remainder_lines=remainder_lines(
+            summary, translate_, server.renderer.helpers(lang, user.timezone)["size"]
+        ),
         account=account,
         summary=summary,
         provider_name=provider_name(server, account.provider_id, lang),
@@ -650,10 +731,20 @@ async def account_alerts(
     check = FormCheck()
     threshold = check(parse_threshold, form.get("threshold"))
     days = check(parse_int, form.get("days"), "days", 1, 60)
+    data_bytes = check(parse_gigabytes, form.get("data_gb"), "data_gb")
+    minutes = check(parse_int, form.get("minutes"), "minutes", 1, 100_000)
     if check:  # the page again, everything as typed, the message at the field
         return await _account_page(request, db, server, account_id, check=check, typed=form)
     await save_rule(db, user.household_id, account.id, "low_balance", threshold_minor=threshold)
     await save_rule(db, user.household_id, account.id, "runs_out", days=days)
+    await save_rule(db, user.household_id, account.id, "low_data", threshold_units=data_bytes)
+    await save_rule(
+        db,
+        user.household_id,
+        account.id,
+        "low_minutes",
+        threshold_units=minutes * 60 if minutes is not None else None,
+    )
     await db.commit()
     return redirect(request, f"/accounts/{account_id}?saved=alerts")
 

@@ -93,6 +93,19 @@ class HistoryPoint(msgspec.Struct):
     amount_minor: int
 
 
+class RemainderOut(msgspec.Struct):
+    """One package: ``rest`` and ``total`` in ``unit`` (seconds, sms, mms, bytes, or the
+    operator's ``raw_unit`` when ``unit`` is unknown)."""
+
+    name: str
+    unit: str
+    rest: int | float
+    total: int | float | None
+    unlimited: bool
+    period_end: dt.date | None
+    raw_unit: str | None
+
+
 class AccountOut(msgspec.Struct):
     id: int
     provider_id: str
@@ -117,6 +130,8 @@ class AccountOut(msgspec.Struct):
     badge: str
     severity: Literal["danger", "warning", "info", "ok"]
     history: list[HistoryPoint]
+    # The latest reading's package remainders; null when that poll did not read them.
+    remainders: list[RemainderOut] | None = None
 
 
 class AccountsOut(msgspec.Struct):
@@ -242,6 +257,9 @@ class AlertSettings(msgspec.Struct, forbid_unknown_fields=True):
 class AccountAlerts(msgspec.Struct, forbid_unknown_fields=True):
     threshold: Threshold | None = None
     days: Days | None = None
+    # Remainder alerts: less than this many bytes of package traffic / seconds of minutes.
+    data_bytes: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    minutes_seconds: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
 class OutboxOut(msgspec.Struct):
@@ -286,7 +304,25 @@ def _account_out(summary: AccountSummary, names: dict[str, str]) -> AccountOut:
         badge=summary.badge,
         severity=summary.severity,  # type: ignore[arg-type]
         history=[HistoryPoint(d, v) for d, v in summary.history],
+        remainders=None
+        if summary.remainders is None
+        else [
+            RemainderOut(
+                name=r.name,
+                unit=r.unit.value,
+                rest=_number(r.rest),
+                total=_number(r.size) if r.size is not None else None,
+                unlimited=r.unlimited,
+                period_end=r.period_end,
+                raw_unit=r.raw_unit,
+            )
+            for r in summary.remainders
+        ],
     )
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _ops(server: Server) -> AccountOperations:
@@ -828,9 +864,12 @@ async def get_account_alerts(
     account = await get_account(db, user.household_id, account_id)
     rules = await _rules(db, user.household_id, account.id)
     low, runs = rules.get("low_balance"), rules.get("runs_out")
+    data, minutes = rules.get("low_data"), rules.get("low_minutes")
     return AccountAlerts(
         threshold=_roubles(low.threshold_minor) if low else None,
         days=runs.days if runs else None,
+        data_bytes=data.threshold_units if data else None,
+        minutes_seconds=minutes.threshold_units if minutes else None,
     )
 
 
@@ -847,6 +886,10 @@ async def put_account_alerts(
         db, user.household_id, account.id, "low_balance", threshold_minor=_minor(data.threshold)
     )
     await save_rule(db, user.household_id, account.id, "runs_out", days=data.days)
+    await save_rule(db, user.household_id, account.id, "low_data", threshold_units=data.data_bytes)
+    await save_rule(
+        db, user.household_id, account.id, "low_minutes", threshold_units=data.minutes_seconds
+    )
     await db.commit()
     return data
 

@@ -35,6 +35,7 @@ async def dashboard(request: Request[Any, Any, Any], db: DB, server: Server) -> 
             helpers["when"],
             helpers["day"],
             helpers["age"],
+            helpers["size"],
         ),
         linked=request.query_params.get("linked"),
         removed=request.query_params.get("removed"),

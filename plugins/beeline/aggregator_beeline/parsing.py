@@ -444,11 +444,16 @@ def parse_status(payload: Any) -> tuple[AccountState, str]:
     return _STATES.get(reply.status.upper(), AccountState.UNKNOWN), reply.statusDesc
 
 
-def parse_poll(balance: Balance, price_plan: Any | None, status: Any | None) -> PollResult:
-    """One poll: the balance plus the tariff name and state when those answers came."""
+def parse_poll(
+    balance: Balance,
+    price_plan: Any | None,
+    status: Any | None,
+    remainders: list[PackageRemainder] | None = None,
+) -> PollResult:
+    """One poll: the balance plus the tariff name, state and remainders when those came."""
     tariff_name = parse_price_plan(price_plan)[0].name if price_plan is not None else None
     state = parse_status(status)[0] if status is not None else AccountState.UNKNOWN
-    return PollResult(balance=balance, tariff_name=tariff_name, state=state)
+    return PollResult(balance=balance, tariff_name=tariff_name, state=state, remainders=remainders)
 
 
 # -- services ---------------------------------------------------------------------------

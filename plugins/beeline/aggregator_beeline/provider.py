@@ -400,7 +400,10 @@ class BeelineProvider(Provider):
         balance = await self.balance(session, account)
         price_plan = await self._get(session, account, "1.0/info/pricePlan")
         status = await self._get(session, account, "1.0/info/status")
-        return parsing.parse_poll(balance, price_plan, status)
+        # AnyBalance's Beeline provider reads the remainders with every balance (lkapi.js 561,
+        # 784): as cheap as the rest of the poll.
+        usage = await self.usage(session, account)
+        return parsing.parse_poll(balance, price_plan, status, usage.remainders)
 
     # -- tariffs -----------------------------------------------------------------------
     async def tariffs(self, session: Session, account: str) -> TariffCatalogue:

@@ -32,6 +32,12 @@ async def test_the_households_poll_replays_into_the_same_reading() -> None:
     assert result.balance.amount.amount == Decimal("412.50")
     assert result.tariff_name == "ВСЁ за 400"
     assert result.state is AccountState.ACTIVE
+    # The remainders (``1.0/info/accumulators``, added to the file when the poll learnt them).
+    assert result.remainders is not None
+    assert [(r.unit.value, int(r.rest)) for r in result.remainders] == [
+        ("seconds", 9720),
+        ("bytes", 5662310 * 1024),
+    ]
 
 
 async def test_the_recorded_login_replays_into_a_session() -> None:
@@ -43,8 +49,8 @@ async def test_the_recorded_login_replays_into_a_session() -> None:
 
 async def test_a_request_the_file_does_not_hold_fails_loudly() -> None:
     provider = replay_provider(BeelineProvider, HAR)
-    with pytest.raises(UnrecordedRequest, match="accumulators"):
-        await provider.usage(replayed_session(), replayed_account(HAR))
+    with pytest.raises(UnrecordedRequest, match="pricePlanAvailableList"):
+        await provider.tariffs(replayed_session(), replayed_account(HAR))
 
 
 def test_the_file_is_a_redacted_har() -> None:

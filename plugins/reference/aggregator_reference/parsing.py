@@ -256,6 +256,8 @@ class _Remainder(Wire):
     unit: Text
     rest: Number
     size: Number | None = None
+    unlimited: bool = False
+    period_end: Date | None = None
 
 
 class _Traffic(Wire):
@@ -310,13 +312,15 @@ _STATES = {
 }
 
 
-def poll(payload: Any) -> PollResult:
+def poll(payload: Any, usage_payload: Any = None) -> PollResult:
+    """The account, and the package remainders when its usage was read too."""
     account = parse_reply(_Account, payload, what="account")
     return PollResult(
         balance=account.balance.model(),
         tariff_name=account.tariff.name,
         state=_STATES.get(account.state.lower(), AccountState.UNKNOWN),
         suspension_end=account.suspension_end,
+        remainders=usage(usage_payload).remainders if usage_payload is not None else None,
     )
 
 
@@ -430,7 +434,14 @@ def usage(payload: Any) -> Usage:
     shaped = parse_reply(_Usage, payload, what="usage")
     return Usage(
         remainders=[
-            PackageRemainder(name=r.name, unit=_UNITS[r.unit], rest=r.rest, size=r.size)
+            PackageRemainder(
+                name=r.name,
+                unit=_UNITS[r.unit],
+                rest=r.rest,
+                size=r.size,
+                unlimited=r.unlimited,
+                period_end=r.period_end,
+            )
             for r in shaped.remainders
             if r.unit in _UNITS
         ],

@@ -332,7 +332,9 @@ class ReferenceProvider(Provider):
         return parsing.balance(await self._get(session, f"/accounts/{account}/balance"))
 
     async def poll(self, session: Session, account: str) -> PollResult:
-        return parsing.poll(await self._get(session, f"/accounts/{account}"))
+        """The account and its package remainders (``/usage``): two cheap reads."""
+        payload = await self._get(session, f"/accounts/{account}")
+        return parsing.poll(payload, await self._get(session, f"/accounts/{account}/usage"))
 
     # -- optional capabilities ---------------------------------------------------------------
     async def tariffs(self, session: Session, account: str) -> TariffCatalogue:

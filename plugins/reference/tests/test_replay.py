@@ -25,6 +25,14 @@ async def test_the_households_poll_replays_into_the_same_reading() -> None:
     result = await provider.poll(session, replayed_account(HAR))
     assert result.balance.amount.amount == Decimal("1224.88")  # as the file says
     assert result.state is AccountState.ACTIVE
+    # The poll reads the package remainders too (``/usage``, added to the file by hand when
+    # the poll learnt it: the household's file was taken before).
+    assert result.remainders is not None
+    assert [(r.unit.value, int(r.rest)) for r in result.remainders] == [
+        ("seconds", 9720),
+        ("sms", 54),
+        ("bytes", 5798205849),
+    ]
     profile = await provider.profile(session, replayed_account(HAR))
     assert profile.email and profile.email.endswith("@example.invalid")  # masked in the file
 

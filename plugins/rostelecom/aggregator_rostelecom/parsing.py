@@ -485,6 +485,7 @@ def parse_service_tariff(payload: Any) -> list[PackageRemainder]:
                     size=(limit.total * factor).quantize(Decimal(1))
                     if limit.total is not None
                     else None,
+                    period_end=_date(limit.endDate, payload),
                 )
             )
     return out

@@ -66,6 +66,7 @@ from aggregator.core.models import (
     Money,
     NewsItem,
     OperationResult,
+    PackageRemainder,
     Payment,
     PollResult,
     Profile,
@@ -551,12 +552,20 @@ class RostelecomProvider(Provider):
                 )
         state, end = parsing.account_state(states)
         tariff = ", ".join(dict.fromkeys(names[i] for i in ids if i in names)) or None
-        return PollResult(balance=balance, tariff_name=tariff, state=state, suspension_end=end)
+        # Package remainders only where a mobile service holds packages: one call each.
+        mobile = any(line.kind == "mobile" for line in info.services)
+        return PollResult(
+            balance=balance,
+            tariff_name=tariff,
+            state=state,
+            suspension_end=end,
+            remainders=(await self.usage(session, account)).remainders if mobile else None,
+        )
 
     async def usage(self, session: Session, account: str) -> Usage:
         """Package remainders of the account's mobile services (``getServiceTariff``)."""
         info = await self._info(session, account)
-        remainders = []
+        remainders: list[PackageRemainder] = []
         for line in info.services:
             if line.kind == "mobile":
                 remainders += parsing.parse_service_tariff(

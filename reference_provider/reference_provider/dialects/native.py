@@ -690,7 +690,13 @@ def router(backend: Backend) -> Router:
         u = b.usage(account_of(request, account_id))
         return {
             "remainders": [
-                {"name": r.name, "unit": r.unit, "rest": r.rest, "size": r.size}
+                {
+                    "name": r.name,
+                    "unit": r.unit,
+                    "rest": r.rest,
+                    "size": r.size,
+                    "period_end": r.period_end.isoformat() if r.period_end else None,
+                }
                 for r in u.remainders
             ],
             "traffic": {

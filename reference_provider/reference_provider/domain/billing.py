@@ -408,8 +408,11 @@ class BillingMixin(DomainState):
         today = now.date()
         tariff = self.tariff_of(acc)
         month_start = today.replace(day=1)
+        month_end = month_start + dt.timedelta(days=days_in_month(today) - 1)
         elapsed = (today.day - 1 + now.hour / 24) / days_in_month(today)
         used = min(1.0, elapsed * acc.usage_factor)
+        if acc.extra.get("used_share") is not None:  # fixed by the sim API
+            used = float(acc.extra["used_share"])
         remainders = []
         for name, unit, size in (
             ("Минуты", "seconds", tariff.minutes * 60),
@@ -418,7 +421,7 @@ class BillingMixin(DomainState):
             ("Интернет", "bytes", tariff.traffic_mb * 1024 * 1024),
         ):
             if size:
-                remainders.append(PackageRest(name, unit, size - int(size * used), size))  # type: ignore[arg-type]
+                remainders.append(PackageRest(name, unit, size - int(size * used), size, month_end))  # type: ignore[arg-type]
         return Usage(remainders, self.traffic(acc, month_start, today))
 
     def traffic(self, acc: Account, start: dt.date, end: dt.date) -> Traffic:

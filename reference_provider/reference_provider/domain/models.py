@@ -369,6 +369,7 @@ class PackageRest:
     unit: Literal["seconds", "sms", "mms", "bytes"]
     rest: int
     size: int
+    period_end: dt.date | None = None  # the last day of the package's month
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,12 @@
-// Draws the account's balance chart with uPlot from the JSON in data-chart:
+// Draws the account's charts with uPlot from the JSON in data-chart:
 // {"t": [unix seconds], "v": [roubles], "threshold": roubles|null,
-//  "forecast": [[t, v], ...]|null (a step down on each charge date), "labels": {...}}.
+//  "forecast": [[t, v], ...]|null (a step down on each charge date), "labels": {...},
+//  "unit": "ГБ"|absent}. With "unit" the values are amounts of that unit (package
+//  remainders), not money.
 (function () {
   "use strict";
 
-  function money(value, lang) {
+  function moneyText(value, lang) {
     if (value == null) { return "—"; }
     var text = Math.abs(value).toLocaleString(lang === "en" ? "en-GB" : "ru-RU", {
       minimumFractionDigits: 0, maximumFractionDigits: 2
@@ -13,11 +15,19 @@
     return lang === "en" ? sign + "₽" + text : sign + text + "\u00a0₽";
   }
 
+  function amount(value, lang, unit) {
+    if (value == null) { return "—"; }
+    return value.toLocaleString(lang === "en" ? "en-GB" : "ru-RU", {
+      minimumFractionDigits: 0, maximumFractionDigits: 2
+    }) + "\u00a0" + unit;
+  }
+
   function build(el) {
     var data;
     try { data = JSON.parse(el.getAttribute("data-chart")); } catch (e) { return; }
     if (!data || !data.t || data.t.length < 2 || typeof uPlot === "undefined") { return; }
     var lang = (data.labels && data.labels.lang) || "ru";
+    var money = data.unit ? function (v, l) { return amount(v, l, data.unit); } : moneyText;
     var day = new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "ru-RU", { day: "numeric", month: "short" });
     var xs = data.t.slice();
     var balance = data.v.slice();
