@@ -29,8 +29,26 @@ class Backend(Domain):
         super().__init__(BillingClock(start, clock_speed), seed)
         self.faults = FaultSet(seed)
         self.sim = sim
+        self._made_with = (seed, clock_speed, start, demo)
         if demo:
             populate_demo(self)
+
+    def reset(self) -> Backend:
+        """A fresh world in place, as this backend was first made (same seed, clock speed, demo
+        data; a clock started anew unless a start was given); for tests.
+
+        The app's routers, the sim API and the fault middleware hold this very object (building
+        an app costs several times more than building a backend), so the state is rebuilt on
+        it: every attribute set since (a scripted ``rng``, caches) goes, the fault set the
+        middleware holds is kept and emptied, and ``sim`` stays as it was.
+        """
+        faults, sim = self.faults, self.sim
+        seed, clock_speed, start, demo = self._made_with
+        vars(self).clear()
+        Backend.__init__(self, seed=seed, clock_speed=clock_speed, start=start, demo=demo, sim=sim)
+        faults.clear()
+        self.faults = faults
+        return self
 
     # -- simulation helpers (the sim API calls these too) -----------------------------------
     def advance(

@@ -28,12 +28,7 @@ def app() -> Litestar:
 @pytest_asyncio.fixture
 async def client(app: Litestar) -> AsyncIterator[tuple[Backend, httpx.AsyncClient]]:
     """A fresh demo world (renewed in place: building an app costs more than a Backend)."""
-    backend: Backend = app.state.backend
-    faults = backend.faults
-    backend.__dict__.clear()
-    backend.__dict__.update(vars(Backend(seed=1, clock_speed=0)))
-    faults.clear()
-    backend.faults, backend.sim = faults, True
+    backend: Backend = app.state.backend.reset()
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         yield backend, http

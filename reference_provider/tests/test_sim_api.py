@@ -179,3 +179,24 @@ async def test_the_billing_calendar_can_start_in_the_past() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
         today = dt.date.fromisoformat((await c.get("/sim/clock")).json()["today"])
     assert abs((dt.date.today() - today).days - days_ago) <= 1
+
+
+async def test_reset_renews_the_world_in_place_for_an_app_that_holds_it() -> None:
+    backend = Backend(seed=1, clock_speed=0)
+    app = create_app(backend=backend, sim=True)
+    faults = backend.faults
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+        await c.put("/sim/accounts/reference/REF-0001/balance", json={"amount": "-10.50"})
+        await c.post("/sim/clock/advance", json={"days": 2})
+        backend.faults.add("503", operator="beeline")
+        backend.rng = None  # type: ignore[assignment]  # as a test scripting the codes would
+        backend.scratch = "left by a test"  # type: ignore[attr-defined]
+
+        assert backend.reset() is backend
+        assert app.state.backend is backend and backend.faults is faults and not faults.rules
+        assert backend.sim is True and not hasattr(backend, "scratch")
+        assert backend.rng is not None
+        account = (await c.get("/sim/accounts/reference/REF-0001")).json()
+        assert account["balance"] != "-10.50" and account["state"] != "blocked"
+        assert (await c.get("/sim/clock")).json()["manual_advance_seconds"] == 0

@@ -35,30 +35,16 @@ class World:
         return BeelineProvider(ProviderContext(http=self.http, base_url=self.base_url))
 
 
-def reset(backend: Backend) -> Backend:
-    """Give ``backend`` a fresh demo world in place: the app's routers hold this object, and
-    building an app costs several times more than building a Backend. The fault set the
-    middleware holds is kept (and emptied)."""
-    faults = backend.faults
-    fresh = Backend(seed=1, clock_speed=0)
-    backend.__dict__.clear()
-    backend.__dict__.update(vars(fresh))
-    faults.clear()
-    backend.faults = faults
-    backend.sim = True
-    return backend
-
-
 @pytest.fixture(scope="module")
 def app() -> Litestar:
-    """One app per test module; :func:`reset` renews its world for every test."""
+    """One app per test module; :meth:`Backend.reset` renews its world for every test."""
     return create_app(backend=Backend(seed=1, clock_speed=0), sim=True)
 
 
 @pytest_asyncio.fixture
 async def world(app: Litestar) -> AsyncIterator[World]:
     """A fresh demo world (frozen billing clock) reached in-process, and a provider."""
-    backend = reset(app.state.backend)
+    backend = app.state.backend.reset()
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)),
         base_url="http://127.0.0.1",
