@@ -195,3 +195,44 @@ def test_the_cli_does_what_the_dashboard_does(
         "--format", "pdf", "--out", str(out),
     )  # fmt: skip
     assert again.returncode == 1 and "--force" in again.stderr
+
+
+@pytest.mark.timeout(600)
+def test_money_on_an_assumed_wire_format_is_confirmed_once_more(tmp_path: Path) -> None:
+    """Beeline's tariff change is proven (an independent client shows it): no second
+    question. Its top-up (the trusted payment) rests on an assumed format: a script must say
+    ``--confirm-assumed``, and without it nothing reaches the operator."""
+    from reference_provider.app import create_app
+    from reference_provider.testing import running_server
+
+    app = create_app(seed=1, sim=True, clock_speed=0)
+    backend = app.state.backend
+    with running_server(app) as url:
+        cli = Cli(tmp_path / "data", f"{url}/reference/api/v1")
+        cli.env["AGGREGATOR_PROVIDER_URLS"] = json.dumps({"beeline": f"{url}/beeline"})
+        cli.ok("db", "upgrade")
+        cli.ok("users", "create", "--email", "o@example.com", "--password-stdin",
+               stdin="Owner-Pass-1\n")  # fmt: skip
+        cli.ok(
+            "accounts", "add", "--no-interactive", "--provider", "beeline", "--scheme",
+            "password", "--identifier", "9031234567", "--password-stdin", "--all-subaccounts",
+            stdin="Beeline-2024\n",
+        )  # fmt: skip
+        accounts = cli.json("accounts", "list")
+        account = str(next(a["id"] for a in accounts if a["label"] == "Иван"))
+        number = backend.account_by_number("beeline", "9031234567")
+        before = backend.balance(number)
+
+        unconfirmed = cli("top-up", account, "100", "--yes")
+        assert unconfirmed.returncode == 1, unconfirmed.stdout + unconfirmed.stderr
+        assert "--confirm-assumed" in unconfirmed.stderr
+        assert "предположил" in unconfirmed.stderr and "guess" in unconfirmed.stderr
+        assert backend.balance(number) == before  # nothing reached the operator
+
+        confirmed = cli("top-up", account, "100", "--yes", "--confirm-assumed")
+        assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
+        assert backend.balance(number) == before + 100_00
+
+        proven = cli("tariff", "set", account, "bee-vse6")
+        assert proven.returncode == 0, proven.stdout + proven.stderr
+        assert "--confirm-assumed" not in proven.stderr

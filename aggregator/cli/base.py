@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CliError",
+    "catalogue_text",
     "choose",
     "console",
     "database",
@@ -89,6 +90,14 @@ def _catalogue() -> Translator:
     from ..server.i18n import Translator
 
     return Translator(find_web_dir() / "locales")
+
+
+def catalogue_text(key: str, **values: Any) -> str:
+    """The catalogue's text for ``key`` in both languages: ``russian / english``."""
+    catalogue = _catalogue()
+    return (
+        f"{catalogue.translate('ru', key, **values)} / {catalogue.translate('en', key, **values)}"
+    )
 
 
 def error_text(key: str) -> str:

@@ -18,9 +18,11 @@ from .app import app
 from .base import console, fail, is_interactive, new_typer, print_json
 from .operator import (
     AccountArg,
+    Assumed,
     CodeEnvOption,
     Codes,
     CodeStdinOption,
+    ConfirmAssumedOption,
     JsonOption,
     Operating,
     change,
@@ -114,6 +116,7 @@ def tariff_set(
     tariff_id: Annotated[str, typer.Argument(help="Тариф / tariff id (aggregator tariffs ID).")],
     code_env: CodeEnvOption = None,
     code_stdin: CodeStdinOption = False,
+    confirm_assumed: ConfirmAssumedOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Сменить тариф (с кодом, если оператор пришлёт) / Change the tariff (answering a code)."""
@@ -121,6 +124,7 @@ def tariff_set(
         account_id,
         _codes(code_env, code_stdin),
         lambda w: w.ops.change_tariff(w.db, w.account, tariff_id, user_id=None),
+        assumed=Assumed("change_tariff", confirm_assumed),
     )
     _done(outcome, as_json, f"Тариф сменён / tariff changed: {tariff_id}")
 
@@ -151,11 +155,19 @@ def services(account_id: AccountArg, as_json: JsonOption = False) -> None:
     )
 
 
-def _toggle(account_id: int, service_id: str, enabled: bool, codes: Codes, as_json: bool) -> None:
+def _toggle(
+    account_id: int,
+    service_id: str,
+    enabled: bool,
+    codes: Codes,
+    as_json: bool,
+    confirmed: bool = False,
+) -> None:
     outcome = change(
         account_id,
         codes,
         lambda w: w.ops.set_service(w.db, w.account, service_id, enabled, user_id=None),
+        assumed=Assumed("set_service", confirmed, enabling=enabled),
     )
     state = "включена / on" if enabled else "выключена / off"
     _done(outcome, as_json, f"Услуга {service_id} {state}")
@@ -167,10 +179,11 @@ def service_on(
     service_id: ServiceArg,
     code_env: CodeEnvOption = None,
     code_stdin: CodeStdinOption = False,
+    confirm_assumed: ConfirmAssumedOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Включить услугу / Switch a service on."""
-    _toggle(account_id, service_id, True, _codes(code_env, code_stdin), as_json)
+    _toggle(account_id, service_id, True, _codes(code_env, code_stdin), as_json, confirm_assumed)
 
 
 @service_app.command("off")
@@ -196,6 +209,7 @@ def suspend(
     yes: YesOption = False,
     code_env: CodeEnvOption = None,
     code_stdin: CodeStdinOption = False,
+    confirm_assumed: ConfirmAssumedOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Добровольная блокировка: сначала цена / Suspend the account, its cost shown first."""
@@ -223,6 +237,7 @@ def suspend(
         _codes(code_env, code_stdin),
         lambda w: w.ops.suspend(w.db, w.account, first, last, user_id=None),
         before=cost_first,
+        assumed=Assumed("suspend", confirm_assumed),
     )
     state = getattr(outcome.result, "state", "") if outcome else ""
     _done(outcome, as_json, f"Блокировка / suspension: {state} {first}..{last}")
@@ -257,6 +272,7 @@ def top_up(
     yes: YesOption = False,
     code_env: CodeEnvOption = None,
     code_stdin: CodeStdinOption = False,
+    confirm_assumed: ConfirmAssumedOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Пополнить баланс / Top up the balance."""
@@ -272,6 +288,7 @@ def top_up(
         account_id,
         _codes(code_env, code_stdin),
         lambda w: w.ops.top_up(w.db, w.account, value, user_id=None),
+        assumed=Assumed("top_up", confirm_assumed),
     )
     paid = ""
     if outcome is not None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from .base import fail, load_settings, open_db, run
+from .base import catalogue_text, fail, is_interactive, load_settings, open_db, run
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,12 +32,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccountArg",
+    "Assumed",
     "CodeEnvOption",
     "CodeStdinOption",
     "Codes",
+    "ConfirmAssumedOption",
     "JsonOption",
     "Operating",
     "change",
+    "confirm_assumed",
     "finish",
     "operating",
     "parse_day",
@@ -56,6 +59,14 @@ CodeEnvOption = Annotated[
 CodeStdinOption = Annotated[
     bool,
     typer.Option("--code-stdin", help="Код из stdin, по строке / codes from stdin, one a line."),
+]
+ConfirmAssumedOption = Annotated[
+    bool,
+    typer.Option(
+        "--confirm-assumed",
+        help="Подтверждаю ещё раз: формат оператора предположен / confirm once more an operation "
+        "that moves money on an assumed wire format (for scripts).",
+    ),
 ]
 MAX_CODE_ATTEMPTS = 3
 T = TypeVar("T")
@@ -169,17 +180,52 @@ def read(account_id: int, fetch: Callable[[Operating], Awaitable[T]]) -> T:
     return run(go())
 
 
+@dataclass(frozen=True)
+class Assumed:
+    """An operation that may move money: the second confirmation the page and the API ask
+    for when it rests on an assumed wire format (:mod:`aggregator.services.provenance`).
+    ``confirmed`` is the script's ``--confirm-assumed``."""
+
+    operation: str
+    confirmed: bool = False
+    enabling: bool = True
+
+
+def confirm_assumed(work: Operating, assumed: Assumed) -> bool:
+    """True when the operation may go ahead: its format is known, or the person (or the
+    script's ``--confirm-assumed``) confirmed once more; a script without the flag fails in
+    one line saying why."""
+    from ..services.provenance import needs_second_confirmation
+
+    provider_id = work.account.provider_id
+    provider = work.ops.runtime.registry.providers.get(provider_id)
+    if assumed.confirmed or not needs_second_confirmation(
+        provider, assumed.operation, enabling=assumed.enabling
+    ):
+        return True
+    name = provider.name if provider is not None else provider_id
+    why = catalogue_text("provenance.confirm_why", operator=name)
+    if not is_interactive(None):
+        fail(f"{why} {catalogue_text('provenance.confirm_title')}: --confirm-assumed")
+    typer.echo(why, err=True)
+    return bool(typer.confirm(catalogue_text("provenance.confirm_yes") + "?", default=False))
+
+
 def change(
     account_id: int,
     codes: Codes,
     start: Callable[[Operating], Awaitable[Done[Any] | NeedsCode]],
     before: Callable[[Operating], Awaitable[bool]] | None = None,
+    assumed: Assumed | None = None,
 ) -> Done[Any] | None:
-    """Run an operation and answer its codes; ``before`` may look first and say no (None)."""
+    """Run an operation and answer its codes; ``before`` may look first and say no (None);
+    ``assumed`` asks once more when the operation moves money on an assumed wire format."""
 
     async def go() -> Done[Any] | None:
         async with operating(load_settings(), account_id) as work:
             if before is not None and not await before(work):
+                return None
+            if assumed is not None and not confirm_assumed(work, assumed):
                 return None
             return await finish(work, await start(work), codes)
 
