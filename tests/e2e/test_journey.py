@@ -467,9 +467,17 @@ async def test_other_pages_are_accessible(page: Any) -> None:
     for path, name in [("/members", "members"), ("/plugins", "plugins"), ("/settings", "settings")]:
         await page.goto(path)
         await check_a11y(page, name)
-    await page.goto("/api/schema")
-    await expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
-    await check_a11y(page, "api-docs")
+    for width, suffix in ((1366, ""), (390, "-mobile")):
+        await page.set_viewport_size({"width": width, "height": 900 if width > 400 else 844})
+        await page.goto("/api/schema")
+        await expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+        await check_a11y(page, f"api-docs{suffix}")
+        # Opened, an operation (its parameters and responses tables) passes too.
+        await page.locator(".swagger-ui .opblock-summary-control").first.click()
+        await expect(page.locator(".swagger-ui .opblock-body").first).to_be_visible()
+        await check_a11y(page, f"api-docs-open{suffix}")
+        await screenshot(page, f"api-docs{suffix}")
+    await page.set_viewport_size({"width": 1280, "height": 900})
     await page.goto("/members")
     await page.get_by_label("Электронная почта").fill("anna@example.ru")
     await page.get_by_role("button", name="Создать приглашение").click()

@@ -3,6 +3,8 @@ typed is lost; numbers accept Russian formatting; the API answers 422 naming the
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select, update
 
@@ -162,3 +164,34 @@ async def test_account_alerts_keep_everything_typed(signed_in: Harness) -> None:
     page = await h.page(saved.headers["location"])
     assert 'value="1234,56"' in page.text and 'value="5"' in page.text
     assert "Сохранено" in page.text
+
+
+def test_identifier_hints_and_examples_agree() -> None:
+    """An identifier's example is one its own check accepts, and its hint gives no example of
+    its own (the form shows the example apart, for the kind chosen)."""
+    from aggregator.plugins import load_plugins
+
+    registry = load_plugins()
+    seen = 0
+    for provider_id, cls in registry.providers.items():
+        for scheme in cls.login_schemes:
+            for spec in scheme.identifiers:
+                if spec.example:
+                    spec.normalise(spec.example)  # raises if the example breaks its own rule
+                    seen += 1
+                for hint in (spec.hint_ru, spec.hint_en):
+                    assert "например" not in hint.lower() and "e.g." not in hint, (
+                        provider_id,
+                        hint,
+                    )
+    assert seen >= 10
+
+
+async def test_the_wizard_shows_the_chosen_kinds_hint_only(signed_in: Harness) -> None:
+    h = signed_in
+    page = await h.page("/accounts/add/rostelecom?scheme=password")
+    hint = re.search(r'<p class="hint" id="identifier-hint"[^>]*>([^<]*)</p>', page.text)
+    assert hint is not None
+    assert hint.group(1).startswith("Мобильный номер") and "123456789012" not in hint.group(1)
+    assert hint.group(1).count("Например") == 1
+    assert 'data-hint="12 цифр лицевого счёта. Например: 123456789012"' in page.text

@@ -90,8 +90,8 @@ LOGIN_SCHEME = LoginScheme(
             label_ru="Логин",
             label_en="Login",
             pattern=r"[A-Za-z0-9_.\-@]{2,64}",
-            hint_ru="Логин из договора: латинские буквы, цифры, точка, дефис",
-            hint_en="The login from the contract: Latin letters, digits, dot, dash",
+            hint_ru="Логин из договора: латинские буквы, цифры и знаки . - _ @",
+            hint_en="The login from the contract: Latin letters, digits and . - _ @",
             example="ivanov_ufa",
         )
     ],

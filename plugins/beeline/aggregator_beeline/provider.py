@@ -84,8 +84,8 @@ PHONE = IdentifierSpec(
     label_ru="Номер телефона",
     label_en="Phone number",
     pattern=r"\d{10}",
-    hint_ru="10 цифр без 8 и +7, например 9031234567",
-    hint_en="10 digits without 8 or +7, e.g. 9031234567",
+    hint_ru="Номер Билайна: 10 цифр, +7 или 8 в начале можно не набирать",
+    hint_en="The Beeline number: 10 digits, +7 or 8 in front is optional",
     example="+7 903 123-45-67",
 )
 

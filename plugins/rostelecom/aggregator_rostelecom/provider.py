@@ -120,8 +120,8 @@ PHONE = IdentifierSpec(
     label_ru="Телефон",
     label_en="Phone",
     pattern=r"\d{10}",
-    hint_ru="Мобильный номер, например +7 903 123-45-67",
-    hint_en="A mobile number, e.g. +7 903 123-45-67",
+    hint_ru="Мобильный номер: 10 цифр, +7 или 8 в начале можно не набирать",
+    hint_en="A mobile number: 10 digits, +7 or 8 in front is optional",
     example="+7 903 123-45-67",
 )
 EMAIL = IdentifierSpec(

@@ -73,6 +73,8 @@
     if (!radio || radio.name !== "identifier_kind" || !radio.hasAttribute("data-inputmode")) { return; }
     var field = document.getElementById("identifier");
     if (field) { field.setAttribute("inputmode", radio.getAttribute("data-inputmode")); }
+    var hint = document.getElementById("identifier-hint");
+    if (hint && radio.hasAttribute("data-hint")) { hint.textContent = radio.getAttribute("data-hint"); }
   });
 
   // The account page's section navigation names every section, also those it was not told
