@@ -184,6 +184,8 @@ RUNS_OUT_SOON_DAYS = 3
 """With the household's run-out alert off, a forecast this short still asks for a top-up."""
 STALE_AFTER = dt.timedelta(days=1)
 """A balance with no good poll for this long is old, whatever the account's status."""
+STALE_FAILING_AFTER = dt.timedelta(minutes=15)
+"""A balance whose polls now fail is called old once it is this old (not seconds after)."""
 _FAILING = frozenset(
     {
         AccountStatus.NEEDS_LOGIN.value,
@@ -202,7 +204,8 @@ def _stale_since(summary: AccountSummary, now: dt.datetime) -> dt.datetime | Non
         return None
     if last.tzinfo is None:
         last = last.replace(tzinfo=dt.UTC)
-    if summary.status in _FAILING or now - last > STALE_AFTER:
+    age = now - last
+    if (summary.status in _FAILING and age > STALE_FAILING_AFTER) or age > STALE_AFTER:
         return last
     return None
 

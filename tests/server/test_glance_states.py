@@ -46,6 +46,9 @@ async def test_a_scheduled_suspension_is_not_all_is_well(signed_in: Harness) -> 
     assert "Всё в порядке" not in card and "Активен" not in card
     note = re.search(r'card-note">([^<]+)<', card)
     assert note is not None and note.group(1).startswith(f"с {start.day}")  # the block's dates
+    (listed,) = (await h.api("GET", "/accounts")).json()["accounts"]
+    assert listed["suspension_start"] == start.isoformat()
+    assert listed["badge"] == f"suspension_{listed['suspension_state']}"
     page = await h.page(f"/accounts/{account_id}")
     state = re.search(r"<dt>Состояние</dt><dd>([^<]+)</dd>", page.text)
     assert state is not None and "Активен" not in state.group(1), state
@@ -61,6 +64,9 @@ async def test_an_old_balance_says_how_old_it_is(signed_in: Harness) -> None:
     account_id = await _link_demo(h)
     fresh = await h.page(f"/accounts/{account_id}")
     assert "Баланс устарел" not in fresh.text
+    # A poll that failed a minute after a good one: not old yet.
+    await _set(h, account_id, status="stale", last_success_at=utcnow() - dt.timedelta(minutes=1))
+    assert "Баланс устарел" not in (await h.page(f"/accounts/{account_id}")).text
     await _set(
         h,
         account_id,
@@ -72,7 +78,9 @@ async def test_an_old_balance_says_how_old_it_is(signed_in: Harness) -> None:
     assert "Баланс устарел: последнее удачное обновление 3 часа назад" in page.text
     assert "850,00\u00a0₽" in page.text  # the last known balance is still shown
     board = await h.page("/")
-    assert 'class="stale">3 часа назад — данные устарели<' in board.text
+    assert 'class="stale">3 часа назад (устарело)<' in board.text
+    (account,) = (await h.api("GET", "/accounts")).json()["accounts"]
+    assert account["stale_since"] is not None and account["badge"] == "stale"
 
 
 async def test_needs_login_is_said_once_with_one_action(signed_in: Harness) -> None:

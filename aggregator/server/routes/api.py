@@ -132,6 +132,12 @@ class AccountOut(msgspec.Struct):
     history: list[HistoryPoint]
     # The latest reading's package remainders; null when that poll did not read them.
     remainders: list[RemainderOut] | None = None
+    # The last good poll when the balance shown is old (failing polls, or none for a day).
+    stale_since: dt.datetime | None = None
+    # A voluntary block we asked for: "requested", "scheduled" or "suspended", and its dates.
+    suspension_state: str | None = None
+    suspension_start: dt.date | None = None
+    suspension_planned_end: dt.date | None = None
 
 
 class AccountsOut(msgspec.Struct):
@@ -318,6 +324,10 @@ def _account_out(summary: AccountSummary, names: dict[str, str]) -> AccountOut:
             )
             for r in summary.remainders
         ],
+        stale_since=summary.stale_since,
+        suspension_state=summary.suspension_state,
+        suspension_start=summary.suspension_start,
+        suspension_planned_end=summary.suspension_planned_end,
     )
 
 
