@@ -75,7 +75,14 @@ from .core.parsing import (
     parse_roubles,
     reading,
 )
-from .core.provider import Capability, Host, Provider, ProviderContext, WireProvenance
+from .core.provider import (
+    Capability,
+    Host,
+    OperatorLimits,
+    Provider,
+    ProviderContext,
+    WireProvenance,
+)
 from .core.secret import Secret
 
 __version__ = "0.1.0"
@@ -113,6 +120,7 @@ __all__ = [
     "Notifier",
     "Number",
     "OperationRejected",
+    "OperatorLimits",
     "ParseError",
     "PasswordPolicy",
     "Provider",

@@ -52,8 +52,19 @@ class Settings(BaseSettings):
     poll_jitter: float = Field(
         0.1, ge=0.0, le=0.5, description="Random share of the interval added/removed."
     )
-    per_operator_concurrency: int = Field(
-        8, ge=1, le=1000, description="Polls at once per operator."
+    per_operator_concurrency: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="Lowers every operator's declared limit of requests at once (all workers "
+        "together); unset: as each plugin declares.",
+    )
+    per_operator_rate: float | None = Field(
+        None,
+        gt=0.0,
+        le=10000.0,
+        description="Lowers every operator's declared request-rate budget, requests per second "
+        "(all workers together); unset: as each plugin declares.",
     )
     http_timeout_s: float = Field(
         20.0, gt=0.0, le=600.0, description="Timeout of each request to an operator."

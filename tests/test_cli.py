@@ -1010,17 +1010,22 @@ def test_plugins_list_fits_a_narrow_terminal_and_shows_a_code_after_the_password
 def test_worker_takes_an_identity_as_docs_operations_describes(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[tuple[Any, str | None]] = []
+    seen: list[tuple[Any, str | None, int | None]] = []
 
-    def run_worker(settings: Any, identity: str | None = None) -> None:
-        seen.append((settings, identity))
+    def run_worker(
+        settings: Any, identity: str | None = None, concurrency: int | None = None
+    ) -> None:
+        seen.append((settings, identity, concurrency))
 
     _fake_module(monkeypatch, "aggregator.polling.worker", run_worker=run_worker)
     ok(run("worker", "--identity", "box-1"))
-    assert seen[-1][1] == "box-1"
-    ok(run("worker"))
-    assert seen[-1][1] is None
-    assert "--identity" in (Path(__file__).parents[1] / "docs" / "operations.md").read_text()
+    assert seen[-1][1:] == ("box-1", None)
+    ok(run("worker", "--concurrency", "16"))
+    assert seen[-1][1:] == (None, 16)
+    assert run("worker", "--concurrency", "0").exit_code != 0
+    assert len(seen) == 2
+    operations = (Path(__file__).parents[1] / "docs" / "operations.md").read_text()
+    assert "--identity" in operations and "--concurrency" in operations
 
 
 # -- plugins --------------------------------------------------------------------------------

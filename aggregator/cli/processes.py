@@ -56,6 +56,14 @@ def worker(
     metrics_host: Annotated[
         str, typer.Option(help="Адрес метрик / the metrics port's listen address.")
     ] = "127.0.0.1",
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Опросов одновременно / the most polls this worker runs at once (each "
+            "operator's limit, shared by all workers, applies as well).",
+        ),
+    ] = None,
 ) -> None:
     """Дополнительный процесс опроса (PostgreSQL) / An extra polling worker process."""
     settings = load_settings()
@@ -66,4 +74,6 @@ def worker(
     if metrics_port is not None:
         options["metrics_port"] = metrics_port
         options["metrics_host"] = metrics_host
+    if concurrency is not None:
+        options["concurrency"] = concurrency
     maybe_run(entry(settings, **options))

@@ -54,6 +54,7 @@ __all__ = [
     "BrowserPool",
     "Capability",
     "Host",
+    "OperatorLimits",
     "Provider",
     "ProviderContext",
     "WireProvenance",
@@ -81,6 +82,68 @@ class Host:
     real_url: str
     path: str
     description: str = ""
+
+
+@dataclass(frozen=True)
+class OperatorLimits:
+    """What one operator tolerates from us, whatever the number of our processes.
+
+    A provider declares it in :attr:`Provider.limits`; the settings can only lower it
+    (``per_operator_concurrency``, ``per_operator_rate``). The aggregator enforces it for the
+    whole cluster: every ``aggregator worker`` on one PostgreSQL (and the dashboard) shares
+    ``concurrency`` and the ``requests_per_s`` budget, so adding workers never makes an operator
+    see more than this.
+
+    - ``concurrency``: requests in flight at once to this operator (the whole cluster);
+    - ``requests_per_s``: the request-rate budget (None: only the concurrency limit);
+      ``burst``: how many requests may go out back to back after a quiet spell (default: one
+      second's worth);
+    - ``connect_timeout_s``, ``read_timeout_s``: the timeouts of the operator's own HTTP
+      client (the smaller of these and the ``http_timeout_s`` setting applies); the client's
+      connection pool holds ``concurrency`` connections;
+    - ``cookies``: keep the cookies the operator sets in the client's jar. Off by default: the
+      jar refuses everything, so no session can leak from one account to the next through it
+      (the jar is shared by every account of the operator); a plugin sends the cookies of the
+      account's stored :class:`~aggregator.core.flows.Session` explicitly instead.
+    """
+
+    concurrency: int = 8
+    requests_per_s: float | None = None
+    burst: int | None = None
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 30.0
+    cookies: bool = False
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("OperatorLimits.concurrency must be at least 1")
+        if self.requests_per_s is not None and self.requests_per_s <= 0:
+            raise ValueError("OperatorLimits.requests_per_s must be positive (or None)")
+        if self.burst is not None and self.burst < 1:
+            raise ValueError("OperatorLimits.burst must be at least 1")
+        if self.connect_timeout_s <= 0 or self.read_timeout_s <= 0:
+            raise ValueError("OperatorLimits timeouts must be positive")
+
+    @property
+    def bucket(self) -> float:
+        """The most requests the rate budget lets out back to back."""
+        if self.burst is not None:
+            return float(self.burst)
+        return max(1.0, self.requests_per_s or 1.0)
+
+    def lowered(self, concurrency: int | None, requests_per_s: float | None) -> OperatorLimits:
+        """These limits, lowered (never raised) by the settings' values (None: as declared)."""
+        rate = self.requests_per_s
+        if requests_per_s is not None:
+            rate = requests_per_s if rate is None else min(rate, requests_per_s)
+        return OperatorLimits(
+            concurrency=min(self.concurrency, concurrency or self.concurrency),
+            requests_per_s=rate,
+            burst=self.burst,
+            connect_timeout_s=self.connect_timeout_s,
+            read_timeout_s=self.read_timeout_s,
+            cookies=self.cookies,
+        )
 
 
 @dataclass
@@ -159,6 +222,9 @@ class Provider:
     hosts: ClassVar[tuple[Host, ...]] = ()
     # Polling more often than this gets the account blocked or rate limited.
     min_poll_interval: ClassVar[dt.timedelta] = dt.timedelta(minutes=5)
+    # What the operator tolerates from the whole cluster (requests at once, rate, timeouts,
+    # cookie jar); see OperatorLimits. The settings can lower it.
+    limits: ClassVar[OperatorLimits] = OperatorLimits()
     # How the wire format of each capability (and of "login") is known: "proven", "seed" or
     # "assumed" (WireProvenance); what is not declared is assumed. Checked at class creation.
     provenance: ClassVar[Mapping[str, str]] = {}
@@ -168,6 +234,8 @@ class Provider:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if not isinstance(cls.limits, OperatorLimits):
+            raise TypeError(f"{cls.__name__}.limits must be an OperatorLimits")
         known = {"login", *(c.value for c in Capability)}
         for key, value in cls.provenance.items():
             if str(key) not in known:

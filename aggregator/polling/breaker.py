@@ -1,7 +1,8 @@
 """Per-operator concurrency limit and circuit breaker: one slow operator starves no other.
 
-Every operator gets its own :class:`OperatorGate`: a semaphore (``per_operator_concurrency``
-polls at once in this process) and a :class:`CircuitBreaker`. The breaker counts temporary
+Every operator gets its own :class:`OperatorGate`: a semaphore (as many polls at once in this
+process as the operator's concurrency limit; the requests themselves are limited for the whole
+cluster by :mod:`aggregator.politeness`) and a :class:`CircuitBreaker`. The breaker counts temporary
 failures (timeouts, 5xx, 429) in a row; at ``threshold`` it *opens*: polls of that operator
 fail fast, without a request, until ``cooldown`` has passed. Then one probe is let through
 (*half-open*): a success closes the breaker, a failure opens it again with a doubled cooldown
@@ -35,6 +36,8 @@ class CircuitBreaker:
     failures: int = 0
     opened_at: float | None = None
     current_cooldown_s: float = field(default=0.0)
+    # Opened or closed this many times (the cluster ledger shares each change).
+    changes: int = 0
     _probe_out: bool = False
 
     def __post_init__(self) -> None:
@@ -65,6 +68,8 @@ class CircuitBreaker:
         return False
 
     def record_success(self) -> None:
+        if self.opened_at is not None:
+            self.changes += 1
         self.failures = 0
         self.opened_at = None
         self._probe_out = False
@@ -78,11 +83,26 @@ class CircuitBreaker:
             self._probe_out = False
             self.current_cooldown_s = min(self.current_cooldown_s * 2, self.max_cooldown_s)
             self.opened_at = self.clock()
+            self.changes += 1
             return True
         if self.opened_at is None and self.failures >= self.threshold:
             self.opened_at = self.clock()
+            self.changes += 1
             return True
         return False
+
+    def adopt(self, opened_at: float | None, cooldown_s: float) -> None:
+        """Take the state another process shared: open since ``opened_at`` (on this
+        breaker's clock) for ``cooldown_s``, or closed (``opened_at`` None)."""
+        self._probe_out = False
+        if opened_at is None:
+            self.failures = 0
+            self.opened_at = None
+            self.current_cooldown_s = self.cooldown_s
+            return
+        self.failures = max(self.failures, self.threshold)
+        self.opened_at = opened_at
+        self.current_cooldown_s = max(cooldown_s, self.cooldown_s)
 
     def record_neutral(self) -> None:
         """The operator answered, about the account only: a probe still counts as alive."""
@@ -109,14 +129,14 @@ class OperatorGates:
 
     def __init__(
         self,
-        concurrency: int,
+        concurrency: int | Callable[[str], int],
         *,
         threshold: int = 5,
         cooldown_s: float = 30.0,
         max_cooldown_s: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.concurrency = concurrency
+        self._concurrency = concurrency
         self._threshold = threshold
         self._cooldown_s = cooldown_s
         self._max_cooldown_s = max_cooldown_s
@@ -132,12 +152,23 @@ class OperatorGates:
                 max_cooldown_s=self._max_cooldown_s,
                 clock=self._clock,
             )
-            gate = self._gates[operator] = OperatorGate(operator, self.concurrency, breaker)
+            gate = self._gates[operator] = OperatorGate(
+                operator, self.concurrency(operator), breaker
+            )
         return gate
 
     def items(self) -> list[tuple[str, OperatorGate]]:
         """The gates made so far, by operator id (metrics read them)."""
         return list(self._gates.items())
+
+    def concurrency(self, operator: str) -> int:
+        """Polls of ``operator`` at once in this process."""
+        given = self._concurrency
+        return given if isinstance(given, int) else given(operator)
+
+    def gates(self) -> dict[str, OperatorGate]:
+        """The gates created so far, by operator id."""
+        return dict(self._gates)
 
     def states(self) -> dict[str, BreakerState]:
         return {op: gate.breaker.state for op, gate in self._gates.items()}

@@ -23,6 +23,14 @@ class PollingOptions:
     lease_s: float = 600.0
     # One poll (re-login included) may take this long before it counts as a timeout.
     poll_timeout_s: float = 90.0
+    # The most polls this process runs at once, over every operator (``aggregator worker
+    # --concurrency``); None: as many as the operators' limits allow.
+    max_polls: int | None = None
+    # The operators' limits shared through the database (aggregator.polling.cluster): how
+    # often a process renews and rebalances its share, and how long a share outlives a
+    # process killed with kill -9.
+    ledger_interval_s: float = 0.5
+    ledger_lease_s: float = 10.0
     # Circuit breaker per operator.
     breaker_threshold: int = 5
     breaker_cooldown_s: float = 30.0

@@ -91,7 +91,7 @@ class Poller:
         self.settings = settings
         self.options = options
         self.gates = gates or OperatorGates(
-            settings.per_operator_concurrency,
+            lambda operator: runtime.politeness.limits(operator).concurrency,
             threshold=options.breaker_threshold,
             cooldown_s=options.breaker_cooldown_s,
             max_cooldown_s=options.breaker_max_cooldown_s,

@@ -54,6 +54,8 @@ class PollRunner:
         self.options = options
         self.tag = tag  # claim tokens of this process start with it
         self.polls = 0  # polls completed by this process (metrics, tests)
+        # At most options.max_polls polls at once in this process (worker --concurrency).
+        self._room = asyncio.Semaphore(options.max_polls) if options.max_polls is not None else None
 
     def new_token(self) -> str:
         return f"{self.tag}.{secrets.token_hex(8)}"
@@ -72,7 +74,11 @@ class PollRunner:
             if account.status == AccountStatus.NEW.value:
                 self.poller.guard.forget(account)
             started = time.monotonic()
-            record = await self.poller.poll(account)
+            if self._room is None:
+                record = await self.poller.poll(account)
+            else:
+                async with self._room:
+                    record = await self.poller.poll(account)
             if self.metrics is not None:
                 self.metrics.record_poll(
                     account.provider_id,
@@ -90,8 +96,11 @@ class PollRunner:
 
         # A few workers per operator, not one task per account: a batch of hundreds waits as a
         # list, not as hundreds of suspended polls (memory stays flat at 10,000 accounts).
-        operators = len({a.provider_id for a in accounts}) or 1
-        width = min(len(accounts), 2 * self.poller.gates.concurrency * operators)
+        gates = self.poller.gates
+        width = min(
+            len(accounts),
+            sum(2 * gates.concurrency(op) for op in {a.provider_id for a in accounts}),
+        )
         pending = iter(accounts)
         outcomes: dict[int, PollOutcome] = {}
 

@@ -58,6 +58,7 @@ from ..storage.keycheck import open_vault
 from ..storage.models import utcnow
 from ..storage.transactions import polling_engine, transaction, url_of
 from ..vault import Vault
+from .cluster import ClusterLedger
 from .metrics import PollMetrics
 from .models import PollOutcome
 from .options import PollingOptions
@@ -132,6 +133,7 @@ class PollingService:
         self._batches: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self.sink: MailSink | None = None  # the embedded SMTP sink, when it runs here
         self.metrics = PollMetrics()
+        self.ledger: ClusterLedger | None = None  # the operators' limits, shared
         self.scheduler: AsyncIOScheduler | None = None
         self.engine: AsyncEngine
         self.store: ResultStore
@@ -184,6 +186,16 @@ class PollingService:
         )
         self.metrics.gates = poller.gates
         self.metrics.browser = lambda: self.runtime.browser_if_started
+        if not self.runtime.politeness.shared:  # one ledger per runtime
+            self.ledger = ClusterLedger(
+                self.engine,
+                self.runtime.politeness,
+                poller.gates,
+                self.identity,
+                interval_s=self.options.ledger_interval_s,
+                lease_s=self.options.ledger_lease_s,
+            )
+            await self._stack.enter_async_context(self.ledger)
         freed = await self.store.release(prefix=f"{self.tag}.")
         if freed:
             log.info("freed %d accounts claimed by a previous run of %s", freed, self.identity)

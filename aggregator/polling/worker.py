@@ -12,6 +12,7 @@ numbers (accounts by status, due backlog, outbox) are on the server's ``/metrics
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 from collections.abc import Iterator
@@ -39,8 +40,14 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
+    concurrency: int | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM (or ``stop`` is set)."""
+    """Run until SIGINT/SIGTERM (or ``stop`` is set).
+
+    ``concurrency``: the most polls this worker runs at once, over every operator (each
+    operator's own limit, shared with the other workers, applies as well)."""
+    if concurrency is not None and concurrency < 1:
+        raise WorkerError("--concurrency must be at least 1")
     if settings.is_sqlite:
         raise WorkerError(
             "aggregator worker needs PostgreSQL "
@@ -53,6 +60,8 @@ async def run_worker(
         with suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     options = options or PollingOptions(start_sink=False)
+    if concurrency is not None:
+        options = dataclasses.replace(options, max_polls=concurrency)
     async with Runtime(settings) as runtime:
         service = PollingService(
             runtime,

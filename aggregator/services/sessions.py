@@ -57,6 +57,7 @@ __all__ = [
     "Unreadable",
     "keeper_for",
     "register_keeper",
+    "registered_keeper",
 ]
 
 log = logging.getLogger(__name__)
@@ -280,6 +281,11 @@ def register_keeper(runtime: Runtime, keeper: SessionKeeper) -> None:
     _KEEPERS[runtime] = keeper
 
 
+def registered_keeper(runtime: Runtime) -> SessionKeeper | None:
+    """The keeper registered for ``runtime`` (the poller's), if any."""
+    return _KEEPERS.get(runtime)
+
+
 def keeper_for(runtime: Runtime, vault: Vault) -> SessionKeeper:
     """The process's keeper for ``runtime`` (the poller's, or one with default limits)."""
     keeper = _KEEPERS.get(runtime)
@@ -290,7 +296,7 @@ def keeper_for(runtime: Runtime, vault: Vault) -> SessionKeeper:
         keeper = SessionKeeper(
             vault,
             OperatorGates(
-                runtime.settings.per_operator_concurrency,
+                lambda operator: runtime.politeness.limits(operator).concurrency,
                 threshold=options.breaker_threshold,
                 cooldown_s=options.breaker_cooldown_s,
                 max_cooldown_s=options.breaker_max_cooldown_s,

@@ -48,6 +48,9 @@ __all__ = [
     "NotifierLinkCode",
     "NotifierRecipient",
     "NotifierSettings",
+    "OperatorNode",
+    "OperatorSlot",
+    "OperatorState",
     "OutboxMessage",
     "User",
     "WebSession",
@@ -484,3 +487,46 @@ class NotifierLinkCode(Base):
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class OperatorSlot(Base):
+    """One of an operator's request slots, leased to the process that may use it.
+
+    An operator declaring ``concurrency`` N has slots 0..N-1; a process sends at most as many
+    requests at once as it holds slots (see :mod:`aggregator.polling.cluster`). ``expires_at``
+    (seconds since the epoch) ends the lease: a process killed with ``kill -9`` holds its slots
+    no longer than that.
+    """
+
+    __tablename__ = "operator_slots"
+
+    operator: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holder: Mapped[str | None] = mapped_column(String(128), default=None)
+    expires_at: Mapped[float | None] = mapped_column(default=None)
+
+
+class OperatorNode(Base):
+    """A process that wants to talk to an operator now (its heartbeat): the slots are split
+    evenly between the processes seen here lately."""
+
+    __tablename__ = "operator_nodes"
+
+    operator: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seen_at: Mapped[float] = mapped_column()
+
+
+class OperatorState(Base):
+    """What every process shares about an operator: its rate budget's token bucket and its
+    circuit breaker (times in seconds since the epoch; ``breaker_version`` grows with every
+    change, so a process adopts only what is newer than what it saw)."""
+
+    __tablename__ = "operator_state"
+
+    operator: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(default=0.0)
+    tokens_at: Mapped[float] = mapped_column(default=0.0)
+    breaker_version: Mapped[int] = mapped_column(Integer, default=0)
+    breaker_opened_at: Mapped[float | None] = mapped_column(default=None)
+    breaker_cooldown_s: Mapped[float] = mapped_column(default=0.0)

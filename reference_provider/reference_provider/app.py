@@ -26,6 +26,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from .backend import Backend
 from .faults import FaultMiddleware, OperatorDateMiddleware
+from .inflight import InFlightMiddleware
 from .registry import DIALECTS, PREFIXES, SEGMENTS, load_dialect
 
 __all__ = ["DIALECTS", "PREFIXES", "create_app"]
@@ -108,6 +109,9 @@ def create_app(
     return Litestar(
         route_handlers=handlers,
         middleware=[
+            DefineMiddleware(
+                InFlightMiddleware, in_flight=backend.in_flight, operators=set(SEGMENTS.values())
+            ),
             DefineMiddleware(OperatorDateMiddleware, now=lambda: backend.now()),
             DefineMiddleware(FaultMiddleware, faults=backend.faults),
         ],

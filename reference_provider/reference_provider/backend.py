@@ -12,6 +12,7 @@ from .domain import BillingClock, Domain, populate_demo
 from .domain.errors import NotFound
 from .domain.models import OutboxMessage
 from .faults import FaultSet
+from .inflight import InFlight
 
 __all__ = ["Backend"]
 
@@ -28,6 +29,7 @@ class Backend(Domain):
     ) -> None:
         super().__init__(BillingClock(start, clock_speed), seed)
         self.faults = FaultSet(seed)
+        self.in_flight = InFlight()  # requests being answered, per operator
         self.sim = sim
         self._made_with = (seed, clock_speed, start, demo)
         if demo:
@@ -39,15 +41,17 @@ class Backend(Domain):
 
         The app's routers, the sim API and the fault middleware hold this very object (building
         an app costs several times more than building a backend), so the state is rebuilt on
-        it: every attribute set since (a scripted ``rng``, caches) goes, the fault set the
-        middleware holds is kept and emptied, and ``sim`` stays as it was.
+        it: every attribute set since (a scripted ``rng``, caches) goes, the fault set and the
+        in-flight counts the middlewares hold are kept and emptied, and ``sim`` stays as it was.
         """
-        faults, sim = self.faults, self.sim
+        faults, sim, in_flight = self.faults, self.sim, self.in_flight
         seed, clock_speed, start, demo = self._made_with
         vars(self).clear()
         Backend.__init__(self, seed=seed, clock_speed=clock_speed, start=start, demo=demo, sim=sim)
         faults.clear()
         self.faults = faults
+        in_flight.reset()  # the middleware holds it too
+        self.in_flight = in_flight
         return self
 
     # -- simulation helpers (the sim API calls these too) -----------------------------------

@@ -336,6 +336,16 @@ def sim_router(backend: Backend) -> Router:
             }
         )
 
+    @get("/in-flight", sync_to_thread=False)
+    def in_flight() -> dict[str, Any]:
+        """Per operator: requests in flight now, the most at once, the total."""
+        return backend.in_flight.snapshot()
+
+    @delete("/in-flight", status_code=200, sync_to_thread=False)
+    def reset_in_flight() -> dict[str, Any]:
+        backend.in_flight.reset()
+        return backend.in_flight.snapshot()
+
     return Router(
         path="/sim",
         guards=[loopback_only],
@@ -357,6 +367,8 @@ def sim_router(backend: Backend) -> Router:
             expire,
             idp_complete,
             chat,
+            in_flight,
+            reset_in_flight,
             demo_page(backend),
         ],
     )

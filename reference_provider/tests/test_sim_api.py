@@ -184,19 +184,44 @@ async def test_the_billing_calendar_can_start_in_the_past() -> None:
 async def test_reset_renews_the_world_in_place_for_an_app_that_holds_it() -> None:
     backend = Backend(seed=1, clock_speed=0)
     app = create_app(backend=backend, sim=True)
-    faults = backend.faults
+    faults, in_flight = backend.faults, backend.in_flight
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
         await c.put("/sim/accounts/reference/REF-0001/balance", json={"amount": "-10.50"})
         await c.post("/sim/clock/advance", json={"days": 2})
         backend.faults.add("503", operator="beeline")
+        in_flight.enter("beeline")  # a request answered before the reset
+        in_flight.leave("beeline")
         backend.rng = None  # type: ignore[assignment]  # as a test scripting the codes would
         backend.scratch = "left by a test"  # type: ignore[attr-defined]
 
         assert backend.reset() is backend
         assert app.state.backend is backend and backend.faults is faults and not faults.rules
+        assert backend.in_flight is in_flight and not in_flight.requests
         assert backend.sim is True and not hasattr(backend, "scratch")
         assert backend.rng is not None
         account = (await c.get("/sim/accounts/reference/REF-0001")).json()
         assert account["balance"] != "-10.50" and account["state"] != "blocked"
         assert (await c.get("/sim/clock")).json()["manual_advance_seconds"] == 0
+
+
+async def test_in_flight_counts_each_operators_requests_in_flight_and_its_peak(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    import asyncio
+
+    assert (await client.get("/sim/in-flight")).json() == {"operators": {}}
+    backend.in_flight.enter("reference")  # as the middleware does around a request: one open
+    logins = [
+        client.post(f"{NATIVE}/auth/login", json={"login": "demo", "password": "demo-password"})
+        for _ in range(3)
+    ]
+    assert all(r.status_code == 200 for r in await asyncio.gather(*logins))
+    snapshot = (await client.get("/sim/in-flight")).json()["operators"]
+    assert set(snapshot) == {"reference"}  # the sim API is not an operator
+    assert snapshot["reference"]["requests"] == 4
+    assert snapshot["reference"]["in_flight"] == 1
+    assert snapshot["reference"]["peak"] >= 2
+    backend.in_flight.leave("reference")
+    reset = (await client.delete("/sim/in-flight")).json()
+    assert reset == {"operators": {}}

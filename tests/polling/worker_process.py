@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--identity", required=True)
     parser.add_argument("--events", required=True)
     parser.add_argument("--metrics-port", type=int, default=None)
+    parser.add_argument("--per-operator-concurrency", type=int, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     events = open(args.events, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
@@ -37,6 +38,7 @@ def main() -> None:
         data_dir=Path(args.data_dir),
         database_url=args.database_url,
         provider_urls=provider_urls(load_plugins(), args.provider),
+        per_operator_concurrency=args.per_operator_concurrency,
     )
     options = PollingOptions(
         tick_interval_s=0.2,

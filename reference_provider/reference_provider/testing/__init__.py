@@ -198,6 +198,14 @@ class ReferenceServer:
     def clear_faults(self) -> None:
         self.call("DELETE", "/faults")
 
+    def in_flight(self) -> dict[str, dict[str, int]]:
+        """Per operator: requests in flight now, the most at once (``peak``), the total."""
+        return dict(self.call("GET", "/in-flight")["operators"])
+
+    def reset_in_flight(self) -> None:
+        """Forget the peaks and totals counted so far."""
+        self.call("DELETE", "/in-flight")
+
 
 def backend_bulk(
     backend: Any, operator: str, count: int, *, balance: int = 50_000, password: str = "Bulk-pass-1"
