@@ -31,6 +31,7 @@ __all__ = [
     "format_minutes",
     "format_money",
     "format_money_minor",
+    "format_month",
     "normalise_lang",
     "plural_category",
     "plural_ru",
@@ -129,3 +130,9 @@ def format_minutes(seconds: int | Decimal, lang: str = "ru") -> str:
     if normalise_lang(lang) == "en":
         return f"{number}{NBSP}{'minute' if plural_category(minutes, 'en') == 'one' else 'minutes'}"
     return f"{number}{NBSP}{plural_ru(minutes, 'минута', 'минуты', 'минут')}"
+
+
+def format_month(value: dt.date, lang: str = "ru", *, short: bool = False) -> str:
+    """A month on its own: ``январь 2025`` / ``January 2025``; short ``янв.`` / ``Jan``."""
+    text = babel_format_date(value, "LLL" if short else "LLLL y", locale=_locale(lang))
+    return text.replace(" ", NBSP)

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 
+from .. import i18n as shared_i18n
 from . import i18n
 from .i18n import DEFAULT_LANG, LANGS, Translator
 from .security import ANON_CSRF_COOKIE, LANG_COOKIE, anon_csrf_cookie, new_token
@@ -65,6 +66,12 @@ class Renderer:
         def size(value: int | Decimal) -> str:
             return i18n.format_bytes(value, lang)
 
+        def month_name(value: dt.date) -> str:
+            return shared_i18n.format_month(value, lang)
+
+        def month_short(value: dt.date) -> str:
+            return shared_i18n.format_month(value, lang, short=True)
+
         def age(value: dt.datetime | None) -> str:
             """How long ago ``value`` was (our clock), in words: "3 часа"."""
             if value is None:
@@ -79,6 +86,8 @@ class Renderer:
             "when": when,
             "day": day,
             "size": size,
+            "month_name": month_name,
+            "month_short": month_short,
             "age": age,
             "lang": lang,
             "tz": tz,

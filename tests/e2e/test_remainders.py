@@ -130,3 +130,33 @@ async def test_a_remainder_alert_fires_once_when_gb_run_low(page: Any, sim: Sim)
     await page.wait_for_timeout(1500)  # the outbox would have sent a second one by now
     assert await _data_mails(page) == 1
     await check_a11y(page, "outbox-remainder")
+
+
+async def test_spending_by_month_and_a_payment_history_for_any_period(page: Any) -> None:
+    account_id = await _account_id(page)
+    await page.goto(f"/accounts/{account_id}")
+    spending = page.locator("#spending-body")
+    rows = spending.locator("table.spending-table tbody tr")
+    await expect(rows).to_have_count(6)  # this month and five before it
+    await expect(spending.locator("svg.bars rect")).to_have_count(6)
+    await expect(spending.locator("tfoot")).to_contain_text("₽")
+    # A longer period of the payment history, chosen in the section's own form.
+    payments = page.locator("#payments-body")
+    await expect(payments.locator("table").first).to_be_visible()
+    before = await payments.locator("tbody tr").count()
+    await payments.locator("#payments-start").fill("2020-01-01")
+    await payments.get_by_role("button", name="Показать").click()
+    await expect(payments.locator(".field-error")).to_contain_text("366")  # a year at most
+    start = await payments.locator("#payments-end").input_value()
+    year_ago = f"{int(start[:4]) - 1}{start[4:]}"
+    await payments.locator("#payments-start").fill(year_ago)
+    await payments.get_by_role("button", name="Показать").click()
+    await expect(payments.locator(".field-error")).to_have_count(0)
+
+    async def longer() -> bool:
+        return int(await payments.locator("tbody tr").count()) > before
+
+    assert await eventually(longer, attempts=40)
+    await expect(payments.locator("#payments-start")).to_have_value(year_ago)
+    await check_a11y(page, "account-spending")
+    assert not page.js_errors, page.js_errors

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -38,6 +39,7 @@ from aggregator.storage.models import AccountStatus, AuditLog, Household, Linked
 from aggregator.vault import Vault
 
 PHONE = "9031234567"
+MOSCOW = ZoneInfo("Europe/Moscow")
 
 
 @dataclass
@@ -232,3 +234,78 @@ async def test_poll_now_is_the_pollers_round(
     assert not failed(outcomes)
     board = await household_dashboard(db, world.household.id)
     assert all(a.balance is not None for a in board.accounts)
+
+
+# -- spending by month ----------------------------------------------------------------------
+def _by_month(entries: Any, kind: str) -> dict[dt.date, int]:
+    """The backend's own ledger summed per month (Moscow days): charges (< 0) or payments."""
+    out: dict[dt.date, int] = {}
+    for e in entries:
+        if (e.amount < 0) == (kind == "charge"):
+            month = e.at.astimezone(MOSCOW).date().replace(day=1)
+            out[month] = out.get(month, 0) + abs(e.amount)
+    return out
+
+
+async def test_spending_by_month_matches_the_charges_and_payments(
+    db: AsyncSession, world: World
+) -> None:
+    from aggregator.services.spending import account_spending
+
+    (account, *_) = await world.link(db)
+    acc = world.backend.account(account.subaccount_id)
+    today = world.backend.now().date()
+    start = (today.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # three months
+    found = await account_spending(db, world.ops, account, start, today, MOSCOW)
+    assert [m.month for m in found.months] == [
+        start,
+        (start + dt.timedelta(days=32)).replace(day=1),
+        today.replace(day=1),
+    ]
+    ledger = world.backend.ledger(acc, start, today)
+    charges, paid = _by_month(ledger, "charge"), _by_month(ledger, "payment")
+    assert charges and paid  # the demo's history: daily charges, monthly payments
+    for month in found.months:
+        assert month.source == "charges"
+        assert month.spent_minor == charges.get(month.month, 0), month
+        assert month.paid_in_minor == paid.get(month.month, 0), month
+    assert found.total_spent_minor == sum(charges.values())
+    assert len(found.payments) == len(ledger)
+
+
+def test_spending_from_readings_when_the_operator_lists_no_charges() -> None:
+    from aggregator.core.models import Money, Payment
+    from aggregator.services.spending import monthly
+
+    def at(day: str, hour: int = 12) -> dt.datetime:
+        return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour), dt.UTC)
+
+    # 500 ₽ on 1 Jan; 10 ₽ a day; a 300 ₽ top-up on 20 Feb; read once a day.
+    readings, balance = [], 500_00
+    top_ups = [Payment(id="t1", at=at("2025-02-20", 9), amount=Money.rub(300))]
+    day = dt.date(2025, 1, 1)
+    while day <= dt.date(2025, 3, 10):
+        balance -= 10_00
+        if day == dt.date(2025, 2, 20):
+            balance += 300_00
+        readings.append((at(day.isoformat()), balance))
+        day += dt.timedelta(days=1)
+    payments_only = monthly(dt.date(2025, 1, 1), dt.date(2025, 3, 10), top_ups, readings)
+    # January: only from its first reading (nothing before), 30 days of 10 ₽ after it.
+    assert [(m.month.month, m.spent_minor, m.paid_in_minor, m.source) for m in payments_only] == [
+        (1, 300_00, 0, "balances"),
+        (2, 280_00, 300_00, "balances"),
+        (3, 100_00, 0, "balances"),
+    ]
+    # Without any payment history: the falls are spending, the rise a top-up (net of that
+    # day's 10 ₽).
+    drops = monthly(dt.date(2025, 1, 1), dt.date(2025, 3, 10), None, readings)
+    assert [(m.spent_minor, m.paid_in_minor, m.source) for m in drops] == [
+        (300_00, 0, "drops"),
+        (270_00, 290_00, "drops"),
+        (100_00, 0, "drops"),
+    ]
+    assert drops[2].end_balance_minor == readings[-1][1]
+    # A month with nothing known is listed as a gap.
+    gap = monthly(dt.date(2024, 12, 1), dt.date(2025, 1, 31), top_ups, readings[:31])
+    assert gap[0].spent_minor is None and gap[0].source is None

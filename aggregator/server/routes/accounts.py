@@ -29,8 +29,9 @@ from ...services.dashboard import (
     remainder_history,
 )
 from ...services.errors import BadInput
-from ...services.operations import AccountOperations, Done, NeedsCode
+from ...services.operations import AccountOperations, Done, NeedsCode, check_period
 from ...services.provenance import assumed_operations
+from ...services.spending import MonthSpending, account_spending
 from ...storage.models import AlertRule, LinkedAccount, from_minor
 from .. import confirmations
 from ..flows import PendingFlow
@@ -395,25 +396,90 @@ async def usage_section(
     return fragment(request, "partials/usage.html", account=account, usage=usage)
 
 
+def _period(
+    request: Request[Any, Any, Any], today: dt.date, default_days: int
+) -> tuple[dt.date, dt.date, FormCheck]:
+    """The period a section was asked for (``start``, ``end`` as typed: 2025-01-31 or
+    31.01.2025), else the last ``default_days`` days; a wrong date is named in the check."""
+    check = FormCheck()
+    typed = {k: (request.query_params.get(k) or "").strip() for k in ("start", "end")}
+    start = check(parse_date, typed["start"], "start") if typed["start"] else None
+    end = (check(parse_date, typed["end"], "end") if typed["end"] else None) or today
+    start = start or end - dt.timedelta(days=default_days)
+    if not check:
+        try:
+            check_period(start, end)
+        except BadInput as exc:
+            check.add(exc.field, exc.key or "form.check_fields", **exc.values)
+    return start, end, check
+
+
 @get("/accounts/{account_id:int}/payments", include_in_schema=False)
 async def payments_section(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
+    """The payment history for the period asked (90 days unless asked), up to a year: as far
+    as the operators' histories go."""
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     caps = capabilities_of(server, account.provider_id)
     today = await accounts_service.operator_today(db, account.id, user.timezone)
     ops = _ops(server)
-    payments = await ops.payments(db, account, today - dt.timedelta(days=90), today)
+    start, end, check = _period(request, today, 90)
+    payments = [] if check else await ops.payments(db, account, start, end)
     autopay = await ops.autopay(db, account) if "autopay" in caps else None
     return fragment(
         request,
         "partials/payments.html",
         account=account,
-        payments=sorted(payments, key=lambda p: p.at, reverse=True)[:50],
+        payments=sorted(payments, key=lambda p: p.at, reverse=True),
         autopay=autopay,
         caps=caps,
+        start=start,
+        end=end,
+        errors=check.messages(lambda key, **v: translate(request, key, **v)),
     )
+
+
+@get("/accounts/{account_id:int}/spending", include_in_schema=False)
+async def spending_section(
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
+) -> Response[Any]:
+    """Spending by month (a chart and a table): six months unless asked, up to a year."""
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    today = await accounts_service.operator_today(db, account.id, user.timezone)
+    start, end, check = _period(request, today, 0)
+    if not request.query_params.get("start") and not check:
+        start = (today.replace(day=1) - dt.timedelta(days=150)).replace(day=1)
+    spending = None
+    if not check:
+        spending = await account_spending(
+            db, _ops(server), account, start, end, zone(user.timezone)
+        )
+    return fragment(
+        request,
+        "partials/spending.html",
+        account=account,
+        spending=spending,
+        bars=_bars(spending.months) if spending else [],
+        start=start,
+        end=end,
+        errors=check.messages(lambda key, **v: translate(request, key, **v)),
+    )
+
+
+def _bars(months: list[MonthSpending], height: int = 120) -> list[dict[str, Any]]:
+    """The bar chart of spending by month, drawn as SVG by the template."""
+    top = max((m.spent_minor or 0 for m in months), default=0) or 1
+    return [
+        {
+            "month": m.month,
+            "spent": m.spent_minor,
+            "h": round(max(m.spent_minor or 0, 0) * height / top),
+        }
+        for m in months
+    ]
 
 
 @get("/accounts/{account_id:int}/news", include_in_schema=False)
@@ -791,6 +857,7 @@ ROUTES = [
     suspension_quote,
     usage_section,
     payments_section,
+    spending_section,
     news_section,
     profile_section,
     download_report,

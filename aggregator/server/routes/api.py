@@ -37,6 +37,7 @@ from ...services import accounts as accounts_service
 from ...services.dashboard import AccountSummary, account_readings, get_account, household_dashboard
 from ...services.operations import AccountOperations, ChatView, Done, NeedsCode
 from ...services.provenance import needs_second_confirmation
+from ...services.spending import account_spending
 from ...storage.models import (
     AlertRule,
     AuditLog,
@@ -719,11 +720,76 @@ async def payments(
     server: Server,
     account_id: AccountId,
     days: Annotated[int, Parameter(ge=1, le=366)] = 90,
+    since: Annotated[
+        dt.date | None, Parameter(description="the first day (instead of days)")
+    ] = None,
+    until: Annotated[dt.date | None, Parameter(description="the last day (default today)")] = None,
 ) -> list[Payment]:
+    """The operator's history for ``since``..``until`` (at most a year), or the last ``days``."""
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
-    today = _today(user)
-    return await _ops(server).payments(db, account, today - dt.timedelta(days=days), today)
+    end = until or _today(user)
+    start = since or end - dt.timedelta(days=days)
+    return await _ops(server).payments(db, account, start, end)
+
+
+class MonthOut(msgspec.Struct):
+    month: str  # YYYY-MM
+    spent: MoneyOut | None
+    paid_in: MoneyOut
+    end_balance: MoneyOut | None
+    source: str | None  # charges | balances | drops
+
+
+class SpendingOut(msgspec.Struct):
+    start: dt.date
+    end: dt.date
+    months: list[MonthOut]
+    total_spent: MoneyOut
+    total_paid_in: MoneyOut
+
+
+@get(
+    "/accounts/{account_id:int}/spending",
+    tags=["payments"],
+    summary="Spending by month (from the payment history and the readings)",
+)
+async def spending(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    account_id: AccountId,
+    since: Annotated[dt.date | None, Parameter(description="default: 5 months back")] = None,
+    until: Annotated[dt.date | None, Parameter(description="default: today")] = None,
+) -> SpendingOut:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    end = until or _today(user)
+    start = since or (end.replace(day=1) - dt.timedelta(days=150)).replace(day=1)
+    found = await account_spending(db, _ops(server), account, start, end, zone(user.timezone))
+    cur = found.currency
+
+    def money(minor: int) -> MoneyOut:
+        out = _money(minor, cur)
+        assert out is not None
+        return out
+
+    return SpendingOut(
+        start=found.start,
+        end=found.end,
+        months=[
+            MonthOut(
+                month=m.month.isoformat()[:7],
+                spent=_money(m.spent_minor, cur),
+                paid_in=money(m.paid_in_minor),
+                end_balance=_money(m.end_balance_minor, cur),
+                source=m.source,
+            )
+            for m in found.months
+        ],
+        total_spent=money(found.total_spent_minor),
+        total_paid_in=money(found.total_paid_in_minor),
+    )
 
 
 @get("/accounts/{account_id:int}/news", tags=["news"], summary="News and offers")
@@ -956,6 +1022,7 @@ HANDLERS = [
     report,
     usage,
     payments,
+    spending,
     news,
     profile,
     confirm,
