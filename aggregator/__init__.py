@@ -83,6 +83,7 @@ from .core.provider import (
     ProviderContext,
     WireProvenance,
 )
+from .core.recovery import RecoveryDone, RecoveryOutcome, RecoveryRequest, RecoveryScheme
 from .core.secret import Secret
 
 __version__ = "0.1.0"
@@ -128,6 +129,10 @@ __all__ = [
     "RateLimited",
     "Recipient",
     "RecipientGone",
+    "RecoveryDone",
+    "RecoveryOutcome",
+    "RecoveryRequest",
+    "RecoveryScheme",
     "Roubles",
     "Secret",
     "SecretKind",

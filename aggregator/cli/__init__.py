@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import typer
 
-from . import operations, poll, processes, report
+from . import operations, poll, processes, recover, report
 from .accounts import accounts_app
 from .admin import db_app, keys_app
 from .app import app
@@ -41,6 +41,7 @@ _COMMANDS = (
     operations,
     poll,
     processes,
+    recover,
     report,
 )  # imported for the commands they register on ``app``
 

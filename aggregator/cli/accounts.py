@@ -246,13 +246,18 @@ async def _accounts_add(
             rows = [(a.id, a.label, a.number_masked) for a in linked]
     finally:
         await engine.dispose()
+    print_linked(rows, provider_cls.id)
+
+
+def print_linked(rows: Sequence[tuple[int, str, str]], operator: str) -> None:
+    """The accounts just linked, as a table."""
     from rich.table import Table
 
     table = Table(title=f"Добавлено / linked: {len(rows)}")
     for column in ("id", "operator", "label", "number"):
         table.add_column(column)
     for account_pk, account_label, masked in rows:
-        table.add_row(str(account_pk), provider_cls.id, safe_cell(account_label), safe_cell(masked))
+        table.add_row(str(account_pk), operator, safe_cell(account_label), safe_cell(masked))
     console().print(table)
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..core.flows import Challenge, ChallengeAnswer
     from ..core.login import ExtraField, LoginScheme
     from ..core.models import Subaccount
+    from ..core.recovery import RecoveryScheme
 
 __all__ = ["TerminalLogin", "parse_fields", "pick_subaccounts"]
 
@@ -47,7 +48,7 @@ class TerminalLogin:
         fail(f"не задано / missing: {what} ({option})")
 
     def identifier(
-        self, scheme: LoginScheme, kind: str | None, value: str | None
+        self, scheme: LoginScheme | RecoveryScheme, kind: str | None, value: str | None
     ) -> tuple[str, str]:
         if not scheme.identifiers:
             return "", ""

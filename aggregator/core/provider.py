@@ -45,6 +45,7 @@ from .models import (
     TopUpResult,
     Usage,
 )
+from .recovery import RecoveryDone, RecoveryRequest, RecoveryScheme
 
 if TYPE_CHECKING:
     import httpx
@@ -181,6 +182,7 @@ class Capability(StrEnum):
     USAGE = "usage"
     NEWS = "news"
     PROFILE = "profile"
+    RECOVERY = "start_recovery"  # password recovery ("Забыли пароль?")
 
 
 class WireProvenance(StrEnum):
@@ -207,6 +209,7 @@ _COMPANIONS: dict[Capability, tuple[str, ...]] = {
     Capability.SUSPEND: ("quote_suspension", "resume"),
     Capability.CHAT: ("chat_topics", "send_chat_message"),
     Capability.AUTOPAY: ("set_autopay",),
+    Capability.RECOVERY: ("continue_recovery",),
 }
 
 
@@ -218,6 +221,8 @@ class Provider:
     name_en: ClassVar[str]  # "Beeline"
     default_base_url: ClassVar[str]
     login_schemes: ClassVar[tuple[LoginScheme, ...]]
+    # Ways to recover a forgotten password (with start_recovery / continue_recovery).
+    recovery_schemes: ClassVar[tuple[RecoveryScheme, ...]] = ()
     # The operator's hosts when it has more than one (passport and cabinet); see Host.
     hosts: ClassVar[tuple[Host, ...]] = ()
     # Polling more often than this gets the account blocked or rate limited.
@@ -318,6 +323,25 @@ class Provider:
     async def logout(self, session: Session) -> None:
         """End the operator session, when the operator offers it."""
         return None
+
+    # -- password recovery -----------------------------------------------------------------
+    async def start_recovery(self, request: RecoveryRequest) -> Challenge | RecoveryDone:
+        """Begin recovering a forgotten password; the first challenge or the end."""
+        raise self._missing(Capability.RECOVERY)
+
+    async def continue_recovery(
+        self, challenge: Challenge, answer: ChallengeAnswer
+    ) -> Challenge | RecoveryDone:
+        """Answer a recovery challenge (a NEW_PASSWORD answer was checked against the
+        challenge's policy already); the next challenge or the end."""
+        raise self._missing(Capability.RECOVERY)
+
+    @classmethod
+    def recovery_scheme(cls, scheme_id: str | None = None) -> RecoveryScheme:
+        for scheme in cls.recovery_schemes:
+            if scheme_id in (None, "", scheme.id):
+                return scheme
+        raise ValueError(f"{cls.id} has no password recovery {scheme_id or ''}".rstrip())
 
     # -- polling -------------------------------------------------------------------------
     async def balance(self, session: Session, account: str) -> Balance:

@@ -17,11 +17,12 @@ from typing import Any, Literal
 from ..core.flows import Challenge, Session
 from ..core.login import Credentials
 from ..core.models import Subaccount
+from ..core.recovery import RecoveryRequest
 from ..services.operations import OperationName
 
 __all__ = ["FlowStore", "PendingFlow"]
 
-Purpose = Literal["link", "relogin", "operation"]
+Purpose = Literal["link", "relogin", "operation", "recover"]
 
 
 @dataclass
@@ -46,6 +47,8 @@ class PendingFlow:
     error_key: str | None = None  # the last step's error, shown on the next render
     error_text: str | None = None
     notice_key: str | None = None  # good news on the next render ("a new code was sent")
+    # Password recovery ("recover"): what the first screen asked for (to start it again).
+    recovery: RecoveryRequest | None = field(default=None, repr=False)
 
     @property
     def expired(self) -> bool:

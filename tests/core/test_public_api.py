@@ -20,6 +20,9 @@ EXPECTED = {
     "WireProvenance",  # how a provider knows each capability's wire format
     # notification channels (a plugin's notifier: Telegram and others)
     "AccountLine", "ChannelField", "ChannelHub", "HouseholdChannel", "Recipient", "RecipientGone",
+    # password recovery, a flow of challenges like a login
+    "RecoveryDone", "RecoveryOutcome", "RecoveryRequest", "RecoveryScheme",
+    "OperatorLimits",  # an operator's declared limits (requests at once, rate budget)
 }  # fmt: skip
 
 

@@ -32,9 +32,12 @@ from ...core.errors import (
 from ...core.flows import Challenge, ChallengeAnswer, ChallengeKind, Session
 from ...core.login import Credentials, LoginScheme
 from ...core.provider import Provider
+from ...core.recovery import RecoveryDone, RecoveryOutcome
 from ...core.secret import Secret
 from ...services import accounts as accounts_service
+from ...services import recovery as recovery_service
 from ...services.dashboard import get_account
+from ...services.errors import BadInput
 from ...storage.models import LinkedAccount
 from ...vault import VaultError
 from ..context import CurrentUser
@@ -317,7 +320,8 @@ def _render_step(
         provider=cls,
         challenge=challenge,
         resend_wait=challenge.resend_wait() if challenge is not None else None,
-        can_restart=flow.credentials is not None and flow.purpose != "operation",
+        can_restart=(flow.credentials is not None or flow.recovery is not None)
+        and flow.purpose != "operation",
         error=flow.error_key,
         error_text=flow.error_text,
     )
@@ -359,17 +363,16 @@ async def flow_answer(
     challenge = flow.challenge
     if challenge is None:
         raise FlowExpired("this step is no longer open")
+    if flow.purpose == "recover":
+        return await _recovery_answer(request, db, server, user, flow, challenge, form)
     if challenge.kind is ChallengeKind.NEW_PASSWORD:
         password = form.get("new_password", "")
-        if password != form.get("new_password_confirm", ""):
-            flow.error_key = "form.password_mismatch"
-            return _render_step(request, server, flow, status_code=400)
-        problems = challenge.password_policy.check(password) if challenge.password_policy else []
-        if problems or not password:
-            flow.error_key = "wizard.password_policy"
-            flow.error_text = " ".join(
-                server.translator.translate(request_lang(request), f"policy.{p}") for p in problems
+        try:
+            recovery_service.check_new_password(
+                challenge, password, form.get("new_password_confirm", "")
             )
+        except BadInput as exc:
+            _bad_input(request, server, flow, exc)
             return _render_step(request, server, flow, status_code=400)
         answer = ChallengeAnswer(new_password=Secret(password))
         if flow.credentials is not None:
@@ -450,6 +453,23 @@ async def _back_to_form(
     """End the flow and show its login form again with everything typed (not the password)."""
     server.flows.drop(flow.token)
     cls = _provider(server, flow.provider_id)
+    if flow.purpose == "recover":
+        error_text = None
+        if exc is not None:
+            error_text = (
+                server.translator.translate(request_lang(request), "wizard.step_expired")
+                if isinstance(exc, FlowExpired)
+                else _error_text(request, server, exc)
+            )
+        return _recover_form(
+            request,
+            cls,
+            cls.recovery_scheme(flow.recovery.scheme if flow.recovery else None),
+            values=flow.values,
+            error_text=error_text,
+            account_id=flow.account_id,
+            status_code=400 if exc is not None else 200,
+        )
     relogin = None
     if flow.account_id:
         relogin = await get_account(db, user.household_id, flow.account_id)
@@ -499,6 +519,9 @@ async def flow_resend(
                 result: Session | Challenge = await provider.resend_code(challenge)
             except (NotSupported, CodeRejected):
                 result = await _restart(server, flow)
+        elif flow.purpose == "recover" and flow.recovery is not None:
+            step = await recovery_service.start(provider, flow.recovery)
+            return await _recovery_advance(request, db, server, user, flow, step)
         else:
             result = await _restart(server, flow)
     except OperationRejected as exc:
@@ -577,7 +600,208 @@ async def relogin_submit(
     return await _start(request, db, server, user, cls, form, relogin=account)
 
 
+# -- password recovery ("Забыли пароль?") ------------------------------------------------------
+
+
+def _recover_form(
+    request: Request[Any, Any, Any],
+    cls: type[Provider],
+    scheme: Any,
+    *,
+    values: dict[str, str] | None = None,
+    error_text: str | None = None,
+    account_id: int | None = None,
+    status_code: int = 200,
+) -> Response[Any]:
+    query = f"?account={account_id}" if account_id else ""
+    back = f"/accounts/{account_id}/relogin" if account_id else f"/accounts/add/{cls.id}"
+    return page(
+        request,
+        "recover_form.html",
+        status_code=status_code,
+        provider=cls,
+        scheme=scheme,
+        values=values or {},
+        error_text=error_text,
+        action=f"/accounts/add/{cls.id}/recover{query}",
+        back_url=back,
+    )
+
+
+def _recovery_scheme_or_404(cls: type[Provider], scheme_id: str | None = None) -> Any:
+    try:
+        return cls.recovery_scheme(scheme_id)
+    except ValueError:
+        raise NotFoundException("this operator has no password recovery") from None
+
+
+@get("/accounts/add/{provider_id:str}/recover", include_in_schema=False)
+async def recover_form(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    provider_id: FromPath[str],
+    account: FromQuery[int | None] = None,
+) -> Response[Any]:
+    """The first screen of "Забыли пароль?": who, where the code goes (and a region...)."""
+    user = require_user(request)
+    cls = _provider(server, provider_id)
+    scheme = _recovery_scheme_or_404(cls)
+    values: dict[str, str] = {}
+    if account is not None:
+        linked = await get_account(db, user.household_id, account)
+        try:
+            stored = open_credentials(server.require_vault(), linked)
+            values["identifier"] = stored.identifier
+            if stored.identifier_kind is not None:
+                values["identifier_kind"] = stored.identifier_kind.value
+        except (LookupError, VaultError, ValueError):
+            pass
+    return _recover_form(request, cls, scheme, values=values, account_id=account)
+
+
+@post("/accounts/add/{provider_id:str}/recover", include_in_schema=False)
+async def recover_submit(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    provider_id: FromPath[str],
+    account: FromQuery[int | None] = None,
+) -> Response[Any]:
+    user = require_user(request)
+    cls = _provider(server, provider_id)
+    form = await form_data(request)
+    scheme = _recovery_scheme_or_404(cls, form.get("scheme"))
+    relogin = await get_account(db, user.household_id, account) if account else None
+    values = {k: v for k, v in form.items() if k != "_csrf"}
+    try:
+        wanted = recovery_service.build_request(
+            cls,
+            scheme.id,
+            form.get("identifier", ""),
+            identifier_kind=form.get("identifier_kind") or None,
+            extras={f.name: form.get(f"extra_{f.name}") for f in scheme.extra_fields},
+            channel=form.get("channel") or None,
+        )
+    except BadInput as exc:
+        return _recover_form(
+            request,
+            cls,
+            scheme,
+            values=values,
+            error_text=exc.message,
+            account_id=account,
+            status_code=400,
+        )
+    flow = server.flows.start(
+        web_session=user.session_id,
+        household_id=user.household_id,
+        user_id=user.user_id,
+        purpose="recover",
+        provider_id=cls.id,
+        scheme_id=scheme.login_scheme,
+        values={
+            "identifier": wanted.identifier,
+            "identifier_kind": wanted.identifier_kind.value,
+            **{f"extra_{k}": v for k, v in wanted.extras.items()},
+            "channel": wanted.channel,
+        },
+        account_id=relogin.id if relogin else None,
+        recovery=wanted,
+    )
+    provider = server.require_runtime().provider(cls.id)
+    try:
+        step = await recovery_service.start(provider, wanted)
+    except AggregatorError as exc:
+        return await _back_to_form(request, db, server, user, flow, exc)
+    return await _recovery_advance(request, db, server, user, flow, step)
+
+
+async def _recovery_answer(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    user: CurrentUser,
+    flow: PendingFlow,
+    challenge: Challenge,
+    form: dict[str, str],
+) -> Response[Any]:
+    provider = server.require_runtime().provider(flow.provider_id)
+    try:
+        step = await recovery_service.answer(
+            provider,
+            challenge,
+            text=form.get("answer"),
+            new_password=form.get("new_password"),
+            confirm=form.get("new_password_confirm"),
+        )
+    except BadInput as exc:  # nothing was sent to the operator
+        _bad_input(request, server, flow, exc)
+        return _render_step(request, server, flow, status_code=400)
+    except FlowExpired as exc:
+        return await _back_to_form(request, db, server, user, flow, exc)
+    except CodeRejected as exc:
+        _step_error(request, server, flow, exc)
+        return _render_step(request, server, flow, status_code=400)
+    except AggregatorError as exc:
+        if isinstance(exc, OperationRejected) and challenge.kind is ChallengeKind.NEW_PASSWORD:
+            _step_error(request, server, flow, exc)
+            return _render_step(request, server, flow, status_code=400)
+        return await _back_to_form(request, db, server, user, flow, exc)
+    return await _recovery_advance(request, db, server, user, flow, step)
+
+
+async def _recovery_advance(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    user: CurrentUser,
+    flow: PendingFlow,
+    step: Challenge | RecoveryDone,
+) -> Response[Any]:
+    """The next recovery step; once the password is set, the login with it (and linking)."""
+    if isinstance(step, Challenge):
+        flow.challenge = step
+        flow.error_key = flow.error_text = None
+        server.flows.touch(flow)
+        return redirect(request, f"/flows/{flow.token}")
+    cls = _provider(server, flow.provider_id)
+    if step.outcome is RecoveryOutcome.INSTRUCTIONS_SENT or step.credentials is None:
+        server.flows.drop(flow.token)
+        back = (
+            f"/accounts/{flow.account_id}/relogin" if flow.account_id else f"/accounts/add/{cls.id}"
+        )
+        return page(request, "recover_done.html", provider=cls, done=step, back_url=back)
+    flow.purpose = "relogin" if flow.account_id else "link"
+    flow.credentials = step.credentials
+    flow.scheme_id = step.credentials.scheme
+    flow.challenge = None
+    provider = server.require_runtime().provider(cls.id)
+    try:
+        result = await recovery_service.log_in(provider, step)
+    except AggregatorError as exc:
+        return await _back_to_form(request, db, server, user, flow, exc)
+    response = await _advance(request, db, server, user, flow, result)
+    flow.notice_key = "recovery.password_set"
+    return response
+
+
+def _bad_input(
+    request: Request[Any, Any, Any], server: Server, flow: PendingFlow, exc: BadInput
+) -> None:
+    """A step's answer the application layer refused before sending it."""
+    flow.error_key = exc.key
+    problems = exc.values.get("problems")
+    flow.error_text = None
+    if isinstance(problems, list) and problems:
+        flow.error_text = " ".join(
+            server.translator.translate(request_lang(request), f"policy.{p}") for p in problems
+        )
+
+
 ROUTES = [
+    recover_form,
+    recover_submit,
     choose_operator,
     login_form,
     login_submit,

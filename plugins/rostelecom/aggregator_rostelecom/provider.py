@@ -52,6 +52,11 @@ from aggregator import (
     PasswordPolicy,
     Provider,
     ProviderContext,
+    RecoveryDone,
+    RecoveryOutcome,
+    RecoveryRequest,
+    RecoveryScheme,
+    Secret,
     SecretKind,
     Session,
     SessionExpired,
@@ -96,6 +101,16 @@ from .browser_login import (
     request_code,
     submit_code,
     submit_password,
+)
+from .browser_recovery import (
+    STEP_RESET_CAPTCHA,
+    STEP_RESET_CODE,
+    STEP_RESET_PASSWORD,
+    LiveRecovery,
+    new_password_challenge,
+    open_reset,
+    submit_new_password,
+    submit_request,
 )
 from .client import LkClient
 
@@ -193,6 +208,22 @@ SCHEME_SSO = LoginScheme(
     silent_relogin=False,
 )
 
+# "Забыли пароль?" on the passport: the phone, e-mail or login, where the code goes, a
+# captcha, the code, a new password (the seed; DIALECTS.md: reset-credentials).
+RECOVERY = RecoveryScheme(
+    id="reset",
+    title_ru="Восстановление пароля Ростелеком ID",
+    title_en="Rostelecom ID password recovery",
+    identifiers=IDENTIFIERS[:3],
+    channels=["sms", "email"],
+    password_policy=PASSWORD_POLICY,
+    login_scheme="password",
+    description_ru="Телефон, почта или логин; символы с картинки; код из SMS или письма; "
+    "новый пароль.",
+    description_en="Phone, e-mail or login; the picture's characters; the code from the SMS "
+    "or e-mail; a new password.",
+)
+
 STEP_SSO = "sso"
 STEP_CONFIRM = "confirm"
 #: Where a command-line SSO login comes back when the host has no callback of its own: a
@@ -213,7 +244,7 @@ def login_key(credentials: Credentials) -> str:
 
 
 async def _close(live: Any) -> None:
-    if isinstance(live, LiveLogin):
+    if isinstance(live, LiveLogin | LiveRecovery):
         await live.close()
 
 
@@ -234,6 +265,7 @@ class RostelecomProvider(Provider):
         SCHEME_EMAIL,
         SCHEME_SSO,
     )
+    recovery_schemes: ClassVar[tuple[RecoveryScheme, ...]] = (RECOVERY,)
     #: How each capability's wire format is known (reference_provider/DIALECTS.md section 9
     #: cites each endpoint). The chat follows the seed article, its wire is assumed.
     provenance: ClassVar[Mapping[str, str]] = {
@@ -254,6 +286,7 @@ class RostelecomProvider(Provider):
         "autopay": "assumed",
         "report": "assumed",
         "news": "assumed",
+        "start_recovery": "seed",
     }
 
     def __init__(self, context: ProviderContext) -> None:
@@ -331,6 +364,83 @@ class RostelecomProvider(Provider):
             return self._session(outcome.cookies)
         self.context.flows.put(outcome.flow_id, live, ttl=CAPTCHA_TTL_S, on_expire=_close)
         return outcome
+
+    # -- password recovery ---------------------------------------------------------------
+    async def start_recovery(self, request: RecoveryRequest) -> Challenge | RecoveryDone:
+        """«Забыл пароль» under the passport's password form: the reset form's captcha first."""
+        if self.context.browser is None:
+            raise Unavailable("rostelecom needs a browser for its passport and none is configured")
+        scheme = self.recovery_scheme(request.scheme)
+        username = scheme.identifier(request.identifier_kind).normalise(request.identifier)
+        if request.identifier_kind is IdentifierKind.PHONE:
+            username = "+7" + username[-10:]
+        credentials = Credentials(
+            scheme=scheme.login_scheme,
+            identifier_kind=request.identifier_kind,
+            identifier=request.identifier,
+        )
+        await self.context.flows.sweep()
+        self.browser_logins += 1
+        live = await open_login(
+            self.context.browser,
+            self.auth_url(self._sso_auth_uri(), _state()),
+            credentials,
+            username,
+            lk_url=self.lk_url,
+            passport_url=self.passport_url,
+            device=self._devices.get(login_key(credentials), []),
+        )
+        recovery = LiveRecovery(live, request.identifier_kind, request.channel)
+        try:
+            await open_reset(live)
+            challenge = await submit_request(recovery, self.id, username, None)
+        except BaseException:
+            await recovery.close()
+            raise
+        return self._park(recovery, challenge)
+
+    def _park(self, recovery: LiveRecovery, challenge: Challenge) -> Challenge:
+        self.context.flows.put(challenge.flow_id, recovery, ttl=CAPTCHA_TTL_S, on_expire=_close)
+        return challenge
+
+    async def continue_recovery(
+        self, challenge: Challenge, answer: ChallengeAnswer
+    ) -> Challenge | RecoveryDone:
+        if challenge.provider != self.id or challenge.expired:
+            raise FlowExpired("rostelecom: the recovery step timed out; start again")
+        if challenge.step not in (STEP_RESET_CAPTCHA, STEP_RESET_CODE, STEP_RESET_PASSWORD):
+            raise NotSupported(f"rostelecom has no recovery step {challenge.step[:30]!r}")
+        recovery = await self.context.flows.take(challenge.flow_id)
+        if not isinstance(recovery, LiveRecovery):
+            raise FlowExpired("rostelecom: this recovery is no longer open")
+        try:
+            if challenge.step == STEP_RESET_CAPTCHA:
+                text = answer.text.reveal() if answer.text else ""
+                step = await submit_request(recovery, self.id, recovery.live.username, text)
+                return self._park(recovery, step)
+            if challenge.step == STEP_RESET_CODE:
+                recovery.code = answer.text.reveal().strip() if answer.text else ""
+                if not recovery.code:
+                    raise OperationRejected("Введите код из сообщения", code="code")
+                return self._park(recovery, new_password_challenge(self.id, PASSWORD_POLICY))
+            new = answer.new_password.reveal() if answer.new_password else ""
+            if PASSWORD_POLICY.check(new):
+                raise OperationRejected(PASSWORD_POLICY.description_ru, code="password")
+            outcome = await submit_new_password(recovery, self.id, new)
+            if isinstance(outcome, Challenge):
+                return self._park(recovery, outcome)
+        except BaseException:
+            await recovery.close()
+            raise
+        await recovery.close()
+        credentials = recovery.live.credentials.model_copy(update={"secret": Secret(new)})
+        return RecoveryDone(
+            outcome=RecoveryOutcome.PASSWORD_SET,
+            channel="email" if recovery.channel == "email" else "sms",
+            masked_destination=recovery.masked_destination,
+            message=outcome,
+            credentials=credentials,
+        )
 
     def _session(self, cookies: dict[str, str]) -> Session:
         return Session(

@@ -1,0 +1,228 @@
+"""``aggregator accounts recover``: "Забыли пароль?" at a terminal, then linking goes on.
+
+A thin adapter over :mod:`aggregator.services.recovery`: the operator's recovery scheme asks
+for the identifier (and a region...), where the code goes, then each challenge (the captcha
+picture saved to a file, the code from a prompt, ``--code-env`` or ``--code-stdin``, the new
+password twice or from ``--new-password-env``, checked against the operator's policy before
+it is sent). When the operator sets the password, the login with it follows and the accounts
+are linked as ``accounts add`` links them (``--no-link`` stops after the password).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .accounts import accounts_app, print_linked
+from .base import choose, fail, is_interactive, load_settings, open_db, run
+from .login import TerminalLogin, parse_fields, pick_subaccounts
+from .operator import CodeEnvOption, Codes, CodeStdinOption
+
+if TYPE_CHECKING:
+    from ..core.flows import Challenge, Session
+    from ..core.provider import Provider
+    from ..core.recovery import RecoveryDone
+    from ..settings import Settings
+
+__all__ = ["accounts_recover"]
+
+
+@accounts_app.command("recover")
+def accounts_recover(
+    provider_id: Annotated[
+        str | None, typer.Option("--provider", help="Оператор / operator id (rostelecom, ...).")
+    ] = None,
+    identifier: Annotated[
+        str | None, typer.Option("--identifier", help="Телефон, почта, логин / login.")
+    ] = None,
+    identifier_kind: Annotated[
+        str | None, typer.Option("--identifier-kind", help="phone, email, login, ...")
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="Куда прислать код / sms or email.")
+    ] = None,
+    fields: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="Доп. поле / extra field name=value (region=...)."),
+    ] = None,
+    new_password_env: Annotated[
+        str | None,
+        typer.Option("--new-password-env", help="Новый пароль / env variable with it."),
+    ] = None,
+    link: Annotated[
+        bool,
+        typer.Option("--link/--no-link", help="Войти и добавить счета / then log in and link."),
+    ] = True,
+    subaccounts: Annotated[
+        list[str] | None,
+        typer.Option("--subaccount", help="Какой счёт добавить / subaccount id (repeatable)."),
+    ] = None,
+    all_subaccounts: Annotated[
+        bool, typer.Option("--all-subaccounts", help="Добавить все / link every subaccount.")
+    ] = False,
+    label: Annotated[str | None, typer.Option("--label", help="Подпись / label.")] = None,
+    household_id: Annotated[
+        int | None, typer.Option("--household", help="Семья / household id.")
+    ] = None,
+    interactive: Annotated[
+        bool | None,
+        typer.Option(
+            "--interactive/--no-interactive",
+            help="Спрашивать недостающее / prompt for what is missing (default: on a terminal).",
+        ),
+    ] = None,
+    code_env: CodeEnvOption = None,
+    code_stdin: CodeStdinOption = False,
+) -> None:
+    """Восстановить пароль и добавить счёт / Recover a forgotten password, then link."""
+    asking = is_interactive(interactive) and not code_stdin
+    terminal = TerminalLogin(
+        asking, new_password_env, Codes(env=code_env, stdin=code_stdin, interactive=asking)
+    )
+    run(
+        _recover(
+            load_settings(),
+            provider_id=provider_id,
+            identifier=identifier,
+            identifier_kind=identifier_kind,
+            channel=channel,
+            fields=parse_fields(fields or []),
+            link=link,
+            wanted=subaccounts or [],
+            all_subaccounts=all_subaccounts,
+            label=label,
+            household_id=household_id,
+            terminal=terminal,
+        )
+    )
+
+
+async def _steps(
+    provider: Provider, first: Challenge | RecoveryDone, terminal: TerminalLogin
+) -> RecoveryDone:
+    """Answer each recovery challenge in the terminal until the operator is done."""
+    from ..core.flows import Challenge, ChallengeKind
+    from ..services import recovery as recovery_service
+    from ..services.errors import BadInput
+
+    step = first
+    for _ in range(12):
+        if not isinstance(step, Challenge):
+            return step
+        challenge = step
+        reply = await terminal.answer(challenge)
+        try:
+            step = await recovery_service.answer(
+                provider,
+                challenge,
+                text=reply.text.reveal() if reply.text else None,
+                new_password=reply.new_password.reveal() if reply.new_password else None,
+            )
+        except BadInput as exc:
+            if not terminal.interactive or challenge.kind is not ChallengeKind.NEW_PASSWORD:
+                fail(f"{exc.message}")
+            typer.echo(exc.message, err=True)
+    fail("восстановление не завершилось / the recovery did not finish")
+
+
+async def _recover(
+    settings: Settings,
+    *,
+    provider_id: str | None,
+    identifier: str | None,
+    identifier_kind: str | None,
+    channel: str | None,
+    fields: dict[str, str],
+    link: bool,
+    wanted: list[str],
+    all_subaccounts: bool,
+    label: str | None,
+    household_id: int | None,
+    terminal: TerminalLogin,
+) -> None:
+    from ..core.flows import Session
+    from ..core.recovery import RecoveryOutcome
+    from ..runtime import Runtime
+    from ..services import accounts as accounts_service
+    from ..services import recovery as recovery_service
+    from ..services.errors import BadInput
+    from ..storage.db import session_factory
+    from ..storage.keycheck import open_vault
+
+    asking = terminal.interactive
+    engine = await open_db(settings)
+    try:
+        vault = await open_vault(settings, engine)
+        async with session_factory(engine)() as db:
+            household_pk = (await accounts_service.the_household(db, household_id)).id
+        async with Runtime(settings) as runtime:
+            able = {
+                pid: cls for pid, cls in runtime.registry.providers.items() if cls.recovery_schemes
+            }
+            if provider_id is None:
+                if not asking:
+                    terminal.need("operator", "--provider")
+                options = [(pid, f"{c.name} ({c.name_en})") for pid, c in sorted(able.items())]
+                if not options:
+                    fail("ни один оператор не восстанавливает пароль / no operator offers it")
+                provider_id = choose("Оператор / operator:", options)
+            cls = runtime.registry.provider(provider_id)
+            if not cls.recovery_schemes:
+                fail(
+                    f"{cls.name} не восстанавливает пароль здесь / "
+                    f"{cls.name_en} offers no password recovery here"
+                )
+            scheme = cls.recovery_scheme()
+            kind, value = terminal.identifier(scheme, identifier_kind, identifier)
+            extras = {f.name: terminal.extra(f, fields.get(f.name)) for f in scheme.extra_fields}
+            if channel is None and len(scheme.channels) > 1 and asking:
+                channel = choose(
+                    "Куда прислать код / where to send the code:",
+                    [(c, {"sms": "SMS", "email": "e-mail"}[c]) for c in scheme.channels],
+                )
+            try:
+                request = recovery_service.build_request(
+                    cls, scheme.id, value, identifier_kind=kind, extras=extras, channel=channel
+                )
+            except BadInput as exc:
+                fail(exc.message)
+            provider = runtime.provider(cls.id)
+            typer.echo(f"Восстановление пароля / password recovery: {cls.name} ({cls.name_en})…")
+            done = await _steps(provider, await recovery_service.start(provider, request), terminal)
+            where = done.masked_destination or "—"
+            if done.outcome is RecoveryOutcome.INSTRUCTIONS_SENT or done.credentials is None:
+                typer.echo(
+                    f"Инструкция отправлена ({done.channel or 'sms'}) на {where}; задайте пароль "
+                    f"по ней и выполните `aggregator accounts add` / instructions sent to {where}: "
+                    "follow them, then run `aggregator accounts add`"
+                )
+                return
+            typer.echo("Пароль изменён / the password is changed.")
+            if not link:
+                return
+            credentials = done.credentials
+            result: Session | Challenge = await recovery_service.log_in(provider, done)
+            for _ in range(10):
+                if isinstance(result, Session):
+                    break
+                result = await provider.continue_login(result, await terminal.answer(result))
+            if not isinstance(result, Session):
+                fail("вход не завершился / the login did not finish")
+            found = await accounts_service.found_subaccounts(provider, result)
+            chosen = pick_subaccounts(found, wanted, all_subaccounts, asking) if found else []
+            async with session_factory(engine)() as db:
+                linked = await accounts_service.link(
+                    db,
+                    vault,
+                    provider,
+                    household_id=household_pk,
+                    credentials=credentials,
+                    session=result,
+                    chosen=chosen,
+                    label=label or "",
+                )
+                rows = [(a.id, a.label, a.number_masked) for a in linked]
+    finally:
+        await engine.dispose()
+    print_linked(rows, cls.id)
