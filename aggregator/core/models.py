@@ -294,7 +294,8 @@ class Profile(Model):
     full_name: str | None = None
     phone: str | None = None
     email: str | None = None
-    account_number: str | None = None
+    account_number: str | None = None  # the account (лицевой счёт)
+    contract_number: str | None = None  # the contract, where the operator numbers it apart
     address: str | None = None
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.flows import Challenge, FlowRegistry, Session
 from ..core.login import Credentials, LoginScheme
 from ..core.provider import BrowserPool, Capability, Provider, ProviderContext
+from ..core.recovery import RecoveryRequest, RecoveryScheme
 
 if TYPE_CHECKING:
     import httpx
@@ -80,6 +81,12 @@ class ContractBackend:
 
         ``None`` means this backend cannot log in with that scheme: its login test is skipped.
         """
+        return None
+
+    async def recovery_request(self, scheme: RecoveryScheme) -> RecoveryRequest | None:
+        """A password recovery to run for ``scheme`` (build it with ``scheme.build_request``),
+        or ``None`` to skip. It changes that login's password: give a login of its own, not
+        the one the other checks log in with."""
         return None
 
     async def wrong_credentials(self, scheme: LoginScheme) -> Credentials | None:

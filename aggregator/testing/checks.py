@@ -161,6 +161,7 @@ def check_declaration(provider: type[Provider]) -> None:
                 raise _fail(f"SSO login scheme {scheme.id!r} names no identity provider")
         elif not scheme.identifiers:
             raise _fail(f"login scheme {scheme.id!r} declares no identifier kind")
+    _check_recovery_schemes(provider)
     capabilities = provider.capabilities()
     if Capability.BALANCE not in capabilities:
         raise _fail(f"{name} must implement balance")
@@ -169,6 +170,29 @@ def check_declaration(provider: type[Provider]) -> None:
             raise _fail(f"{name}.{method} must be an async method")
     if provider.min_poll_interval < dt.timedelta(minutes=1):
         raise _fail(f"{name}.min_poll_interval is under a minute: operators block that")
+
+
+def _check_recovery_schemes(provider: type[Provider]) -> None:
+    """Recovery schemes come with start_recovery and the other way round; each is data."""
+    name = provider.__name__
+    schemes = provider.recovery_schemes
+    if bool(schemes) != provider.has(Capability.RECOVERY):
+        raise _fail(f"{name}: recovery_schemes and start_recovery/continue_recovery go together")
+    ids = [s.id for s in schemes]
+    if len(set(ids)) != len(ids):
+        raise _fail(f"{name} declares a recovery scheme id twice: {ids}")
+    logins = {s.id: s for s in provider.login_schemes}
+    for scheme in schemes:
+        if type(scheme).model_validate_json(scheme.model_dump_json()) != scheme:
+            raise _fail(f"recovery scheme {scheme.id!r} does not survive a JSON round trip")
+        if not scheme.identifiers or not scheme.channels:
+            raise _fail(f"recovery scheme {scheme.id!r} needs identifiers and channels")
+        login = logins.get(scheme.login_scheme)
+        if login is None or login.secret.value != "password":
+            raise _fail(
+                f"recovery scheme {scheme.id!r}: login_scheme {scheme.login_scheme!r} must be "
+                "one of the provider's password login schemes"
+            )
 
 
 def dummy_session(provider: type[Provider]) -> Session:

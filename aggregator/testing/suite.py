@@ -38,8 +38,8 @@ from ..core.errors import (
     SessionExpired,
     Unavailable,
 )
-from ..core.flows import Session
-from ..core.login import SecretKind
+from ..core.flows import Challenge, ChallengeKind, Session
+from ..core.login import IdentifierKind, SecretKind
 from ..core.models import (
     AutopaySettings,
     Balance,
@@ -65,6 +65,7 @@ from ..core.models import (
     Usage,
 )
 from ..core.provider import Capability, Provider
+from ..core.recovery import RecoveryDone, RecoveryOutcome, RecoveryRequest
 from .backend import ContractBackend, Fault
 from .checks import (
     ContractViolation,
@@ -119,6 +120,11 @@ def _undeclared_calls(
         Capability.USAGE: [lambda: p.usage(s, a)],
         Capability.NEWS: [lambda: p.news(s, a)],
         Capability.PROFILE: [lambda: p.profile(s, a)],
+        Capability.RECOVERY: [
+            lambda: p.start_recovery(
+                RecoveryRequest(scheme="x", identifier_kind=IdentifierKind.PHONE, identifier="0")
+            )
+        ],
     }
 
 
@@ -244,6 +250,10 @@ class ContractSuite:
                 await contract.expect(NotSupported, call(), f"undeclared {capability.value}")
             contract.check_leaks()
             return
+        if capability is Capability.RECOVERY:
+            await self._exercise_recovery(contract)
+            contract.check_leaks()
+            return
         session, account = await self._login(contract)
         try:
             await self._exercise(contract, capability, session, account)
@@ -305,6 +315,56 @@ class ContractSuite:
         contract.check_leaks()
 
     # -- exercising a declared capability ------------------------------------------------
+    async def _exercise_recovery(self, contract: ContractHarness) -> None:
+        """Each recovery scheme the backend can run: its challenges carry what a person needs
+        (a new password step its policy), it ends in RecoveryDone, and a password it set logs
+        in."""
+        ran = 0
+        provider = contract.provider
+        for scheme in contract.provider_class.recovery_schemes:
+            request = await contract.backend.recovery_request(scheme)
+            if request is None:
+                continue
+            ran += 1
+            result = await contract.step(provider.start_recovery(request), "start_recovery")
+            for _ in range(12):
+                if not isinstance(result, Challenge):
+                    break
+                challenge = result
+                if challenge.kind is ChallengeKind.NEW_PASSWORD and not challenge.password_policy:
+                    raise ContractViolation(
+                        f"the recovery step {challenge.step!r} asks for a new password without "
+                        "its policy (the application checks it before sending)"
+                    )
+                answer = await contract.answer(challenge, "recovery")
+                result = await contract.step(
+                    provider.continue_recovery(challenge, answer), "continue_recovery"
+                )
+            if not isinstance(result, RecoveryDone):
+                raise ContractViolation(
+                    f"the recovery {scheme.id!r} ended in {type(result).__name__}, "
+                    "expected RecoveryDone"
+                )
+            # The credentials and session carry secrets (they serialise masked): the rest
+            # must be plain data.
+            check_result(
+                result.model_copy(update={"credentials": None, "session": None}),
+                RecoveryDone,
+                f"the recovery {scheme.id!r}",
+            )
+            if result.outcome is RecoveryOutcome.INSTRUCTIONS_SENT:
+                if not result.masked_destination:
+                    raise ContractViolation("instructions sent, but where (masked_destination)?")
+            elif result.credentials is not None:
+                if result.credentials.scheme not in {s.id for s in provider.login_schemes}:
+                    raise ContractViolation(
+                        f"the recovered credentials name no login scheme "
+                        f"({result.credentials.scheme!r})"
+                    )
+                await contract.login(result.credentials)
+        if not ran:
+            pytest.skip("the backend runs no password recovery (recovery_request)")
+
     async def _exercise(
         self, contract: ContractHarness, capability: Capability, session: Session, account: str
     ) -> None:

@@ -88,6 +88,7 @@ def _login_form(
     error_text: str | None = None,
     relogin: LinkedAccount | None = None,
     status_code: int = 200,
+    notice: str | None = None,
 ) -> Response[Any]:
     return page(
         request,
@@ -98,6 +99,7 @@ def _login_form(
         values=values or {},
         error=error,
         error_text=error_text,
+        notice=notice,
         relogin=relogin,
         action=f"/accounts/{relogin.id}/relogin" if relogin else f"/accounts/add/{cls.id}",
     )
@@ -766,6 +768,23 @@ async def _recovery_advance(
         server.flows.touch(flow)
         return redirect(request, f"/flows/{flow.token}")
     cls = _provider(server, flow.provider_id)
+    if step.outcome is RecoveryOutcome.PASSWORD_SET and step.credentials is None:
+        # Set, but the operator's recovery did not ask for what the login needs: the login
+        # form, with what the recovery knew (the region...) filled in.
+        server.flows.drop(flow.token)
+        relogin = (
+            await get_account(db, user.household_id, flow.account_id) if flow.account_id else None
+        )
+        scheme = _scheme(cls, flow.scheme_id)
+        names = {f"extra_{f.name}" for f in scheme.extra_fields}
+        return _login_form(
+            request,
+            cls,
+            scheme,
+            values={k: v for k, v in flow.values.items() if k in names},
+            relogin=relogin,
+            notice=server.translator.translate(request_lang(request), "recovery.log_in_now"),
+        )
     if step.outcome is RecoveryOutcome.INSTRUCTIONS_SENT or step.credentials is None:
         server.flows.drop(flow.token)
         back = (

@@ -47,6 +47,10 @@ from aggregator import (
     PasswordPolicy,
     Provider,
     ProviderContext,
+    RecoveryDone,
+    RecoveryOutcome,
+    RecoveryRequest,
+    RecoveryScheme,
     SecretKind,
     Session,
     SessionExpired,
@@ -116,6 +120,20 @@ SCHEME_SMS = LoginScheme(
     silent_relogin=False,
 )
 
+# "Забыли пароль?": a temporary password by SMS (1.0/passReset, lkapi.js line 977), the login
+# with it, a permanent password instead (1.0/setting/changePassword): the sms scheme's steps.
+RECOVERY = RecoveryScheme(
+    id="temp_password",
+    title_ru="Временный пароль по SMS",
+    title_en="A temporary password by SMS",
+    identifiers=[PHONE],
+    channels=["sms"],
+    password_policy=PASSWORD_POLICY,
+    login_scheme=SCHEME_PASSWORD.id,
+    description_ru="Билайн пришлёт временный пароль в SMS; после входа с ним задайте постоянный.",
+    description_en="Beeline texts a temporary password; after logging in with it, set your own.",
+)
+
 STEP_CAPTCHA = "captcha"
 STEP_TEMP_PASSWORD = "temp_password"
 STEP_NEW_PASSWORD = "new_password"
@@ -136,12 +154,14 @@ class BeelineProvider(Provider):
     name_en: ClassVar[str] = "Beeline"
     default_base_url: ClassVar[str] = "http://127.0.0.1:8081/beeline"
     login_schemes: ClassVar[tuple[LoginScheme, ...]] = (SCHEME_PASSWORD, SCHEME_SMS)
+    recovery_schemes: ClassVar[tuple[RecoveryScheme, ...]] = (RECOVERY,)
     min_poll_interval: ClassVar[dt.timedelta] = dt.timedelta(minutes=5)
     # How the wire of each capability is known (reference_provider/DIALECTS.md, Beeline, cites
     # the independent clients): the trusted payment and the chat only from the seed article;
     # the offers' path is proven but their reply assumed.
     provenance: ClassVar[Mapping[str, str]] = {
         "login": "proven",
+        Capability.RECOVERY.value: "proven",
         **{
             c.value: "proven"
             for c in (
@@ -244,6 +264,30 @@ class BeelineProvider(Provider):
         if credentials.secret is None:
             raise InvalidCredentials("beeline: a password is required")
         return await self._authenticate(login, credentials.secret.reveal())
+
+    # -- password recovery: the temporary password's login ----------------------------------
+    async def start_recovery(self, request: RecoveryRequest) -> Challenge | RecoveryDone:
+        login = PHONE.normalise(request.identifier)
+        return await self._request_temp_password(login)
+
+    async def continue_recovery(
+        self, challenge: Challenge, answer: ChallengeAnswer
+    ) -> Challenge | RecoveryDone:
+        result = await self.continue_login(challenge, answer)
+        if isinstance(result, Challenge):
+            return result
+        login = self._login(result)
+        if answer.new_password is not None:
+            credentials = SCHEME_PASSWORD.build_credentials(login, answer.new_password)
+        else:  # the operator did not ask to replace the temporary password
+            credentials = SCHEME_SMS.build_credentials(login)
+        return RecoveryDone(
+            outcome=RecoveryOutcome.PASSWORD_SET,
+            channel="sms",
+            masked_destination=parsing.mask_phone(login),
+            credentials=credentials,
+            session=result,
+        )
 
     async def _request_temp_password(self, login: str) -> Challenge:
         """``GET 1.0/passReset?login=&channelType=CTN`` (lkapi.js line 977)."""

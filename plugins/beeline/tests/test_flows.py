@@ -66,6 +66,7 @@ def test_capabilities_are_what_the_dialect_supports() -> None:
         Capability.USAGE,
         Capability.NEWS,
         Capability.PROFILE,
+        Capability.RECOVERY,
     }
     assert caps == expected
 
@@ -392,3 +393,26 @@ async def test_logout_ends_the_token(world: World) -> None:
     with pytest.raises(SessionExpired):
         await world.provider.subaccounts(session)
     await world.provider.logout(session)  # twice is harmless
+
+
+async def test_password_recovery_is_a_temporary_password_by_sms(world: World) -> None:
+    from aggregator_beeline.provider import RECOVERY
+
+    from aggregator import RecoveryDone, RecoveryOutcome
+    from aggregator.services import recovery
+
+    p = world.provider
+    request = RECOVERY.build_request("+7 905 222-33-44")
+    step = await recovery.start(p, request)
+    assert isinstance(step, Challenge) and step.kind is ChallengeKind.CODE
+    assert step.masked_destination == "+7 905 ***-**-44"
+    temp = world.backend.last_code("beeline", NO_PASSWORD_LOGIN)
+    step = await recovery.answer(p, step, text=temp)
+    assert isinstance(step, Challenge) and step.kind is ChallengeKind.NEW_PASSWORD
+    done = await recovery.answer(p, step, new_password="Olga-2025-y", confirm="Olga-2025-y")
+    assert isinstance(done, RecoveryDone) and done.outcome is RecoveryOutcome.PASSWORD_SET
+    assert done.credentials is not None and done.credentials.scheme == SCHEME_PASSWORD.id
+    session = await recovery.log_in(p, done)
+    assert session is done.session and isinstance(session, Session)
+    relogin = await p.start_login(done.credentials)
+    assert isinstance(relogin, Session)

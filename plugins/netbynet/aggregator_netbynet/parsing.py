@@ -297,8 +297,9 @@ class _Contacts(Wire):
 
 class _Profile(Wire):
     fullName: Text = ""  # v2 (WiFire_API_inet1.js line 145)
-    id: Text = ""  # v2: the contract (line 147)
+    id: Text = ""  # v2: the contract (line 147); v1: the account (лицевой счёт)
     number: Text = ""  # v1: the contract (main.js line 135)
+    accountNumber: Text = ""  # v2: the account (лицевой счёт), assumed
     contacts: _Contacts | None = None  # v1: contacts.fullName (main.js line 134)
     phone: Text = ""
     email: Text = ""
@@ -306,18 +307,24 @@ class _Profile(Wire):
 
 
 def parse_profile(payload: Any) -> Profile:
-    """``v2/get-profile-info`` (``fullName``, ``id``) or v1 (``contacts.fullName``,
-    ``number``) -> Profile."""
+    """``v2/get-profile-info`` (``fullName``, ``id`` = the contract, ``accountNumber``) or v1
+    (``contacts.fullName``, ``number`` = the contract, ``id`` = the account) -> Profile with
+    the contract number and the account number (лицевой счёт) apart: password recovery asks
+    for the account number, the login for the contract's."""
     reply = parse_reply(_Profile, check_result(payload), what="netbynet get-profile-info")
     contacts = reply.contacts or _Contacts()
-    number = reply.number or reply.id
-    if not number:
+    if reply.number:  # v1
+        contract, account = reply.number, reply.id or reply.accountNumber
+    else:  # v2
+        contract, account = reply.id, reply.accountNumber
+    if not contract:
         raise ParseError("netbynet: the profile lacks the contract number", payload=payload)
     return Profile(
         full_name=reply.fullName or contacts.fullName or None,
         phone=reply.phone or contacts.phone or None,
         email=reply.email or contacts.email or None,
-        account_number=number,
+        account_number=account or None,
+        contract_number=contract,
         address=reply.address or None,
     )
 

@@ -37,6 +37,10 @@ from aggregator import (
     PasswordPolicy,
     Provider,
     ProviderContext,
+    RecoveryDone,
+    RecoveryOutcome,
+    RecoveryRequest,
+    RecoveryScheme,
     SecretKind,
     Session,
 )
@@ -117,6 +121,67 @@ LOGIN_SCHEME = LoginScheme(
 )
 
 
+REGION_FIELD = LOGIN_SCHEME.extra_fields[0]
+
+# "Забыли пароль?" as the seed describes it: the region, the phone given in the contract and
+# the account number (лицевой счёт, on the profile); the instructions with a code come by SMS
+# or e-mail; the code and a new password finish it (DIALECTS.md: v1/password-recovery, seed).
+RECOVERY = RecoveryScheme(
+    id="phone_account",
+    title_ru="Восстановление пароля",
+    title_en="Password recovery",
+    identifiers=[
+        IdentifierSpec(
+            kind=IdentifierKind.PHONE,
+            label_ru="Телефон, указанный в договоре",
+            label_en="The phone given in the contract",
+            pattern=r"\d{10}",
+            hint_ru="Например +7 903 123-45-67",
+            hint_en="E.g. +7 903 123-45-67",
+            example="+7 903 123-45-67",
+        )
+    ],
+    extra_fields=[
+        REGION_FIELD,
+        ExtraField(
+            name="account_number",
+            label_ru="Номер лицевого счёта",
+            label_en="Account number",
+            kind="digits",
+            pattern=r"\d{5,12}",
+            hint_ru="Лицевой счёт (не номер договора): в квитанции и в профиле кабинета",
+            hint_en="The account number (not the contract's): on the bill and the profile",
+        ),
+        ExtraField(
+            name="contract",
+            label_ru="Номер договора",
+            label_en="Contract number",
+            kind="digits",
+            pattern=r"\d{6,12}",
+            required=False,
+            hint_ru="Чтобы сразу войти с новым паролем",
+            hint_en="To log in with the new password right away",
+        ),
+    ],
+    channels=["sms", "email"],
+    password_policy=PASSWORD_POLICY,
+    login_scheme=LOGIN_SCHEME.id,
+)
+STEP_RECOVERY_CODE = "recovery_code"
+STEP_RECOVERY_PASSWORD = "recovery_new_password"
+
+
+@dataclass
+class _PendingRecovery:
+    """A recovery between its code and its new password (only in memory)."""
+
+    request: RecoveryRequest
+    request_id: str = field(repr=False)
+    channel: str = "sms"
+    destination: str | None = None
+    code: str = field(default="", repr=False)
+
+
 def device_id(credentials: Credentials) -> str:
     """A stable id of "this device" for a contract, sent as ``X-Device-Id``.
 
@@ -145,6 +210,7 @@ class NetbynetProvider(Provider):
     name_en = "NetByNet"
     default_base_url = "http://127.0.0.1:8081/netbynet"
     login_schemes = (LOGIN_SCHEME,)
+    recovery_schemes = (RECOVERY,)
     # How the wire of each capability is known (reference_provider/DIALECTS.md, NetByNet, cites
     # AnyBalance and MobileBalance): the login, balance and profile are proven; the rest is
     # built as the seed article describes, its wire assumed.
@@ -154,6 +220,7 @@ class NetbynetProvider(Provider):
         Capability.BALANCE.value: "proven",
         Capability.SUBACCOUNTS.value: "proven",
         Capability.PROFILE.value: "proven",
+        Capability.RECOVERY.value: "seed",
     }
 
     def __init__(self, context: ProviderContext) -> None:
@@ -305,29 +372,98 @@ class NetbynetProvider(Provider):
         except Exception:  # logging out is best effort
             return None
 
-    # -- beyond the contract: password recovery ---------------------------------------------
-    async def recover_password(
-        self, region: str, phone: str, account_number: str, channel: str = "sms"
-    ) -> str:
-        """Ask for password-recovery instructions by ``sms`` or ``email``; the masked address."""
-        if channel not in ("sms", "email"):
-            raise OperationRejected("Выберите способ: SMS или e-mail", code="channel")
+    # -- password recovery ---------------------------------------------------------------
+    async def start_recovery(self, request: RecoveryRequest) -> Challenge | RecoveryDone:
+        """``POST v1/password-recovery {region, phone, accountNumber, channel}``: the
+        instructions (with a code) go by SMS or e-mail."""
         reply = await self.client.call(
             None,
             "POST",
             "v1/password-recovery",
             body={
-                "region": region,
-                "phone": phone,
-                "accountNumber": account_number,
-                "channel": channel,
+                "region": request.extras.get("region", ""),
+                "phone": request.identifier,
+                "accountNumber": request.extras.get("account_number", ""),
+                "channel": request.channel,
             },
         )
         data = parsing.check_result(reply.payload)
+        request_id = data.get("requestId")
+        if not isinstance(request_id, str | int) or not str(request_id):
+            raise ParseError("netbynet: the recovery reply lacks its request", reply.payload)
         destination = data.get("destination")
-        if not isinstance(destination, str):
-            raise ParseError("netbynet: the recovery reply lacks its destination", reply.payload)
-        return destination
+        pending = _PendingRecovery(
+            request,
+            str(request_id),
+            channel=request.channel,
+            destination=destination if isinstance(destination, str) else None,
+        )
+        return self._recovery_code(pending, str(data.get("resultText") or ""))
+
+    def _recovery_code(self, pending: _PendingRecovery, message: str) -> Challenge:
+        challenge = Challenge(
+            kind=ChallengeKind.CODE,
+            provider=self.id,
+            step=STEP_RECOVERY_CODE,
+            channel=pending.channel,
+            masked_destination=pending.destination,
+            expires_at=utcnow() + dt.timedelta(seconds=FLOW_TTL_S),
+            message=message or "Введите код из инструкции",
+        )
+        self.context.flows.put(challenge.flow_id, pending, ttl=FLOW_TTL_S)
+        return challenge
+
+    async def continue_recovery(
+        self, challenge: Challenge, answer: ChallengeAnswer
+    ) -> Challenge | RecoveryDone:
+        if challenge.provider != self.id or challenge.expired:
+            raise FlowExpired("netbynet: the recovery step timed out; start again")
+        pending = await self.context.flows.take(challenge.flow_id)
+        if not isinstance(pending, _PendingRecovery):
+            raise FlowExpired("netbynet: this recovery is no longer open")
+        if challenge.step == STEP_RECOVERY_CODE:
+            pending.code = answer.text.reveal().strip() if answer.text else ""
+            step = Challenge(
+                kind=ChallengeKind.NEW_PASSWORD,
+                provider=self.id,
+                step=STEP_RECOVERY_PASSWORD,
+                password_policy=PASSWORD_POLICY,
+                expires_at=utcnow() + dt.timedelta(seconds=FLOW_TTL_S),
+                message="Придумайте новый пароль",
+            )
+            self.context.flows.put(step.flow_id, pending, ttl=FLOW_TTL_S)
+            return step
+        if challenge.step != STEP_RECOVERY_PASSWORD:
+            raise NotSupported(f"netbynet has no recovery step {challenge.step[:30]!r}")
+        new = answer.new_password.reveal() if answer.new_password else ""
+        if PASSWORD_POLICY.check(new):
+            raise OperationRejected(PASSWORD_POLICY.description_ru, code="password")
+        reply = await self.client.call(
+            None,
+            "POST",
+            "v1/password-recovery/complete",
+            body={"requestId": pending.request_id, "code": pending.code, "newPassword": new},
+            secrets=[pending.code, new],
+        )
+        try:
+            data = parsing.check_result(reply.payload)
+        except OperationRejected as exc:
+            if exc.code == "wrong_code":
+                return self._recovery_code(pending, exc.message)
+            raise
+        contract = pending.request.extras.get("contract")
+        credentials = None
+        if contract:
+            credentials = LOGIN_SCHEME.build_credentials(
+                contract, new, extras={"region": pending.request.extras.get("region")}
+            )
+        return RecoveryDone(
+            outcome=RecoveryOutcome.PASSWORD_SET,
+            channel="email" if pending.channel == "email" else "sms",
+            masked_destination=pending.destination,
+            message=str(data.get("resultText") or ""),
+            credentials=credentials,
+        )
 
     # -- polling ----------------------------------------------------------------------------
     async def balance(self, session: Session, account: str) -> Balance:
@@ -359,7 +495,9 @@ class NetbynetProvider(Provider):
 
     async def subaccounts(self, session: Session) -> list[Subaccount]:
         profile = await self.profile(session, "")
-        number = profile.account_number or ""
+        # One internet account per contract; the contract number names it (it is what the
+        # person logs in with), the account number is shown on the profile.
+        number = profile.contract_number or profile.account_number or ""
         return [Subaccount(id=number, number=number, label=profile.address or "", kind="internet")]
 
     async def profile(self, session: Session, account: str) -> Profile:

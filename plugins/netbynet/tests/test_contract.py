@@ -11,7 +11,14 @@ import pytest_asyncio
 from aggregator_netbynet.provider import NetbynetProvider
 from reference_provider.backend import Backend
 
-from aggregator import Challenge, Credentials, LoginScheme, Session
+from aggregator import (
+    Challenge,
+    Credentials,
+    LoginScheme,
+    RecoveryRequest,
+    RecoveryScheme,
+    Session,
+)
 from aggregator.testing import ContractBackend, ContractSuite, Fault
 
 from .conftest import new_customer
@@ -29,6 +36,22 @@ class ReferenceNetbynet(ContractBackend):
 
     async def credentials(self, scheme: LoginScheme) -> Credentials | None:
         return self.customer.credentials()
+
+    async def recovery_request(self, scheme: RecoveryScheme) -> RecoveryRequest | None:
+        # A customer of its own: the recovery changes its password.
+        other = new_customer(self.reference, policy="never")
+        return scheme.build_request(
+            other.phone,
+            extras={
+                "region": other.region,
+                "account_number": other.account.number,
+                "contract": other.contract,
+            },
+            channel="sms",
+        )
+
+    async def read_code(self, challenge: Challenge) -> str:
+        return self.reference.last_code("netbynet", None, "password_reset")
 
     async def wrong_credentials(self, scheme: LoginScheme) -> Credentials | None:
         return self.customer.credentials(password="Not-The-Password-1")

@@ -215,13 +215,15 @@ def test_an_account_list_that_is_empty_is_a_parse_error() -> None:
 def test_profile_v1_and_v2() -> None:
     profile = parsing.parse_profile(reply("get_profile_info.json"))
     assert profile.full_name == "Иван Петрович Смирнов"
-    assert profile.account_number == "500100200"
+    assert profile.contract_number == "500100200"  # v1: number
+    assert profile.account_number == "10020030"  # v1: id, the account recovery asks for
     assert profile.phone == "+79031234567"
     assert profile.address == "Москва, ул. Лесная, д. 5, кв. 12"
     v2 = parsing.parse_profile(reply("profile_v2.json"))
-    assert (v2.full_name, v2.account_number, v2.email) == (
+    assert (v2.full_name, v2.contract_number, v2.account_number, v2.email) == (
         "Иван Петрович Смирнов",
         "500100200",
+        None,  # this v2 reply has no accountNumber
         None,
     )
 

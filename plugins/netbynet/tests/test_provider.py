@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
-from aggregator_netbynet.provider import NetbynetProvider
+from aggregator_netbynet.provider import RECOVERY, NetbynetProvider
 from reference_provider.backend import Backend
 
 from aggregator import (
@@ -164,7 +165,8 @@ async def test_profile_and_subaccount(
 ) -> None:
     profile = await provider.profile(session, "")
     assert profile.full_name == "Тест Тестович Тестов"
-    assert profile.account_number == customer.contract
+    assert profile.contract_number == customer.contract
+    assert profile.account_number == customer.account.number  # not the contract's
     assert profile.phone == f"+7{customer.phone}"
     [sub] = await provider.subaccounts(session)
     assert sub.id == customer.contract
@@ -283,17 +285,26 @@ async def test_promotions(provider: NetbynetProvider, session: Session) -> None:
 async def test_password_recovery_by_sms_or_email(
     provider: NetbynetProvider, backend: Backend, customer: Customer
 ) -> None:
-    sent = await provider.recover_password(
-        customer.region, f"8 {customer.phone}", customer.account.number, "email"
-    )
-    assert sent.endswith("@example.ru") and "***" in sent
+    def request(channel: str, region: str | None = None, phone: str | None = None) -> Any:
+        return RECOVERY.build_request(
+            phone or f"8 {customer.phone}",
+            extras={
+                "region": region or customer.region,
+                "account_number": customer.account.number,
+            },
+            channel=channel,
+        )
+
+    sent = await provider.start_recovery(request("email"))
+    assert isinstance(sent, Challenge) and sent.channel == "email"
+    assert sent.masked_destination and sent.masked_destination.endswith("@example.ru")
+    assert "***" in sent.masked_destination
     assert backend.outbox_for("netbynet", purpose="password_reset")[-1].channel == "email"
-    sms = await provider.recover_password(
-        customer.region, customer.phone, customer.account.number, "sms"
-    )
-    assert sms.startswith("+7 916")
+    sms = await provider.start_recovery(request("sms", phone=customer.phone))
+    assert isinstance(sms, Challenge) and sms.channel == "sms"
+    assert sms.masked_destination and sms.masked_destination.startswith("+7 916")
     with pytest.raises(OperationRejected, match="не найден"):
-        await provider.recover_password("moscow", customer.phone, customer.account.number)
+        await provider.start_recovery(request("sms", region="moscow"))
 
 
 async def test_an_expired_session_is_session_expired(
