@@ -157,10 +157,6 @@ class OperatorGates:
             )
         return gate
 
-    def items(self) -> list[tuple[str, OperatorGate]]:
-        """The gates made so far, by operator id (metrics read them)."""
-        return list(self._gates.items())
-
     def concurrency(self, operator: str) -> int:
         """Polls of ``operator`` at once in this process."""
         given = self._concurrency

@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 from .breaker import BreakerState
 
 if TYPE_CHECKING:
-    from .breaker import OperatorGates
+    from .cluster import OperatorStatus
 
 __all__ = ["BREAKER_STATES", "LATENCY_BUCKETS", "PollMetrics"]
 
@@ -58,7 +58,8 @@ class PollMetrics:
             registry=self.registry,
         )
         self.last_tick: float | None = None  # monotonic time of the last finished tick
-        self.gates: OperatorGates | None = None
+        # This process's view of each operator (aggregator.polling.cluster.operator_states).
+        self.operators: Callable[[], list[OperatorStatus]] = list
         # Returns the process's shared browser pool (a SharedBrowser), or None.
         self.browser: Callable[[], Any] = lambda: None
         self.registry.register(_LiveCollector(self))
@@ -98,9 +99,51 @@ class _LiveCollector(Collector):
         if age is not None:
             tick.add_metric([], age)
         yield tick
-        in_flight = GaugeMetricFamily(
-            "aggregator_operator_in_flight",
-            "Polls of each operator running in this process now.",
+        families = {
+            "in_flight": GaugeMetricFamily(
+                "aggregator_operator_requests_in_flight",
+                "Requests to each operator in flight from this process now.",
+                labels=["operator"],
+            ),
+            "polls_in_flight": GaugeMetricFamily(
+                "aggregator_operator_polls_in_flight",
+                "Polls of each operator running in this process now.",
+                labels=["operator"],
+            ),
+            "peak_in_flight": GaugeMetricFamily(
+                "aggregator_operator_requests_in_flight_peak",
+                "The most requests to each operator this process had in flight at once.",
+                labels=["operator"],
+            ),
+            "slots": GaugeMetricFamily(
+                "aggregator_operator_slots",
+                "Of the operator's cluster-wide limit, the requests at once this process holds.",
+                labels=["operator"],
+            ),
+            "concurrency": GaugeMetricFamily(
+                "aggregator_operator_concurrency_limit",
+                "The operator's limit of requests at once, for the whole cluster.",
+                labels=["operator"],
+            ),
+            "waiting": GaugeMetricFamily(
+                "aggregator_operator_requests_waiting",
+                "Requests of this process waiting for a slot of the operator now.",
+                labels=["operator"],
+            ),
+            "failures": GaugeMetricFamily(
+                "aggregator_breaker_failures",
+                "Temporary failures in a row the breaker counted, by operator.",
+                labels=["operator"],
+            ),
+        }
+        requests = CounterMetricFamily(
+            "aggregator_operator_requests",
+            "Requests this process sent to each operator.",
+            labels=["operator"],
+        )
+        throttled = CounterMetricFamily(
+            "aggregator_operator_throttled",
+            "Times this process waited for the operator's rate budget.",
             labels=["operator"],
         )
         breaker = GaugeMetricFamily(
@@ -108,21 +151,23 @@ class _LiveCollector(Collector):
             "Each operator's circuit breaker as seen by this process: 1 for its current state.",
             labels=["operator", "state"],
         )
-        failures = GaugeMetricFamily(
-            "aggregator_breaker_failures",
-            "Temporary failures in a row the breaker counted, by operator.",
-            labels=["operator"],
-        )
-        gates = metrics.gates
-        for operator, gate in sorted(gates.items() if gates is not None else []):
-            in_flight.add_metric([operator], gate.in_flight)
-            current = gate.breaker.state.value
+        for status in metrics.operators():
+            op = [status.operator]
+            families["in_flight"].add_metric(op, status.in_flight)
+            families["polls_in_flight"].add_metric(op, status.polls_in_flight)
+            families["peak_in_flight"].add_metric(op, status.peak_in_flight)
+            families["slots"].add_metric(op, status.slots)
+            families["concurrency"].add_metric(op, status.concurrency)
+            families["waiting"].add_metric(op, status.waiting)
+            families["failures"].add_metric(op, status.breaker_failures)
+            requests.add_metric(op, status.requests)
+            throttled.add_metric(op, status.throttled)
             for state in BREAKER_STATES:
-                breaker.add_metric([operator, state], 1.0 if state == current else 0.0)
-            failures.add_metric([operator], gate.breaker.failures)
-        yield in_flight
+                breaker.add_metric([*op, state], 1.0 if state == status.breaker.value else 0.0)
+        yield from families.values()
+        yield requests
+        yield throttled
         yield breaker
-        yield failures
         browser = metrics.browser()
         running = GaugeMetricFamily(
             "aggregator_browser_running",

@@ -58,7 +58,7 @@ from ..storage.keycheck import open_vault
 from ..storage.models import utcnow
 from ..storage.transactions import polling_engine, transaction, url_of
 from ..vault import Vault
-from .cluster import ClusterLedger
+from .cluster import ClusterLedger, operator_states
 from .metrics import PollMetrics
 from .models import PollOutcome
 from .options import PollingOptions
@@ -184,7 +184,7 @@ class PollingService:
         self.runner = PollRunner(
             poller, self.store, committer, self.options, self.tag, metrics=self.metrics
         )
-        self.metrics.gates = poller.gates
+        self.metrics.operators = lambda: operator_states(self.runtime)
         self.metrics.browser = lambda: self.runtime.browser_if_started
         if not self.runtime.politeness.shared:  # one ledger per runtime
             self.ledger = ClusterLedger(

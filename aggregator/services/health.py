@@ -29,9 +29,17 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Table, func, or_, select, text
 
 from .. import __version__
+from ..polling.breaker import BreakerState
 from ..polling.options import PollingOptions
 from ..polling.status import POLLABLE_STATUSES
-from ..storage.models import LinkedAccount, OutboxMessage, utcnow
+from ..storage.models import (
+    LinkedAccount,
+    OperatorNode,
+    OperatorSlot,
+    OperatorState,
+    OutboxMessage,
+    utcnow,
+)
 from ..storage.schema import current_revision, head_revision
 
 if TYPE_CHECKING:
@@ -45,6 +53,12 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 accounts_t = cast(Table, LinkedAccount.__table__)
 outbox_t = cast(Table, OutboxMessage.__table__)
+slots_t = cast(Table, OperatorSlot.__table__)
+nodes_t = cast(Table, OperatorNode.__table__)
+state_t = cast(Table, OperatorState.__table__)
+
+#: A process whose heartbeat for an operator is older than this no longer counts as using it.
+NODE_FRESH_S = 60.0
 
 #: A check that takes longer than this counts as failed (a database that hangs is not ready).
 CHECK_TIMEOUT_S = 3.0
@@ -164,6 +178,28 @@ async def cluster_families(engine: AsyncEngine) -> list[Metric]:
         oldest_pending = await conn.scalar(
             select(func.min(outbox_t.c.created_at)).where(outbox_t.c.status == "pending")
         )
+        epoch = now.timestamp()
+        breakers = (
+            await conn.execute(
+                select(
+                    state_t.c.operator, state_t.c.breaker_opened_at, state_t.c.breaker_cooldown_s
+                )
+            )
+        ).all()
+        held = (
+            await conn.execute(
+                select(slots_t.c.operator, func.count())
+                .where(slots_t.c.holder.is_not(None), slots_t.c.expires_at > epoch)
+                .group_by(slots_t.c.operator)
+            )
+        ).all()
+        nodes = (
+            await conn.execute(
+                select(nodes_t.c.operator, func.count())
+                .where(nodes_t.c.seen_at > epoch - NODE_FRESH_S)
+                .group_by(nodes_t.c.operator)
+            )
+        ).all()
 
     accounts = GaugeMetricFamily(
         "aggregator_accounts",
@@ -226,9 +262,52 @@ async def cluster_families(engine: AsyncEngine) -> list[Metric]:
     )
     outbox_age.add_metric([], _age(now, oldest_pending) if oldest_pending is not None else 0.0)
 
+    breaker = GaugeMetricFamily(
+        "aggregator_cluster_breaker_state",
+        "Each operator's circuit breaker as every process shares it (the database): 1 for "
+        "its current state.",
+        labels=["operator", "state"],
+    )
+    for operator, opened_at, cooldown in sorted(breakers, key=lambda row: row[0]):
+        if opened_at is None:
+            current = BreakerState.CLOSED
+        elif epoch < opened_at + (cooldown or 0.0):
+            current = BreakerState.OPEN
+        else:
+            current = BreakerState.HALF_OPEN
+        for state in BreakerState:
+            breaker.add_metric([operator, state.value], 1.0 if state is current else 0.0)
+    slots = GaugeMetricFamily(
+        "aggregator_cluster_slots_held",
+        "Of each operator's limit of requests at once, the slots leased by some process now.",
+        labels=["operator"],
+    )
+    for operator, count in sorted(held):
+        slots.add_metric([operator], count)
+    processes = GaugeMetricFamily(
+        "aggregator_cluster_processes",
+        "Processes that talked to each operator within the last minute.",
+        labels=["operator"],
+    )
+    for operator, count in sorted(nodes):
+        processes.add_metric([operator], count)
+
     info = InfoMetricFamily("aggregator_build", "The aggregator's version.")
     info.add_metric([], {"version": __version__})
-    return [info, accounts, due_family, lag, claimed, last_poll, last_ok, outbox, outbox_age]
+    return [
+        info,
+        accounts,
+        due_family,
+        lag,
+        claimed,
+        last_poll,
+        last_ok,
+        outbox,
+        outbox_age,
+        breaker,
+        slots,
+        processes,
+    ]
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

@@ -195,7 +195,15 @@ async def test_metrics_show_polls_by_status_latency_outbox_and_breakers(
     assert value(samples, "aggregator_poll_duration_seconds_sum", operator="reference") > 0
     assert value(samples, "aggregator_breaker_state", operator="reference", state="closed") == 1
     assert value(samples, "aggregator_breaker_state", operator="reference", state="open") == 0
-    assert value(samples, "aggregator_operator_in_flight", operator="reference") >= 0
+    assert value(samples, "aggregator_operator_requests_in_flight", operator="reference") == 0
+    # (requests are counted by the per-operator clients; this test injects its own client)
+    assert value(samples, "aggregator_operator_requests_total", operator="reference") >= 0
+    assert value(samples, "aggregator_operator_concurrency_limit", operator="reference") >= 1
+    # The breaker as every process shares it, from the database.
+    assert (
+        value(samples, "aggregator_cluster_breaker_state", operator="reference", state="closed")
+        == 1
+    )
     assert value(samples, "aggregator_last_success_timestamp_seconds", operator="reference") > (
         utcnow().timestamp() - 60
     )
