@@ -132,8 +132,10 @@ async def test_a_worker_serves_its_metrics_and_the_database_shows_the_cluster(
     assert worker[("aggregator_scheduler_tick_age_seconds", frozenset())] < 60
     assert worker[("aggregator_breaker_state", netbynet | {("state", "closed")})] == 1
     assert worker[("aggregator_operator_requests_total", netbynet)] >= len(ids)
-    assert 1 <= worker[("aggregator_operator_requests_in_flight_peak", netbynet)] <= (
-        worker[("aggregator_operator_concurrency_limit", netbynet)]
+    assert (
+        1
+        <= worker[("aggregator_operator_requests_in_flight_peak", netbynet)]
+        <= (worker[("aggregator_operator_concurrency_limit", netbynet)])
     )
     cluster = _samples((await exposition(engine)).decode())
     await engine.dispose()
