@@ -71,7 +71,7 @@ from aggregator.core.models import (
     Usage,
 )
 
-from . import parsing
+from . import parsing, reports
 from .browser_login import CAPTCHA_TTL_S, LiveLogin, LoginDone, open_login, submit_login
 from .client import BashtelClient
 from .parsing import SpeedTest
@@ -478,12 +478,31 @@ class BashtelProvider(Provider):
         period_end: dt.date,
         fmt: ReportFormat,
     ) -> Report:
-        """The spending detail of the billing period (a calendar month) holding ``period_start``.
+        """The spending detail of every billing period (calendar month) from ``period_start``'s
+        to ``period_end``'s, as far back as the cabinet offers (its period list).
 
-        The cabinet details one billing period at a time; the report carries the period's real
-        first and last day.
+        The cabinet details one billing period at a time: each month is read on its own, and
+        the files are joined (PDF pages in order, XLSX one sheet per month); the report
+        carries the first period's first day and the last one's last day.
         """
-        period = f"{period_start:%Y-%m}"
+        months = reports.months_between(period_start, period_end)
+        if not months:
+            raise OperationRejected("Конец периода раньше начала", code="period_invalid")
+        parts = [await self._month_report(session, month, fmt) for month in months]
+        if len(parts) == 1:
+            return parts[0]
+        first, last = parts[0], parts[-1]
+        return Report(
+            period_start=first.period_start,
+            period_end=last.period_end,
+            format=fmt,
+            filename=f"bashtel-detail-{months[0]:%Y-%m}--{months[-1]:%Y-%m}.{fmt.value}",
+            content=reports.join_files(fmt, [(p.period_start, p.content) for p in parts]),
+        )
+
+    async def _month_report(self, session: Session, month: dt.date, fmt: ReportFormat) -> Report:
+        """One billing period's detail file (``/detail?period=YYYY-MM``, then its export)."""
+        period = f"{month:%Y-%m}"
         html = await self._page(session, "/detail", period=period)
         detail = self._parse(session, parsing.parse_detail, html)
         if period not in detail.periods or detail.period_start.strftime("%Y-%m") != period:

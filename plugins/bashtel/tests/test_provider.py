@@ -250,6 +250,42 @@ async def test_the_detail_of_a_billing_period_downloads_as_a_file(
     assert report.filename.endswith(f".{fmt.value}")
 
 
+async def test_a_report_over_three_months_holds_three_months(
+    provider: BashtelProvider, session: Session, backend: Backend, customer: Customer
+) -> None:
+    """The cabinet details one month at a time; three months are three files joined."""
+    import io
+
+    import openpyxl
+    import pypdf
+
+    today = backend.clock.today()  # the account was opened 75 days ago: three periods
+    this_month = today.replace(day=1)
+    first = (this_month - dt.timedelta(days=40)).replace(day=1)  # two months back
+    months = [first, (first + dt.timedelta(days=32)).replace(day=1), this_month]
+    last_end = (this_month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    start, end = first + dt.timedelta(days=14), today
+
+    xlsx = await provider.report(session, "", start, end, ReportFormat.XLSX)
+    assert (xlsx.period_start, xlsx.period_end) == (first, last_end)
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == [f"{m:%Y-%m}" for m in months]
+    for month, sheet in zip(months, book.worksheets, strict=True):
+        rows = list(sheet.iter_rows(values_only=True))
+        month_end = (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        assert ("Период", month.isoformat(), month_end.isoformat()) == rows[2][:3]
+        own = backend.report(customer.account, month, month_end, "xlsx").content
+        alone = openpyxl.load_workbook(io.BytesIO(own)).worksheets[0]
+        assert rows == list(alone.iter_rows(values_only=True))  # the month's own file, whole
+
+    pdf = await provider.report(session, "", start, end, ReportFormat.PDF)
+    assert (pdf.period_start, pdf.period_end) == (first, last_end)
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+    for month in months:
+        month_end = (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        assert f"{month:%d.%m.%Y} – {month_end:%d.%m.%Y}" in text
+
+
 async def test_a_period_before_the_account_was_opened_is_rejected(
     provider: BashtelProvider, session: Session
 ) -> None:
