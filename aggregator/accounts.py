@@ -27,6 +27,7 @@ from .vault import Vault, aad_for
 
 __all__ = [
     "account_key_for",
+    "balance_key_for",
     "credentials_after_new_password",
     "link_accounts",
     "login_key_for",
@@ -87,6 +88,11 @@ def login_key_for(vault: Vault, provider_id: str, identifier: str) -> str:
 def account_key_for(vault: Vault, provider_id: str, identity: str) -> str:
     """The keyed hash of the operator's own identity of an account (its id or number)."""
     return vault.keyed_hash(f"{provider_id}\x00account\x00{identity.strip().lower()}")
+
+
+def balance_key_for(vault: Vault, provider_id: str, key: str) -> str:
+    """The keyed hash of an operator's shared-balance key (numbers sharing one balance)."""
+    return vault.keyed_hash(f"{provider_id}\x00balance\x00{key.strip()}")
 
 
 def mask_number(number: str, kind: str) -> str:

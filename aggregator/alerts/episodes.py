@@ -12,6 +12,7 @@ impossible, also across restarts and processes. The rows are sent after commit b
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,6 +30,7 @@ from ..storage.models import (
     AlertEpisode,
     AlertRule,
     BalanceReading,
+    ChatTranscript,
     Household,
     LinkedAccount,
     NotifierRecipient,
@@ -39,6 +41,7 @@ from ..storage.models import (
 from .forecast import SpendHistory, forecast
 from .messages import AlertView
 from .rules import (
+    NOTICE_KINDS,
     AccountFacts,
     AlertKind,
     EffectiveRule,
@@ -68,6 +71,10 @@ accounts_t = cast(Table, LinkedAccount.__table__)
 readings_t = cast(Table, BalanceReading.__table__)
 recipients_t = cast(Table, NotifierRecipient.__table__)
 channel_settings_t = cast(Table, NotifierSettings.__table__)
+chat_t = cast(Table, ChatTranscript.__table__)
+
+#: How far back a notice already told is remembered (an operator repeating it is not news).
+NOTICE_MEMORY = dt.timedelta(days=180)
 
 MONEY_KINDS = (AlertKind.LOW_BALANCE, AlertKind.RUNS_OUT)
 
@@ -108,10 +115,17 @@ class _Pending:
     details: Mapping[str, Any]
     rule: EffectiveRule
     number: int = 0  # 0: first message; n: the n-th reminder
+    key: str | None = None  # a notice's dedupe key (else the episode's)
 
 
 def dedupe_key(notifier: str, episode_id: int, number: int, lang: str) -> str:
     return f"{notifier}:episode:{episode_id}:{number}:{lang}"
+
+
+def notice_key(account_id: int, kind: str, notice_id: str) -> str:
+    """One notice of one account, whatever poll or process meets it again."""
+    digest = hashlib.sha256(f"{kind}\x00{notice_id}".encode()).hexdigest()[:32]
+    return f"notice:{account_id}:{digest}"
 
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
@@ -208,7 +222,81 @@ class AlertWriter:
             )
             if notify:
                 pending.append(_Pending(item.account, kind, episode_id, details, rule))
+        pending.extend(await self._notices(conn, items, rules, now))
         return await self._enqueue(conn, pending, now)
+
+    async def _notices(
+        self,
+        conn: AsyncConnection,
+        items: Sequence[AlertItem],
+        rules: Mapping[int, Sequence[RuleRow]],
+        now: dt.datetime,
+    ) -> list[_Pending]:
+        """Each notice the operator reported becomes one message, once: an episode opened and
+        closed at once records it (by its key), and the outbox's unique key guards a race. A
+        support reply already in the stored transcript was read on the dashboard: no mail."""
+        wanted = [(item, n) for item in items for n in item.facts.notices if item.notify]
+        if not wanted:
+            return []
+        ids = sorted({item.account.id for item, _ in wanted})
+        told: set[tuple[int, str]] = set()
+        rows = await conn.execute(
+            select(episodes_t.c.account_id, episodes_t.c.details).where(
+                episodes_t.c.account_id.in_(ids),
+                episodes_t.c.kind.in_(sorted(k.value for k in NOTICE_KINDS)),
+                episodes_t.c.opened_at >= now - NOTICE_MEMORY,
+            )
+        )
+        for row in rows:
+            told.add((row.account_id, str((row.details or {}).get("key", ""))))
+        read_ids = {n.id[:128] for _, n in wanted}
+        read: set[tuple[int, str]] = {
+            (row.account_id, row.remote_id)
+            for row in await conn.execute(
+                select(chat_t.c.account_id, chat_t.c.remote_id).where(
+                    chat_t.c.account_id.in_(ids), chat_t.c.remote_id.in_(sorted(read_ids))
+                )
+            )
+        }
+        pending: list[_Pending] = []
+        for item, notice in wanted:
+            kind = AlertKind(notice.kind.value)
+            key = notice_key(item.account.id, kind.value, notice.id)
+            if (item.account.id, key) in told:
+                continue
+            told.add((item.account.id, key))
+            rule = resolve_rules(rules.get(item.account.household_id, ()), item.account.id)[kind]
+            seen_here = kind is AlertKind.CHAT_REPLY and (item.account.id, notice.id[:128]) in read
+            details: dict[str, Any] = {
+                "key": key,
+                "notice_id": notice.id,
+                "title": notice.title,
+                "text": notice.text,
+            }
+            if notice.at is not None:
+                details["at"] = notice.at.isoformat()
+            notify = rule.enabled and not seen_here
+            if seen_here:
+                details["seen_on_dashboard"] = True
+            episode_id = (
+                await conn.execute(
+                    _insert(conn, episodes_t)
+                    .values(
+                        account_id=item.account.id,
+                        kind=kind.value,
+                        opened_at=now,
+                        closed_at=now,
+                        details=details,
+                        last_notified_at=now if notify else None,
+                        reminders_sent=0,
+                    )
+                    .returning(episodes_t.c.id)
+                )
+            ).scalar_one()
+            log.info("account %s: notice %s (episode %s)", item.account.id, kind.value, episode_id)
+            if notify:
+                pending.append(_Pending(item.account, kind, episode_id, details, rule, key=key))
+        return pending
 
     async def _told_through_sibling(
         self,
@@ -437,7 +525,10 @@ class AlertWriter:
                     rendered = (
                         render_alert(view, lang) if notifier == "email" else render_chat(view, lang)
                     )
-                    key = dedupe_key(notifier, item.episode_id, item.number, lang) + suffix
+                    if item.key is not None:
+                        key = f"{notifier}:{item.key}:{lang}{suffix}"
+                    else:
+                        key = dedupe_key(notifier, item.episode_id, item.number, lang) + suffix
                     statement = (
                         _insert(conn, outbox_t)
                         .values(

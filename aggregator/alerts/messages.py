@@ -232,6 +232,69 @@ def _remainder(view: AlertView, lang: str) -> tuple[str, str, list[str], str]:
     return subject, headline, facts, advice
 
 
+def _trusted_payment(view: AlertView, lang: str) -> tuple[str, str, list[str], str]:
+    d = view.details
+    due = _date(d.get("due"), lang) or "?"
+    debt = _money(d, "debt_minor", lang) or "?"
+    balance = _money(d, "amount_minor", lang)
+    days_left = d.get("days_left")
+    if lang == "en":
+        facts = [f"Owed: {debt}, taken from the balance on {due}."]
+        if days_left is not None:
+            facts.append(f"That is in {format_days(int(days_left), lang)}.")
+        if balance:
+            facts.append(f"Balance now: {balance}")
+        return (
+            f"{view.account_title}: the trusted payment of {debt} is due on {due}",
+            "The trusted payment falls due soon",
+            facts,
+            "Top up before then, or the services may be blocked when the debt is taken.",
+        )
+    facts = [f"Долг: {debt}, спишется с баланса {due}."]
+    if days_left is not None:
+        facts.append(f"Осталось {format_days(int(days_left), lang)}.")
+    if balance:
+        facts.append(f"Баланс сейчас: {balance}")
+    return (
+        f"{view.account_title}: доверительный платёж {debt} нужно вернуть до {due}",
+        "Скоро срок доверительного платежа",
+        facts,
+        "Пополните счёт заранее, иначе после списания долга услуги могут заблокировать.",
+    )
+
+
+_NOTICE_WORDS: Mapping[AlertKind, Mapping[str, tuple[str, str]]] = {
+    AlertKind.CHAT_REPLY: {
+        "ru": ("ответ поддержки", "Поддержка ответила, пока вас не было"),
+        "en": ("a reply from support", "Support replied while you were away"),
+    },
+    AlertKind.SUSPENSION_APPROVED: {
+        "ru": ("блокировка подтверждена", "Оператор подтвердил добровольную блокировку"),
+        "en": ("the block is approved", "The operator approved the voluntary block"),
+    },
+    AlertKind.MAINTENANCE: {
+        "ru": ("сообщение оператора", "Оператор сообщает"),
+        "en": ("a message from the operator", "A message from the operator"),
+    },
+}
+
+
+def _notice(view: AlertView, lang: str) -> tuple[str, str, list[str], str]:
+    what, headline = _NOTICE_WORDS[view.kind][lang]
+    d = view.details
+    title = str(d.get("title") or "").strip()
+    text = str(d.get("text") or "").strip()
+    facts = [f for f in (title, text[:1500]) if f]
+    if lang == "en":
+        advice = "Open the account to read the whole conversation."
+    else:
+        advice = "Откройте счёт, чтобы прочитать всю переписку."
+    if view.kind is not AlertKind.CHAT_REPLY:
+        advice = ""
+    subject_tail = what if view.kind is AlertKind.CHAT_REPLY else title or what
+    return f"{view.account_title}: {subject_tail}"[:200], headline, facts, advice
+
+
 def compose(view: AlertView, lang: str) -> MessageParts:
     """The words of the message about ``view`` in ``lang`` (``ru`` or ``en``)."""
     lang = normalise_lang(lang)
@@ -241,6 +304,10 @@ def compose(view: AlertView, lang: str) -> MessageParts:
         subject, headline, facts, advice = _needs_login(view, lang)
     elif view.kind in (AlertKind.LOW_DATA, AlertKind.LOW_MINUTES):
         subject, headline, facts, advice = _remainder(view, lang)
+    elif view.kind is AlertKind.TRUSTED_PAYMENT_DUE:
+        subject, headline, facts, advice = _trusted_payment(view, lang)
+    elif view.kind in _NOTICE_WORDS:
+        subject, headline, facts, advice = _notice(view, lang)
     else:
         subject, headline, facts, advice = _suspension(view, lang)
     if view.label and view.label not in view.account_title:

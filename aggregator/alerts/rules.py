@@ -18,6 +18,11 @@ an account rule replaces the default of its kind. Without any row the built-in d
   the household or the account sets a threshold; an unlimited package of the unit, or a poll
   that did not read the remainders, decides nothing. Closes when the rest rises above
   ``threshold_units`` again (the package renewed, more was bought).
+- ``trusted_payment_due``: a trusted payment falls due within ``days`` days (the debt will be
+  taken from the balance). Closes when the debt is gone or its due date changes.
+- ``chat_reply``, ``suspension_approved``, ``maintenance``: notices the operator reported (a
+  support reply while away, a block approved, maintenance or news). Each notice is one
+  message, sent once by its id (:mod:`.episodes`); the rule only turns the kind on or off.
 
 :func:`evaluate` is pure: facts and open episodes in, a :class:`Decision` out. The episode
 (and its one notification) is written by :mod:`.episodes` in the reading's transaction.
@@ -31,11 +36,13 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from ..core.models import Notice
 from ..storage.models import AccountStatus
 from .remainders import UnitLeft
 
 __all__ = [
     "DEFAULTS",
+    "NOTICE_KINDS",
     "REMAINDER_KINDS",
     "AccountFacts",
     "AlertKind",
@@ -56,6 +63,10 @@ class AlertKind(StrEnum):
     SUSPENSION_ENDS = "suspension_ends"
     LOW_DATA = "low_data"
     LOW_MINUTES = "low_minutes"
+    TRUSTED_PAYMENT_DUE = "trusted_payment_due"
+    CHAT_REPLY = "chat_reply"
+    SUSPENSION_APPROVED = "suspension_approved"
+    MAINTENANCE = "maintenance"
 
 
 #: The remainder kinds and the contract unit (UsageUnit value) each watches.
@@ -63,6 +74,12 @@ REMAINDER_KINDS: Mapping[AlertKind, str] = {
     AlertKind.LOW_DATA: "bytes",
     AlertKind.LOW_MINUTES: "seconds",
 }
+
+
+#: Kinds that come from the operator's notices (:class:`~aggregator.core.models.Notice`).
+NOTICE_KINDS: frozenset[AlertKind] = frozenset(
+    {AlertKind.CHAT_REPLY, AlertKind.SUSPENSION_APPROVED, AlertKind.MAINTENANCE}
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,10 @@ DEFAULTS: Mapping[AlertKind, EffectiveRule] = {
     # Off until a threshold is chosen: packages differ too much for one built-in number.
     AlertKind.LOW_DATA: EffectiveRule(AlertKind.LOW_DATA, enabled=False),
     AlertKind.LOW_MINUTES: EffectiveRule(AlertKind.LOW_MINUTES, enabled=False),
+    AlertKind.TRUSTED_PAYMENT_DUE: EffectiveRule(AlertKind.TRUSTED_PAYMENT_DUE, days=1),
+    AlertKind.CHAT_REPLY: EffectiveRule(AlertKind.CHAT_REPLY),
+    AlertKind.SUSPENSION_APPROVED: EffectiveRule(AlertKind.SUSPENSION_APPROVED),
+    AlertKind.MAINTENANCE: EffectiveRule(AlertKind.MAINTENANCE),
 }
 """Built-in household defaults, used for a kind that has no row at all."""
 
@@ -224,6 +245,11 @@ class AccountFacts:
     next_charge_minor: int | None = None
     # What is left per contract unit (see .remainders.left_by_unit); None: not read this poll.
     left: Mapping[str, UnitLeft] | None = None
+    trusted_debt_minor: int | None = None  # a trusted payment owed (None: nothing owed)
+    trusted_due: dt.date | None = None
+    # The operator's calendar day of the reading (its due dates are Moscow days).
+    operator_today: dt.date | None = None
+    notices: tuple[Notice, ...] = ()
 
 
 @dataclass
@@ -324,6 +350,8 @@ def evaluate(
                 (AlertKind.SUSPENSION_ENDS, {"end": end.isoformat(), "days_left": until})
             )
 
+        _trusted_payment_due(facts, rules[AlertKind.TRUSTED_PAYMENT_DUE], open_episodes, decision)
+
     if facts.left is not None:
         for kind, unit in REMAINDER_KINDS.items():
             _remainder(decision, kind, facts.left.get(unit), rules[kind], open_episodes, close)
@@ -358,3 +386,44 @@ def _remainder(
         if left.period_end is not None:
             details["period_end"] = left.period_end.isoformat()
         decision.opens.append((kind, details))
+
+
+def _trusted_payment_due(
+    facts: AccountFacts,
+    rule: EffectiveRule,
+    open_episodes: Mapping[str, OpenEpisode],
+    decision: Decision,
+) -> None:
+    """Open once when a trusted payment falls due within ``days``; close when it is repaid,
+    its due date changes or passes."""
+    episode = open_episodes.get(AlertKind.TRUSTED_PAYMENT_DUE.value)
+    due = facts.trusted_due if facts.trusted_debt_minor else None
+    today = facts.operator_today or facts.today
+    until = (due - today).days if due is not None else None
+    if episode is not None:
+        if (
+            not rule.enabled
+            or due is None
+            or episode.details.get("due") != due.isoformat()
+            or (until is not None and until < 0)
+        ):
+            decision.closes.append(episode.id)
+    elif (
+        rule.enabled
+        and rule.days is not None
+        and due is not None
+        and until is not None
+        and 0 <= until <= rule.days
+    ):
+        decision.opens.append(
+            (
+                AlertKind.TRUSTED_PAYMENT_DUE,
+                {
+                    "due": due.isoformat(),
+                    "days_left": until,
+                    "debt_minor": facts.trusted_debt_minor,
+                    "currency": facts.currency,
+                    "amount_minor": facts.amount_minor,
+                },
+            )
+        )

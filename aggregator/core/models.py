@@ -26,6 +26,8 @@ __all__ = [
     "Model",
     "Money",
     "NewsItem",
+    "Notice",
+    "NoticeKind",
     "OperationResult",
     "PackageRemainder",
     "Payment",
@@ -45,6 +47,9 @@ __all__ = [
     "TariffChangeResult",
     "TopUpResult",
     "TrafficStats",
+    "TrustedPayment",
+    "TrustedPaymentOption",
+    "TrustedPaymentResult",
     "Usage",
     "UsageUnit",
 ]
@@ -218,6 +223,50 @@ class TopUpResult(Model):
     balance: Money | None = None
 
 
+class TrustedPaymentOption(Model):
+    """One amount the operator offers as a trusted payment, with what it costs."""
+
+    amount: Money
+    fee: Money | None = None
+
+
+class TrustedPayment(Model):
+    """The trusted (promised) payment: credit now, charged back on ``due_date``.
+
+    Not a top-up: no money comes in from outside. The operator's offer (``available``, the
+    amounts it allows, the fee and the term in ``days``) and what is owed now (``debt``, due
+    on ``due_date``). ``options`` lists the amounts the operator offers, each with its fee;
+    ``min_amount``..``max_amount`` (with ``fee``) allow any amount in between. ``reason`` says
+    why it is not available.
+    """
+
+    available: bool
+    options: list[TrustedPaymentOption] = []
+    min_amount: Money | None = None
+    max_amount: Money | None = None
+    fee: Money | None = None
+    days: int | None = None
+    debt: Money | None = None
+    due_date: dt.date | None = None
+    reason: str = ""
+
+    @property
+    def owed(self) -> bool:
+        """A credit is taken and not paid back yet."""
+        return self.debt is not None and self.debt.amount > 0
+
+
+class TrustedPaymentResult(Model):
+    """A trusted payment taken: ``amount`` credited, ``debt`` (amount + fee) due on ``due_date``."""
+
+    amount: Money
+    debt: Money
+    due_date: dt.date
+    fee: Money | None = None
+    balance: Money | None = None
+    request_id: str | None = None
+
+
 class AutopaySettings(Model):
     enabled: bool
     threshold: Money | None = None  # top up when the balance falls below
@@ -290,6 +339,25 @@ class NewsItem(Model):
     kind: Literal["news", "offer", "maintenance"] = "news"
 
 
+class NoticeKind(StrEnum):
+    """What an operator tells a household about on its own; each reaches it once."""
+
+    CHAT_REPLY = "chat_reply"  # a support reply that arrived while the user was away
+    SUSPENSION_APPROVED = "suspension_approved"  # a requested block is approved
+    MAINTENANCE = "maintenance"  # maintenance works or operator news
+
+
+class Notice(Model):
+    """One event the operator reported, found during a poll. ``id`` is stable across polls
+    (the operator's id of the message, news item or request): the same notice is sent once."""
+
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: NoticeKind
+    title: Annotated[str, Field(max_length=300)] = ""
+    text: Annotated[str, Field(max_length=2000)] = ""
+    at: dt.datetime | None = None
+
+
 class Profile(Model):
     full_name: str | None = None
     phone: str | None = None
@@ -318,6 +386,14 @@ class PollResult(Model):
     # Package remainders read by this poll; None: not read (the operator has no packages or
     # the plugin reads them only on demand), [] : read, no package.
     remainders: list[PackageRemainder] | None = None
+    # The trusted payment's state when the operator has one (what is owed and until when).
+    trusted_payment: TrustedPayment | None = None
+    # Numbers or accounts whose polls give the same key share one balance (one contract's
+    # money seen from several numbers): the household total counts it once. None: its own.
+    balance_key: Annotated[str, Field(max_length=200)] | None = None
+    # Events the operator reported since the last poll (a support reply, a block approved,
+    # maintenance); the same notice id is delivered once, however often a poll repeats it.
+    notices: list[Notice] = []
 
 
 class OperationResult(Model):

@@ -43,6 +43,8 @@ from .models import (
     TariffCatalogue,
     TariffChangeResult,
     TopUpResult,
+    TrustedPayment,
+    TrustedPaymentResult,
     Usage,
 )
 from .recovery import RecoveryDone, RecoveryRequest, RecoveryScheme
@@ -177,6 +179,8 @@ class Capability(StrEnum):
     CHAT = "chat_history"
     PAYMENTS = "payments"
     TOP_UP = "top_up"
+    TRUSTED_PAYMENT = "trusted_payment"
+    TAKE_TRUSTED_PAYMENT = "take_trusted_payment"
     AUTOPAY = "autopay"
     REPORTS = "report"
     USAGE = "usage"
@@ -201,7 +205,13 @@ class WireProvenance(StrEnum):
 
 #: Operations that move money: on an assumed wire format they need one more confirmation.
 MONEY_CAPABILITIES: frozenset[Capability] = frozenset(
-    {Capability.TOP_UP, Capability.TARIFF_CHANGE, Capability.SERVICE_TOGGLE, Capability.SUSPEND}
+    {
+        Capability.TOP_UP,
+        Capability.TAKE_TRUSTED_PAYMENT,
+        Capability.TARIFF_CHANGE,
+        Capability.SERVICE_TOGGLE,
+        Capability.SUSPEND,
+    }
 )
 
 # Methods that come with a capability; a provider overriding the first must override these.
@@ -210,6 +220,7 @@ _COMPANIONS: dict[Capability, tuple[str, ...]] = {
     Capability.CHAT: ("chat_topics", "send_chat_message"),
     Capability.AUTOPAY: ("set_autopay",),
     Capability.RECOVERY: ("continue_recovery",),
+    Capability.TAKE_TRUSTED_PAYMENT: ("trusted_payment",),
 }
 
 
@@ -429,6 +440,19 @@ class Provider:
         self, session: Session, account: str, amount: Decimal
     ) -> TopUpResult | Challenge:
         raise self._missing(Capability.TOP_UP)
+
+    async def trusted_payment(self, session: Session, account: str) -> TrustedPayment:
+        """The trusted (promised) payment: the operator's offer and what is owed now."""
+        raise self._missing(Capability.TRUSTED_PAYMENT)
+
+    async def take_trusted_payment(
+        self, session: Session, account: str, amount: Decimal
+    ) -> TrustedPaymentResult | Challenge:
+        """Take a trusted payment of ``amount``: credit now, to be paid back by its due date.
+
+        Separate from :meth:`top_up` (no money comes in). Raises ``OperationRejected`` when the
+        operator refuses (one not paid back yet, an amount outside the offer)."""
+        raise self._missing(Capability.TAKE_TRUSTED_PAYMENT)
 
     async def autopay(self, session: Session, account: str) -> AutopaySettings:
         raise self._missing(Capability.AUTOPAY)

@@ -30,12 +30,13 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..accounts import seal_session
+from ..accounts import balance_key_for, seal_session
 from ..alerts.episodes import AccountInfo, AlertItem, AlertWriter
 from ..alerts.forecast import SpendHistory, forecast
 from ..alerts.remainders import left_by_unit, to_json
 from ..alerts.rules import AccountFacts
 from ..core.models import PollResult
+from ..core.parsing import MOSCOW_TZ
 from ..storage.models import (
     AccountStatus,
     BalanceReading,
@@ -383,7 +384,15 @@ class ResultStore:
                 operator_state=result.state.value,
                 suspension_end=result.suspension_end,
                 spend_history=history.to_json(),
+                trusted_payment=result.trusted_payment.model_dump(mode="json")
+                if result.trusted_payment is not None
+                else None,
+                balance_key=balance_key_for(self.vault, account.provider_id, result.balance_key)
+                if result.balance_key
+                else None,
             )
+            trusted = result.trusted_payment
+            owed = trusted is not None and trusted.owed
             if result.tariff_name is not None:
                 values["tariff_name"] = result.tariff_name[:200]
             facts = AccountFacts(
@@ -401,6 +410,12 @@ class ResultStore:
                 next_charge_date=balance.next_charge_date,
                 next_charge_minor=to_minor(charge) if charge is not None else None,
                 left=left_by_unit(result.remainders) if result.remainders is not None else None,
+                trusted_debt_minor=to_minor(trusted.debt.amount)
+                if owed and trusted is not None and trusted.debt is not None
+                else None,
+                trusted_due=trusted.due_date if owed and trusted is not None else None,
+                operator_today=as_of.astimezone(MOSCOW_TZ).date(),
+                notices=tuple(result.notices),
             )
         else:
             failure = record.failure

@@ -33,6 +33,7 @@ BADGES = (
     "suspended",
     "suspension_scheduled",
     "suspension_requested",
+    "trusted_due",
 )
 
 
@@ -55,6 +56,8 @@ class Card:
     note: str = ""  # a coming block's dates
     bonus: str = ""
     remainders: list[RemainderLine] = field(default_factory=list)
+    trusted: str = ""  # "Доверительный платёж: 110,00 ₽ до 7 декабря" when one is owed
+    shared: str = ""  # the balance is shared with another card (counted there)
 
 
 @dataclass(slots=True, frozen=True)
@@ -133,8 +136,15 @@ def cards(
             left = days.get(a.days_left) or days.setdefault(
                 a.days_left, t("unit.days", count=a.days_left)
             )
+        trusted = ""
+        if a.trusted_debt is not None and a.trusted_due is not None:
+            trusted = t(
+                "card.trusted",
+                debt=money(a.trusted_debt, a.currency),
+                date=day(a.trusted_due) if day is not None else a.trusted_due.isoformat(),
+            )
         action = a.badge if a.badge == "needs_login" else None
-        if a.badge in ("top_up", "blocked"):
+        if a.badge in ("top_up", "blocked", "trusted_due"):
             action = "top_up"
         # When we last read it (our clock), not the operator's own timestamp: a demo's fast
         # billing calendar, or an operator's stale "as of", is not when the page refreshed.
@@ -167,6 +177,8 @@ def cards(
                 note=note,
                 bonus=money(a.bonus_minor, a.currency) if a.bonus_minor is not None else "",
                 remainders=remainder_lines(a, t, size) if size is not None and a.left else [],
+                trusted=trusted,
+                shared=t("card.shared") if a.shares_balance_with is not None else "",
             )
         )
     return out

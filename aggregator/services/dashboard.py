@@ -23,6 +23,7 @@ from ..alerts.forecast import SpendHistory, forecast, projection
 from ..alerts.remainders import UnitLeft, from_json, left_by_unit
 from ..alerts.rules import REMAINDER_KINDS, AlertKind, RuleRow, resolve_rules
 from ..core.models import PackageRemainder
+from ..core.parsing import MOSCOW_TZ
 from ..storage.models import (
     AccountStatus,
     AlertRule,
@@ -69,6 +70,8 @@ class AccountSummary:
     suspension_state: str | None = None  # "requested" / "scheduled" / "suspended" (ours)
     suspension_start: dt.date | None = None
     suspension_planned_end: dt.date | None = None
+    trusted_payment: dict[str, Any] | None = None  # the contract's TrustedPayment as JSON
+    balance_key: str | None = None
     balance_minor: int | None = None
     currency: str = "RUB"
     balance_at: dt.datetime | None = None
@@ -117,6 +120,32 @@ class AccountSummary:
             left is not None and not left.unlimited and threshold is not None
             and left.rest < threshold
         )  # fmt: skip
+
+    trusted_due_days: int | None = None  # the due alert's days (None: that alert is off)
+    # Another account of the household shows the same shared balance (counted there).
+    shares_balance_with: int | None = None
+
+    @property
+    def trusted_debt(self) -> Decimal | None:
+        """What a trusted payment left owing (None: nothing owed)."""
+        debt = (self.trusted_payment or {}).get("debt")
+        if not isinstance(debt, dict):
+            return None
+        try:
+            amount = Decimal(str(debt.get("amount")))
+        except ArithmeticError:
+            return None
+        return amount if amount.is_finite() and amount > 0 else None
+
+    @property
+    def trusted_due(self) -> dt.date | None:
+        if self.trusted_debt is None:
+            return None
+        due = (self.trusted_payment or {}).get("due_date")
+        try:
+            return dt.date.fromisoformat(due) if isinstance(due, str) else None
+        except ValueError:
+            return None
 
     @property
     def balance(self) -> Decimal | None:
@@ -248,6 +277,12 @@ def _judge(summary: AccountSummary, today: dt.date | None = None) -> None:
         summary.balance_minor < 0 or summary.operator_state == "blocked"
     ):
         summary.badge, summary.severity = "blocked", "danger"
+    elif (due := summary.trusted_due) is not None and (
+        summary.trusted_due_days is not None
+        and (due - (summary.balance_at or utcnow()).astimezone(MOSCOW_TZ).date()).days
+        <= summary.trusted_due_days
+    ):
+        summary.badge, summary.severity = "trusted_due", "warning"
     elif summary.balance_minor is not None and (soon or (below and summary.days_left is None)):
         summary.badge, summary.severity = "top_up", "warning"
     elif below:
@@ -325,6 +360,8 @@ async def household_dashboard(
                 LinkedAccount.suspension_state,
                 LinkedAccount.suspension_start,
                 LinkedAccount.suspension_planned_end,
+                LinkedAccount.trusted_payment,
+                LinkedAccount.balance_key,
             )
             .where(*scope)
             .order_by(LinkedAccount.id)
@@ -398,6 +435,8 @@ async def household_dashboard(
             rule = rules[kind]
             if rule.enabled and rule.threshold_units is not None:
                 summary.remainder_thresholds[unit] = rule.threshold_units
+        due = rules[AlertKind.TRUSTED_PAYMENT_DUE]
+        summary.trusted_due_days = due.days if due.enabled else None
         if summary.spend_history:
             spend = SpendHistory.from_json(summary.spend_history)
         else:  # not polled by this version yet: rebuild from the daily history
@@ -419,8 +458,15 @@ async def household_dashboard(
     totals: dict[str, int] = {}
     money: dict[str, int] = {}
     debts: dict[str, int] = {}
+    counted: dict[str, int] = {}  # a shared balance -> the account it is counted on
     for summary in summaries.values():
         value, cur = summary.balance_minor, summary.currency
+        if summary.balance_key is not None and value is not None:
+            # Numbers sharing one balance show it each, but the household has it once.
+            first = counted.setdefault(summary.balance_key, summary.id)
+            if first != summary.id:
+                summary.shares_balance_with = first
+                continue
         if value is not None:
             totals[cur] = totals.get(cur, 0) + value
             # A debt on one account is not money on another: shown apart, never netted.

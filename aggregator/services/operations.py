@@ -21,6 +21,7 @@ operator's next challenge when it asks for a second code.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -34,6 +35,7 @@ from sqlalchemy import select
 from ..accounts import seal_session
 from ..core.errors import (
     AccountLocked,
+    AggregatorError,
     AuthError,
     CodeRejected,
     FlowExpired,
@@ -61,6 +63,8 @@ from ..core.models import (
     TariffCatalogue,
     TariffChangeResult,
     TopUpResult,
+    TrustedPayment,
+    TrustedPaymentResult,
     Usage,
 )
 from ..core.money import quantize
@@ -105,13 +109,20 @@ AnyResult = (
     | ServiceChangeResult
     | Suspension
     | TopUpResult
+    | TrustedPaymentResult
     | AutopaySettings
     | OperationResult
 )
 R = TypeVar("R", bound=AnyResult)
 
 OperationName = Literal[
-    "change_tariff", "set_service", "suspend", "resume", "top_up", "set_autopay"
+    "change_tariff",
+    "set_service",
+    "suspend",
+    "resume",
+    "top_up",
+    "take_trusted_payment",
+    "set_autopay",
 ]
 MAX_REPORT_DAYS = 366
 MAX_CHAT_TEXT = 2000
@@ -369,6 +380,12 @@ class AccountOperations:
         check_period(since, until)
         return await self.call(db, account, lambda p, s, a: p.payments(s, a, since, until))
 
+    async def trusted_payment(self, db: AsyncSession, account: LinkedAccount) -> TrustedPayment:
+        """The operator's offer and what is owed; kept on the account for the cards."""
+        state = await self.call(db, account, lambda p, s, a: p.trusted_payment(s, a))
+        await remember_trusted_payment(db, account, state)
+        return state
+
     async def autopay(self, db: AsyncSession, account: LinkedAccount) -> AutopaySettings:
         return await self.call(db, account, lambda p, s, a: p.autopay(s, a))
 
@@ -512,6 +529,25 @@ class AccountOperations:
             lambda p, s, a: p.top_up(s, a, amount),
         )
 
+    async def take_trusted_payment(
+        self, db: AsyncSession, account: LinkedAccount, amount: Decimal, *, user_id: int | None
+    ) -> Done[TrustedPaymentResult] | NeedsCode:
+        """A trusted payment (credit now, paid back by its due date); not a top-up. The debt
+        and due date are kept on the account at once, for the cards and the due alert."""
+        amount = check_amount(amount)
+        outcome: Done[TrustedPaymentResult] | NeedsCode = await self._change(
+            db,
+            account,
+            user_id,
+            "take_trusted_payment",
+            {"amount": str(amount)},
+            lambda p, s, a: p.take_trusted_payment(s, a, amount),
+        )
+        if isinstance(outcome, Done):
+            with contextlib.suppress(AggregatorError):
+                await self.trusted_payment(db, account)
+        return outcome
+
     async def set_autopay(
         self,
         db: AsyncSession,
@@ -602,6 +638,14 @@ class AccountOperations:
             )
         )
         await db.commit()
+
+
+async def remember_trusted_payment(
+    db: AsyncSession, account: LinkedAccount, state: TrustedPayment
+) -> None:
+    """Keep the trusted payment's state on the account (as the poll does)."""
+    account.trusted_payment = state.model_dump(mode="json")
+    await db.commit()
 
 
 # -- the chat transcript (stored per account: history and unseen replies survive) ----------

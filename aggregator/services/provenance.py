@@ -17,6 +17,7 @@ __all__ = ["OPERATION_CAPABILITY", "assumed_operations", "needs_second_confirmat
 #: The operation names pages, the API and audit records use, by the capability they call.
 OPERATION_CAPABILITY: dict[str, Capability] = {
     "top_up": Capability.TOP_UP,
+    "take_trusted_payment": Capability.TAKE_TRUSTED_PAYMENT,
     "change_tariff": Capability.TARIFF_CHANGE,
     "set_service": Capability.SERVICE_TOGGLE,
     "suspend": Capability.SUSPEND,

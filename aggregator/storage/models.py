@@ -232,6 +232,12 @@ class LinkedAccount(Base):
     poll_claim: Mapped[str | None] = mapped_column(String(64), default=None)
     # Money spent per day over recent weeks, for the run-out forecast (aggregator.alerts).
     spend_history: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The trusted payment as the last poll (or the taking) saw it: the contract's
+    # TrustedPayment as JSON (the debt and its due date drive the card and the due alert).
+    trusted_payment: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # A keyed hash of the operator's shared-balance key: accounts with the same value share
+    # one balance, which the household total counts once.
+    balance_key: Mapped[str | None] = mapped_column(String(128), default=None)
 
     readings: Mapped[list[BalanceReading]] = relationship(
         back_populates="account", cascade="all, delete-orphan", passive_deletes=True

@@ -10,15 +10,25 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..core.flows import Challenge, ChallengeKind, Session
-from ..core.models import Money, PackageRemainder, Report, ReportFormat, UsageUnit
+from ..core.models import (
+    Money,
+    PackageRemainder,
+    PollResult,
+    Report,
+    ReportFormat,
+    TrustedPayment,
+    UsageUnit,
+)
 from ..core.provider import Capability, Provider
 
 __all__ = [
     "ContractViolation",
     "check_challenge",
     "check_declaration",
+    "check_poll",
     "check_remainders",
     "check_result",
+    "check_trusted_payment",
 ]
 
 _ID = re.compile(r"[a-z][a-z0-9_]*")
@@ -198,3 +208,31 @@ def _check_recovery_schemes(provider: type[Provider]) -> None:
 def dummy_session(provider: type[Provider]) -> Session:
     """A session for calls that must fail before any I/O (NotSupported)."""
     return Session(provider=provider.id, data={})
+
+
+def check_trusted_payment(state: TrustedPayment, today: dt.date, where: str) -> None:
+    """A debt has a due date; an offer names what can be taken; amounts are positive."""
+    if state.owed and state.due_date is None:
+        raise _fail(f"{where}: a debt without a due date")
+    if state.available and not state.options and state.max_amount is None:
+        raise _fail(f"{where}: available, but neither options nor max_amount say how much")
+    low, high = state.min_amount, state.max_amount
+    if low is not None and high is not None and low.amount > high.amount:
+        raise _fail(f"{where}: min_amount is above max_amount")
+    money_fields = [state.fee, low, high, *(o.amount for o in state.options)]
+    money_fields += [o.fee for o in state.options]
+    for money in (m for m in money_fields if m is not None):
+        if money.amount < 0:
+            raise _fail(f"{where}: a negative amount in the offer")
+    if state.days is not None and state.days <= 0:
+        raise _fail(f"{where}: days must be positive")
+
+
+def check_poll(poll: PollResult) -> None:
+    """Notice ids are unique within a poll (each is delivered once by its id)."""
+    ids = [(n.kind, n.id) for n in poll.notices]
+    if len(ids) != len(set(ids)):
+        raise _fail("poll: two notices of one kind share an id")
+    trusted = poll.trusted_payment
+    if trusted is not None and trusted.owed and trusted.due_date is None:
+        raise _fail("poll: a trusted payment debt without a due date")

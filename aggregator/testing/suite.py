@@ -62,6 +62,8 @@ from ..core.models import (
     TariffCatalogue,
     TariffChangeResult,
     TopUpResult,
+    TrustedPayment,
+    TrustedPaymentResult,
     Usage,
 )
 from ..core.provider import Capability, Provider
@@ -70,8 +72,10 @@ from .backend import ContractBackend, Fault
 from .checks import (
     ContractViolation,
     check_declaration,
+    check_poll,
     check_remainders,
     check_result,
+    check_trusted_payment,
     dummy_session,
 )
 from .harness import ContractHarness
@@ -112,6 +116,8 @@ def _undeclared_calls(
         ],
         Capability.PAYMENTS: [lambda: p.payments(s, a, today, later)],
         Capability.TOP_UP: [lambda: p.top_up(s, a, Decimal("1"))],
+        Capability.TRUSTED_PAYMENT: [lambda: p.trusted_payment(s, a)],
+        Capability.TAKE_TRUSTED_PAYMENT: [lambda: p.take_trusted_payment(s, a, Decimal("1"))],
         Capability.AUTOPAY: [
             lambda: p.autopay(s, a),
             lambda: p.set_autopay(s, a, AutopaySettings(enabled=False)),
@@ -141,8 +147,8 @@ class ContractSuite:
       scheme the backend has credentials for).
     - ``skip_capabilities``: ``{"top_up": "why"}``: capabilities whose check is skipped, with
       the reason shown in the test report.
-    - ``top_up_amount``, ``chat_text``, ``suspension_start_in_days``, ``suspension_days``: the
-      inputs of the operation checks.
+    - ``top_up_amount``, ``trusted_amount`` (kept within the offer), ``chat_text``,
+      ``suspension_start_in_days``, ``suspension_days``: the inputs of the operation checks.
     """
 
     __aggregator_contract__: ClassVar[bool] = True
@@ -151,6 +157,7 @@ class ContractSuite:
     preferred_scheme: ClassVar[str | None] = None
     skip_capabilities: ClassVar[Mapping[str, str]] = {}
     top_up_amount: ClassVar[Decimal] = Decimal("100.00")
+    trusted_amount: ClassVar[Decimal] = Decimal("100.00")
     chat_text: ClassVar[str] = "Как узнать баланс?"
     suspension_start_in_days: ClassVar[int] = 1
     suspension_days: ClassVar[int] = 14
@@ -224,6 +231,7 @@ class ContractSuite:
         poll = await contract.step(contract.provider.poll(session, account), "poll")
         check_result(poll, PollResult, "poll")
         check_remainders(poll.remainders, "poll.remainders")
+        check_poll(poll)
         refreshed = contract.provider.refreshed_session(session)
         if refreshed is not None:
             check_result(refreshed, Session, "refreshed_session")
@@ -455,6 +463,12 @@ class ContractSuite:
                 "top_up",
             )
             check_result(result, (TopUpResult, OperationResult), "top_up")
+        elif capability is C.TRUSTED_PAYMENT:
+            state = await step(p.trusted_payment(session, account), "trusted_payment")
+            check_result(state, TrustedPayment, "trusted_payment")
+            check_trusted_payment(state, today, "trusted_payment")
+        elif capability is C.TAKE_TRUSTED_PAYMENT:
+            await self._take_trusted_payment(contract, session, account, today)
         elif capability is C.AUTOPAY:
             current = await step(p.autopay(session, account), "autopay")
             check_result(current, AutopaySettings, "autopay")
@@ -482,6 +496,43 @@ class ContractSuite:
             check_result(await step(p.profile(session, account), "profile"), Profile, "profile")
         else:  # pragma: no cover - a new capability without a check here
             raise ContractViolation(f"the contract kit has no check for {capability.value}")
+
+    async def _take_trusted_payment(
+        self, contract: ContractHarness, session: Session, account: str, today: dt.date
+    ) -> None:
+        """Take one within the offer: the debt and due date come back, and the state shows
+        them until paid back."""
+        p, step = contract.provider, contract.step
+        offer = await step(p.trusted_payment(session, account), "trusted_payment")
+        check_trusted_payment(offer, today, "trusted_payment")
+        if not offer.available:
+            pytest.skip(f"the backend's account cannot take a trusted payment: {offer.reason}")
+        amount = self.trusted_amount
+        if offer.options:
+            amount = min(o.amount.amount for o in offer.options)
+        elif offer.max_amount is not None:
+            amount = min(amount, offer.max_amount.amount)
+        if offer.min_amount is not None:
+            amount = max(amount, offer.min_amount.amount)
+        result = await contract.settle(
+            await step(p.take_trusted_payment(session, account, amount), "take_trusted_payment"),
+            session,
+            "take_trusted_payment",
+        )
+        check_result(result, (TrustedPaymentResult, OperationResult), "take_trusted_payment")
+        if isinstance(result, TrustedPaymentResult):
+            if result.amount.amount != amount:
+                raise ContractViolation("take_trusted_payment: the amount credited differs")
+            if result.debt.amount < result.amount.amount:
+                raise ContractViolation("take_trusted_payment: the debt is less than the credit")
+            if result.due_date <= today:
+                raise ContractViolation("take_trusted_payment: the due date is not in the future")
+        after = await step(p.trusted_payment(session, account), "trusted_payment")
+        check_trusted_payment(after, today, "trusted_payment after taking one")
+        if not after.owed:
+            raise ContractViolation("trusted_payment shows no debt right after one was taken")
+        if isinstance(result, TrustedPaymentResult) and after.due_date != result.due_date:
+            raise ContractViolation("trusted_payment's due date differs from the one taken")
 
     async def _reports(
         self, contract: ContractHarness, session: Session, account: str, today: dt.date

@@ -328,14 +328,19 @@ async def test_trusted_payment_is_credited_then_taken_back(client: Any) -> None:
     h = {"X-Auth-Token": await token_for(http), "X-CTN": "9037654321"}
     offer = (await http.get(API + "1.0/info/trustPayment", headers=h)).json()
     assert offer["available"] is True and offer["maxSum"] == 550
-    r = await http.put(API + "1.0/request/trustPayment", headers=h, json={"amount": 999})
+    assert [s["sum"] for s in offer["sums"]] == [50, 100, 200, 300, 500]
+    assert [s["fee"] for s in offer["sums"]] == [0, 10, 10, 25, 50]
+    r = await http.put(API + "1.0/request/trustPayment", headers=h, params={"sum": "999"})
     assert meta(r)["status"] == "ERROR"
-    r = await http.put(API + "1.0/request/trustPayment", headers=h, json={"amount": 100})
+    r = await http.put(API + "1.0/request/trustPayment", headers=h, params={"sum": "100"})
     assert meta(r)["status"] == "OK"
+    taken = r.json()
+    assert taken["debt"] == 110 and taken["fee"] == 10 and taken["days"] == 3
+    due = taken["dueDate"]
     balance = (await http.get(API + "1.0/info/prepaidBalance", headers=h)).json()["balance"]
     assert balance == 123.1
     offer = (await http.get(API + "1.0/info/trustPayment", headers=h)).json()
-    assert offer["available"] is False and offer["debt"] == 100
+    assert offer["available"] is False and offer["debt"] == 110 and offer["dueDate"] == due
     acc = backend.account_by_number("beeline", "9037654321")
     backend.advance(days=2)
     await http.get(API + "1.0/info/prepaidBalance", headers=h)
@@ -344,7 +349,7 @@ async def test_trusted_payment_is_credited_then_taken_back(client: Any) -> None:
     await http.get(API + "1.0/info/prepaidBalance", headers=h)
     await http.get(API + "1.0/info/prepaidBalance", headers=h)
     repaid = [e for e in acc.ledger if e.description == "Погашение доверительного платежа"]
-    assert len(repaid) == 1 and repaid[0].amount == -100_00
+    assert len(repaid) == 1 and repaid[0].amount == -110_00
     assert (await http.get(API + "1.0/info/trustPayment", headers=h)).json()["available"]
 
 

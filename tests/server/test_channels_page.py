@@ -9,6 +9,7 @@ import re
 from sqlalchemy import select
 
 from aggregator.alerts.channels import hash_link_code
+from aggregator.alerts.rules import AlertKind
 from aggregator.storage.models import (
     AlertRule,
     NotifierLinkCode,
@@ -49,7 +50,7 @@ async def test_settings_code_choice_and_notice(signed_in: Harness) -> None:
         stored = (await db.execute(select(NotifierLinkCode))).scalar_one()
     assert stored.code_hash == hash_link_code(code.group(1)) and stored.used_at is None
 
-    kinds = ["low_balance", "runs_out", "needs_login", "suspension_ends"]
+    kinds = [kind.value for kind in AlertKind]  # the page ticks each kind at least once
     choice = [f"{k}:email" for k in kinds] + ["low_balance:telegram"]
     response = await h.post("/settings/channels/choice", {"channel": choice})
     assert response.status_code == 303

@@ -725,6 +725,59 @@ async def top_up(
     return _outcome(request, server, account, outcome)
 
 
+@get("/accounts/{account_id:int}/trusted-payment", include_in_schema=False)
+async def trusted_payment_section(
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
+) -> Response[Any]:
+    account = await _account(request, db, account_id)
+    state = await _ops(server).trusted_payment(db, account)
+    return fragment(
+        request,
+        "partials/trusted_payment.html",
+        account=account,
+        state=state,
+        caps=capabilities_of(server, account.provider_id),
+        errors={},
+        typed=None,
+    )
+
+
+@post("/accounts/{account_id:int}/trusted-payment", include_in_schema=False)
+async def take_trusted_payment(
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
+) -> Response[Any]:
+    """Take a trusted payment of the chosen (or typed) amount: credit now, debt later."""
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    form = await form_data(request)
+    try:
+        amount = _amount(form.get("amount"))
+    except FieldInvalid as exc:  # the section again, the amount as typed, the field marked
+        state = await _ops(server).trusted_payment(db, account)
+        return fragment(
+            request,
+            "partials/trusted_payment.html",
+            status_code=400,
+            account=account,
+            state=state,
+            caps=capabilities_of(server, account.provider_id),
+            errors={exc.field: translate(request, exc.key, **exc.values)},
+            typed=form,
+        )
+    ask = second_confirmation(
+        request,
+        server,
+        account,
+        "take_trusted_payment",
+        form,
+        f"/accounts/{account_id}/trusted-payment",
+    )
+    if ask is not None:
+        return ask
+    outcome = await _ops(server).take_trusted_payment(db, account, amount, user_id=user.user_id)
+    return _outcome(request, server, account, outcome)
+
+
 @post("/accounts/{account_id:int}/autopay", include_in_schema=False)
 async def set_autopay(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
@@ -869,6 +922,8 @@ ROUTES = [
     suspend,
     resume,
     top_up,
+    trusted_payment_section,
+    take_trusted_payment,
     set_autopay,
     confirm_operation,
     confirm_resend,

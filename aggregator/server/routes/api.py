@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from ...core.errors import FlowExpired
 from ...core.models import (
+    Money,
     NewsItem,
     Payment,
     Profile,
@@ -139,6 +140,11 @@ class AccountOut(msgspec.Struct):
     suspension_state: str | None = None
     suspension_start: dt.date | None = None
     suspension_planned_end: dt.date | None = None
+    # What a trusted payment left owing and when it is taken back (None: nothing owed).
+    trusted_debt: MoneyOut | None = None
+    trusted_due: dt.date | None = None
+    # Another account shows the same shared balance; the totals count it there, once.
+    shares_balance_with: int | None = None
 
 
 class AccountsOut(msgspec.Struct):
@@ -219,6 +225,25 @@ class TopUpIn(msgspec.Struct, forbid_unknown_fields=True):
     confirm_assumed: bool = False
 
 
+class TrustedOptionOut(msgspec.Struct):
+    amount: MoneyOut
+    fee: MoneyOut | None
+
+
+class TrustedPaymentOut(msgspec.Struct):
+    """The trusted payment: the operator's offer and what is owed (debt, due date)."""
+
+    available: bool
+    options: list[TrustedOptionOut]
+    min_amount: MoneyOut | None
+    max_amount: MoneyOut | None
+    fee: MoneyOut | None
+    days: int | None
+    debt: MoneyOut | None
+    due_date: dt.date | None
+    reason: str
+
+
 class CodeIn(msgspec.Struct, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
@@ -259,6 +284,12 @@ class AlertSettings(msgspec.Struct, forbid_unknown_fields=True):
     reminder_hours: Annotated[int, msgspec.Meta(ge=1, le=720)] | None = None
     recipients: Annotated[list[Email], msgspec.Meta(max_length=20)] = []
     lang: Literal["ru", "en"] = "ru"
+    trusted_payment_due_enabled: bool = True
+    trusted_days: Days | None = None  # warn this many days before a trusted payment's due date
+    # The operator's notices by e-mail, each kind on or off (each notice is sent once).
+    chat_reply_enabled: bool = True
+    suspension_approved_enabled: bool = True
+    maintenance_enabled: bool = True
 
 
 class AccountAlerts(msgspec.Struct, forbid_unknown_fields=True):
@@ -329,6 +360,11 @@ def _account_out(summary: AccountSummary, names: dict[str, str]) -> AccountOut:
         suspension_state=summary.suspension_state,
         suspension_start=summary.suspension_start,
         suspension_planned_end=summary.suspension_planned_end,
+        trusted_debt=MoneyOut(str(summary.trusted_debt), summary.currency)
+        if summary.trusted_debt is not None
+        else None,
+        trusted_due=summary.trusted_due,
+        shares_balance_with=summary.shares_balance_with,
     )
 
 
@@ -655,6 +691,58 @@ async def top_up(
     return _operation_out(request, server, account, outcome)
 
 
+def _m(value: Money | None) -> MoneyOut | None:
+    return MoneyOut(str(value.amount), value.currency) if value is not None else None
+
+
+@get(
+    "/accounts/{account_id:int}/trusted-payment",
+    tags=["payments"],
+    summary="The trusted payment: the offer, the debt and its due date",
+)
+async def trusted_payment(
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: AccountId
+) -> TrustedPaymentOut:
+    account = await _account(request, db, account_id)
+    state = await _ops(server).trusted_payment(db, account)
+    return TrustedPaymentOut(
+        available=state.available,
+        options=[
+            TrustedOptionOut(MoneyOut(str(o.amount.amount), o.amount.currency), _m(o.fee))
+            for o in state.options
+        ],
+        min_amount=_m(state.min_amount),
+        max_amount=_m(state.max_amount),
+        fee=_m(state.fee),
+        days=state.days,
+        debt=_m(state.debt),
+        due_date=state.due_date,
+        reason=state.reason,
+    )
+
+
+@post(
+    "/accounts/{account_id:int}/trusted-payment",
+    tags=["payments"],
+    summary="Take a trusted payment (credit now, paid back by its due date)",
+    status_code=200,
+)
+async def take_trusted_payment(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    account_id: AccountId,
+    data: JSONBody[TopUpIn],
+) -> OperationOut:
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    _second_confirmation(server, account, "take_trusted_payment", data.confirm_assumed)
+    outcome = await _ops(server).take_trusted_payment(
+        db, account, data.amount, user_id=user.user_id
+    )
+    return _operation_out(request, server, account, outcome)
+
+
 def _chat_out(chat: ChatView) -> ChatOut:
     return ChatOut(
         topics=[{"id": t.id, "title": t.title} for t in chat.topics],
@@ -864,6 +952,7 @@ async def get_alerts(request: Request[Any, Any, Any], db: DB) -> AlertSettings:
     low, runs, login, susp = (
         rules.get(k) for k in ("low_balance", "runs_out", "needs_login", "suspension_ends")
     )
+    trusted = rules.get("trusted_payment_due")
     any_rule = low or runs or login or susp
     reminder = (low.reminder_interval_s if low else None) or None
     return AlertSettings(
@@ -876,9 +965,19 @@ async def get_alerts(request: Request[Any, Any, Any], db: DB) -> AlertSettings:
         suspension_ends_enabled=susp.enabled if susp else True,
         suspension_days=susp.days if susp else None,
         reminder_hours=reminder // 3600 if reminder else None,
+        trusted_payment_due_enabled=trusted.enabled if trusted else True,
+        trusted_days=trusted.days if trusted else None,
+        chat_reply_enabled=_on(rules, "chat_reply"),
+        suspension_approved_enabled=_on(rules, "suspension_approved"),
+        maintenance_enabled=_on(rules, "maintenance"),
         recipients=list(any_rule.recipients or []) if any_rule else [],
         lang=(any_rule.lang if any_rule and any_rule.lang in ("ru", "en") else user.lang) or "ru",  # type: ignore[arg-type]
     )
+
+
+def _on(rules: dict[str, AlertRule], kind: str) -> bool:
+    rule = rules.get(kind)
+    return rule.enabled if rule is not None else True
 
 
 @put("/alerts", tags=["alerts"], summary="Change the household's alert settings")
@@ -922,6 +1021,21 @@ async def put_alerts(
         days=data.suspension_days,
         **common,
     )
+    await save_rule(
+        db,
+        user.household_id,
+        None,
+        "trusted_payment_due",
+        enabled=data.trusted_payment_due_enabled,
+        days=data.trusted_days,
+        **common,
+    )
+    for kind, enabled in (
+        ("chat_reply", data.chat_reply_enabled),
+        ("suspension_approved", data.suspension_approved_enabled),
+        ("maintenance", data.maintenance_enabled),
+    ):
+        await save_rule(db, user.household_id, None, kind, enabled=enabled, **common)
     db.add(AuditLog(household_id=user.household_id, user_id=user.user_id, action="alerts.updated"))
     await db.commit()
     settings: AlertSettings = await get_alerts.fn(request=request, db=db)
@@ -1017,6 +1131,8 @@ HANDLERS = [
     suspend,
     resume,
     top_up,
+    trusted_payment,
+    take_trusted_payment,
     chat,
     chat_send,
     report,

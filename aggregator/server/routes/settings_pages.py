@@ -34,7 +34,17 @@ from .common import DB, Server, form_data, owner_required, redirect, require_use
 
 __all__ = ["ALERT_KINDS", "ROUTES", "parse_threshold", "save_rule"]
 
-ALERT_KINDS = ("low_balance", "runs_out", "needs_login", "suspension_ends")
+ALERT_KINDS = (
+    "low_balance",
+    "runs_out",
+    "needs_login",
+    "suspension_ends",
+    "trusted_payment_due",
+    "chat_reply",
+    "suspension_approved",
+    "maintenance",
+)
+NOTICE_KINDS = ("chat_reply", "suspension_approved", "maintenance")
 _EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 
 
@@ -123,6 +133,7 @@ async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     margin = check(parse_threshold, form.get("margin"), "margin")
     days = check(_int_field, form, "days", 1, 60)
     suspension_days = check(_int_field, form, "suspension_days", 1, 60)
+    trusted_days = check(_int_field, form, "trusted_days", 1, 30)
     if check:
         return page(
             request,
@@ -174,6 +185,19 @@ async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
         days=suspension_days,
         **common,
     )
+    await save_rule(
+        db,
+        user.household_id,
+        None,
+        "trusted_payment_due",
+        enabled=form.get("trusted_payment_due_enabled") == "on",
+        days=trusted_days,
+        **common,
+    )
+    for kind in NOTICE_KINDS:
+        await save_rule(
+            db, user.household_id, None, kind, enabled=form.get(f"{kind}_enabled") == "on", **common
+        )
     db.add(AuditLog(household_id=user.household_id, user_id=user.user_id, action="alerts.updated"))
     await db.commit()
     return redirect(request, "/settings/alerts?saved=1")

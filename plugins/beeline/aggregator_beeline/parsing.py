@@ -26,6 +26,7 @@ from pydantic import Field
 
 from aggregator import (
     AccountLocked,
+    Date,
     DateTime,
     Flag,
     InvalidCredentials,
@@ -48,6 +49,8 @@ from aggregator.core.models import (
     ChatTopic,
     Money,
     NewsItem,
+    Notice,
+    NoticeKind,
     PackageRemainder,
     Payment,
     PaymentKind,
@@ -57,6 +60,9 @@ from aggregator.core.models import (
     Subaccount,
     Tariff,
     TariffCatalogue,
+    TrustedPayment,
+    TrustedPaymentOption,
+    TrustedPaymentResult,
     UsageUnit,
 )
 
@@ -82,11 +88,13 @@ __all__ = [
     "parse_request_id",
     "parse_rests",
     "parse_services",
+    "parse_shared_balance",
     "parse_status",
     "parse_subscribers",
     "parse_subscriptions",
     "parse_tariff_catalogue",
     "parse_trust_payment",
+    "parse_trust_taken",
 ]
 
 #: A prepaid balance of exactly 777 is a placeholder the API sends when it cannot read the
@@ -316,6 +324,18 @@ class _PostpaidBalance(_PrepaidBalance):
     nextBillingAmount: Roubles | None = None
 
 
+class _Shared(Wire):
+    sharedBalance: Flag = False
+    ban: Text = ""
+
+
+def parse_shared_balance(payload: Any) -> str | None:
+    """A balance reply's ``sharedBalance`` + ``ban`` (assumed fields) -> the key numbers
+    sharing one contract's balance have in common, else None (the number's own)."""
+    reply = parse_reply(_Shared, payload, what="beeline balance")
+    return f"ban:{reply.ban}" if reply.sharedBalance and reply.ban else None
+
+
 def _day(moment: dt.datetime | None) -> dt.date | None:
     return moment.date() if moment is not None else None
 
@@ -449,11 +469,35 @@ def parse_poll(
     price_plan: Any | None,
     status: Any | None,
     remainders: list[PackageRemainder] | None = None,
+    trusted: TrustedPayment | None = None,
+    replies: Iterable[ChatMessage] = (),
+    balance_key: str | None = None,
 ) -> PollResult:
-    """One poll: the balance plus the tariff name, state and remainders when those came."""
+    """One poll: the balance plus the tariff name, state and remainders when those came, the
+    trusted payment's state, and the support replies that came while the user was away (each a
+    notice, sent once by its message id)."""
     tariff_name = parse_price_plan(price_plan)[0].name if price_plan is not None else None
     state = parse_status(status)[0] if status is not None else AccountState.UNKNOWN
-    return PollResult(balance=balance, tariff_name=tariff_name, state=state, remainders=remainders)
+    notices = {
+        m.id: Notice(
+            id=m.id[:200],
+            kind=NoticeKind.CHAT_REPLY,
+            title=(m.author_name or "")[:300],
+            text=m.text[:2000],
+            at=m.sent_at,
+        )
+        for m in replies
+        if m.author is not ChatAuthor.USER
+    }
+    return PollResult(
+        balance=balance,
+        tariff_name=tariff_name,
+        state=state,
+        remainders=remainders,
+        trusted_payment=trusted,
+        notices=list(notices.values()),
+        balance_key=balance_key,
+    )
 
 
 # -- services ---------------------------------------------------------------------------
@@ -695,16 +739,71 @@ def parse_payments(payload: Any) -> list[Payment]:
     return out
 
 
+class _TrustSum(Wire):
+    sum: Roubles
+    fee: Roubles | None = None
+
+
 class _TrustPayment(Wire):
-    available: Flag
-    maxSum: Number | None = None
+    available: Flag = False
+    reason: Text = ""
+    minSum: Roubles | None = None
+    maxSum: Roubles | None = None
+    fee: Roubles | None = None
+    sums: list[_TrustSum] = []
+    days: Number | None = None
+    debt: Roubles | None = None
+    dueDate: Date | None = None
 
 
-def parse_trust_payment(payload: Any) -> tuple[bool, Decimal | None]:
-    """``1.0/info/trustPayment`` -> (available, the largest amount)."""
+class _TrustTaken(Wire):
+    requestId: Text = ""
+    sum: Roubles | None = None
+    fee: Roubles | None = None
+    debt: Roubles | None = None
+    dueDate: Date | None = None
+
+
+def parse_trust_payment(payload: Any) -> TrustedPayment:
+    """``1.0/info/trustPayment`` -> the offer and what is owed (seed; shape assumed)."""
     check_meta(payload)
     reply = parse_reply(_TrustPayment, payload, what="beeline trustPayment")
-    return reply.available, reply.maxSum
+    options = [
+        TrustedPaymentOption(amount=s.sum, fee=s.fee)
+        for s in reply.sums
+        if s.sum.amount > 0 and (reply.maxSum is None or s.sum.amount <= reply.maxSum.amount)
+    ]
+    debt = reply.debt if reply.debt is not None and reply.debt.amount > 0 else None
+    days = int(reply.days) if reply.days is not None and reply.days > 0 else None
+    return TrustedPayment(
+        available=reply.available and (bool(options) or reply.maxSum is not None),
+        options=options,
+        min_amount=reply.minSum,
+        max_amount=reply.maxSum,
+        fee=reply.fee,
+        days=days,
+        debt=debt,
+        due_date=reply.dueDate if debt is not None else None,
+        reason=reply.reason[:300],
+    )
+
+
+def parse_trust_taken(payload: Any, asked: Decimal, state: TrustedPayment) -> TrustedPaymentResult:
+    """A ``1.0/request/trustPayment`` answer (read with the state after it) -> what was taken:
+    the debt and its due date from the answer, else from the state."""
+    check_meta(payload)
+    reply = parse_reply(_TrustTaken, payload, what="beeline trustPayment request")
+    debt = reply.debt or state.debt
+    due = reply.dueDate or state.due_date
+    if debt is None or due is None:
+        raise ParseError("beeline: the trusted payment names no debt or due date", payload=payload)
+    return TrustedPaymentResult(
+        amount=reply.sum or Money.rub(asked),
+        debt=debt,
+        due_date=due,
+        fee=reply.fee,
+        request_id=reply.requestId or None,
+    )
 
 
 # -- offers -----------------------------------------------------------------------------

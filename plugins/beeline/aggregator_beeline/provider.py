@@ -60,10 +60,8 @@ from aggregator.core.models import (
     ChatAuthor,
     ChatMessage,
     ChatTopic,
-    Money,
     NewsItem,
     Payment,
-    PaymentKind,
     PollResult,
     Profile,
     Report,
@@ -73,7 +71,8 @@ from aggregator.core.models import (
     Subaccount,
     TariffCatalogue,
     TariffChangeResult,
-    TopUpResult,
+    TrustedPayment,
+    TrustedPaymentResult,
     Usage,
 )
 from aggregator.transport import server_clock
@@ -177,8 +176,9 @@ class BeelineProvider(Provider):
                 Capability.PROFILE,
             )
         },
-        # No independent client shows these: built as the seed describes, marked assumed.
-        Capability.TOP_UP.value: "assumed",
+        # No independent client shows these: the seed describes them, the wire is assumed.
+        Capability.TRUSTED_PAYMENT.value: "seed",
+        Capability.TAKE_TRUSTED_PAYMENT.value: "seed",
         Capability.CHAT.value: "assumed",
         Capability.NEWS.value: "assumed",
     }
@@ -431,23 +431,42 @@ class BeelineProvider(Provider):
     async def _pay_type(self, session: Session, account: str) -> Literal["PREPAID", "POSTPAID"]:
         return parsing.parse_pay_type(await self._get(session, account, "1.0/info/payType"))
 
-    async def balance(self, session: Session, account: str) -> Balance:
+    async def _balance(
+        self, session: Session, account: str
+    ) -> tuple[Balance, Literal["PREPAID", "POSTPAID"], str | None]:
+        """The balance, the pay type and the shared-balance key (numbers of one contract
+        sharing its balance report the same key)."""
         with server_clock() as clock:  # the balance is as of the operator's clock
             pay_type = await self._pay_type(session, account)
             path = (
                 "1.0/info/prepaidBalance" if pay_type == "PREPAID" else "1.0/info/postpaidBalance"
             )
             payload = await self._get(session, account, path)
-        return parsing.parse_balance(payload, pay_type, clock.now())
+        balance = parsing.parse_balance(payload, pay_type, clock.now())
+        return balance, pay_type, parsing.parse_shared_balance(payload)
+
+    async def balance(self, session: Session, account: str) -> Balance:
+        return (await self._balance(session, account))[0]
 
     async def poll(self, session: Session, account: str) -> PollResult:
-        balance = await self.balance(session, account)
+        """The balance, tariff and status; for a prepaid number the trusted payment's state
+        (a debt and its due date); the support replies that came while the user was away."""
+        balance, pay_type, shared = await self._balance(session, account)
         price_plan = await self._get(session, account, "1.0/info/pricePlan")
         status = await self._get(session, account, "1.0/info/status")
         # AnyBalance's Beeline provider reads the remainders with every balance (lkapi.js 561,
         # 784): as cheap as the rest of the poll.
         usage = await self.usage(session, account)
-        return parsing.parse_poll(balance, price_plan, status, usage.remainders)
+        trusted = None
+        if pay_type == "PREPAID":
+            with contextlib.suppress(OperationRejected):  # not offered on this number
+                trusted = await self.trusted_payment(session, account)
+        replies: list[ChatMessage] = []
+        with contextlib.suppress(OperationRejected):
+            replies = await self.unseen_chat_messages(session, account)
+        return parsing.parse_poll(
+            balance, price_plan, status, usage.remainders, trusted, replies, shared
+        )
 
     # -- tariffs -----------------------------------------------------------------------
     async def tariffs(self, session: Session, account: str) -> TariffCatalogue:
@@ -567,33 +586,38 @@ class BeelineProvider(Provider):
         )
         return parsing.parse_payments(payload)
 
-    async def top_up(self, session: Session, account: str, amount: Decimal) -> TopUpResult:
-        """A trusted payment ("Доверительный платёж"): credit now, paid back later (assumed
-        wire: no independent client shows it)."""
-        if not amount.is_finite() or amount <= 0:
-            raise OperationRejected("the amount must be positive", code="amount")
-        available, max_sum = parsing.parse_trust_payment(
+    # -- the trusted payment (seed; wire assumed) ------------------------------------------
+    async def trusted_payment(self, session: Session, account: str) -> TrustedPayment:
+        """``GET 1.0/info/trustPayment?ctn=``: the offer (sums with their fees, the term) and
+        what is owed (the debt and its due date). Beeline has no card top-up in this API: the
+        cabinet's «Пополнить» without a card is this credit."""
+        return parsing.parse_trust_payment(
             await self._get(session, account, "1.0/info/trustPayment")
         )
-        if not available:
-            raise OperationRejected("Доверительный платёж сейчас недоступен", code="trust")
-        if max_sum is not None and amount > max_sum:
-            raise OperationRejected(f"Не больше {max_sum} ₽", code="trust_limit")
+
+    async def take_trusted_payment(
+        self, session: Session, account: str, amount: Decimal
+    ) -> TrustedPaymentResult:
+        """``PUT 1.0/request/trustPayment?ctn=&sum=`` (parameters in the query, as every
+        proven ``1.0/request/*`` call): the credit now, the debt due in a few days."""
+        if not amount.is_finite() or amount <= 0:
+            raise OperationRejected("the amount must be positive", code="amount")
+        offer = await self.trusted_payment(session, account)
+        if not offer.available:
+            reason = offer.reason or "Доверительный платёж сейчас недоступен"
+            raise OperationRejected(reason, code="trust")
+        if offer.max_amount is not None and amount > offer.max_amount.amount:
+            raise OperationRejected(f"Не больше {offer.max_amount.amount} ₽", code="trust_limit")
+        if offer.min_amount is not None and amount < offer.min_amount.amount:
+            raise OperationRejected(f"Не меньше {offer.min_amount.amount} ₽", code="trust_limit")
         payload = await self._request(
-            "PUT", session, account, "1.0/request/trustPayment", body={"amount": str(amount)}
+            "PUT", session, account, "1.0/request/trustPayment", {"sum": str(amount)}
         )
-        request_id, _ = parsing.parse_request_id(payload)
+        parsing.check_meta(payload)
+        after = await self.trusted_payment(session, account)
+        taken = parsing.parse_trust_taken(payload, amount, after)
         balance = await self.balance(session, account)
-        return TopUpResult(
-            payment=Payment(
-                id=request_id or "trust",
-                at=dt.datetime.now(dt.UTC),
-                amount=Money.rub(amount),
-                kind=PaymentKind.PAYMENT,
-                description="Доверительный платёж",
-            ),
-            balance=balance.amount,
-        )
+        return taken.model_copy(update={"balance": balance.amount})
 
     async def report(
         self,

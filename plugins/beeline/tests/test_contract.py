@@ -107,7 +107,9 @@ class TestContractLoopback(ContractSuite):
     provider_class = BeelineProvider
     preferred_scheme = "password"
     # one server for the module: a second trusted payment on the same number is refused
-    skip_capabilities = {"top_up": "checked in-process (one trusted payment at a time)"}
+    skip_capabilities = {
+        "take_trusted_payment": "checked in-process (one trusted payment at a time)"
+    }
 
     @pytest.fixture
     async def contract_backend(self, loopback: LoopbackServer) -> AsyncIterator[BeelineBackend]:

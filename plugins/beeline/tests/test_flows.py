@@ -30,6 +30,7 @@ from aggregator.core.models import (
     AccountState,
     ChatAuthor,
     Money,
+    NoticeKind,
     ReportFormat,
     UsageUnit,
 )
@@ -61,7 +62,8 @@ def test_capabilities_are_what_the_dialect_supports() -> None:
         Capability.SERVICE_TOGGLE,
         Capability.CHAT,
         Capability.PAYMENTS,
-        Capability.TOP_UP,
+        Capability.TRUSTED_PAYMENT,
+        Capability.TAKE_TRUSTED_PAYMENT,
         Capability.REPORTS,
         Capability.USAGE,
         Capability.NEWS,
@@ -311,16 +313,42 @@ async def test_trusted_payment_credits_now_and_is_taken_back(world: World) -> No
     session = await login(world)
     p = world.provider
     number = "9037654321"
-    result = await p.top_up(session, number, Decimal("200"))
+    today = world.backend.clock.today()
+    offer = await p.trusted_payment(session, number)
+    assert offer.available and not offer.owed
+    assert Money.rub(200) in [o.amount for o in offer.options]
+    result = await p.take_trusted_payment(session, number, Decimal("200"))
     assert result.balance == Money.rub("223.10")
+    assert result.fee == Money.rub(10) and result.debt == Money.rub(210)
+    assert result.due_date == today + dt.timedelta(days=3)
+    owed = await p.trusted_payment(session, number)
+    assert owed.owed and owed.debt == Money.rub(210) and owed.due_date == result.due_date
+    poll = await p.poll(session, number)
+    assert poll.trusted_payment == owed  # the dashboard and the due-date alert read this
     with pytest.raises(OperationRejected):  # one at a time
-        await p.top_up(session, number, Decimal("50"))
+        await p.take_trusted_payment(session, number, Decimal("50"))
     world.backend.advance(days=3)
     after = await p.balance(session, number)
-    # taken back, and three days of fees accrued; never more than the credit
-    assert after.amount.amount < Decimal("23.10")
+    # taken back with its fee, and three days of fees accrued
+    assert after.amount.amount < Decimal("13.10")
+    assert not (await p.trusted_payment(session, number)).owed
     with pytest.raises(OperationRejected):
-        await p.top_up(session, "9031234567", Decimal("100000"))
+        await p.take_trusted_payment(session, "9031234567", Decimal("100000"))
+
+
+async def test_beeline_has_no_card_top_up(world: World) -> None:
+    """«Пополнить» without a card is the trusted payment: no top-up pretends to take money."""
+    assert not world.provider.has(Capability.TOP_UP)
+    assert world.provider.has(Capability.TAKE_TRUSTED_PAYMENT)
+
+
+async def test_a_reply_while_away_is_a_notice_of_the_poll_once(world: World) -> None:
+    session = await login(world)
+    first = await world.provider.poll(session, LOGIN)
+    assert [n.kind for n in first.notices] == [NoticeKind.CHAT_REPLY]
+    assert first.notices[0].text
+    again = await world.provider.poll(session, LOGIN)
+    assert again.notices == []
 
 
 @pytest.mark.parametrize("fmt", list(ReportFormat))

@@ -358,8 +358,32 @@ def test_payments_newest_first_failed_ones_left_out() -> None:
     assert len({p.id for p in payments}) == 2
 
 
-def test_trust_payment() -> None:
-    assert parsing.parse_trust_payment(load("trust_payment")) == (True, Decimal(300))
+def test_trust_payment_offer_sums_with_fees_within_the_limit() -> None:
+    offer = parsing.parse_trust_payment(load("trust_payment"))
+    assert offer.available and not offer.owed and offer.days == 3
+    assert [(o.amount, o.fee) for o in offer.options] == [
+        (Money.rub(50), Money.rub(0)),
+        (Money.rub(100), Money.rub(10)),
+        (Money.rub(300), Money.rub(25)),
+    ]  # 500 is above maxSum: not offered
+    assert offer.min_amount == Money.rub(50) and offer.max_amount == Money.rub(300)
+
+
+def test_trust_payment_owed_has_debt_and_due_date() -> None:
+    owed = parsing.parse_trust_payment(load("trust_payment_owed"))
+    assert not owed.available and owed.owed
+    assert owed.debt == Money.rub(110) and owed.due_date == dt.date(2024, 6, 4)
+    assert owed.reason.startswith("Предыдущий")
+    taken = parsing.parse_trust_taken(load("trust_payment_taken"), Decimal(100), owed)
+    assert (taken.amount, taken.fee, taken.debt) == (Money.rub(100), Money.rub(10), Money.rub(110))
+    assert taken.due_date == dt.date(2024, 6, 4) and taken.request_id == "123456"
+
+
+def test_trust_payment_taken_without_debt_is_a_parse_error() -> None:
+    bare = {"meta": {"status": "OK", "code": 20000, "message": None}, "requestId": 1}
+    none_owed = parsing.parse_trust_payment(load("trust_payment"))
+    with pytest.raises(ParseError):
+        parsing.parse_trust_taken(bare, Decimal(100), none_owed)
 
 
 def test_offers() -> None:
@@ -380,3 +404,11 @@ def test_chat_messages_with_authors() -> None:
     agent = parsing.parse_chat_messages(load("chat_unseen"))[0]
     assert agent.author is ChatAuthor.AGENT
     assert agent.author_name == "Специалист Мария"
+
+
+def test_a_shared_balance_names_its_contract() -> None:
+    own = load("prepaid_balance")
+    assert parsing.parse_shared_balance(own) is None
+    shared = {**own, "sharedBalance": "true", "ban": 40012345}
+    assert parsing.parse_shared_balance(shared) == "ban:40012345"
+    assert parsing.parse_shared_balance({**own, "sharedBalance": True, "ban": None}) is None

@@ -16,7 +16,7 @@ from aggregator_beeline import BeelineProvider
 from aggregator_beeline.provider import SCHEME_PASSWORD
 
 from aggregator import Session
-from aggregator.core.models import AccountState
+from aggregator.core.models import AccountState, NoticeKind
 from aggregator.testing import UnrecordedRequest, load_har, replay_provider, replayed_account
 
 HAR = load_har(Path(__file__).parent / "payloads" / "diagnostics.har")
@@ -38,6 +38,8 @@ async def test_the_households_poll_replays_into_the_same_reading() -> None:
         ("seconds", 9720),
         ("bytes", 5662310 * 1024),
     ]
+    assert result.trusted_payment is not None and result.trusted_payment.available
+    assert [n.kind for n in result.notices] == [NoticeKind.CHAT_REPLY]
 
 
 async def test_the_recorded_login_replays_into_a_session() -> None:

@@ -2,7 +2,9 @@
 
 A small addition next to the billing rules (written with the Beeline dialect): the credit is a
 payment into the ledger; the repayment is a charge posted lazily, the first time the account is
-read on or after the due day. State lives in ``Account.extra["trust_payment"]``.
+read on or after the due day, and takes the amount plus the fee. State lives in
+``Account.extra["trust_payment"]``. The fee tiers are assumed (the seed names the service, not
+its price); the choices offered are the usual sums up to the limit.
 """
 
 from __future__ import annotations
@@ -15,12 +17,27 @@ from .errors import InvalidInput, Rejected
 from .models import Account, LedgerEntry
 from .money import format_rub
 
-__all__ = ["TRUST_DAYS", "TrustOffer", "settle_trust_payment", "take_trust_payment", "trust_offer"]
+__all__ = [
+    "TRUST_DAYS",
+    "TrustOffer",
+    "settle_trust_payment",
+    "take_trust_payment",
+    "trust_fee",
+    "trust_offer",
+]
 
 TRUST_DAYS = 3
 MIN_TRUST = 50_00
 MAX_TRUST = 1000_00
+_CHOICES = (50_00, 100_00, 200_00, 300_00, 500_00, 1000_00)
+# (from this amount, the fee), kopecks: a credit costs more the larger it is (assumed tiers).
+_FEES = ((0, 0), (100_00, 10_00), (300_00, 25_00), (500_00, 50_00))
 _KEY = "trust_payment"
+
+
+def trust_fee(amount: int) -> int:
+    """What a trusted payment of ``amount`` kopecks costs, charged back with it."""
+    return next(fee for start, fee in reversed(_FEES) if amount >= start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +46,12 @@ class TrustOffer:
     max_sum: int  # kopecks
     days: int
     reason: str = ""
-    outstanding: int = 0  # kopecks still owed
+    outstanding: int = 0  # kopecks still owed (amount + fee)
     due: dt.date | None = None
+
+    @property
+    def choices(self) -> list[int]:
+        return [c for c in _CHOICES if c <= self.max_sum]
 
 
 def settle_trust_payment(domain: BillingMixin, acc: Account) -> LedgerEntry | None:
@@ -42,9 +63,8 @@ def settle_trust_payment(domain: BillingMixin, acc: Account) -> LedgerEntry | No
     if domain.clock.today() < due:
         return None
     del acc.extra[_KEY]
-    return domain._post(
-        acc, -int(debt["amount"]), "charge", "Погашение доверительного платежа", domain.msk(due)
-    )
+    owed = int(debt["amount"]) + int(debt.get("fee", 0))
+    return domain._post(acc, -owed, "charge", "Погашение доверительного платежа", domain.msk(due))
 
 
 def trust_offer(domain: BillingMixin, acc: Account) -> TrustOffer:
@@ -62,14 +82,15 @@ def trust_offer(domain: BillingMixin, acc: Account) -> TrustOffer:
             max_sum,
             TRUST_DAYS,
             "Предыдущий доверительный платёж ещё не погашен",
-            int(debt["amount"]),
+            int(debt["amount"]) + int(debt.get("fee", 0)),
             dt.date.fromisoformat(debt["due"]),
         )
     return TrustOffer(True, max_sum, TRUST_DAYS)
 
 
 def take_trust_payment(domain: BillingMixin, acc: Account, amount: int) -> LedgerEntry:
-    """Credit ``amount`` kopecks now; it is charged back after :data:`TRUST_DAYS` days."""
+    """Credit ``amount`` kopecks now; it is charged back with its fee after
+    :data:`TRUST_DAYS` days."""
     offer = trust_offer(domain, acc)
     if not offer.available:
         raise Rejected(offer.reason)
@@ -78,5 +99,10 @@ def take_trust_payment(domain: BillingMixin, acc: Account, amount: int) -> Ledge
         raise InvalidInput(f"Сумма доверительного платежа: от {low} до {high}")
     entry = domain.top_up(acc, amount, method="Доверительный платёж")
     due = domain.clock.today() + dt.timedelta(days=TRUST_DAYS)
-    acc.extra[_KEY] = {"amount": amount, "due": due.isoformat(), "entry": entry.id}
+    acc.extra[_KEY] = {
+        "amount": amount,
+        "fee": trust_fee(amount),
+        "due": due.isoformat(),
+        "entry": entry.id,
+    }
     return entry

@@ -17,7 +17,13 @@ from ...backend import Backend
 from ...domain.clock import MSK, first_of_next_month
 from ...domain.errors import InvalidInput, NotFound, Rejected
 from ...domain.models import Account, ChatMessage, TariffDef
-from ...domain.trust_payment import take_trust_payment, trust_offer
+from ...domain.trust_payment import (
+    MIN_TRUST,
+    TRUST_DAYS,
+    take_trust_payment,
+    trust_fee,
+    trust_offer,
+)
 from .wire import (
     OPERATOR,
     BackendDep,
@@ -32,7 +38,11 @@ from .wire import (
     when,
 )
 
-__all__ = ["HANDLERS"]
+__all__ = ["HANDLERS", "SHARED_BALANCE", "share_balance"]
+
+#: ``Account.extra`` key: the id of the account whose balance this number shows (numbers of one
+#: contract sharing one balance); the holder names itself.
+SHARED_BALANCE = "shared_balance"
 
 _STATUS = {
     "active": ("A", "Активен"),
@@ -91,6 +101,21 @@ def _service(backend: Backend, service_id: str, connected: bool) -> dict[str, An
     }
 
 
+def share_balance(holder: Account, *members: Account) -> None:
+    """Simulation: ``members`` show ``holder``'s balance from now on (one contract's money)."""
+    for acc in (holder, *members):
+        acc.extra[SHARED_BALANCE] = holder.id
+
+
+def _balance(backend: Backend, acc: Account) -> tuple[int, dict[str, Any]]:
+    """The number's balance in kopecks and, for a shared one, ``sharedBalance`` and the
+    contract (``ban``) it belongs to (assumed fields)."""
+    holder_id = acc.extra.get(SHARED_BALANCE)
+    if not holder_id:
+        return backend.balance(acc), {}
+    return backend.balance(backend.account(holder_id)), {"sharedBalance": True, "ban": holder_id}
+
+
 # -- balance, tariff, status -------------------------------------------------------------------
 @get("/api/1.0/info/payType", sync_to_thread=False)
 def pay_type(
@@ -108,10 +133,12 @@ def prepaid_balance(
     if acc.pay_type != "PREPAID":
         raise Rejected("Номер обслуживается по постоплатной системе расчётов")
     trust_offer(backend, acc)  # settles a trusted payment that is due
+    kopecks, shared = _balance(backend, acc)
     return ok(
-        balance=amount(backend.balance(acc)),
+        balance=amount(kopecks),
         currency="RUB",
         nextBillingDate=when(first_of_next_month(backend.clock.today())),
+        **shared,
     )
 
 
@@ -123,12 +150,14 @@ def postpaid_balance(
     if acc.pay_type != "POSTPAID":
         raise Rejected("Номер обслуживается по предоплатной системе расчётов")
     due, next_amount = backend.next_payment(acc)
+    kopecks, shared = _balance(backend, acc)
     return ok(
-        balance=amount(backend.balance(acc)),
+        balance=amount(kopecks),
         currency="RUB",
         nextBillingDate=when(due),
         creditLimit=amount(acc.credit_limit),
         nextBillingAmount=amount(next_amount),
+        **shared,
     )
 
 
@@ -390,30 +419,41 @@ def request_attachment(
     )
 
 
-# -- trusted payment (assumed wire) -------------------------------------------------------------
+# -- trusted payment (seed; shape assumed, requests as the proven 1.0/request/* ones) -----------
+def _trust_state(backend: Backend, acc: Account) -> dict[str, Any]:
+    offer = trust_offer(backend, acc)
+    return {
+        "available": offer.available,
+        "reason": offer.reason or None,
+        "minSum": amount(MIN_TRUST),
+        "maxSum": amount(offer.max_sum),
+        "sums": [{"sum": amount(c), "fee": amount(trust_fee(c))} for c in offer.choices],
+        "days": offer.days,
+        "debt": amount(offer.outstanding) if offer.outstanding else None,
+        "dueDate": when(offer.due) if offer.due else None,
+    }
+
+
 @get("/api/1.0/info/trustPayment", sync_to_thread=False)
 def trust_payment_info(
     request: Request[Any, Any, Any], backend: BackendDep, limiter: LimiterDep
 ) -> Response[Any]:
+    """``?ctn=`` -> the offer (``sums[]{sum, fee}``, ``minSum``, ``maxSum``, ``days``) and
+    what is owed (``debt`` = the credit and its fee, ``dueDate``)."""
     _, acc = account_of(request, backend, limiter)
-    offer = trust_offer(backend, acc)
-    return ok(
-        available=offer.available,
-        reason=offer.reason or None,
-        maxSum=amount(offer.max_sum),
-        fee=0,
-        days=offer.days,
-        debt=amount(offer.outstanding) if offer.outstanding else None,
-        dueDate=offer.due.isoformat() if offer.due else None,
-    )
+    return ok(**_trust_state(backend, acc))
 
 
-@put("/api/1.0/request/trustPayment", status_code=200)
+@route(["/api/1.0/request/trustPayment"], http_method=["PUT"], status_code=200)
 async def trust_payment(
     request: Request[Any, Any, Any], backend: BackendDep, limiter: LimiterDep
 ) -> Response[Any]:
+    """``PUT 1.0/request/trustPayment?ctn=&sum=`` (a JSON ``{amount}`` body is read too) ->
+    ``requestId``, the ``debt`` and its ``dueDate``."""
     _, acc = account_of(request, backend, limiter)
-    raw = (await body_of(request)).get("amount")
+    raw: Any = request.query_params.get("sum")
+    if raw is None:
+        raw = (await body_of(request)).get("amount")
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise InvalidInput("Укажите сумму")
     try:
@@ -423,7 +463,16 @@ async def trust_payment(
     if not value.is_finite() or value * 100 != (value * 100).to_integral_value():
         raise InvalidInput("Некорректная сумма")
     entry = take_trust_payment(backend, acc, int(value * 100))
-    return ok(requestId=entry.id, message="Доверительный платёж зачислен")
+    state = _trust_state(backend, acc)
+    return ok(
+        requestId=entry.id,
+        message="Доверительный платёж зачислен",
+        sum=amount(entry.amount),
+        fee=amount(trust_fee(entry.amount)),
+        debt=state["debt"],
+        dueDate=state["dueDate"],
+        days=TRUST_DAYS,
+    )
 
 
 # -- offers (path proven, reply assumed) ---------------------------------------------------------
