@@ -456,7 +456,7 @@ class BeelineProvider(Provider):
         status = await self._get(session, account, "1.0/info/status")
         # AnyBalance's Beeline provider reads the remainders with every balance (lkapi.js 561,
         # 784): as cheap as the rest of the poll.
-        usage = await self.usage(session, account)
+        usage = await self._usage(session, account, pay_type)
         trusted = None
         if pay_type == "PREPAID":
             with contextlib.suppress(OperationRejected):  # not offered on this number
@@ -567,7 +567,12 @@ class BeelineProvider(Provider):
     # -- usage, payments, reports ----------------------------------------------------------
     async def usage(self, session: Session, account: str) -> Usage:
         """Prepaid: ``1.0/info/accumulators``; postpaid: ``1.0/info/rests`` (lkapi.js 561, 784)."""
-        if await self._pay_type(session, account) == "PREPAID":
+        return await self._usage(session, account, await self._pay_type(session, account))
+
+    async def _usage(
+        self, session: Session, account: str, pay_type: Literal["PREPAID", "POSTPAID"]
+    ) -> Usage:
+        if pay_type == "PREPAID":
             payload = await self._get(session, account, "1.0/info/accumulators")
             return Usage(remainders=parsing.parse_accumulators(payload))
         payload = await self._get(session, account, "1.0/info/rests")
