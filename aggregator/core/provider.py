@@ -43,6 +43,7 @@ from .models import (
     TariffCatalogue,
     TariffChangeResult,
     TopUpResult,
+    TrafficStats,
     TrustedPayment,
     TrustedPaymentResult,
     Usage,
@@ -187,6 +188,7 @@ class Capability(StrEnum):
     NEWS = "news"
     PROFILE = "profile"
     RECOVERY = "start_recovery"  # password recovery ("Забыли пароль?")
+    TRAFFIC = "traffic"  # traffic downloaded and uploaded over a chosen period
 
 
 class WireProvenance(StrEnum):
@@ -474,6 +476,13 @@ class Provider:
 
     async def usage(self, session: Session, account: str) -> Usage:
         raise self._missing(Capability.USAGE)
+
+    async def traffic(
+        self, session: Session, account: str, start: dt.date, end: dt.date
+    ) -> TrafficStats:
+        """Traffic from ``start`` to ``end`` (inclusive) as the operator counts it; split per
+        month on the wire when the operator shows one month at a time."""
+        raise self._missing(Capability.TRAFFIC)
 
     async def news(self, session: Session, account: str) -> list[NewsItem]:
         raise self._missing(Capability.NEWS)

@@ -63,6 +63,7 @@ from ..core.models import (
     TariffCatalogue,
     TariffChangeResult,
     TopUpResult,
+    TrafficStats,
     TrustedPayment,
     TrustedPaymentResult,
     Usage,
@@ -373,6 +374,12 @@ class AccountOperations:
 
     async def usage(self, db: AsyncSession, account: LinkedAccount) -> Usage:
         return await self.call(db, account, lambda p, s, a: p.usage(s, a))
+
+    async def traffic(
+        self, db: AsyncSession, account: LinkedAccount, start: dt.date, end: dt.date
+    ) -> TrafficStats:
+        check_period(start, end)
+        return await self.call(db, account, lambda p, s, a: p.traffic(s, a, start, end))
 
     async def payments(
         self, db: AsyncSession, account: LinkedAccount, since: dt.date, until: dt.date

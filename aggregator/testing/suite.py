@@ -62,6 +62,7 @@ from ..core.models import (
     TariffCatalogue,
     TariffChangeResult,
     TopUpResult,
+    TrafficStats,
     TrustedPayment,
     TrustedPaymentResult,
     Usage,
@@ -124,6 +125,7 @@ def _undeclared_calls(
         ],
         Capability.REPORTS: [lambda: p.report(s, a, today, later, ReportFormat.PDF)],
         Capability.USAGE: [lambda: p.usage(s, a)],
+        Capability.TRAFFIC: [lambda: p.traffic(s, a, today, later)],
         Capability.NEWS: [lambda: p.news(s, a)],
         Capability.PROFILE: [lambda: p.profile(s, a)],
         Capability.RECOVERY: [
@@ -490,6 +492,18 @@ class ContractSuite:
             usage = await step(p.usage(session, account), "usage")
             check_result(usage, Usage, "usage")
             check_remainders(usage.remainders, "usage.remainders")
+        elif capability is C.TRAFFIC:
+            # Two months back to today: a period spanning months, as a person picks one.
+            start = (today.replace(day=1) - dt.timedelta(days=40)).replace(day=1)
+            traffic = await step(p.traffic(session, account, start, today), "traffic")
+            check_result(traffic, TrafficStats, "traffic")
+            if traffic.period_start > start or traffic.period_end < today:
+                raise ContractViolation(
+                    f"traffic for {start}..{today} covers only "
+                    f"{traffic.period_start}..{traffic.period_end}"
+                )
+            if traffic.downloaded_bytes < 0 or traffic.uploaded_bytes < 0:
+                raise ContractViolation("traffic below zero bytes")
         elif capability is C.NEWS:
             check_result(await step(p.news(session, account), "news"), NewsItem, "news")
         elif capability is C.PROFILE:

@@ -18,6 +18,7 @@ from ...core.models import (
     AutopaySettings,
     Money,
     ReportFormat,
+    TrafficStats,
 )
 from ...core.money import quantize
 from ...plugins import report_url
@@ -391,9 +392,29 @@ async def suspension_quote(
 async def usage_section(
     request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
 ) -> Response[Any]:
-    account = await _account(request, db, account_id)
-    usage = await _ops(server).usage(db, account)
-    return fragment(request, "partials/usage.html", account=account, usage=usage)
+    """The remainders and traffic; where the operator counts traffic over any period, the
+    period asked (``start``, ``end``; this month unless asked)."""
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    caps = capabilities_of(server, account.provider_id)
+    ops = _ops(server)
+    usage = await ops.usage(db, account) if "usage" in caps else None
+    traffic: TrafficStats | None = None
+    context: dict[str, Any] = {}
+    if "traffic" in caps:
+        today = await accounts_service.operator_today(db, account.id, user.timezone)
+        start, end, check = _period(request, today, today.day - 1)
+        traffic = None if check else await ops.traffic(db, account, start, end)
+        errors = check.messages(lambda key, **v: translate(request, key, **v))
+        context = {"start": start, "end": end, "errors": errors}
+    return fragment(
+        request,
+        "partials/usage.html",
+        account=account,
+        usage=usage,
+        traffic=traffic or (usage.traffic if usage else None),
+        **context,
+    )
 
 
 def _period(

@@ -32,6 +32,7 @@ from ...core.models import (
     Suspension,
     SuspensionQuote,
     TariffCatalogue,
+    TrafficStats,
     Usage,
 )
 from ...services import accounts as accounts_service
@@ -801,6 +802,23 @@ async def usage(
     return await _ops(server).usage(db, account)
 
 
+@get("/accounts/{account_id:int}/traffic", tags=["usage"], summary="Traffic over a period")
+async def traffic(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    account_id: AccountId,
+    since: Annotated[dt.date | None, Parameter(description="default: this month's 1st")] = None,
+    until: Annotated[dt.date | None, Parameter(description="default: today")] = None,
+) -> TrafficStats:
+    """Downloaded and uploaded bytes from ``since`` to ``until`` (at most a year), for an
+    operator that shows traffic over a chosen period."""
+    user = require_user(request)
+    account = await get_account(db, user.household_id, account_id)
+    end = until or _today(user)
+    return await _ops(server).traffic(db, account, since or end.replace(day=1), end)
+
+
 @get("/accounts/{account_id:int}/payments", tags=["payments"], summary="Payments and charges")
 async def payments(
     request: Request[Any, Any, Any],
@@ -1137,6 +1155,7 @@ HANDLERS = [
     chat_send,
     report,
     usage,
+    traffic,
     payments,
     spending,
     news,

@@ -295,6 +295,22 @@ async def test_a_period_before_the_account_was_opened_is_rejected(
         )
 
 
+async def test_traffic_over_three_months_is_the_whole_period(
+    provider: BashtelProvider, session: Session, backend: Backend, customer: Customer
+) -> None:
+    today = backend.clock.today()
+    start = (today.replace(day=1) - dt.timedelta(days=40)).replace(day=1)
+    traffic = await provider.traffic(session, "", start, today)
+    assert (traffic.period_start, traffic.period_end) == (start, today)
+    expected = backend.traffic(customer.account, start, today)
+    # The page shows sizes rounded to its unit; the exact bytes ride in data attributes.
+    assert traffic.downloaded_bytes == expected.downloaded
+    assert traffic.uploaded_bytes == expected.uploaded
+    this_month = await provider.usage(session, "")
+    assert this_month.traffic is not None
+    assert this_month.traffic.downloaded_bytes < traffic.downloaded_bytes
+
+
 async def test_usage_is_the_traffic_of_this_period(
     provider: BashtelProvider, session: Session, backend: Backend
 ) -> None:
