@@ -241,7 +241,19 @@ async def test_a_loyalty_bonus_shows_on_the_account_page_and_in_the_api(
         await db.flush()
         db.add(
             BalanceReading(
-                account_id=account.id, at=utcnow(), amount_minor=1540_00, bonus_minor=350_00
+                account_id=account.id,
+                at=utcnow(),
+                amount_minor=1540_00,
+                bonus_minor=350_00,
+                remainders=[
+                    {
+                        "name": "Интернет",
+                        "unit": "bytes",
+                        "rest": "1610612736",
+                        "size": "10737418240",
+                    },
+                    {"name": "Звонки", "unit": "seconds", "rest": "0", "unlimited": True},
+                ],
             )
         )
         await db.commit()
@@ -255,3 +267,13 @@ async def test_a_loyalty_bonus_shows_on_the_account_page_and_in_the_api(
     items = body["accounts"] if isinstance(body, dict) else body
     mine = next(a for a in items if a["id"] == account_id)
     assert mine["bonus"] is not None and "350" in str(mine["bonus"])
+    board = await signed_in.page("/")
+    assert 'class="card-bonus">350,00' in board.text  # the overview card says it too
+    # The reading's package remainders: on the card, the account page and in the API.
+    assert "осталось 1,5\u00a0ГБ из 10\u00a0ГБ" in board.text
+    assert "Минуты</dt><dd>безлимит" in board.text
+    assert "Остатки пакетов" in page.text
+    assert [(r["unit"], r["rest"], r["total"], r["unlimited"]) for r in mine["remainders"]] == [
+        ("bytes", 1610612736, 10737418240, False),
+        ("seconds", 0, None, True),
+    ]
