@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import cast
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .core.flows import Session
 from .core.login import Credentials, IdentifierKind, SecretKind
@@ -36,6 +37,7 @@ __all__ = [
     "open_session",
     "seal_credentials",
     "seal_session",
+    "store_login_session",
 ]
 
 _TABLE = LinkedAccount.__tablename__
@@ -70,6 +72,39 @@ def seal_session(vault: Vault, account: LinkedAccount, session: Session | None) 
         return
     data = session.model_dump(mode="json", context={"reveal_secrets": True})
     account.session_sealed = vault.seal_json(data, aad=_aad(account, "session_sealed"))
+
+
+async def store_login_session(
+    conn: AsyncConnection,
+    vault: Vault,
+    household_id: int,
+    provider_id: str,
+    login_key: str,
+    session: Session,
+) -> list[int]:
+    """Store ``session`` for every account of one operator login (the session belongs to the
+    login, not to each number): one statement in the caller's transaction, each row sealed
+    under its own id. Returns the ids written."""
+    table = cast(Table, LinkedAccount.__table__)
+    ids = [
+        int(row[0])
+        for row in await conn.execute(
+            select(table.c.id).where(
+                table.c.household_id == household_id,
+                table.c.provider_id == provider_id,
+                table.c.login_key == login_key,
+            )
+        )
+    ]
+    if not ids:
+        return []
+    values = []
+    for account_id in ids:
+        row = LinkedAccount(id=account_id)
+        seal_session(vault, row, session)
+        values.append({"b_id": account_id, "session_sealed": row.session_sealed})
+    await conn.execute(update(table).where(table.c.id == bindparam("b_id")), values)
+    return ids
 
 
 def open_session(vault: Vault, account: LinkedAccount) -> Session | None:

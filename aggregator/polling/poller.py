@@ -263,26 +263,32 @@ class Poller:
             session_sealed=account.session_sealed,
             credentials_sealed=account.credentials_sealed,
         )
-        session = self.sessions.stored_session(row)
-        if session is not None:
+        # The session belongs to the login: its accounts take turns with the newest one.
+        async with self.sessions.guard.use_lock(account):
+            session = self.sessions.current_session(account, row)
+            if session is not None:
+                state.secrets.extend(session.secrets())
+                try:
+                    result = await provider.poll(session, account.subaccount_id)
+                except SessionExpired:
+                    self.sessions.forget_session(account, session)
+                else:
+                    self._refreshed(provider, account, session, state)
+                    return result
+            session = await self._relogin(provider, cls, account, row, state)
+            state.new_session = session
             state.secrets.extend(session.secrets())
-            try:
-                result = await provider.poll(session, account.subaccount_id)
-            except SessionExpired:
-                session = None
-            else:
-                refreshed = provider.refreshed_session(session)
-                if refreshed is not None:
-                    state.new_session = refreshed
-                return result
-        session = await self._relogin(provider, cls, account, row, state)
-        state.new_session = session
-        state.secrets.extend(session.secrets())
-        result = await provider.poll(session, account.subaccount_id)
+            result = await provider.poll(session, account.subaccount_id)
+            self._refreshed(provider, account, session, state)
+            return result
+
+    def _refreshed(
+        self, provider: Provider, account: ClaimedAccount, session: Session, state: _PollState
+    ) -> None:
         refreshed = provider.refreshed_session(session)
         if refreshed is not None:
             state.new_session = refreshed
-        return result
+            self.sessions.remember_session(account, refreshed)
 
     async def _relogin(
         self,

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..accounts import balance_key_for, seal_session
+from ..accounts import balance_key_for, store_login_session
 from ..alerts.episodes import AccountInfo, AlertItem, AlertWriter
 from ..alerts.forecast import SpendHistory, forecast
 from ..alerts.remainders import left_by_unit, to_json
@@ -286,11 +286,9 @@ class ResultStore:
             if row is None or row.poll_claim != account.claim:
                 results[id(record)] = WriteResult(stored=False)
                 continue
-            if (
-                row.session_sealed != account.session_sealed
-                or row.credentials_sealed != account.credentials_sealed
-            ):
+            if row.credentials_sealed != account.credentials_sealed:
                 # Linked again, or keys rotated, while this poll was in flight: poll again.
+                # (The session may have changed: a sibling of the same login refreshed it.)
                 released.append(account.id)
                 results[id(record)] = WriteResult(stored=False)
                 continue
@@ -343,6 +341,17 @@ class ResultStore:
             # The SET clause comes from the keys of the parameter sets (executemany).
             statement = update(accounts_t).where(accounts_t.c.id == bindparam("b_id"))
             await conn.execute(statement, rows)
+        # A fresh session belongs to the login: every account of it gets it, once per login
+        # (the last one polled in this group is the newest).
+        fresh: dict[tuple[int, str, str], Any] = {}
+        for record in valid:
+            if record.new_session is not None and record.failure is None:
+                a = record.account
+                fresh[(a.household_id, a.provider_id, a.login_key)] = record.new_session
+        for (household_id, provider_id, login_key), session in fresh.items():
+            await store_login_session(
+                conn, self.vault, household_id, provider_id, login_key, session
+            )
 
         for record in valid:
             if record.failure is not None and record.failure.login_refused:
@@ -432,10 +441,6 @@ class ResultStore:
                 today=today,
                 suspension_end=account.suspension_end,
             )
-        if record.new_session is not None:
-            row = LinkedAccount(id=account.id)
-            seal_session(self.vault, row, record.new_session)
-            values["session_sealed"] = row.session_sealed
         return values, facts
 
     async def _pause_siblings(

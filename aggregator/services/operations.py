@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 from sqlalchemy import select
 
-from ..accounts import seal_session
+from ..accounts import seal_session, store_login_session
 from ..core.errors import (
     AccountLocked,
     AggregatorError,
@@ -283,9 +283,9 @@ class AccountOperations:
         started = time.monotonic()
         if account.status == AccountStatus.NEEDS_LOGIN.value:
             raise NeedsLogin("this account needs a person to log in again")
-        async with keeper.gate(account.provider_id):
+        async with keeper.gate(account.provider_id), keeper.guard.use_lock(account):
             try:
-                session = keeper.stored_session(account)
+                session = keeper.current_session(account, account)
             except Unreadable:
                 session = None
             if session is None or (
@@ -295,10 +295,12 @@ class AccountOperations:
             try:
                 result = await operation(provider, session, account.subaccount_id)
             except SessionExpired:
+                keeper.forget_session(account, session)
                 session = await self._relogin(db, account, provider, cls, started)
                 result = await operation(provider, session, account.subaccount_id)
             refreshed = provider.refreshed_session(session)
             if refreshed is not None:
+                keeper.remember_session(account, refreshed)
                 await self._store_session(db, account, refreshed)
         return result
 
@@ -342,7 +344,17 @@ class AccountOperations:
     async def _store_session(
         self, db: AsyncSession, account: LinkedAccount, session: Session
     ) -> None:
+        """The session belongs to the login: stored for every account of it at once."""
         seal_session(self.vault, account, session)
+        await db.flush()
+        await store_login_session(
+            await db.connection(),
+            self.vault,
+            account.household_id,
+            account.provider_id,
+            account.login_key,
+            session,
+        )
         await db.commit()
 
     async def _mark_needs_login(self, db: AsyncSession, account: LinkedAccount, key: str) -> None:

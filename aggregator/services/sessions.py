@@ -8,6 +8,10 @@ rules:
 - **one login at a time per operator login** (:class:`LoginGuard`): every account sharing a
   login waits on one lock, and a login that just succeeded hands its fresh session to the
   siblings instead of logging in again;
+- **the session belongs to the login**: its accounts take turns using it
+  (:meth:`LoginGuard.use_lock`) with the newest one (:meth:`SessionKeeper.current_session`: a
+  session a sibling renewed or obtained, else the stored one), and a renewed session is stored
+  for all of them at once (:func:`aggregator.accounts.store_login_session`);
 - **a refused login is remembered** for the whole login (wrong password, locked account, an
   answer we could not read): nothing tries the stored password again until a person links it
   anew (real operators lock accounts after a few wrong passwords), including refusals another
@@ -135,6 +139,7 @@ class LoginGuard:
     refused_in_db: Callable[[LoginTarget], Awaitable[Failure | None]] | None = None
     _locks: dict[LoginKey, asyncio.Lock] = field(default_factory=dict)
     _memory: dict[LoginKey, _LoginMemory] = field(default_factory=dict)
+    _use_locks: dict[LoginKey, asyncio.Lock] = field(default_factory=dict)
 
     @staticmethod
     def key(account: LoginTarget) -> LoginKey:
@@ -145,6 +150,11 @@ class LoginGuard:
 
     def memory(self, account: LoginTarget) -> _LoginMemory:
         return self._memory.setdefault(self.key(account), _LoginMemory())
+
+    def use_lock(self, account: LoginTarget) -> asyncio.Lock:
+        """Held while a call uses the login's session: the accounts of one login take turns,
+        so an operator that rotates its tokens never sees the same token twice."""
+        return self._use_locks.setdefault(self.key(account), asyncio.Lock())
 
     def forget(self, account: LoginTarget) -> None:
         """The user linked this login again: a refusal no longer holds."""
@@ -175,6 +185,26 @@ class SessionKeeper:
             return open_session(self.vault, row)
         except VaultError:
             raise Unreadable from None
+
+    def current_session(self, account: LoginTarget, row: LinkedAccount) -> Session | None:
+        """The login's newest session in this process (a sibling refreshed or logged in),
+        else the stored one."""
+        memory = self.guard.memory(account)
+        if memory.session is not None:
+            return memory.session
+        return self.stored_session(row)
+
+    def forget_session(self, account: LoginTarget, session: Session) -> None:
+        """The operator dropped ``session``: it is handed to no sibling any more."""
+        memory = self.guard.memory(account)
+        if memory.session is session:
+            memory.session = None
+
+    def remember_session(self, account: LoginTarget, session: Session) -> None:
+        """A session the operator renewed: the login's siblings use it from now on."""
+        memory = self.guard.memory(account)
+        memory.session = session
+        memory.at = time.monotonic()
 
     async def relogin(
         self,

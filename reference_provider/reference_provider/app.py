@@ -25,6 +25,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from .backend import Backend
+from .dialects.native import renewed_token_header
 from .faults import FaultMiddleware, OperatorDateMiddleware
 from .inflight import InFlightMiddleware
 from .registry import DIALECTS, PREFIXES, SEGMENTS, load_dialect
@@ -108,6 +109,7 @@ def create_app(
 
     return Litestar(
         route_handlers=handlers,
+        before_send=[renewed_token_header],
         middleware=[
             DefineMiddleware(
                 InFlightMiddleware, in_flight=backend.in_flight, operators=set(SEGMENTS.values())

@@ -33,6 +33,10 @@ class CaptchaDemanded(Exception):
         self.image_url = image_url
 
 
+#: A bearer token, or the session's data holding it (renewed in place when the operator rotates).
+Token = str | dict[str, Any] | None
+
+
 class ReferenceClient:
     def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
         self.http = http
@@ -43,7 +47,7 @@ class ReferenceClient:
         method: str,
         path: str,
         *,
-        token: str | None = None,
+        token: Token = None,
         json: Any = None,
         params: dict[str, str] | None = None,
         device: str | None = None,
@@ -57,7 +61,7 @@ class ReferenceClient:
         raise self._error(response.status_code, body)
 
     async def download(
-        self, path: str, *, token: str | None = None, params: dict[str, str] | None = None
+        self, path: str, *, token: Token = None, params: dict[str, str] | None = None
     ) -> httpx.Response:
         """A file (report, captcha picture): the response itself, errors raised."""
         response = await self._send("GET", path, token, None, params, None)
@@ -69,14 +73,18 @@ class ReferenceClient:
         self,
         method: str,
         path: str,
-        token: str | None,
+        token: Token,
         json: Any,
         params: dict[str, str] | None,
         device: str | None,
     ) -> httpx.Response:
+        """``token`` is the token, or the session's data holding it: an answer that rotates
+        the token (``X-Renewed-Token``; the old one stops working) updates that data and marks
+        it ``refreshed`` for :meth:`Provider.refreshed_session`."""
         headers = {}
-        if token:
-            headers["authorization"] = f"Bearer {token}"
+        value = token.get("token") if isinstance(token, dict) else token
+        if value:
+            headers["authorization"] = f"Bearer {value}"
         if device:
             headers["x-device-id"] = device
         url = path if path.startswith("http") else f"{self.base_url}{path}"
@@ -84,6 +92,10 @@ class ReferenceClient:
             response = await self.http.request(
                 method, url, json=json, params=params, headers=headers
             )
+        renewed = response.headers.get("x-renewed-token")
+        if renewed and isinstance(token, dict):
+            token["token"] = renewed
+            token["refreshed"] = True
         return check_response(response)
 
     @staticmethod

@@ -251,31 +251,34 @@ class ReferenceProvider(Provider):
         await self.client.call(
             "POST",
             "/auth/password",
-            token=session.data["token"],
+            token=session.data,
             json={"old_password": old.reveal(), "new_password": new},
         )
         return session
 
+    def refreshed_session(self, session: Session) -> Session | None:
+        """The very session whose token the operator rotated during the last calls (its data
+        renewed in place by the client), or None."""
+        if session.data.pop("refreshed", False):
+            return session
+        return None
+
     async def logout(self, session: Session) -> None:
-        await self.client.call("POST", "/auth/logout", token=session.data["token"])
+        await self.client.call("POST", "/auth/logout", token=session.data)
 
     async def subaccounts(self, session: Session) -> list[Subaccount]:
         return parsing.subaccounts(await self._get(session, "/accounts"))
 
     # -- helpers -----------------------------------------------------------------------------
     async def _get(self, session: Session, path: str, **params: str) -> Any:
-        _, body = await self.client.call(
-            "GET", path, token=session.data.get("token"), params=params or None
-        )
+        _, body = await self.client.call("GET", path, token=session.data, params=params or None)
         return body
 
     async def _send(
         self, session: Session, method: str, path: str, body: Any, operation: str
     ) -> tuple[int, Any] | Challenge:
         """A state-changing call; a 202 answer becomes a code challenge for ``confirm``."""
-        status, answer = await self.client.call(
-            method, path, token=session.data.get("token"), json=body
-        )
+        status, answer = await self.client.call(method, path, token=session.data, json=body)
         if status == 202:
             ticket = answer["confirmation"]
             return self._challenge(
@@ -297,7 +300,7 @@ class ReferenceProvider(Provider):
             _, body = await self.client.call(
                 "POST",
                 f"/confirmations/{challenge.state['confirmation']}",
-                token=session.data.get("token"),
+                token=session.data,
                 json={"code": answer.text.reveal() if answer.text else ""},
             )
         except OperationRejected as exc:
@@ -312,7 +315,7 @@ class ReferenceProvider(Provider):
             _, body = await self.client.call(
                 "POST",
                 f"/confirmations/{challenge.state['confirmation']}/resend",
-                token=session.data.get("token") if session else None,
+                token=session.data if session else None,
             )
         else:
             _, body = await self.client.call(
@@ -376,7 +379,7 @@ class ReferenceProvider(Provider):
         _, body = await self.client.call(
             "POST",
             f"/accounts/{account}/suspension/quote",
-            token=session.data.get("token"),
+            token=session.data,
             json={"start": start.isoformat(), "end": end.isoformat()},
         )
         return parsing.quote(body)
@@ -395,7 +398,7 @@ class ReferenceProvider(Provider):
 
     async def resume(self, session: Session, account: str) -> Suspension:
         _, body = await self.client.call(
-            "DELETE", f"/accounts/{account}/suspension", token=session.data.get("token")
+            "DELETE", f"/accounts/{account}/suspension", token=session.data
         )
         return parsing.suspension(body)
 
@@ -416,7 +419,7 @@ class ReferenceProvider(Provider):
         _, body = await self.client.call(
             "POST",
             f"/accounts/{account}/chat",
-            token=session.data.get("token"),
+            token=session.data,
             json={"topic_id": topic_id, "text": text},
         )
         return [m for m in parsing.chat_messages(body) if m.author != "user"]
@@ -466,7 +469,7 @@ class ReferenceProvider(Provider):
     ) -> Report:
         response = await self.client.download(
             f"/accounts/{account}/report",
-            token=session.data.get("token"),
+            token=session.data,
             params={
                 "start": period_start.isoformat(),
                 "end": period_end.isoformat(),

@@ -289,6 +289,17 @@ def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[
     )
 
 
+RENEWED_TOKEN = "renewed_token"
+RENEWED_HEADER = b"x-renewed-token"
+
+
+async def renewed_token_header(message: Any, scope: Any) -> None:
+    """``before_send``: a call that rotated the token tells the client its new one."""
+    token = (scope.get("state") or {}).get(RENEWED_TOKEN)
+    if token and message.get("type") == "http.response.start":
+        message.setdefault("headers", []).append((RENEWED_HEADER, token.encode()))
+
+
 # -- the router ------------------------------------------------------------------------------
 def router(backend: Backend) -> Router:
     b = backend
@@ -297,7 +308,13 @@ def router(backend: Backend) -> Router:
     def session_of(request: Request[Any, Any, Any], *, allow_restricted: bool = False) -> Session:
         auth = request.headers.get("authorization", "")
         token = auth[7:] if auth[:7].lower() == "bearer " else None
-        return b.session(token, operator=OPERATOR, allow_restricted=allow_restricted)
+        session = b.session(token, operator=OPERATOR, allow_restricted=allow_restricted)
+        fresh = b.rotated(session)
+        if fresh is None:
+            return session
+        # The answer names the new token (X-Renewed-Token); the old one is gone already.
+        request.scope.setdefault("state", {})[RENEWED_TOKEN] = fresh.token
+        return fresh
 
     def account_of(request: Request[Any, Any, Any], account_id: str) -> Account:
         return b.account_for(session_of(request), account_id)

@@ -455,6 +455,28 @@ class AuthMixin(DomainState):
     def logout(self, token: str) -> None:
         self.sessions.pop(token, None)
 
+    def rotated(self, session: Session) -> Session | None:
+        """Simulation (``rotate_tokens``): every authenticated call answers with a new token
+        and the old one stops working at once, as operators that rotate their refresh
+        tokens do. None when rotation is off."""
+        if not getattr(self, "rotate_tokens", False):
+            return None
+        fresh = Session(
+            secrets.token_urlsafe(24),
+            session.subscriber_id,
+            session.operator,
+            session.created_at,
+            session.expires_at,
+            session.ttl,
+            session.device,
+            session.restricted,
+            session.current_account_id,
+            session.data,
+        )
+        self.sessions.pop(session.token, None)
+        self.sessions[fresh.token] = fresh
+        return fresh
+
     def expire_sessions(
         self,
         *,
