@@ -167,7 +167,10 @@ class ClusterLedger:
         self.politeness.unshare()
 
     def _on_wait(self, budget: OperatorBudget) -> None:
-        self._wake.set()
+        # A process that holds no slot of the operator yet asks for its share at once; one
+        # that holds some waits for its slots to free up (the next round rebalances).
+        if budget.capacity == 0:
+            self._wake.set()
 
     async def _loop(self) -> None:
         while True:

@@ -37,6 +37,14 @@ def main(argv: list[str] | None = None) -> None:
         help="start the billing calendar this many days back (a fast clock then reaches today "
         "later instead of running into the future at once)",
     )
+    parser.add_argument(
+        "--keep-alive-s",
+        type=float,
+        default=5.0,
+        help="close an idle keep-alive connection after this many seconds (uvicorn's 5 by "
+        "default; a benchmark on a loaded machine wants more, so that a client reusing a "
+        "connection never races the server closing it)",
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     if args.clock_speed < 0:
@@ -65,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         log_level=args.log_level,
         access_log=False,
         date_header=False,  # the app dates answers with its billing clock
+        timeout_keep_alive=max(1, round(args.keep_alive_s)),
     )
 
 

@@ -105,8 +105,10 @@ class ReferenceServer:
         clock_speed: float = 0.0,
         port: int | None = None,
         log_path: str | None = None,
+        keep_alive_s: float = 5.0,
     ) -> None:
         self.seed = seed
+        self.keep_alive_s = keep_alive_s
         self.clock_speed = clock_speed
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -130,6 +132,8 @@ class ReferenceServer:
                 "--sim",
                 "--clock-speed",
                 str(self.clock_speed),
+                "--keep-alive-s",
+                str(self.keep_alive_s),
             ],
             stdout=log,
             stderr=log,
