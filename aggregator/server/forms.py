@@ -21,6 +21,7 @@ __all__ = [
     "GIB",
     "FieldInvalid",
     "FormCheck",
+    "gigabytes_text",
     "parse_date",
     "parse_gigabytes",
     "parse_int",
@@ -131,6 +132,13 @@ def parse_gigabytes(value: str | None, field: str, high: int = 10_000) -> int | 
     if not amount.is_finite() or not 0 < amount <= high or text.count(".") > 1:
         raise FieldInvalid(field, "form.expect_gigabytes", high=high)
     return int(amount * GIB)
+
+
+def gigabytes_text(value: int | None) -> str:
+    """Bytes as the gigabytes a person types ("1", "0,5"); empty for none."""
+    if value is None:
+        return ""
+    return f"{Decimal(value) / GIB:.2f}".rstrip("0").rstrip(".").replace(".", ",")
 
 
 def parse_int(value: str | None, field: str, low: int, high: int) -> int | None:

@@ -72,6 +72,29 @@ async def test_alert_settings_keep_everything_typed_on_a_wrong_field(signed_in: 
     assert 'value="1234,56"' in saved.text and 'value="5,50"' in saved.text
 
 
+async def test_household_remainder_thresholds_are_saved_and_shown(signed_in: Harness) -> None:
+    h = signed_in
+    await h.page("/settings/alerts")
+    form = {"data_gb": "много", "minutes": "30", "lang": "ru"}
+    bad = await h.post("/settings/alerts", form)
+    assert bad.status_code == 400 and 'value="много"' in bad.text
+    assert "Нужно число гигабайт больше нуля" in bad.text
+    form["data_gb"] = "1,5"
+    assert (await h.post("/settings/alerts", form)).status_code in (302, 303)
+    async with h.app.state.server.db() as db:
+        rules = {r.kind: r for r in await db.scalars(select(AlertRule))}
+    assert rules["low_data"].enabled and rules["low_data"].threshold_units == 3 * 2**29
+    assert rules["low_minutes"].enabled and rules["low_minutes"].threshold_units == 30 * 60
+    saved = await h.page("/settings/alerts")
+    assert 'id="data_gb" name="data_gb" inputmode="decimal" value="1,5"' in saved.text
+    assert 'id="minutes" name="minutes" inputmode="numeric" value="30"' in saved.text
+    form.update(data_gb="", minutes="")  # emptied: off again
+    assert (await h.post("/settings/alerts", form)).status_code in (302, 303)
+    async with h.app.state.server.db() as db:
+        rules = {r.kind: r for r in await db.scalars(select(AlertRule))}
+    assert not rules["low_data"].enabled and not rules["low_minutes"].enabled
+
+
 async def test_settings_save_in_the_demo_with_a_poll_under_a_minute(signed_in: Harness) -> None:
     h = signed_in
     async with h.app.state.server.db() as db:

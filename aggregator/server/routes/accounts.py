@@ -40,6 +40,7 @@ from ..forms import (
     GIB,
     FieldInvalid,
     FormCheck,
+    gigabytes_text,
     parse_date,
     parse_gigabytes,
     parse_int,
@@ -67,13 +68,6 @@ FORECAST_DAYS = 30
 
 def _today(tz: str) -> dt.date:
     return dt.datetime.now(zone(tz)).date()
-
-
-def _gigabytes(value: int | None) -> str:
-    """Bytes as the GB a person typed ("1", "0,5"); empty for none."""
-    if value is None:
-        return ""
-    return f"{Decimal(value) / GIB:.2f}".rstrip("0").rstrip(".").replace(".", ",")
 
 
 def _remainder_charts(
@@ -208,7 +202,7 @@ async def _account_page(
         ),
         alert_days=(typed or {}).get("days", str(runs.days) if runs and runs.days else ""),
         alert_data_gb=(typed or {}).get(
-            "data_gb", _gigabytes(low_data.threshold_units if low_data is not None else None)
+            "data_gb", gigabytes_text(low_data.threshold_units if low_data is not None else None)
         ),
         alert_minutes=(typed or {}).get(
             "minutes",

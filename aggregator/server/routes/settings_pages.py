@@ -25,7 +25,7 @@ from ...storage.models import (
     WebSession,
     utcnow,
 )
-from ..forms import FormCheck, parse_int, parse_roubles
+from ..forms import FormCheck, gigabytes_text, parse_gigabytes, parse_int, parse_roubles
 from ..i18n import LANGS
 from ..integration import hash_password, verify_password
 from ..rendering import page, translate
@@ -43,6 +43,8 @@ ALERT_KINDS = (
     "chat_reply",
     "suspension_approved",
     "maintenance",
+    "low_data",
+    "low_minutes",
 )
 NOTICE_KINDS = ("chat_reply", "suspension_approved", "maintenance")
 _EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
@@ -114,6 +116,7 @@ async def alerts_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
         error=None,
         errors={},
         typed=None,
+        gigabytes=gigabytes_text,
     )
 
 
@@ -134,6 +137,8 @@ async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     days = check(_int_field, form, "days", 1, 60)
     suspension_days = check(_int_field, form, "suspension_days", 1, 60)
     trusted_days = check(_int_field, form, "trusted_days", 1, 30)
+    data_bytes = check(parse_gigabytes, form.get("data_gb"), "data_gb")
+    minutes = check(_int_field, form, "minutes", 1, 100_000)
     if check:
         return page(
             request,
@@ -146,6 +151,7 @@ async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
             error="form.check_fields",
             errors=check.messages(lambda key, **v: translate(request, key, **v)),
             typed=form,
+            gigabytes=gigabytes_text,
         )
     await save_rule(
         db,
@@ -197,6 +203,18 @@ async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     for kind in NOTICE_KINDS:
         await save_rule(
             db, user.household_id, None, kind, enabled=form.get(f"{kind}_enabled") == "on", **common
+        )
+    # Package remainders: on for every account with packages once a threshold is typed (an
+    # account's own threshold, on its page, goes over it).
+    for kind, units in (("low_data", data_bytes), ("low_minutes", minutes and minutes * 60)):
+        await save_rule(
+            db,
+            user.household_id,
+            None,
+            kind,
+            enabled=units is not None,
+            threshold_units=units,
+            **common,
         )
     db.add(AuditLog(household_id=user.household_id, user_id=user.user_id, action="alerts.updated"))
     await db.commit()
