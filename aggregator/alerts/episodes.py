@@ -40,8 +40,10 @@ from ..storage.models import (
 )
 from .forecast import SpendHistory, forecast
 from .messages import AlertView
+from .remainders import from_json, left_by_unit
 from .rules import (
     NOTICE_KINDS,
+    REMAINDER_KINDS,
     AccountFacts,
     AlertKind,
     EffectiveRule,
@@ -390,11 +392,35 @@ class AlertWriter:
                 continue  # another process took it
             if kind in MONEY_KINDS:
                 details |= await self._fresh_money(conn, row.account_id, row.spend_history)
+            elif kind in REMAINDER_KINDS:
+                details |= await self._fresh_remainder(conn, row.account_id, REMAINDER_KINDS[kind])
             account = AccountInfo(
                 row.account_id, row.household_id, row.provider_id, row.label, row.number_masked
             )
             pending.append(_Pending(account, kind, row.id, details, rule, number))
         return await self._enqueue(conn, pending, now)
+
+    async def _fresh_remainder(
+        self, conn: AsyncConnection, account_id: int, unit: str
+    ) -> dict[str, Any]:
+        """What the latest reading that read the remainders says is left of ``unit``."""
+        stored = (
+            await conn.execute(
+                select(readings_t.c.remainders)
+                .where(readings_t.c.account_id == account_id, readings_t.c.remainders.is_not(None))
+                .order_by(readings_t.c.at.desc(), readings_t.c.id.desc())
+                .limit(1)
+            )
+        ).scalar()
+        left = left_by_unit(from_json(stored)).get(unit)
+        if left is None or left.unlimited:
+            return {}
+        fresh: dict[str, Any] = {"rest": left.rest}
+        if left.size is not None:
+            fresh["size"] = left.size
+        if left.period_end is not None:
+            fresh["period_end"] = left.period_end.isoformat()
+        return fresh
 
     async def _fresh_money(
         self, conn: AsyncConnection, account_id: int, spend: Mapping[str, Any] | None

@@ -3,6 +3,7 @@ rule of one account that mails once until the package recovers (real aiosmtpd)."
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import cast
 
@@ -16,7 +17,7 @@ from aggregator.core.models import PackageRemainder, UsageUnit
 from aggregator.i18n import format_bytes
 from aggregator.polling import PollingService
 from aggregator.polling.service import notifier_instances
-from aggregator.storage.models import AlertEpisode, AlertRule, BalanceReading
+from aggregator.storage.models import AlertEpisode, AlertRule, BalanceReading, utcnow
 
 NB = "\u00a0"
 GIB = 1 << 30
@@ -144,3 +145,41 @@ async def test_beeline_poll_stores_its_remainders(
     assert set(stored) == set(expected)
     assert abs(stored["bytes"].rest - expected["bytes"].rest) < 1 << 20
     assert stored["seconds"].rest // 60 == expected["seconds"].rest // 60
+
+
+async def test_a_reminder_says_what_is_left_now(
+    env: InProcessEnv, service: PollingService, sink: MailSink
+) -> None:
+    household = await create_household(env.engine, users=[("ivan@example.ru", "ru")])
+    (account_id,), (item,) = await env.link("reference", 1, household_id=household)
+    acc = env.backend.account(item["account_id"])
+    async with env.engine.begin() as conn:
+        await conn.execute(
+            insert(rules_t),
+            [
+                {
+                    "household_id": household,
+                    "account_id": account_id,
+                    "kind": "low_data",
+                    "enabled": True,
+                    "threshold_units": GIB,
+                    "reminder_interval_s": 3600,
+                    "recipients": [],
+                }
+            ],
+        )
+    acc.extra["used_share"] = 0.95
+    await service.poll_accounts([account_id])
+    acc.extra["used_share"] = 0.99  # used further before the reminder is due
+    await service.poll_accounts([account_id])
+    now_left = left_by_unit(env_usage(env, acc))["bytes"].rest
+    writer = service.store.alerts
+    async with service.engine.begin() as conn:
+        assert await writer.queue_reminders(conn, utcnow() + dt.timedelta(minutes=61)) == 1
+    later = utcnow() + dt.timedelta(hours=2)
+    await OutboxSender(
+        service.engine, notifier_instances(env.runtime, env.settings), clock=lambda: later
+    ).send_due()
+    subjects = sorted(mail.subject.replace(NB, " ") for mail in sink.store.list())
+    assert len(subjects) == 2 and subjects[0].startswith("Напоминание: ")
+    assert subjects[0].endswith(f": осталось {format_bytes(now_left).replace(NB, ' ')} интернета")
