@@ -47,6 +47,7 @@ from aggregator.core.models import (
     ChatAuthor,
     ChatMessage,
     ChatTopic,
+    CostRule,
     Money,
     NewsItem,
     Notice,
@@ -58,6 +59,8 @@ from aggregator.core.models import (
     Profile,
     Service,
     Subaccount,
+    Suspension,
+    SuspensionState,
     Tariff,
     TariffCatalogue,
     TrustedPayment,
@@ -75,6 +78,7 @@ __all__ = [
     "parse_accumulators",
     "parse_auth",
     "parse_balance",
+    "parse_block",
     "parse_chat_messages",
     "parse_chat_topics",
     "parse_contact_data",
@@ -457,6 +461,40 @@ _STATES = {
 }
 
 
+class _Block(Wire):
+    status: Text = ""
+    blockState: Text = ""
+    blockStartDate: Date | None = None
+    blockEndDate: Date | None = None
+
+
+_BLOCK_STATES = {
+    "REQUESTED": SuspensionState.REQUESTED,
+    "SCHEDULED": SuspensionState.SCHEDULED,
+    "ACTIVE": SuspensionState.SUSPENDED,
+}
+
+
+def parse_block(
+    payload: Any, cost_rule: CostRule | None = None, max_days: int | None = None
+) -> Suspension:
+    """``1.0/info/status`` -> the voluntary block: ``status`` S is a block in force (proven);
+    ``blockState`` and its dates are assumed fields (no client reads them)."""
+    check_meta(payload)
+    reply = parse_reply(_Block, payload, what="beeline status")
+    state = _BLOCK_STATES.get(reply.blockState.upper())
+    if state is None:
+        state = SuspensionState.SUSPENDED if reply.status.upper() == "S" else SuspensionState.ACTIVE
+    dated = state is not SuspensionState.ACTIVE
+    return Suspension(
+        state=state,
+        start=reply.blockStartDate if dated else None,
+        end=reply.blockEndDate if dated else None,
+        cost_rule=cost_rule,
+        max_days=max_days,
+    )
+
+
 def parse_status(payload: Any) -> tuple[AccountState, str]:
     """``1.0/info/status`` -> (state, statusDesc). Unknown letters are UNKNOWN."""
     check_meta(payload)
@@ -489,10 +527,15 @@ def parse_poll(
         for m in replies
         if m.author is not ChatAuthor.USER
     }
+    block = parse_block(status) if status is not None else None
+    suspension_end = (
+        block.end if block is not None and block.state is SuspensionState.SUSPENDED else None
+    )
     return PollResult(
         balance=balance,
         tariff_name=tariff_name,
         state=state,
+        suspension_end=suspension_end,
         remainders=remainders,
         trusted_payment=trusted,
         notices=list(notices.values()),

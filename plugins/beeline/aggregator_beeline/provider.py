@@ -60,6 +60,8 @@ from aggregator.core.models import (
     ChatAuthor,
     ChatMessage,
     ChatTopic,
+    CostRule,
+    Money,
     NewsItem,
     Payment,
     PollResult,
@@ -69,6 +71,8 @@ from aggregator.core.models import (
     Service,
     ServiceChangeResult,
     Subaccount,
+    Suspension,
+    SuspensionQuote,
     TariffCatalogue,
     TariffChangeResult,
     TrustedPayment,
@@ -137,6 +141,10 @@ STEP_CAPTCHA = "captcha"
 STEP_TEMP_PASSWORD = "temp_password"
 STEP_NEW_PASSWORD = "new_password"
 
+#: The voluntary block: free, at most this many days (assumed: the seed names the block only).
+BLOCK_MAX_DAYS = 90
+BLOCK_RULE = CostRule(description="Добровольная блокировка бесплатна до 90 дней")
+
 _REPORT_FORMATS = {ReportFormat.PDF: "PDF", ReportFormat.XLSX: "XLS"}
 _FILE_MAGIC = {ReportFormat.PDF: b"%PDF-", ReportFormat.XLSX: b"PK\x03\x04"}
 
@@ -174,6 +182,8 @@ class BeelineProvider(Provider):
                 Capability.PAYMENTS,
                 Capability.REPORTS,
                 Capability.PROFILE,
+                Capability.SUSPENSION,
+                Capability.SUSPEND,
             )
         },
         # No independent client shows these: the seed describes them, the wire is assumed.
@@ -590,6 +600,62 @@ class BeelineProvider(Provider):
             {"periodStart": _date(since), "periodEnd": _date(until)},
         )
         return parsing.parse_payments(payload)
+
+    # -- the voluntary number block ---------------------------------------------------------
+    async def suspension(self, session: Session, account: str) -> Suspension:
+        """``1.0/info/status``: ``S`` is a block in force; the block asked for and its dates
+        come as assumed fields."""
+        payload = await self._get(session, account, "1.0/info/status")
+        return parsing.parse_block(payload, BLOCK_RULE, BLOCK_MAX_DAYS)
+
+    async def quote_suspension(
+        self, session: Session, account: str, start: dt.date, end: dt.date
+    ) -> SuspensionQuote:
+        """What the block costs: nothing, for up to :data:`BLOCK_MAX_DAYS` days (the terms as
+        the reference provider knows them; the API has no quote: assumed)."""
+        if end < start:
+            raise OperationRejected("the block ends before it starts", code="period")
+        if start < _today():
+            raise OperationRejected("Дата начала блокировки в прошлом", code="period")
+        days = (end - start).days + 1
+        if days > BLOCK_MAX_DAYS:
+            raise OperationRejected(
+                f"Блокировка возможна не более чем на {BLOCK_MAX_DAYS} дней", code="period"
+            )
+        return SuspensionQuote(
+            start=start,
+            end=end,
+            days=days,
+            free_days=days,
+            paid_days=0,
+            total=Money.rub(0),
+            cost_rule=BLOCK_RULE,
+        )
+
+    async def suspend(
+        self, session: Session, account: str, start: dt.date, end: dt.date
+    ) -> Suspension:
+        """``GET 1.0/request/suspendRestore?ctn=&block=true`` (ScriptsLoadRunner
+        ``m_api_request/api_request_suspendRestore.c`` line 13) with ``actvDate`` (proven in
+        the B2B variant) and ``endDate`` (assumed); the block is read back."""
+        await self.quote_suspension(session, account, start, end)
+        payload = await self._get(
+            session,
+            account,
+            "1.0/request/suspendRestore",
+            {"block": "true", "actvDate": _date(start), "endDate": _date(end)},
+        )
+        parsing.parse_request_id(payload)
+        return await self.suspension(session, account)
+
+    async def resume(self, session: Session, account: str) -> Suspension:
+        """``GET 1.0/request/suspendRestore?ctn=&block=false`` (ScriptsLoadRunner
+        ``api_SubscriberService3/suspendRestore.c`` line 12): the number works again."""
+        payload = await self._get(
+            session, account, "1.0/request/suspendRestore", {"block": "false"}
+        )
+        parsing.parse_request_id(payload)
+        return await self.suspension(session, account)
 
     # -- the trusted payment (seed; wire assumed) ------------------------------------------
     async def trusted_payment(self, session: Session, account: str) -> TrustedPayment:

@@ -32,6 +32,7 @@ from aggregator.core.models import (
     Money,
     NoticeKind,
     ReportFormat,
+    SuspensionState,
     UsageUnit,
 )
 
@@ -64,6 +65,8 @@ def test_capabilities_are_what_the_dialect_supports() -> None:
         Capability.PAYMENTS,
         Capability.TRUSTED_PAYMENT,
         Capability.TAKE_TRUSTED_PAYMENT,
+        Capability.SUSPENSION,
+        Capability.SUSPEND,
         Capability.REPORTS,
         Capability.USAGE,
         Capability.NEWS,
@@ -444,3 +447,27 @@ async def test_password_recovery_is_a_temporary_password_by_sms(world: World) ->
     assert session is done.session and isinstance(session, Session)
     relogin = await p.start_login(done.credentials)
     assert isinstance(relogin, Session)
+
+
+async def test_the_voluntary_number_block_from_a_date_and_back(world: World) -> None:
+    """``1.0/request/suspendRestore`` (block=true from a date, block=false to restore)."""
+    session = await login(world)
+    p = world.provider
+    number = "9037654321"
+    assert (await p.suspension(session, number)).state is SuspensionState.ACTIVE
+    start = world.backend.clock.today() + dt.timedelta(days=1)
+    end = start + dt.timedelta(days=13)
+    quote = await p.quote_suspension(session, number, start, end)
+    assert (quote.days, quote.paid_days, quote.total) == (14, 0, Money.rub(0))
+    with pytest.raises(OperationRejected):  # longer than the operator allows
+        await p.quote_suspension(session, number, start, start + dt.timedelta(days=120))
+    planned = await p.suspend(session, number, start, end)
+    assert (planned.state, planned.start, planned.end) == (SuspensionState.SCHEDULED, start, end)
+    world.backend.advance(days=2)
+    blocked = await p.poll(session, number)
+    assert blocked.state is AccountState.SUSPENDED and blocked.suspension_end == end
+    resumed = await p.resume(session, number)  # from tomorrow: today is the last blocked day
+    assert resumed.end == world.backend.clock.today()
+    world.backend.advance(days=1)
+    assert (await p.suspension(session, number)).state is SuspensionState.ACTIVE
+    assert (await p.poll(session, number)).state is not AccountState.SUSPENDED  # (low balance)

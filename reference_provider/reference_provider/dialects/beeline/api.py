@@ -202,7 +202,52 @@ def status(
 ) -> Response[Any]:
     _, acc = account_of(request, backend, limiter)
     letter, text = _STATUS[backend.status(acc)]
-    return ok(status=letter, statusDesc=text, statusRsnCode=None if letter == "A" else letter)
+    block = backend.current_suspension(acc)
+    extra: dict[str, Any] = {}
+    if block is not None:  # the voluntary block asked for (assumed fields)
+        extra = {
+            "blockState": block.status(backend.now()).upper(),
+            "blockStartDate": when(block.start),
+            "blockEndDate": when(block.last_day),
+        }
+    return ok(
+        status=letter, statusDesc=text, statusRsnCode=None if letter == "A" else letter, **extra
+    )
+
+
+@route(
+    ["/api/1.0/request/suspendRestore", "/api/request/suspendRestore"],
+    http_method=["GET", "PUT"],
+    status_code=200,
+    sync_to_thread=False,
+)
+def suspend_restore(
+    request: Request[Any, Any, Any], backend: BackendDep, limiter: LimiterDep
+) -> Response[Any]:
+    """``GET 1.0/request/suspendRestore?ctn=&block=true|false`` (ScriptsLoadRunner): the
+    voluntary number block on or off -> ``requestId``. ``actvDate`` (the first day) is proven
+    in the B2B variant; ``endDate`` (the last day) is assumed; without dates the block starts
+    today for the longest the operator allows."""
+    _, acc = account_of(request, backend, limiter)
+    flag = (request.query_params.get("block") or "").lower()
+    if flag not in ("true", "false"):
+        raise InvalidInput("block: true или false")
+    if flag == "false":
+        backend.resume(acc)
+        return ok(requestId=backend.next_id())
+    rule = backend.operator(OPERATOR).suspension
+    start = (
+        date_param(request, "actvDate")
+        if request.query_params.get("actvDate")
+        else backend.clock.today()
+    )
+    end = (
+        date_param(request, "endDate")
+        if request.query_params.get("endDate")
+        else start + dt.timedelta(days=rule.max_days - 1)
+    )
+    block = backend.request_suspension(acc, start, end)
+    return ok(requestId=block.id)
 
 
 # -- services ------------------------------------------------------------------------------------
@@ -561,6 +606,7 @@ HANDLERS = [
     price_plan_available_list,
     change_price_plan,
     status,
+    suspend_restore,
     service_list,
     service_available_list,
     subscriptions,
