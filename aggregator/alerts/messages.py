@@ -291,7 +291,12 @@ def _notice(view: AlertView, lang: str) -> tuple[str, str, list[str], str]:
         advice = "Откройте счёт, чтобы прочитать всю переписку."
     if view.kind is not AlertKind.CHAT_REPLY:
         advice = ""
-    subject_tail = what if view.kind is AlertKind.CHAT_REPLY else title or what
+    if view.kind is AlertKind.CHAT_REPLY:
+        subject_tail = what
+    elif view.kind is AlertKind.SUSPENSION_APPROVED:
+        subject_tail = f"{what}, {title}" if title else what
+    else:
+        subject_tail = title or what
     return f"{view.account_title}: {subject_tail}"[:200], headline, facts, advice
 
 

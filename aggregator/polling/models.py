@@ -36,6 +36,11 @@ class ClaimedAccount:
     spend_history: dict[str, Any] | None
     suspension_end: dt.date | None
     claim: str
+    # The voluntary block we asked for ("requested", "scheduled", ...) and its dates: a poll
+    # that finds it in force tells the household it was approved (a notice, once).
+    suspension_state: str | None = None
+    suspension_start: dt.date | None = None
+    suspension_planned_end: dt.date | None = None
 
 
 @dataclass

@@ -35,7 +35,7 @@ from ..alerts.episodes import AccountInfo, AlertItem, AlertWriter
 from ..alerts.forecast import SpendHistory, forecast
 from ..alerts.remainders import left_by_unit, to_json
 from ..alerts.rules import AccountFacts
-from ..core.models import PollResult
+from ..core.models import AccountState, Notice, NoticeKind, PollResult
 from ..core.parsing import MOSCOW_TZ
 from ..storage.models import (
     AccountStatus,
@@ -169,6 +169,9 @@ class ResultStore:
                 accounts_t.c.spend_history,
                 accounts_t.c.suspension_end,
                 accounts_t.c.poll_claim,
+                accounts_t.c.suspension_state,
+                accounts_t.c.suspension_start,
+                accounts_t.c.suspension_planned_end,
             )
             .join(households_t, households_t.c.id == accounts_t.c.household_id)
             .where(accounts_t.c.id.in_(list(ids)), accounts_t.c.poll_claim == token)
@@ -196,6 +199,9 @@ class ResultStore:
                 spend_history=row.spend_history,
                 suspension_end=row.suspension_end,
                 claim=row.poll_claim,
+                suspension_state=row.suspension_state,
+                suspension_start=row.suspension_start,
+                suspension_planned_end=row.suspension_planned_end,
             )
             for row in rows
         ]
@@ -402,6 +408,8 @@ class ResultStore:
             )
             trusted = result.trusted_payment
             owed = trusted is not None and trusted.owed
+            if _approved(account, result):
+                values["suspension_state"] = "suspended"  # approved: in force now
             if result.tariff_name is not None:
                 values["tariff_name"] = result.tariff_name[:200]
             facts = AccountFacts(
@@ -424,7 +432,7 @@ class ResultStore:
                 else None,
                 trusted_due=trusted.due_date if owed and trusted is not None else None,
                 operator_today=as_of.astimezone(MOSCOW_TZ).date(),
-                notices=tuple(result.notices),
+                notices=tuple(result.notices) + _approved(account, result),
             )
         else:
             failure = record.failure
@@ -489,6 +497,25 @@ class ResultStore:
             )
             items.append(AlertItem(info, facts, notify=False, note={"same_login_as": account.id}))
         return items
+
+
+def _approved(account: ClaimedAccount, result: PollResult) -> tuple[Notice, ...]:
+    """A block we asked for, still waiting for the operator, is in force now: the operator
+    approved it. One notice, its id naming the block's dates (sent once)."""
+    if account.suspension_state not in ("requested", "scheduled"):
+        return ()
+    if result.state is not AccountState.SUSPENDED:
+        return ()
+    start = account.suspension_start
+    end = account.suspension_planned_end or result.suspension_end
+    dates = [d.strftime("%d.%m.%Y") for d in (start, end) if d is not None]
+    return (
+        Notice(
+            id=f"approved:{start or ''}..{end or ''}",
+            kind=NoticeKind.SUSPENSION_APPROVED,
+            title=" — ".join(dates),
+        ),
+    )
 
 
 def _reading_row(account_id: int, result: PollResult) -> dict[str, Any]:

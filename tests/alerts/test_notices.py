@@ -169,3 +169,44 @@ async def test_notices_of_a_kind_turned_off_are_not_mailed(
     await service.poll_accounts([account_id])
     await sender.send_due()
     assert sink.store.count() == 0
+
+
+async def test_a_block_we_asked_for_found_in_force_is_mailed_as_approved_once(
+    env: InProcessEnv, service: PollingService, sink: MailSink
+) -> None:
+    household = await create_household(env.engine, users=[("ivan@example.ru", "ru")])
+    await only(env, household, suspension_approved={})
+    (account_id,), (item,) = await env.link("beeline", 1, household_id=household)
+    acc = env.backend.account(item["account_id"])
+    sender = OutboxSender(service.engine, notifier_instances(env.runtime, env.settings))
+    today = env.backend.clock.today()
+    end = today + dt.timedelta(days=9)
+    # The household asked for a block (the dashboard keeps it as "requested")...
+    async with env.engine.begin() as conn:
+        await conn.execute(
+            accounts_t.update()
+            .where(accounts_t.c.id == account_id)
+            .values(
+                suspension_state="requested", suspension_start=today, suspension_planned_end=end
+            )
+        )
+    await service.poll_accounts([account_id])
+    await sender.send_due()
+    assert sink.store.count() == 0  # not in force yet
+    env.backend.request_suspension(acc, today, end)  # ...and the operator applied it
+    for _ in range(3):
+        (outcome,) = await service.poll_accounts([account_id])
+        assert outcome.status == "ok"
+        await sender.send_due()
+        await asyncio.sleep(0.3)
+    (mail,) = sink.store.list()
+    content = sink.store.read(mail.id)
+    assert "блокировка подтверждена" in content.subject, content.subject
+    assert "Оператор подтвердил добровольную блокировку" in content.text
+    async with env.engine.connect() as conn:
+        state = (
+            await conn.execute(
+                select(accounts_t.c.suspension_state).where(accounts_t.c.id == account_id)
+            )
+        ).scalar_one()
+    assert state == "suspended"
