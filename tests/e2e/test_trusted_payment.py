@@ -87,6 +87,16 @@ async def test_a_trusted_payment_shows_its_debt_and_due_date_and_mails_once(page
     await expect(section.get_by_role("heading", name="Доверительный платёж")).to_be_visible()
     # Beeline has no card top-up: the only way to put money on here is the trusted payment.
     await expect(page.get_by_role("button", name="Пополнить счёт")).to_have_count(0)
+    # An amount that is no sum (a hand-made request): the section again, the error shown.
+    csrf = await section.locator("input[name=_csrf]").input_value()
+    refused = await page.request.post(
+        f"/accounts/{account_id}/trusted-payment",
+        form={"_csrf": csrf, "amount": "сто"},
+        headers={"HX-Request": "true"},
+    )
+    assert refused.status == 400
+    assert "Взять доверительный платёж" in await refused.text()
+    assert 'aria-invalid="true"' in await refused.text() or "field-error" in await refused.text()
     choice = section.get_by_label(re.compile(r"(^|\s)200,00"))
     await choice.check()
     await expect(choice.locator("xpath=..")).to_contain_text("комиссия 10,00")

@@ -740,21 +740,35 @@ async def top_up(
     return _outcome(request, server, account, outcome)
 
 
-@get("/accounts/{account_id:int}/trusted-payment", include_in_schema=False)
-async def trusted_payment_section(
-    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
+async def _trusted_fragment(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    account: LinkedAccount,
+    *,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
 ) -> Response[Any]:
-    account = await _account(request, db, account_id)
+    """The trusted payment section: what is owed and the offer (the form, with a typed amount
+    and its error again when the amount was not accepted)."""
     state = await _ops(server).trusted_payment(db, account)
     return fragment(
         request,
         "partials/trusted_payment.html",
+        status_code=400 if errors else 200,
         account=account,
         state=state,
         caps=capabilities_of(server, account.provider_id),
-        errors={},
-        typed=None,
+        errors=errors or {},
+        typed=typed,
     )
+
+
+@get("/accounts/{account_id:int}/trusted-payment", include_in_schema=False)
+async def trusted_payment_section(
+    request: Request[Any, Any, Any], db: DB, server: Server, account_id: FromPath[int]
+) -> Response[Any]:
+    return await _trusted_fragment(request, db, server, await _account(request, db, account_id))
 
 
 @post("/accounts/{account_id:int}/trusted-payment", include_in_schema=False)
@@ -768,17 +782,8 @@ async def take_trusted_payment(
     try:
         amount = _amount(form.get("amount"))
     except FieldInvalid as exc:  # the section again, the amount as typed, the field marked
-        state = await _ops(server).trusted_payment(db, account)
-        return fragment(
-            request,
-            "partials/trusted_payment.html",
-            status_code=400,
-            account=account,
-            state=state,
-            caps=capabilities_of(server, account.provider_id),
-            errors={exc.field: translate(request, exc.key, **exc.values)},
-            typed=form,
-        )
+        errors = {exc.field: translate(request, exc.key, **exc.values)}
+        return await _trusted_fragment(request, db, server, account, errors=errors, typed=form)
     ask = second_confirmation(
         request,
         server,
