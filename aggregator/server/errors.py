@@ -42,7 +42,7 @@ def provider_error_status(exc: AggregatorError) -> int:
     if isinstance(exc, TemporaryError):
         return 503
     if isinstance(exc, OperationRejected):
-        return 422
+        return 409  # the operator said no: the request conflicts with the account's state
     if isinstance(exc, ParseError):
         return 502
     if isinstance(exc, NotSupported):

@@ -5,15 +5,18 @@ token in ``X-CSRF-Token``. Every object belongs to the signed-in household: anot
 household's ids answer 404. Operations the operator protects with a one-time code answer
 ``{"status": "confirm", "challenge": {...}}``; ``POST /api/v1/flows/{token}`` finishes them.
 Errors: ``{"error": {"key", "message", "action"}}`` (409: the account needs a person to log in
-again; 422: the operator refused; 502: the plugin could not read the operator's answer;
+again, or the operator refused (``error.key`` says which); 422: invalid input; 502: the plugin
+could not read the operator's answer;
 503: the operator is unavailable, try later).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+import re
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
@@ -76,7 +79,13 @@ TAGS = [
     "flows",
 ]
 
-AccountId = Annotated[int, Parameter(ge=1, le=2**62, description="A linked account's id")]
+#: Ids are PostgreSQL ``integer`` columns: the schema says so, and nothing larger reaches a query.
+MAX_ID = 2**31 - 1
+AccountId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="A linked account's id")]
+#: A query datetime must be written as one (ISO 8601), not as a number of seconds.
+_ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
 
 
 # -- shapes --------------------------------------------------------------------------------
@@ -270,7 +279,12 @@ class ChatOut(msgspec.Struct):
 
 Threshold = Decimal  # roubles, 0 to 10 000 000 (checked by _check_amounts)
 Days = Annotated[int, msgspec.Meta(ge=1, le=60)]
-Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+# No "\s" in the pattern: Python's and the JSON Schema's (ECMA) "\s" differ (\x1c-\x1f), so
+# the characters an address may not hold are spelled out: controls, spaces, "@".
+_ADDRESS = r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+"
+Email = Annotated[
+    str, msgspec.Meta(pattern=rf"^{_ADDRESS}@{_ADDRESS}\.{_ADDRESS}$", max_length=320)
+]
 
 
 class AlertSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -540,6 +554,13 @@ async def readings(
     until: FromQuery[dt.datetime | None] = None,
     limit: Annotated[int, Parameter(ge=1, le=100_000)] = 10_000,
 ) -> list[ReadingOut]:
+    for name in ("since", "until"):
+        raw = request.query_params.get(name)
+        if raw and not _ISO_DATETIME.match(raw):
+            raise ValidationException(
+                f"{name}: a date and time, ISO 8601",
+                extra=[{"message": "Expected an ISO 8601 date-time", "key": name}],
+            )
     account = await _account(request, db, account_id)
     start = since or (dt.datetime.now(dt.UTC) - dt.timedelta(days=365))
     if start.tzinfo is None:
@@ -1169,5 +1190,67 @@ HANDLERS = [
 ]
 
 
+async def _before(request: Request[Any, Any, Any]) -> Response[None] | None:
+    """The app's own hook first (a router's hook replaces the app's in Litestar), then:
+    OPTIONS lists every method of the path; a JSON body is read strictly."""
+    outer = request.app.before_request
+    if outer is not None:
+        answered = outer(request)
+        if inspect.isawaitable(answered):
+            answered = await answered
+        if answered is not None:
+            return cast("Response[None]", answered)
+    if request.method == "OPTIONS":
+        return _options(request)
+    await _strict_body(request)
+    return None
+
+
+_UNTYPED = re.compile(r":[a-z]+}")
+
+
+def _options(request: Request[Any, Any, Any]) -> Response[None]:
+    """``Allow`` with every method of the path. Litestar builds the OPTIONS answer with the
+    first handler registered for a path, so a path with GET, PATCH and DELETE said only GET."""
+    template = _UNTYPED.sub("}", request.scope.get("path_template", request.url.path))
+    methods = {"OPTIONS"}
+    for route in request.app.routes:
+        if _UNTYPED.sub("}", route.path) == template:
+            methods |= set(getattr(route, "methods", ()))
+    return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods))})
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts ``15.0`` as an integer: so does the API."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    return value
+
+
+async def _strict_body(request: Request[Any, Any, Any]) -> None:
+    """Read a JSON body as the schema says, strictly: Litestar converts request data leniently
+    (``0`` for ``false``, a number for a string), which the document does not promise."""
+    field = request.route_handler.parsed_fn_signature.parameters.get("data")
+    kind = getattr(field, "annotation", None)
+    if not (isinstance(kind, type) and issubclass(kind, msgspec.Struct)):
+        return
+    body = await request.body()
+    if not body:
+        return
+    try:
+        msgspec.convert(_integral(msgspec.json.decode(body)), kind, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ValidationException(
+            "the request body does not match the schema",
+            extra=[{"message": str(exc), "key": "data", "source": "body"}],
+        ) from None
+    except msgspec.DecodeError:
+        return  # not JSON: Litestar answers that itself
+
+
 def router() -> Router:
-    return Router("/api/v1", route_handlers=HANDLERS, opt={"api": True})
+    return Router("/api/v1", route_handlers=HANDLERS, opt={"api": True}, before_request=_before)
