@@ -200,7 +200,7 @@ def test_the_cli_does_what_the_dashboard_does(
 @pytest.mark.timeout(600)
 def test_money_on_an_assumed_wire_format_is_confirmed_once_more(tmp_path: Path) -> None:
     """Beeline's tariff change is proven (an independent client shows it): no second
-    question. Its top-up (the trusted payment) rests on an assumed format: a script must say
+    question. Its trusted payment rests on a format only the seed describes: a script must say
     ``--confirm-assumed``, and without it nothing reaches the operator."""
     from reference_provider.app import create_app
     from reference_provider.testing import running_server
@@ -223,15 +223,32 @@ def test_money_on_an_assumed_wire_format_is_confirmed_once_more(tmp_path: Path) 
         number = backend.account_by_number("beeline", "9031234567")
         before = backend.balance(number)
 
-        unconfirmed = cli("top-up", account, "100", "--yes")
+        # Beeline has no card top-up: its «Пополнить» is the trusted payment.
+        not_offered = cli("top-up", account, "100", "--yes")
+        assert not_offered.returncode == 1, not_offered.stdout + not_offered.stderr
+        assert "--confirm-assumed" not in not_offered.stderr
+        assert backend.balance(number) == before
+
+        offer = cli("trusted-payment", account)
+        assert offer.returncode == 0, offer.stdout + offer.stderr
+        assert "Можно взять" in offer.stdout
+
+        unconfirmed = cli("trusted-payment", account, "--take", "100", "--yes")
         assert unconfirmed.returncode == 1, unconfirmed.stdout + unconfirmed.stderr
         assert "--confirm-assumed" in unconfirmed.stderr
         assert "предположил" in unconfirmed.stderr and "guess" in unconfirmed.stderr
         assert backend.balance(number) == before  # nothing reached the operator
 
-        confirmed = cli("top-up", account, "100", "--yes", "--confirm-assumed")
+        confirmed = cli(
+            "trusted-payment", account, "--take", "100", "--yes", "--confirm-assumed", "--json"
+        )
         assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
+        taken = json.loads(confirmed.stdout)
+        assert taken["operation"] == "take_trusted_payment"
+        assert taken["result"]["debt"]["amount"]
         assert backend.balance(number) == before + 100_00
+        owed = cli.json("trusted-payment", account)
+        assert owed["debt"] and owed["due_date"]
 
         proven = cli("tariff", "set", account, "bee-vse6")
         assert proven.returncode == 0, proven.stdout + proven.stderr

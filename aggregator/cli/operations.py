@@ -296,3 +296,69 @@ def top_up(
         paid = _money(outcome.result.payment.amount)
         paid += f"; баланс / balance {_money(balance)}" if balance is not None else ""
     _done(outcome, as_json, f"Оплачено / paid: {paid}")
+
+
+@app.command("trusted-payment")
+def trusted_payment(
+    account_id: AccountArg,
+    take: Annotated[
+        str | None,
+        typer.Option(
+            "--take",
+            help="Взять доверительный платёж на эту сумму / take a trusted payment of this "
+            "amount (500 or 500,50); without it the offer and the debt are shown.",
+        ),
+    ] = None,
+    yes: YesOption = False,
+    code_env: CodeEnvOption = None,
+    code_stdin: CodeStdinOption = False,
+    confirm_assumed: ConfirmAssumedOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Доверительный платёж / Trusted payment: credit now, charged back by its due date."""
+    if take is None:
+        state = read(account_id, lambda w: w.ops.trusted_payment(w.db, w.account))
+        if as_json:
+            print_json(state.model_dump(mode="json"))
+            return
+        if state.owed:
+            due = f"{state.due_date:%d.%m.%Y}" if state.due_date else "—"
+            typer.echo(f"Долг / debt: {_money(state.debt)}; вернуть до / due: {due}")
+        if not state.available:
+            typer.echo(f"Недоступен / not available. {state.reason}".rstrip())
+            return
+        offers = [_money(option.amount) for option in state.options]
+        if state.min_amount is not None or state.max_amount is not None:
+            offers.append(f"{_money(state.min_amount)} … {_money(state.max_amount)}")
+        typer.echo("Можно взять / on offer: " + ", ".join(offers))
+        if state.fee is not None:
+            typer.echo(f"Комиссия / fee: {_money(state.fee)}")
+        if state.days is not None:
+            typer.echo(f"Срок, дней / term, days: {state.days}")
+        return
+    try:
+        value = Decimal(take.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
+    except InvalidOperation:
+        fail(f"сумма в рублях / an amount in roubles, not {take!r}")
+    if not yes and is_interactive(None):
+        from ..i18n import format_money
+
+        typer.confirm(
+            f"Взять доверительный платёж {format_money(value, 'RUB', 'ru')}? "
+            "/ take a trusted payment?",
+            abort=True,
+        )
+    outcome = change(
+        account_id,
+        _codes(code_env, code_stdin),
+        lambda w: w.ops.take_trusted_payment(w.db, w.account, value, user_id=None),
+        assumed=Assumed("take_trusted_payment", confirm_assumed),
+    )
+    text = ""
+    if outcome is not None:
+        result = outcome.result
+        text = (
+            f"{_money(result.amount)}; долг / debt {_money(result.debt)} "
+            f"до / due {result.due_date:%d.%m.%Y}"
+        )
+    _done(outcome, as_json, f"Доверительный платёж / trusted payment: {text}")

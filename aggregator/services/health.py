@@ -268,7 +268,11 @@ async def cluster_families(engine: AsyncEngine) -> list[Metric]:
         "its current state.",
         labels=["operator", "state"],
     )
-    for operator, opened_at, cooldown in sorted(breakers, key=lambda row: row[0]):
+    # An operator whose breaker no process has touched yet (no row) is closed.
+    known = {str(row[0]): (row[1], row[2]) for row in breakers}
+    for row in by_status:
+        known.setdefault(str(row[0]), (None, None))
+    for operator, (opened_at, cooldown) in sorted(known.items()):
         if opened_at is None:
             current = BreakerState.CLOSED
         elif epoch < opened_at + (cooldown or 0.0):

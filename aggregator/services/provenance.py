@@ -27,22 +27,30 @@ OPERATION_CAPABILITY: dict[str, Capability] = {
 def needs_second_confirmation(
     provider: type[Provider] | None, operation: str, *, enabling: bool = True
 ) -> bool:
-    """True when ``operation`` moves money and rests on an assumed wire format.
+    """True when ``operation`` moves money and its wire format is not proven by an
+    independent client (assumed, or known from the operator's description only).
 
     Switching a service off moves no money (``enabling=False``).
     """
     capability = OPERATION_CAPABILITY.get(operation)
     if provider is None or capability is None or capability not in MONEY_CAPABILITIES:
         return False
+    if not provider.has(capability):
+        return False  # the operator does not offer it: that is the answer, not a question
     if capability is Capability.SERVICE_TOGGLE and not enabling:
         return False
-    return provider.provenance_of(capability) is WireProvenance.ASSUMED
+    # A seed describes what the cabinet offers, not its wire: money on a format no
+    # independent client shows is confirmed once more, as on an assumed one.
+    return provider.provenance_of(capability) is not WireProvenance.PROVEN
 
 
 def assumed_operations(provider: type[Provider] | None) -> set[str]:
-    """The capabilities of ``provider`` whose wire format is assumed (for the page's marks)."""
+    """The capabilities of ``provider`` whose wire format no independent client proves
+    (assumed, or from the seed only), for the page's "format not verified" marks."""
     if provider is None:
         return set()
     return {
-        name for name, known in provider.provenance_map().items() if known is WireProvenance.ASSUMED
+        name
+        for name, known in provider.provenance_map().items()
+        if known is not WireProvenance.PROVEN
     }

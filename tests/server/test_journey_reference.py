@@ -238,7 +238,11 @@ async def test_relogin_renews_an_account_that_needs_a_person(signed_in: Harness)
     # Nothing calls the operator with the stored password any more: the page says what to do.
     blocked = await h.htmx("GET", f"/accounts/{account_id}/tariffs")
     assert blocked.status_code == 409
-    assert f"/accounts/{account_id}/relogin" in blocked.text
+    assert "повторный вход" in blocked.text
+    # The section says why in a line; the one action sits once on the page, not in every section.
+    assert f"/accounts/{account_id}/relogin" not in blocked.text
+    account_page = await h.page(f"/accounts/{account_id}")
+    assert account_page.text.count(f'href="/accounts/{account_id}/relogin"') == 1
     dashboard = await h.page("/")
     assert f'href="/accounts/{account_id}/relogin"' in dashboard.text
     form = await h.page(f"/accounts/{account_id}/relogin")
