@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .base import load_settings, new_typer
+from .base import load_settings, new_typer, set_data_dir
 
 __all__ = ["app"]
 
@@ -29,7 +29,7 @@ def _root(
         ),
     ] = None,
 ) -> None:
-    ctx.obj = {"data_dir": data_dir}
+    set_data_dir(data_dir)
     from ..logs import install_redaction
 
     install_redaction()

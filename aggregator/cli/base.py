@@ -15,14 +15,12 @@ import re
 import sys
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-from typer._click.core import Context as ClickContext
-from typer._click.exceptions import ClickException
-from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 
 if TYPE_CHECKING:
@@ -52,17 +50,22 @@ __all__ = [
     "require_sqlite_file",
     "run",
     "safe_cell",
+    "set_data_dir",
 ]
 
 T = TypeVar("T")
 
 
-class CliError(ClickException):
+class CliError(Exception):
     """An error shown as one line on stderr; exit code 1."""
 
     exit_code = 1
 
-    def show(self, file: Any = None) -> None:
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def show(self) -> None:
         from ..core.secret import scrub
 
         typer.echo(scrub(f"Ошибка / Error: {self.message}"), err=True)
@@ -157,19 +160,27 @@ def _describe_error(exc: BaseException) -> str:
 
 
 class _Group(TyperGroup):
-    """Turns every exception of a command into :class:`CliError` (one line, exit 1)."""
+    """Turns every exception of a command into one line on stderr and exit code 1.
 
-    def invoke(self, ctx: ClickContext) -> Any:
+    Only Typer's public API: a usage error or a bad parameter (a :class:`typer.TyperException`),
+    :class:`typer.Exit` and :class:`typer.Abort` go on to Typer as they are.
+    """
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return super().invoke(ctx)
-        except (ClickException, typer.Exit, typer.Abort):
+            return super().invoke(*args, **kwargs)
+        except CliError as exc:
+            exc.show()
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.TyperException, typer.Exit, typer.Abort):
             raise
         except (KeyboardInterrupt, EOFError):
             raise typer.Abort() from None
         except Exception as exc:
             if os.environ.get("AGGREGATOR_DEBUG"):
                 raise
-            raise CliError(describe_error(exc)) from None
+            CliError(describe_error(exc)).show()
+            raise typer.Exit(CliError.exit_code) from None
 
 
 def new_typer(help_text: str, name: str | None = None) -> typer.Typer:
@@ -185,14 +196,21 @@ def new_typer(help_text: str, name: str | None = None) -> typer.Typer:
     )
 
 
+_DATA_DIR: ContextVar[Path | None] = ContextVar("aggregator_cli_data_dir", default=None)
+
+
+def set_data_dir(data_dir: Path | None) -> None:
+    """The root command's ``--data-dir`` (None: the settings' own) for :func:`load_settings`."""
+    _DATA_DIR.set(data_dir)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """The settings, with ``--data-dir`` of the root command and the given overrides."""
     from ..settings import Settings
 
-    ctx = get_current_context(silent=True)
-    root = ctx.find_root().obj if ctx is not None else None
-    if isinstance(root, dict) and root.get("data_dir") is not None:
-        overrides.setdefault("data_dir", root["data_dir"])
+    data_dir = _DATA_DIR.get()
+    if data_dir is not None:
+        overrides.setdefault("data_dir", data_dir)
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar
-from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.openapi.spec import OpenAPIMediaType as MediaType
 from litestar.openapi.spec import OpenAPIResponse, Reference, Schema
 from litestar.openapi.spec.enums import OpenAPIType
@@ -143,7 +142,7 @@ def _statuses(path: str, method: str) -> list[str]:
 
 def document_api(app: Litestar) -> None:
     """Rewrite the app's generated OpenAPI document (see the module docstring)."""
-    openapi = app.plugins.get(OpenAPIPlugin).provide_openapi()
+    openapi = app.openapi_schema  # the document the app serves (built once, on first use)
     components = openapi.components
     if components.schemas is None:
         components.schemas = {}
@@ -167,5 +166,3 @@ def document_api(app: Litestar) -> None:
                 schema = Schema(type=OpenAPIType.STRING, format="binary")  # type: ignore[arg-type]
                 ok.content = {kind: MediaType(schema=schema) for kind in _REPORT_TYPES}
             operation.responses = responses
-    plugin = app.plugins.get(OpenAPIPlugin)
-    plugin._openapi_schema = None  # rebuilt from the rewritten document on first request
