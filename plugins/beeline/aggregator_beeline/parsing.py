@@ -651,19 +651,37 @@ def parse_request_id(payload: Any) -> tuple[str, dt.date | None]:
 _Units = dict[str, tuple[UsageUnit, Decimal, str]]
 
 
+# Beeline names its unlimited options «Безлимит…» (AnyBalance lkapi.js at ab06a1094 line 917
+# reads «Безлимит в 4G» by that name); no independent client shows a flag for it. The
+# full-speed tethering package of an unlimited tariff is a limited package of its own (lkapi.js
+# lines 583 and 802: soc TETHERING / UNLTETPOS or «для раздачи»): it keeps its rest.
+_UNLIMITED_NAME = re.compile(r"безлимит", re.I)
+_TETHERING = re.compile(r"TETHERING|UNLTETPOS", re.I)
+_TETHERING_NAME = re.compile(r"для раздачи", re.I)
+
+
+def is_unlimited(name: str, soc: str = "") -> bool:
+    """An unlimited package by Beeline's naming (see ``_UNLIMITED_NAME``), tethering aside."""
+    if _TETHERING.search(soc) or _TETHERING_NAME.search(name):
+        return False
+    return bool(_UNLIMITED_NAME.search(name))
+
+
 def _remainders(
-    entries: Iterable[tuple[str, Decimal, Decimal | None, str]], units: _Units
+    entries: Iterable[tuple[str, Decimal, Decimal | None, str, str]], units: _Units
 ) -> list[PackageRemainder]:
-    """(unit as sent, rest, size, name) -> remainders in contract units. An unknown unit stays,
-    as UNKNOWN with the operator's unit (lkapi.js lines 592, 813 only trace it); a negative
-    rest is an overdraft marker, not a package; a size below the rest is dropped."""
+    """(unit as sent, rest, size, name, soc) -> remainders in contract units. An unknown unit
+    stays, as UNKNOWN with the operator's unit (lkapi.js lines 592, 813 only trace it); a
+    negative rest is an overdraft marker, not a package; a size below the rest is dropped; an
+    unlimited package (:func:`is_unlimited`) keeps no size (its rest says nothing)."""
     out: list[PackageRemainder] = []
-    for raw_unit, rest, size, name in entries:
+    for raw_unit, rest, size, name, soc in entries:
         raw = raw_unit.upper()
         unit, factor, default = units.get(raw, (UsageUnit.UNKNOWN, Decimal(1), raw_unit))
         if rest < 0:
             continue
-        total = size * factor if size is not None and size >= rest else None
+        unlimited = is_unlimited(name, soc)
+        total = size * factor if size is not None and size >= rest and not unlimited else None
         out.append(
             PackageRemainder(
                 name=(name or default)[:200],
@@ -671,6 +689,7 @@ def _remainders(
                 rest=rest * factor,
                 size=total,
                 raw_unit=raw,
+                unlimited=unlimited,
             )
         )
     return out
@@ -680,6 +699,7 @@ class _Accumulator(Wire):
     unit: Text
     rest: Number
     size: Number | None = None
+    soc: Text = ""
     accName: Text = ""
     restName: Text = ""
 
@@ -702,7 +722,7 @@ def parse_accumulators(payload: Any) -> list[PackageRemainder]:
     check_meta(payload)
     reply = parse_reply(_Accumulators, payload, what="beeline accumulators")
     return _remainders(
-        ((a.unit, a.rest, a.size, a.restName or a.accName) for a in reply.accumulators),
+        ((a.unit, a.rest, a.size, a.restName or a.accName, a.soc) for a in reply.accumulators),
         _ACC_UNITS,
     )
 
@@ -711,6 +731,7 @@ class _Rest(Wire):
     unitType: Text
     currValue: Number
     initialSize: Number | None = None
+    soc: Text = ""
     restName: Text = ""
     accName: Text = ""
 
@@ -735,7 +756,10 @@ def parse_rests(payload: Any) -> list[PackageRemainder]:
     check_meta(payload)
     reply = parse_reply(_Rests, payload, what="beeline rests")
     return _remainders(
-        ((r.unitType, r.currValue, r.initialSize, r.restName or r.accName) for r in reply.rests),
+        (
+            (r.unitType, r.currValue, r.initialSize, r.restName or r.accName, r.soc)
+            for r in reply.rests
+        ),
         _REST_UNITS,
     )
 

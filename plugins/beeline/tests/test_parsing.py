@@ -332,6 +332,23 @@ def test_postpaid_rests_in_contract_units() -> None:
     assert video.size is None
 
 
+def test_unlimited_packages_are_marked_tethering_packages_stay_limited() -> None:
+    unl, tether, calls = parsing.parse_accumulators(load("accumulators_unlimited"))
+    assert unl.unlimited and unl.unit is UsageUnit.BYTES and unl.size is None
+    assert unl.name == "Безлимит в 4G"
+    # the full-speed tethering package of an unlimited tariff has a real rest and size
+    assert not tether.unlimited and tether.rest == 5242880 * 1024
+    assert tether.size == 10485760 * 1024
+    assert calls.unlimited and calls.unit is UsageUnit.SECONDS and calls.size is None
+    internet, tethering, voice = parsing.parse_rests(load("rests_unlimited"))
+    assert internet.unlimited and internet.size is None
+    assert not tethering.unlimited and tethering.size == 10240 * 1024 * 1024
+    assert not voice.unlimited and voice.size == 300 * 60
+    # the limited packages of the ordinary replies stay limited
+    assert not any(r.unlimited for r in parsing.parse_accumulators(load("accumulators")))
+    assert not any(r.unlimited for r in parsing.parse_rests(load("rests")))
+
+
 def test_a_remainder_above_its_package_keeps_the_rest_drops_the_size() -> None:
     payload = {"meta": {"status": "OK"}, "accumulators": [{"unit": "SMS", "rest": 5, "size": 2}]}
     (sms,) = parsing.parse_accumulators(payload)
