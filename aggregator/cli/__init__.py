@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import typer
 
-from . import operations, poll, processes, recover, report
+from . import history, operations, poll, processes, recover, report
 from .accounts import accounts_app
 from .admin import db_app, keys_app
 from .app import app
@@ -38,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(chat_app, name="chat")
 _COMMANDS = (
+    history,
     operations,
     poll,
     processes,

@@ -60,6 +60,7 @@ __all__ = [
     "tariff_catalogue",
     "tariff_change",
     "top_up",
+    "traffic",
     "usage",
 ]
 
@@ -451,6 +452,17 @@ def usage(payload: Any) -> Usage:
             downloaded_bytes=shaped.traffic.downloaded_bytes,
             uploaded_bytes=shaped.traffic.uploaded_bytes,
         ),
+    )
+
+
+def traffic(payload: Any) -> TrafficStats:
+    """``GET accounts/{id}/traffic?since=&until=``: the bytes of a chosen period."""
+    shaped = parse_reply(_Traffic, payload, what="traffic")
+    return TrafficStats(
+        period_start=shaped.start,
+        period_end=shaped.end,
+        downloaded_bytes=shaped.downloaded_bytes,
+        uploaded_bytes=shaped.uploaded_bytes,
     )
 
 

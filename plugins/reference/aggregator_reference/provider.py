@@ -55,6 +55,7 @@ from aggregator.core.models import (
     TariffCatalogue,
     TariffChangeResult,
     TopUpResult,
+    TrafficStats,
     Usage,
 )
 
@@ -433,6 +434,18 @@ class ReferenceProvider(Provider):
                 f"/accounts/{account}/payments",
                 since=since.isoformat(),
                 until=until.isoformat(),
+            )
+        )
+
+    async def traffic(
+        self, session: Session, account: str, start: dt.date, end: dt.date
+    ) -> TrafficStats:
+        return parsing.traffic(
+            await self._get(
+                session,
+                f"/accounts/{account}/traffic",
+                since=start.isoformat(),
+                until=end.isoformat(),
             )
         )
 

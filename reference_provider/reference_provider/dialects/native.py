@@ -724,6 +724,22 @@ def router(backend: Backend) -> Router:
             },
         }
 
+    @get("/accounts/{account_id:str}/traffic", sync_to_thread=False)
+    def traffic(
+        account_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        since: FromQuery[dt.date],
+        until: FromQuery[dt.date],
+    ) -> dict[str, Any]:
+        """Bytes downloaded and uploaded from ``since`` to ``until`` (inclusive)."""
+        t = b.traffic(account_of(request, account_id), since, until)
+        return {
+            "start": t.start.isoformat(),
+            "end": t.end.isoformat(),
+            "downloaded_bytes": t.downloaded,
+            "uploaded_bytes": t.uploaded,
+        }
+
     @get("/accounts/{account_id:str}/news", sync_to_thread=False)
     def news(account_id: FromPath[str], request: Request[Any, Any, Any]) -> dict[str, Any]:
         acc = account_of(request, account_id)
@@ -845,6 +861,7 @@ def router(backend: Backend) -> Router:
         set_autopay,
         report,
         usage,
+        traffic,
         news,
         profile,
         confirm,
