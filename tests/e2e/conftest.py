@@ -5,7 +5,8 @@
 - ``aggregator_url``: the dashboard with the embedded polling service and mail sink, every
   operator's base URL pointing at the reference provider, on a free loopback port, in a thread.
 - ``browser`` / ``page``: one Chromium for the module; one page (Russian locale).
-- ``check_a11y(page, name)``: axe-core on the current page; serious or critical violations fail.
+- ``check_a11y(page, name)``: axe-core on the current page; serious or critical violations fail;
+  so do words said twice ("Вы · Вы") and roubles written with a dot ("500.00 ₽").
 - ``sim``: a small client of the reference provider's simulation API.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -207,10 +209,25 @@ class A11yLog:
 _A11Y = A11yLog()
 
 
+_DOUBLED = re.compile(r"(?<!\w)(\w+) · \1(?!\w)")  # "Вы · Вы", "Специалист · Специалист"
+_DOTTED_ROUBLES = re.compile(r"\d\.\d\d\s?₽")  # "500.00 ₽": Russian money has a comma
+
+
+async def check_words(page: Any, name: str) -> None:
+    """The page's text says nothing twice in a row and writes Russian money with a comma."""
+    text = await page.locator("body").inner_text()
+    problems = [m.group(0) for m in _DOUBLED.finditer(text)]
+    if await page.locator("html").get_attribute("lang") == "ru":
+        problems += [m.group(0) for m in _DOTTED_ROUBLES.finditer(text)]
+    assert not problems, f"words on {name}: {problems}"
+
+
 async def check_a11y(page: Any, name: str) -> None:
-    """axe-core on the page as it is now: no serious or critical violation."""
+    """axe-core on the page as it is now: no serious or critical violation; and its words
+    (:func:`check_words`)."""
     from axe_playwright_python.async_playwright import Axe
 
+    await check_words(page, name)
     results = await Axe().run(page)
     bad = [
         {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}

@@ -424,12 +424,19 @@ async def test_screenshots_in_russian_and_english(page: Any) -> None:
             await page.goto("/")
             await check_a11y(page, f"dashboard-{lang}{suffix}")
             await screenshot(page, f"dashboard-{lang}{suffix}")
+            menu = page.locator(".mainnav a")
+            for i in range(await menu.count()):  # every menu item shows, at a phone's width too
+                await expect(menu.nth(i)).to_be_in_viewport()
             await page.goto(f"/accounts/{account_id}")
             await expect(page.locator("#balance-chart canvas").first).to_be_visible()
             await expect(page.locator("#tariffs-body .option").first).to_be_visible()
             await expect(page.locator("#chat-body .chat").first).to_be_visible()
             await check_a11y(page, f"account-{lang}{suffix}")
             await screenshot(page, f"account-{lang}{suffix}")
+            if width < 400:  # the in-page navigation stays at the top of a phone's screen
+                await page.locator("#chat").scroll_into_view_if_needed()
+                box = await page.locator("[data-section-nav]").bounding_box()
+                assert box is not None and box["y"] < 2, box
             await page.goto("/accounts/add/reference?scheme=password")
             await check_a11y(page, f"wizard-{lang}{suffix}")
             await screenshot(page, f"wizard-form-{lang}{suffix}")
@@ -463,12 +470,25 @@ async def test_threshold_brings_the_alert_email(page: Any) -> None:
     await expect(mail.locator(".mail-body")).to_contain_text(f"/accounts/{account_id}")
 
 
+OTHER_PAGES = [
+    ("/accounts/add", "add-account"),
+    ("/settings/alerts", "alerts"),
+    ("/outbox", "outbox"),
+    ("/members", "members"),
+    ("/settings", "settings"),
+    ("/settings/channels", "channels"),
+    ("/settings/tokens", "tokens"),
+    ("/plugins", "plugins"),
+]
+
+
 async def test_other_pages_are_accessible(page: Any) -> None:
-    for path, name in [("/members", "members"), ("/plugins", "plugins"), ("/settings", "settings")]:
-        await page.goto(path)
-        await check_a11y(page, name)
+    """Every page of the menu and of settings at the desktop width and at a phone's."""
     for width, suffix in ((1366, ""), (390, "-mobile")):
         await page.set_viewport_size({"width": width, "height": 900 if width > 400 else 844})
+        for path, name in OTHER_PAGES:
+            await page.goto(path)
+            await check_a11y(page, f"{name}{suffix}")
         await page.goto("/api/schema")
         await expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
         await check_a11y(page, f"api-docs{suffix}")

@@ -42,6 +42,7 @@ async def test_wrong_code_then_resend_then_the_new_code(signed_in: Harness) -> N
     assert "Оператор не принял код." in wrong.text and "Неверный или просроченный код" in wrong.text
     assert "Автоматических попыток" not in wrong.text and "логин или пароль" not in wrong.text
     assert f'action="{step}"' in wrong.text  # still on the step
+    assert 'value="000000" aria-invalid="true" aria-describedby="step-error"' in wrong.text
 
     early = await h.post(f"{step}/resend")
     assert early.status_code == 400 and "подождите" in early.text
@@ -143,6 +144,9 @@ async def test_operation_code_box_resends_and_cancels(signed_in: Harness) -> Non
     assert "data-countdown" in box
     wrong = await h.htmx("POST", f"/flows/{token}/confirm", {"code": "000000"})
     assert wrong.status_code == 400
+    assert f'value="000000" aria-invalid="true" aria-describedby="code-error-{token[:8]}"' in (
+        wrong.text
+    )
     assert "Оператор не принял код." in wrong.text and "Неверный или просроченный код" in wrong.text
     early = await h.htmx("POST", f"/flows/{token}/confirm/resend")
     assert early.status_code == 400 and "подождите" in early.text

@@ -3,6 +3,7 @@ typed is lost; numbers accept Russian formatting; the API answers 422 naming the
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -218,3 +219,27 @@ async def test_the_wizard_shows_the_chosen_kinds_hint_only(signed_in: Harness) -
     assert hint.group(1).startswith("Мобильный номер") and "123456789012" not in hint.group(1)
     assert hint.group(1).count("Например") == 1
     assert 'data-hint="12 цифр лицевого счёта. Например: 123456789012"' in page.text
+
+
+async def test_report_dates_keep_what_was_typed(signed_in: Harness) -> None:
+    h = signed_in
+    account_id = await _link_demo(h)
+    report = f"/accounts/{account_id}/report"
+    backwards = await h.client.get(report, params={"start": "2030-02-15", "end": "2030-01-01"})
+    assert backwards.status_code == 400
+    text = backwards.text  # the account page again, the dates as typed, the field marked
+    assert 'value="2030-02-15"' in text and 'value="2030-01-01"' in text
+    assert 'aria-invalid="true" aria-describedby="report-end-error"' in text
+    assert "Конец не может быть раньше начала." in text
+    assert "Не сохранено" not in text  # the alert settings form below says nothing
+    typo = await h.client.get(report, params={"start": "31.13.2030", "end": "15.02.2030"})
+    assert typo.status_code == 400 and 'value="31.13.2030"' in typo.text
+    assert 'aria-describedby="report-start-error"' in typo.text
+    page = await h.page(f"/accounts/{account_id}")
+    start = re.search(r'id="report-start" type="date" name="start" value="([^"]+)"', page.text)
+    end = re.search(r'id="report-end" type="date" name="end" value="([^"]+)"', page.text)
+    assert start is not None and end is not None
+    day = dt.date.fromisoformat(start.group(1)).strftime("%d.%m.%Y")  # Russian order works too
+    good = await h.client.get(report, params={"start": day, "end": end.group(1), "format": "xlsx"})
+    assert good.status_code == 200, good.text[:300]
+    assert "spreadsheet" in good.headers["content-type"]

@@ -225,7 +225,11 @@ async def _account_page(
         history_points=len(history),
         rules=rules,
         today=today,
-        report_start=today.replace(day=1) if today.day > 1 else today - dt.timedelta(days=30),
+        report_start=(typed or {}).get(
+            "report_start",
+            (today.replace(day=1) if today.day > 1 else today - dt.timedelta(days=30)).isoformat(),
+        ),
+        report_end=(typed or {}).get("report_end", today.isoformat()),
         suspend_start=today + dt.timedelta(days=1),
         suspend_end=today + dt.timedelta(days=14),
     )
@@ -407,6 +411,8 @@ async def usage_section(
         account=account,
         usage=usage,
         traffic=traffic or (usage.traffic if usage else None),
+        # ?packages=0: the account page shows the packages above, the section the traffic only
+        packages=request.query_params.get("packages") != "0",
         **context,
     )
 
@@ -521,12 +527,24 @@ async def download_report(
     db: DB,
     server: Server,
     account_id: FromPath[int],
-    start: FromQuery[str],
-    end: FromQuery[str],
+    start: FromQuery[str] = "",
+    end: FromQuery[str] = "",
     format: FromQuery[str] = "pdf",
 ) -> Response[Any]:
+    """The report as a file; a wrong period gives the account page again with the dates as
+    typed and the problem at its field (the report form's fields are ``report_start``/``_end``)."""
     account = await _account(request, db, account_id)
-    first, last = parse_date(start, "start"), parse_date(end, "end")
+    check = FormCheck()
+    first = check(parse_date, start, "report_start")
+    last = check(parse_date, end, "report_end")
+    if first is not None and last is not None:
+        try:
+            check_period(first, last)
+        except BadInput as exc:
+            check.add(f"report_{exc.field}", exc.key or "form.check_fields", **exc.values)
+    if check or first is None or last is None:
+        typed = {"report_start": start, "report_end": end}
+        return await _account_page(request, db, server, account_id, check=check, typed=typed)
     try:
         fmt = ReportFormat(format)
     except ValueError:
@@ -599,8 +617,10 @@ def _outcome(
     account: LinkedAccount,
     outcome: Done[Any] | NeedsCode,
     flow: PendingFlow | None = None,
+    typed_code: str = "",
 ) -> Response[Any]:
-    """The result of an operation, or its code form (again, with the error, if any)."""
+    """The result of an operation, or its code form (again, with the error, if any, and the
+    code as typed)."""
     if isinstance(outcome, NeedsCode):
         user = require_user(request)
         kept = confirmations.keep(server, user, account, outcome, flow)
@@ -613,6 +633,7 @@ def _outcome(
             error=outcome.error,
             reason=outcome.reason,
             notice=outcome.notice,
+            typed_code=typed_code if outcome.error else "",
             back=f"/accounts/{account.id}",
         )
     if flow is not None:
@@ -825,10 +846,9 @@ async def confirm_operation(
     flow, pending = confirmations.pending(server, user, token)
     account = await get_account(db, user.household_id, pending.account_id)
     form = await form_data(request)
-    outcome = await _ops(server).confirm(
-        db, account, pending, form.get("code", ""), user_id=user.user_id
-    )
-    return _outcome(request, server, account, outcome, flow)
+    code = form.get("code", "")
+    outcome = await _ops(server).confirm(db, account, pending, code, user_id=user.user_id)
+    return _outcome(request, server, account, outcome, flow, typed_code=code.strip())
 
 
 @post("/flows/{token:str}/confirm/resend", include_in_schema=False)

@@ -310,6 +310,7 @@ def _render_step(
     *,
     status_code: int = 200,
     linked: set[str] | None = None,
+    typed_answer: str = "",
 ) -> Response[Any]:
     cls = _provider(server, flow.provider_id)
     challenge = flow.challenge
@@ -326,6 +327,7 @@ def _render_step(
         and flow.purpose != "operation",
         error=flow.error_key,
         error_text=flow.error_text,
+        typed_answer=typed_answer,
     )
 
 
@@ -386,6 +388,8 @@ async def flow_answer(
             flow.error_key = "wizard.answer_required"
             return _render_step(request, server, flow, status_code=400)
         answer = ChallengeAnswer(text=Secret(text))
+        if challenge.kind is ChallengeKind.CODE:  # a wrong code stays in its box, to correct
+            return await _continue(request, db, server, user, flow, challenge, answer, typed=text)
     return await _continue(request, db, server, user, flow, challenge, answer)
 
 
@@ -397,6 +401,8 @@ async def _continue(
     flow: PendingFlow,
     challenge: Challenge,
     answer: ChallengeAnswer,
+    *,
+    typed: str = "",
 ) -> Response[Any]:
     provider = server.require_runtime().provider(flow.provider_id)
     try:
@@ -406,9 +412,9 @@ async def _continue(
         return await _back_to_form(request, db, server, user, flow, exc)
     except CodeRejected as exc:
         # A wrong or stale code: stay on the step, say why in the operator's words, offer a
-        # new code.
+        # new code; the code typed stays in its box.
         _step_error(request, server, flow, exc)
-        return _render_step(request, server, flow, status_code=400)
+        return _render_step(request, server, flow, status_code=400, typed_answer=typed)
     except AggregatorError as exc:
         if isinstance(exc, AuthError) and challenge.kind is not ChallengeKind.CODE:
             return await _back_to_form(request, db, server, user, flow, exc)

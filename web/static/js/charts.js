@@ -22,6 +22,8 @@
     }) + "\u00a0" + unit;
   }
 
+  var DAY_STEPS = [1, 2, 3, 7, 14, 28, 56, 91, 182, 365].map(function (d) { return d * 86400; });
+
   function build(el) {
     var data;
     try { data = JSON.parse(el.getAttribute("data-chart")); } catch (e) { return; }
@@ -64,8 +66,18 @@
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true } },
       axes: [
-        { stroke: "#4f5b6b", grid: { stroke: "#e6e9ef" }, space: 60,
-          values: function (u, ticks) { return ticks.map(function (t) { return day.format(new Date(t * 1000)); }); } },
+        // Ticks a whole number of days apart, each day named once (a few days of readings
+        // would otherwise get a tick every few hours, each saying the same date).
+        { stroke: "#4f5b6b", grid: { stroke: "#e6e9ef" }, space: 60, incrs: DAY_STEPS,
+          values: function (u, ticks) {
+            var last = null;
+            return ticks.map(function (t) {
+              var text = day.format(new Date(t * 1000));
+              if (text === last) { return ""; }
+              last = text;
+              return text;
+            });
+          } },
         { stroke: "#4f5b6b", grid: { stroke: "#e6e9ef" }, size: 80,
           values: function (u, ticks) { return ticks.map(function (v) { return money(v, lang); }); } }
       ]
