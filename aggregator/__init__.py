@@ -85,6 +85,7 @@ from .core.provider import (
 )
 from .core.recovery import RecoveryDone, RecoveryOutcome, RecoveryRequest, RecoveryScheme
 from .core.secret import Secret
+from .i18n import format_days, format_money, format_number
 
 __version__ = "0.1.0"
 
@@ -147,6 +148,9 @@ __all__ = [
     "WireProvenance",
     "__version__",
     "errors",
+    "format_days",
+    "format_money",
+    "format_number",
     "from_minor",
     "hookimpl",
     "models",

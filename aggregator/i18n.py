@@ -32,6 +32,7 @@ __all__ = [
     "format_money",
     "format_money_minor",
     "format_month",
+    "format_number",
     "normalise_lang",
     "plural_category",
     "plural_ru",
@@ -74,6 +75,13 @@ def format_money(amount: Decimal | int | str, currency: str = "RUB", lang: str =
     for space in (" ", "\u202f"):  # CLDR's Russian group separator is a no-break space
         digits = digits.replace(space, NBSP)
     return f"{sign}{digits}{NBSP}{symbol}"
+
+
+def format_number(value: int | Decimal, lang: str = "ru") -> str:
+    """Digits grouped as CLDR says: ``10 000 000`` (ru, no-break spaces) or ``10,000,000`` (en);
+    decimals as given (``1 234,5``)."""
+    text = format_decimal(value, "#,##0.###", locale=_locale(lang))
+    return text.replace(" ", NBSP).replace("\u202f", NBSP)
 
 
 def format_money_minor(minor: int, currency: str = "RUB", lang: str = "ru") -> str:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from litestar.exceptions import ValidationException
 
 from ..core.money import from_minor, to_minor
+from ..i18n import format_number
 from ..services.errors import BadInput
 
 __all__ = [
@@ -114,7 +115,7 @@ def parse_roubles(
 
 
 def _rub(value: Decimal) -> str:
-    return f"{int(value):,}".replace(",", "\u00a0")
+    return format_number(int(value))
 
 
 def parse_gigabytes(value: str | None, field: str, high: int = 10_000) -> int | None:

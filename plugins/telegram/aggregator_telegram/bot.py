@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from aggregator import AccountLine, Notification
+from aggregator import AccountLine, Notification, format_days
 
 __all__ = [
     "MAX_TEXT",
@@ -114,21 +114,6 @@ def not_linked_text(lang: str) -> str:
     return "Этот чат не связан с семьёй. Отправьте /start КОД с кодом с панели."
 
 
-def _days(days: int, lang: str) -> str:
-    if lang == "en":
-        return f"{days} day" if days == 1 else f"{days} days"
-    n = abs(days) % 100
-    if 11 <= n <= 14:
-        word = "дней"
-    elif n % 10 == 1:
-        word = "день"
-    elif 2 <= n % 10 <= 4:
-        word = "дня"
-    else:
-        word = "дней"
-    return f"{days} {word}"
-
-
 def balance_text(lines: Sequence[AccountLine], lang: str) -> str:
     """One line per account: a mark (✅ ok, ⚠️ needs attention, ⏳ not read yet), title,
     balance, status."""
@@ -143,6 +128,6 @@ def balance_text(lines: Sequence[AccountLine], lang: str) -> str:
             text += f" — {html.escape(line.status_text)}"
         elif line.days_left is not None:
             lasts = "lasts" if lang == "en" else "хватит на"
-            text += f" ({lasts} {_days(line.days_left, lang)})"
+            text += f" ({lasts} {format_days(line.days_left, lang)})"
         out.append(text)
     return _cut("\n".join(out))
