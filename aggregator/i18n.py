@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_LANG",
     "LANGS",
     "NBSP",
+    "format_bonus",
     "format_bytes",
     "format_date",
     "format_days",
@@ -33,6 +34,7 @@ __all__ = [
     "format_money_minor",
     "format_month",
     "format_number",
+    "format_points",
     "normalise_lang",
     "plural_category",
     "plural_ru",
@@ -87,6 +89,29 @@ def format_number(value: int | Decimal, lang: str = "ru") -> str:
 def format_money_minor(minor: int, currency: str = "RUB", lang: str = "ru") -> str:
     """:func:`format_money` for an integer amount of kopecks (cents)."""
     return format_money(from_minor(minor, currency), currency, lang)
+
+
+def format_points(points: Decimal | int, lang: str = "ru") -> str:
+    """A bonus in points: ``1 250 баллов``, ``21 балл``, ``1,5 балла`` (ru; CLDR plurals via
+    Babel, a fraction takes the genitive singular) or ``1,250 points`` / ``1 point`` (en)."""
+    value = Decimal(points)
+    lang = normalise_lang(lang)
+    number = format_decimal(value, "#,##0.##", locale=_locale(lang))
+    for space in (" ", "\u202f"):
+        number = number.replace(space, NBSP)
+    category = plural_category(value, lang)
+    if lang == "en":
+        return f"{number}{NBSP}{'point' if category == 'one' else 'points'}"
+    word = {"one": "балл", "few": "балла", "many": "баллов"}.get(category, "балла")
+    return f"{number}{NBSP}{word}"
+
+
+def format_bonus(minor: int, unit: str | None, currency: str = "RUB", lang: str = "ru") -> str:
+    """A stored bonus (``bonus_minor`` and ``bonus_unit``): points as :func:`format_points`,
+    money only when the operator said money (its currency, else ``currency``)."""
+    if unit == "points":
+        return format_points(Decimal(minor) / 100, lang)
+    return format_money_minor(minor, unit or currency, lang)
 
 
 def plural_category(n: int | float | Decimal, lang: str = "ru") -> str:

@@ -19,6 +19,7 @@ __all__ = [
     "AccountState",
     "AutopaySettings",
     "Balance",
+    "BonusPoints",
     "ChatAuthor",
     "ChatMessage",
     "ChatTopic",
@@ -103,13 +104,29 @@ class AccountState(StrEnum):
     UNKNOWN = "unknown"
 
 
+class BonusPoints(Model):
+    """A bonus balance counted in the operator's points (Rostelecom's «Бонус», NetByNet's
+    bonus account): shown as points («1 250 баллов»), never as money."""
+
+    points: Decimal
+
+    @field_validator("points")
+    @classmethod
+    def _two_places(cls, value: Decimal) -> Decimal:
+        return quantize(value)
+
+
 class Balance(Model):
-    """The balance of one account at ``as_of``."""
+    """The balance of one account at ``as_of``.
+
+    ``bonus``: the bonus balance, when the account has one: :class:`Money` only when the
+    operator says it is money (roubles to spend), :class:`BonusPoints` when it counts points.
+    """
 
     amount: Money
     as_of: dt.datetime
     credit_limit: Money | None = None
-    bonus: Money | None = None
+    bonus: Money | BonusPoints | None = None
     next_charge_date: dt.date | None = None
     next_charge_amount: Money | None = None
 

@@ -35,7 +35,7 @@ from ..alerts.episodes import AccountInfo, AlertItem, AlertWriter
 from ..alerts.forecast import SpendHistory, forecast
 from ..alerts.remainders import left_by_unit, to_json
 from ..alerts.rules import AccountFacts
-from ..core.models import AccountState, Notice, NoticeKind, PollResult
+from ..core.models import AccountState, BonusPoints, Money, Notice, NoticeKind, PollResult
 from ..core.parsing import MOSCOW_TZ
 from ..storage.models import (
     AccountStatus,
@@ -518,6 +518,22 @@ def _approved(account: ClaimedAccount, result: PollResult) -> tuple[Notice, ...]
     )
 
 
+def bonus_minor(bonus: Money | BonusPoints | None) -> int | None:
+    """A bonus as stored: hundredths of a point, or the money's minor units."""
+    if bonus is None:
+        return None
+    if isinstance(bonus, BonusPoints):
+        return int(bonus.points * 100)
+    return to_minor(bonus.amount, bonus.currency)
+
+
+def bonus_unit(bonus: Money | BonusPoints | None) -> str | None:
+    """What the stored bonus counts: "points" or the money's currency."""
+    if bonus is None:
+        return None
+    return "points" if isinstance(bonus, BonusPoints) else bonus.currency[:3]
+
+
 def _reading_row(account_id: int, result: PollResult) -> dict[str, Any]:
     balance = result.balance
 
@@ -530,7 +546,8 @@ def _reading_row(account_id: int, result: PollResult) -> dict[str, Any]:
         "amount_minor": to_minor(balance.amount.amount),
         "currency": balance.amount.currency[:3],
         "credit_limit_minor": minor(balance.credit_limit),
-        "bonus_minor": minor(balance.bonus),
+        "bonus_minor": bonus_minor(balance.bonus),
+        "bonus_unit": bonus_unit(balance.bonus),
         "next_charge_date": balance.next_charge_date,
         "next_charge_minor": minor(balance.next_charge_amount),
         "remainders": to_json(result.remainders) if result.remainders is not None else None,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..alerts.remainders import UnitLeft
+from ..i18n import format_points
 from ..services.dashboard import AccountSummary, Dashboard
 
 __all__ = ["Card", "RemainderLine", "cards", "remainder_amount", "remainder_lines"]
@@ -105,6 +106,19 @@ def remainder_lines(
     return out
 
 
+def _bonus_text(
+    a: AccountSummary, money: Callable[..., str], bonus: Callable[..., str] | None
+) -> str:
+    """The card's bonus: points as points, money as money (:func:`i18n.format_bonus`)."""
+    if a.bonus_minor is None:
+        return ""
+    if bonus is not None:
+        return bonus(a.bonus_minor, a.bonus_unit, a.currency)
+    if a.bonus_unit == "points":
+        return format_points(Decimal(a.bonus_minor) / 100)
+    return money(a.bonus_minor, a.bonus_unit or a.currency)
+
+
 def cards(
     board: Dashboard,
     names: dict[str, str],
@@ -114,6 +128,7 @@ def cards(
     day: Callable[..., str] | None = None,
     age: Callable[..., str] | None = None,
     size: Callable[..., str] | None = None,
+    bonus: Callable[..., str] | None = None,
 ) -> list[Card]:
     badges = {key: t(f"badge.{key}") for key in BADGES}
     never = t("card.never")
@@ -175,7 +190,7 @@ def cards(
                 action=action,
                 stale=a.stale_since is not None,
                 note=note,
-                bonus=money(a.bonus_minor, a.currency) if a.bonus_minor is not None else "",
+                bonus=_bonus_text(a, money, bonus),
                 remainders=remainder_lines(a, t, size) if size is not None and a.left else [],
                 trusted=trusted,
                 shared=t("card.shared") if a.shares_balance_with is not None else "",

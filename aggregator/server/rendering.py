@@ -66,6 +66,10 @@ class Renderer:
         def size(value: int | Decimal) -> str:
             return i18n.format_bytes(value, lang)
 
+        def bonus(minor: int, unit: str | None, currency: str = "RUB") -> str:
+            """A bonus balance: points as points («1 250 баллов»), money as money."""
+            return shared_i18n.format_bonus(minor, unit, currency, lang)
+
         def month_name(value: dt.date) -> str:
             return shared_i18n.format_month(value, lang)
 
@@ -86,6 +90,7 @@ class Renderer:
             "when": when,
             "day": day,
             "size": size,
+            "bonus": bonus,
             "month_name": month_name,
             "month_short": month_short,
             "age": age,

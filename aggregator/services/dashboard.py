@@ -76,7 +76,8 @@ class AccountSummary:
     currency: str = "RUB"
     balance_at: dt.datetime | None = None
     credit_limit_minor: int | None = None
-    bonus_minor: int | None = None  # a loyalty programme's points (Rostelecom's «Бонус»)
+    bonus_minor: int | None = None  # the bonus balance: hundredths of a point, or minor units
+    bonus_unit: str | None = None  # "points", or the currency of a money bonus (None: currency)
     next_charge_date: dt.date | None = None
     next_charge_minor: int | None = None
     history: list[tuple[dt.date, int]] = field(default_factory=list)
@@ -389,6 +390,7 @@ async def household_dashboard(
             BalanceReading.at,
             BalanceReading.credit_limit_minor,
             BalanceReading.bonus_minor,
+            BalanceReading.bonus_unit,
             BalanceReading.next_charge_date,
             BalanceReading.next_charge_minor,
             BalanceReading.remainders,
@@ -401,6 +403,7 @@ async def household_dashboard(
         summary.balance_at = row.at
         summary.credit_limit_minor = row.credit_limit_minor
         summary.bonus_minor = row.bonus_minor
+        summary.bonus_unit = row.bonus_unit
         summary.next_charge_date = row.next_charge_date
         summary.next_charge_minor = row.next_charge_minor
         if row.remainders is not None:

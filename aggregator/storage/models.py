@@ -257,6 +257,9 @@ class BalanceReading(Base):
     currency: Mapped[str] = mapped_column(String(3), default="RUB")
     credit_limit_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
     bonus_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # What ``bonus_minor`` counts: "points" (hundredths of a point) or the currency of a money
+    # bonus ("RUB"); NULL for a reading stored before it was kept (read as the currency).
+    bonus_unit: Mapped[str | None] = mapped_column(String(8), default=None)
     next_charge_date: Mapped[dt.date | None] = mapped_column(default=None)
     next_charge_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
     # The package remainders read with this balance (aggregator.remainders.to_json), NULL when

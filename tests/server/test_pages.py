@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event, insert
 
+from aggregator.i18n import format_points
 from aggregator.server.assets import find_web_dir
 from aggregator.server.i18n import Translator, format_money_minor, plural_form
 from aggregator.services.dashboard import days_left, household_dashboard
@@ -212,6 +214,60 @@ async def test_dashboard_orders_by_urgency_and_sums(signed_in: Harness) -> None:
     assert healthy.badge == "ok" and healthy.days_left == 90  # 10 ₽ a day
     assert len(healthy.history) == 5 and healthy.sparkline().count(",") == 5
     assert board.needing_action == 3
+
+
+async def test_a_bonus_in_points_shows_as_points_money_only_when_the_operator_says_money(
+    signed_in: Harness,
+) -> None:
+    server = signed_in.app.state.server
+    ids: dict[str, int] = {}
+    async with server.db() as db:
+        for key, minor, unit in (("points", 1250_00, "points"), ("roubles", 75_50, "RUB")):
+            account = LinkedAccount(
+                household_id=1,
+                provider_id="reference",
+                login_scheme="password",
+                login_key=f"bonus-{key}",
+                label=f"Бонус {key}",
+                status="ok",
+            )
+            db.add(account)
+            await db.flush()
+            db.add(
+                BalanceReading(
+                    account_id=account.id,
+                    at=utcnow(),
+                    amount_minor=100_00,
+                    bonus_minor=minor,
+                    bonus_unit=unit,
+                )
+            )
+            ids[key] = account.id
+        await db.commit()
+    page = await signed_in.page(f"/accounts/{ids['points']}")
+    assert 'id="account-bonus">1\u00a0250\u00a0баллов<' in page.text and "₽</dd>" not in page.text
+    page = await signed_in.page(f"/accounts/{ids['roubles']}")
+    assert 'id="account-bonus">75,50\u00a0₽<' in page.text
+    board = await signed_in.page("/")
+    assert 'class="card-bonus">1\u00a0250\u00a0баллов<' in board.text
+    assert 'class="card-bonus">75,50\u00a0₽<' in board.text
+    body = (await signed_in.client.get("/api/v1/accounts")).json()
+    bonus = {a["id"]: a["bonus"] for a in body["accounts"]}
+    assert bonus[ids["points"]] == {
+        "amount": "1250.00",
+        "unit": "points",
+        "text": "1\u00a0250\u00a0баллов",
+    }
+    assert bonus[ids["roubles"]] == {"amount": "75.50", "unit": "RUB", "text": "75,50\u00a0₽"}
+    # Babel's plural rules, both languages
+    assert [format_points(n) for n in (1, 3, 5, 21, Decimal("1.5"))] == [
+        "1\u00a0балл",
+        "3\u00a0балла",
+        "5\u00a0баллов",
+        "21\u00a0балл",
+        "1,5\u00a0балла",
+    ]
+    assert [format_points(n, "en") for n in (1, 1250)] == ["1\u00a0point", "1,250\u00a0points"]
 
 
 def test_days_left_uses_the_next_charge() -> None:

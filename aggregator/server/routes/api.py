@@ -38,6 +38,7 @@ from ...core.models import (
     TrafficStats,
     Usage,
 )
+from ...i18n import format_bonus
 from ...services import accounts as accounts_service
 from ...services.dashboard import AccountSummary, account_readings, get_account, household_dashboard
 from ...services.operations import AccountOperations, ChatView, Done, NeedsCode
@@ -100,6 +101,28 @@ def _money(minor: int | None, currency: str = "RUB") -> MoneyOut | None:
     return None if minor is None else MoneyOut(str(from_minor(minor)), currency)
 
 
+class BonusOut(msgspec.Struct):
+    """A bonus balance: ``unit`` "points" (the operator's points, not money) or the currency
+    of a money bonus ("RUB"); ``amount`` a decimal string; ``text`` as the page shows it."""
+
+    amount: str
+    unit: str
+    text: str
+
+
+def _bonus(summary: AccountSummary, lang: str) -> BonusOut | None:
+    if summary.bonus_minor is None:
+        return None
+    unit = summary.bonus_unit or summary.currency
+    amount = (
+        Decimal(summary.bonus_minor) / 100
+        if unit == "points"
+        else from_minor(summary.bonus_minor, unit)
+    )
+    text = format_bonus(summary.bonus_minor, unit, summary.currency, lang)
+    return BonusOut(str(amount.quantize(Decimal("0.01"))), unit, text)
+
+
 class HistoryPoint(msgspec.Struct):
     day: dt.date
     amount_minor: int
@@ -130,7 +153,7 @@ class AccountOut(msgspec.Struct):
     balance: MoneyOut | None
     balance_at: dt.datetime | None
     credit_limit: MoneyOut | None
-    bonus: MoneyOut | None
+    bonus: BonusOut | None
     next_charge_date: dt.date | None
     next_charge: MoneyOut | None
     tariff_name: str | None
@@ -332,7 +355,7 @@ class OutboxOut(msgspec.Struct):
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _account_out(summary: AccountSummary, names: dict[str, str]) -> AccountOut:
+def _account_out(summary: AccountSummary, names: dict[str, str], lang: str) -> AccountOut:
     return AccountOut(
         id=summary.id,
         provider_id=summary.provider_id,
@@ -345,7 +368,7 @@ def _account_out(summary: AccountSummary, names: dict[str, str]) -> AccountOut:
         balance=_money(summary.balance_minor, summary.currency),
         balance_at=summary.balance_at,
         credit_limit=_money(summary.credit_limit_minor, summary.currency),
-        bonus=_money(summary.bonus_minor, summary.currency),
+        bonus=_bonus(summary, lang),
         next_charge_date=summary.next_charge_date,
         next_charge=_money(summary.next_charge_minor, summary.currency),
         tariff_name=summary.tariff_name,
@@ -494,9 +517,10 @@ async def me(request: Request[Any, Any, Any]) -> MeOut:
 async def list_accounts(request: Request[Any, Any, Any], db: DB, server: Server) -> AccountsOut:
     user = require_user(request)
     board = await household_dashboard(db, user.household_id)
-    names = provider_names(server, request_lang(request))
+    lang = request_lang(request)
+    names = provider_names(server, lang)
     return AccountsOut(
-        accounts=[_account_out(s, names) for s in board.accounts],
+        accounts=[_account_out(s, names, lang) for s in board.accounts],
         totals=[MoneyOut(str(from_minor(v)), c) for c, v in sorted(board.totals.items())],
     )
 
@@ -508,9 +532,10 @@ async def account_detail(
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     board = await household_dashboard(db, user.household_id, account_id=account_id)
-    names = provider_names(server, request_lang(request))
+    lang = request_lang(request)
+    names = provider_names(server, lang)
     return AccountDetail(
-        account=_account_out(board.accounts[0], names),
+        account=_account_out(board.accounts[0], names, lang),
         capabilities=sorted(capabilities_of(server, account.provider_id)),
         login_scheme=account.login_scheme,
         polling_interval_s=account.poll_interval_s,

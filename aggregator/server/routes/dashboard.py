@@ -36,6 +36,7 @@ async def dashboard(request: Request[Any, Any, Any], db: DB, server: Server) -> 
             helpers["day"],
             helpers["age"],
             helpers["size"],
+            helpers["bonus"],
         ),
         linked=request.query_params.get("linked"),
         removed=request.query_params.get("removed"),

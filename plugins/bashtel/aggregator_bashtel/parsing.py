@@ -33,6 +33,7 @@ from aggregator import (
 from aggregator.core.models import (
     AccountState,
     Balance,
+    BonusPoints,
     ChatAuthor,
     ChatMessage,
     ChatTopic,
@@ -263,6 +264,21 @@ def _ids(tree: LexborHTMLParser) -> dict[str, LexborNode]:
     return {node.attributes.get("id") or "": node for node in tree.css("[id]")}
 
 
+_POINTS = re.compile(r"балл|point", re.I)
+_POINTS_NUMBER = re.compile(r"-?\d[\d\s\u00a0\u202f]*(?:[.,]\d+)?")
+
+
+def _bonus(text: str, html: str) -> Money | BonusPoints:
+    """``#bonus-balance``: roubles («350,00 ₽») as money; a count of points («1 250 баллов»)
+    as points, never as roubles."""
+    if not _POINTS.search(text):
+        return parse_roubles(text, payload=html)
+    found = _POINTS_NUMBER.search(text)
+    if found is None:
+        raise _fail(f"a bonus in points without a number: {text!r}", html)
+    return BonusPoints(points=Decimal(_SPACES.sub("", found[0]).replace(",", ".")))
+
+
 def parse_cabinet(html: str, now: dt.datetime | None = None) -> CabinetState:
     """The «Состояние лицевого счёта» page: balance, tariff, status, next charge.
 
@@ -289,7 +305,7 @@ def parse_cabinet(html: str, now: dt.datetime | None = None) -> CabinetState:
     node("account-state")
     amount = money("balance")
     credit = money("credit-limit") if "credit-limit" in ids else None
-    bonus = money("bonus-balance") if "bonus-balance" in ids else None
+    bonus = _bonus(_text(node("bonus-balance")), html) if "bonus-balance" in ids else None
     as_of_node = ids.get("as-of")
     as_of = (
         parse_datetime(_time_attr(as_of_node, html), payload=html)

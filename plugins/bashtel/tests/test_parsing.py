@@ -11,7 +11,14 @@ import pytest
 from aggregator_bashtel import parsing
 
 from aggregator import MOSCOW_TZ, ParseError, parse_amount
-from aggregator.core.models import AccountState, ChatAuthor, PaymentKind, SuspensionState
+from aggregator.core.models import (
+    AccountState,
+    BonusPoints,
+    ChatAuthor,
+    Money,
+    PaymentKind,
+    SuspensionState,
+)
 
 PAYLOADS = Path(__file__).parent / "payloads"
 MSK = MOSCOW_TZ
@@ -306,3 +313,23 @@ def test_every_page_with_renamed_markup_is_a_parse_error(name: str, parse: objec
     html = re.sub(r'\b(id|class)="([^"]*)"', r'\1="v2-\2"', page(name))
     with pytest.raises(ParseError):
         parse(html)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("text", "bonus"),
+    [
+        ("350,00 ₽", Money.rub("350.00")),
+        ("1 250 баллов", BonusPoints(points=1250)),
+        ("1\u00a0250,5 балла", BonusPoints(points=Decimal("1250.5"))),
+        ("21 балл", BonusPoints(points=21)),
+    ],
+)
+def test_a_bonus_in_points_stays_points_roubles_stay_money(
+    text: str, bonus: Money | BonusPoints
+) -> None:
+    assert parsing._bonus(text, "<html></html>") == bonus
+
+
+def test_a_bonus_in_points_without_a_number_is_a_parse_error() -> None:
+    with pytest.raises(ParseError):
+        parsing._bonus("баллы", "<html></html>")

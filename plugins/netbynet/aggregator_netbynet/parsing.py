@@ -47,6 +47,7 @@ from aggregator.core.models import (
     AccountState,
     AutopaySettings,
     Balance,
+    BonusPoints,
     ChatAuthor,
     ChatMessage,
     ChatTopic,
@@ -217,7 +218,8 @@ def parse_balance(
     )
     bonus = None
     if details.bonusBalance is not None and details.bonusBalance >= 0:
-        bonus = Money.rub(details.bonusBalance.quantize(Decimal("0.01")))
+        # the points of NetByNet's bonus account (its regional pages: «Баланс: … балл»)
+        bonus = BonusPoints(points=details.bonusBalance)
     return Balance(
         amount=balance.accountBalance,
         as_of=as_of or dt.datetime.now(dt.UTC),

@@ -21,7 +21,13 @@ from aggregator import (
     SessionExpired,
     Unavailable,
 )
-from aggregator.core.models import AccountState, ChatAuthor, PaymentKind, SuspensionState
+from aggregator.core.models import (
+    AccountState,
+    BonusPoints,
+    ChatAuthor,
+    PaymentKind,
+    SuspensionState,
+)
 
 PAYLOADS = Path(__file__).parent / "payloads"
 MSK = dt.timezone(dt.timedelta(hours=3))
@@ -34,7 +40,8 @@ def reply(name: str) -> Any:
 def test_balance_with_bonus_and_next_payment() -> None:
     balance = parsing.parse_balance(reply("get_balance.json"), reply("get_balance_details.json"))
     assert balance.amount.amount == Decimal("900.00")
-    assert balance.bonus is not None and balance.bonus.amount == Decimal("120.00")
+    # the points of the bonus account, not roubles
+    assert balance.bonus == BonusPoints(points=Decimal("120.00"))
     assert balance.next_charge_amount is not None
     assert balance.next_charge_amount.amount == Decimal("450.00")
     assert balance.next_charge_date == dt.date(2024, 7, 1)

@@ -35,6 +35,7 @@ from aggregator import (
 from aggregator.core.models import (
     AccountState,
     AutopaySettings,
+    BonusPoints,
     ChatAuthor,
     Money,
     PaymentKind,
@@ -153,7 +154,7 @@ async def test_balance_details_bonus_and_next_payment(
     session = await provider.start_login(customer.credentials())
     assert isinstance(session, Session)
     balance = await provider.balance(session, "")
-    assert balance.bonus is not None and balance.bonus.amount == Decimal("120.00")
+    assert balance.bonus == BonusPoints(points=Decimal("120.00"))
     due, amount = backend.next_payment(customer.account)
     assert balance.next_charge_date == due
     assert balance.next_charge_amount is not None

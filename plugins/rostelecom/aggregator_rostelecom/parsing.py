@@ -43,6 +43,7 @@ from aggregator.core.models import (
     AccountState,
     AutopaySettings,
     Balance,
+    BonusPoints,
     ChatAuthor,
     ChatMessage,
     ChatTopic,
@@ -322,7 +323,7 @@ class _Balance(Wire):
     nextChargeAmount: Int | None = None
 
 
-def parse_balance(payload: Any, as_of: dt.datetime, bonus: Money | None = None) -> Balance:
+def parse_balance(payload: Any, as_of: dt.datetime, bonus: BonusPoints | None = None) -> Balance:
     """``getAccountBalanceV2`` -> Balance. ``balance`` is **kopecks**; when it is null the money
     is split over ``subAccounts`` and the balance is their sum (as AnyBalance's getAccBalance
     reads it, without its rounding to roubles)."""

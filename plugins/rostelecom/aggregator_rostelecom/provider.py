@@ -66,9 +66,9 @@ from aggregator import (
 from aggregator.core.models import (
     AutopaySettings,
     Balance,
+    BonusPoints,
     ChatMessage,
     ChatTopic,
-    Money,
     NewsItem,
     OperationResult,
     PackageRemainder,
@@ -636,8 +636,8 @@ class RostelecomProvider(Provider):
                 page="account",
             )
         bonus = await self.bonus_points(session)
-        money = Money(amount=bonus.points) if bonus.points is not None else None
-        return parsing.parse_balance(payload, clock.now(), bonus=money)
+        points = BonusPoints(points=bonus.points) if bonus.points is not None else None
+        return parsing.parse_balance(payload, clock.now(), bonus=points)
 
     async def poll(self, session: Session, account: str) -> PollResult:
         info = await self._info(session, account)

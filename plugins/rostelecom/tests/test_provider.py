@@ -23,6 +23,7 @@ from aggregator import (
 )
 from aggregator.core.models import (
     AccountState,
+    BonusPoints,
     ChatAuthor,
     Money,
     OperationResult,
@@ -47,7 +48,7 @@ async def test_readings_of_every_account(world: World, session: Session) -> None
     flat = await world.provider.poll(session, ids["361000000001"])
     # the money split over sub-accounts adds up to the account's balance
     assert flat.balance.amount == Money.rub("1540.00")
-    assert flat.balance.bonus == Money.rub("350")  # the «Бонус» programme's points
+    assert flat.balance.bonus == BonusPoints(points=350)  # the «Бонус» programme: points
     assert flat.tariff_name == "Интернет + ТВ" and flat.state is AccountState.ACTIVE
     dacha = await world.provider.poll(session, ids["361000000002"])
     assert dacha.state is AccountState.SUSPENDED and dacha.suspension_end is not None

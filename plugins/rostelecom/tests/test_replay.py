@@ -24,7 +24,7 @@ from reference_provider.testing import serving
 
 from aggregator import Session
 from aggregator.browser import SharedBrowser
-from aggregator.core.models import AccountState
+from aggregator.core.models import AccountState, BonusPoints
 from aggregator.diagnostics import record_diagnostics
 from aggregator.runtime import Runtime
 from aggregator.settings import Settings
@@ -44,7 +44,7 @@ async def test_the_households_poll_replays_into_the_same_reading() -> None:
     provider = replay_provider(RostelecomProvider, HAR)
     result = await provider.poll(session(), replayed_account(HAR))
     assert result.balance.amount.amount == Decimal("1540.00")  # split over two sub-accounts
-    assert result.balance.bonus is not None and result.balance.bonus.amount == Decimal(350)
+    assert result.balance.bonus == BonusPoints(points=Decimal(350))
     assert result.state is AccountState.ACTIVE
     assert result.tariff_name
     profile = await provider.profile(session(), replayed_account(HAR))
