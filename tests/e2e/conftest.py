@@ -113,9 +113,14 @@ def aggregator_settings(reference_url: str, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="module")
-def aggregator_url(aggregator_settings: Settings) -> Iterator[str]:
-    app = create_app(aggregator_settings)
-    with ThreadServer(app, aggregator_settings.port) as url:
+def aggregator_app(aggregator_settings: Settings) -> Any:
+    """The dashboard's application (a test may reach its state, e.g. to age a login step)."""
+    return create_app(aggregator_settings)
+
+
+@pytest.fixture(scope="module")
+def aggregator_url(aggregator_app: Any, aggregator_settings: Settings) -> Iterator[str]:
+    with ThreadServer(aggregator_app, aggregator_settings.port) as url:
         yield url
 
 
