@@ -58,7 +58,12 @@ async def test_settings_code_choice_and_notice(signed_in: Harness) -> None:
         rules = {r.kind: r.channels for r in (await db.execute(select(AlertRule))).scalars()}
     assert rules["low_balance"] == ["email", "telegram"] and rules["runs_out"] == ["email"]
     refused = await h.post("/settings/channels/choice", {"channel": ["low_balance:email"]})
-    assert refused.status_code == 400
+    assert refused.status_code == 400  # the ticks as sent, each kind left without one marked
+    kept = 'value="low_balance:email" aria-label="Мало денег на счёте: E-mail" checked>'
+    assert kept in refused.text
+    assert 'value="runs_out:email" aria-label' in refused.text
+    assert 'aria-invalid="true" aria-describedby="choice-runs_out-error"' in refused.text
+    assert 'aria-describedby="choice-low_balance-error"' not in refused.text
 
     async with server.db() as db:
         user = (await db.execute(select(User))).scalar_one()
@@ -75,5 +80,5 @@ async def test_settings_code_choice_and_notice(signed_in: Harness) -> None:
         )
         await db.commit()
     home = await h.page("/")
-    assert "больше не доставляет уведомления в «Иван»" in home.text
+    assert "больше не доставляет оповещения в «Иван»" in home.text
     assert "bot was blocked" in home.text and 'href="/settings/channels"' in home.text

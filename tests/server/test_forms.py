@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from aggregator.server.forms import FieldInvalid, parse_int, parse_roubles
 from aggregator.storage.models import AlertRule, Household
 
-from .conftest import Harness
+from .conftest import PASSWORD, Harness
 from .test_journey_reference import _link_demo
 
 
@@ -243,3 +243,31 @@ async def test_report_dates_keep_what_was_typed(signed_in: Harness) -> None:
     good = await h.client.get(report, params={"start": day, "end": end.group(1), "format": "xlsx"})
     assert good.status_code == 200, good.text[:300]
     assert "spreadsheet" in good.headers["content-type"]
+
+
+async def test_password_change_marks_the_field(signed_in: Harness) -> None:
+    h = signed_in
+    await h.page("/settings")
+    wrong = await h.post(
+        "/settings/password",
+        {"current_password": "не тот", "new_password": "x" * 12, "new_password_confirm": "x" * 12},
+    )
+    assert wrong.status_code == 400
+    assert 'aria-invalid="true" aria-describedby="current_password-error"' in wrong.text
+    assert "Текущий пароль неверен." in wrong.text
+    mismatch = await h.post(
+        "/settings/password",
+        {"current_password": PASSWORD, "new_password": "y" * 12, "new_password_confirm": "z" * 12},
+    )
+    assert mismatch.status_code == 400
+    assert 'aria-invalid="true" aria-describedby="new_password_confirm-error"' in mismatch.text
+    assert "y" * 12 not in mismatch.text  # a password is never sent back
+
+
+async def test_token_name_is_asked_at_its_field(signed_in: Harness) -> None:
+    h = signed_in
+    await h.page("/settings/tokens")
+    blank = await h.post("/settings/tokens", {"name": "   ", "scope": "write"})
+    assert blank.status_code == 400
+    assert 'aria-invalid="true" aria-describedby="token-name-error token-name-hint"' in blank.text
+    assert "Назовите токен" in blank.text and 'value="write" checked' in blank.text

@@ -26,6 +26,7 @@ async def _render(
     *,
     code: channel_service.LinkCode | None = None,
     error: str | None = None,
+    typed_choice: dict[str, list[str] | None] | None = None,
     status_code: int = 200,
 ) -> Response[Any]:
     user = require_user(request)
@@ -33,7 +34,9 @@ async def _render(
     channels = await channel_service.channels_of(
         db, server.require_vault(), registry, user.household_id
     )
-    choice = await channel_service.channel_choice(db, registry, user.household_id)
+    choice = typed_choice or await channel_service.channel_choice(db, registry, user.household_id)
+    # After a refused choice: the ticks as sent, and the kinds left without a channel marked.
+    unchosen = [kind for kind, picked in (typed_choice or {}).items() if not picked]
     names = {"email": "E-mail", **{c.id: c.name for c in channels}}
     return page(
         request,
@@ -41,6 +44,7 @@ async def _render(
         status_code=status_code,
         channels=channels,
         choice=choice,
+        unchosen=unchosen,
         kinds=[k.value for k in AlertKind],
         channel_names=names,
         code=code,
@@ -66,7 +70,9 @@ async def channels_choice(request: Request[Any, Any, Any], db: DB, server: Serve
         picked = [v.split(":", 1)[1] for v in chosen if v.startswith(f"{kind.value}:")]
         choice[kind.value] = picked
     if any(not picked for picked in choice.values()):
-        return await _render(request, db, server, error="channels.none_chosen", status_code=400)
+        return await _render(
+            request, db, server, error="channels.none_chosen", typed_choice=choice, status_code=400
+        )
     try:
         await channel_service.save_channel_choice(
             db, server.require_runtime().registry, user.household_id, choice, user_id=user.user_id

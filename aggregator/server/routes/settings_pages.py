@@ -504,23 +504,18 @@ async def change_password(request: Request[Any, Any, Any], db: DB) -> Response[A
     form = await form_data(request)
     row = await db.get(User, user.user_id)
     household = await db.get(Household, user.household_id)
-    assert row is not None
+    assert row is not None and household is not None
+    check = FormCheck()
     if not await verify_password(row.password_hash, form.get("current_password", "")):
-        return page(
-            request,
-            "settings.html",
-            status_code=400,
-            household=household,
-            zones=_ZONES,
-            saved=None,
-            error="settings.wrong_password",
-            errors={},
-            typed={},
+        check.add("current_password", "settings.wrong_password")
+    else:
+        problem = validate_new_password(
+            form.get("new_password", ""), form.get("new_password_confirm", "")
         )
-    problem = validate_new_password(
-        form.get("new_password", ""), form.get("new_password_confirm", "")
-    )
-    if problem:
+        if problem:
+            mismatch = problem == "form.password_mismatch"
+            check.add("new_password_confirm" if mismatch else "new_password", problem)
+    if check:  # the message at its field; passwords are never sent back into the page
         return page(
             request,
             "settings.html",
@@ -528,8 +523,8 @@ async def change_password(request: Request[Any, Any, Any], db: DB) -> Response[A
             household=household,
             zones=_ZONES,
             saved=None,
-            error=problem,
-            errors={},
+            error=None,
+            errors=check.messages(lambda key, **v: translate(request, key, **v)),
             typed={},
         )
     row.password_hash = await hash_password(form["new_password"])

@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 
 from ...services import tokens as token_service
-from ..rendering import page
+from ..rendering import page, translate
 from .common import DB, form_data, redirect, require_user
 
 __all__ = ["ROUTES"]
@@ -24,6 +24,7 @@ async def _render(
     *,
     created: token_service.CreatedToken | None = None,
     error: str | None = None,
+    errors: dict[str, str] | None = None,
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response[Any]:
@@ -37,6 +38,7 @@ async def _render(
         created=created,
         created_value=created.token.reveal() if created is not None else None,
         error=error,
+        errors=errors or {},
         form=form or {},
         revoked=request.query_params.get("revoked"),
     )
@@ -51,6 +53,10 @@ async def tokens_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
 async def tokens_create(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     user = require_user(request)
     form = await form_data(request)
+    name = " ".join(form.get("name", "").split())
+    if not name or len(name) > token_service.MAX_NAME:  # said at the field, the rest kept
+        message = translate(request, "tokens.name_invalid", max=token_service.MAX_NAME)
+        return await _render(request, db, errors={"name": message}, form=form, status_code=400)
     try:
         created = await token_service.create_token(
             db,
