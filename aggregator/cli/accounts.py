@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,6 +26,7 @@ from .base import (
 )
 from .login import TerminalLogin, parse_fields, pick_subaccounts
 from .operator import AccountArg, CodeEnvOption, Codes, CodeStdinOption, JsonOption
+from .sso_return import LoopbackReturn
 
 if TYPE_CHECKING:
     from ..core.flows import Challenge, Session
@@ -207,12 +209,17 @@ async def _accounts_add(
                 )
             provider = runtime.provider(provider_cls.id)
             typer.echo(f"Вход в {provider_cls.name} / logging in to {provider_cls.name_en}…")
-            result: Session | Challenge = await provider.start_login(credentials)
-            for _ in range(10):
-                if isinstance(result, Session):
-                    break
-                answer = await login.answer(result)
-                result = await provider.continue_login(result, answer)
+            async with contextlib.AsyncExitStack() as stack:
+                if scheme.secret is SecretKind.SSO and asking:
+                    # The browser comes back to this process (or the person pastes the address).
+                    login.sso_return = await stack.enter_async_context(LoopbackReturn())
+                    provider.context.settings.setdefault("sso_redirect_uri", login.sso_return.url)
+                result: Session | Challenge = await provider.start_login(credentials)
+                for _ in range(10):
+                    if isinstance(result, Session):
+                        break
+                    answer = await login.answer(result)
+                    result = await provider.continue_login(result, answer)
             if not isinstance(result, Session):
                 fail("вход не завершился / the login did not finish")
             session = result

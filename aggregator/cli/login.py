@@ -4,10 +4,12 @@ environment variable or stdin, or the command fails saying which option to give.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
+from urllib.parse import unquote
 
 import typer
 
@@ -19,8 +21,12 @@ if TYPE_CHECKING:
     from ..core.login import ExtraField, LoginScheme
     from ..core.models import Subaccount
     from ..core.recovery import RecoveryScheme
+    from .sso_return import LoopbackReturn
 
 __all__ = ["TerminalLogin", "parse_fields", "pick_subaccounts"]
+
+#: After Enter, how long to wait for a browser still on its way back.
+SSO_GRACE_S = 5.0
 
 
 def parse_fields(values: Sequence[str]) -> dict[str, str]:
@@ -43,6 +49,8 @@ class TerminalLogin:
         self.new_password_env = new_password_env
         self.codes = codes or Codes(interactive=interactive)
         self.new_password: str | None = None
+        #: Where an SSO login's browser comes back to (``aggregator accounts add`` sets it).
+        self.sso_return: LoopbackReturn | None = None
 
     def need(self, what: str, option: str) -> NoReturn:
         fail(f"не задано / missing: {what} ({option})")
@@ -133,16 +141,46 @@ class TerminalLogin:
         if kind is ChallengeKind.SSO_REDIRECT:
             typer.echo("Откройте в браузере и войдите / open in a browser and log in:")
             typer.echo(f"  {challenge.url}")
-            url = str(
-                typer.prompt(
-                    "Адрес, на который вас вернули / the URL you were sent back to",
-                    hide_input=True,
-                )
-            )
-            return ChallengeAnswer(callback_url=url.strip())
+            return ChallengeAnswer(callback_url=await self._sso_return(challenge))
         password = self._new_password(challenge)
         self.new_password = password
         return ChallengeAnswer(new_password=Secret(password))
+
+    async def _sso_return(self, challenge: Challenge) -> str:
+        """The address the browser came back to: caught on the loopback address the login
+        sent it to, or pasted by the person (a browser on another machine)."""
+        catcher = self.sso_return
+        if catcher is None or not _mentions(challenge.url or "", catcher.url):
+            url = await asyncio.to_thread(
+                typer.prompt,
+                "Адрес, на который вас вернули / the URL you were sent back to",
+                hide_input=True,
+            )
+            return str(url).strip()
+        typer.echo(
+            "Браузер вернётся сюда сам; тогда нажмите Enter. Если браузер на другой машине, "
+            "вставьте адрес, на который он вернулся. / The browser comes back here by itself; "
+            "then press Enter. If the browser is on another machine, paste the address it was "
+            "sent back to."
+        )
+        while True:
+            # The prompt waits in a thread: the loop meanwhile answers the browser.
+            line = await asyncio.to_thread(
+                typer.prompt,
+                "Enter / адрес (address)",
+                default="",
+                show_default=False,
+                hide_input=True,
+            )
+            if str(line).strip():
+                return str(line).strip()
+            returned = await catcher.wait(SSO_GRACE_S)
+            if returned:
+                return returned
+            typer.echo(
+                f"Браузер ещё не вернулся / the browser has not come back yet: {catcher.url}",
+                err=True,
+            )
 
     def _save_captcha(self, challenge: Challenge) -> Path:
         import tempfile
@@ -178,6 +216,16 @@ class TerminalLogin:
             if not problems:
                 return value
             typer.echo("Не подходит / does not fit: " + ", ".join(problems), err=True)
+
+
+def _mentions(url: str, address: str) -> bool:
+    """Whether ``url`` sends the browser back to ``address`` (a query parameter, perhaps
+    encoded again inside another one's)."""
+    for _ in range(3):
+        if address in url:
+            return True
+        url = unquote(url)
+    return address in url
 
 
 def pick_subaccounts(
