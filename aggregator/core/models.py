@@ -7,6 +7,7 @@ so readings can be stored and served as they are.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -53,6 +54,7 @@ __all__ = [
     "TrustedPaymentResult",
     "Usage",
     "UsageUnit",
+    "maintenance_notices",
 ]
 
 
@@ -373,6 +375,25 @@ class Notice(Model):
     title: Annotated[str, Field(max_length=300)] = ""
     text: Annotated[str, Field(max_length=2000)] = ""
     at: dt.datetime | None = None
+
+
+def maintenance_notices(
+    items: Iterable[NewsItem], today: dt.date, recent_days: int = 7
+) -> list[Notice]:
+    """The operator's maintenance news as notices a poll returns (``PollResult.notices``):
+    works announced (or just past, ``recent_days``) at ``today``; an older item is history,
+    not news. Each notice's id is the news item's, so it is mailed once."""
+    oldest = today - dt.timedelta(days=recent_days)
+    return [
+        Notice(
+            id=f"maintenance:{item.id}"[:200],
+            kind=NoticeKind.MAINTENANCE,
+            title=item.title[:300],
+            text=item.text[:2000],
+        )
+        for item in items
+        if item.kind == "maintenance" and (item.published is None or item.published >= oldest)
+    ]
 
 
 class Profile(Model):

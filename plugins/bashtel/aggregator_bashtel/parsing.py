@@ -238,6 +238,8 @@ class CabinetState:
     state: AccountState
     suspension_end: dt.date | None
     address: str = ""
+    # «Важные сообщения» on the cabinet's page: the operator's maintenance notices
+    notices: tuple[NewsItem, ...] = ()
 
 
 _STATUS_WORDS: tuple[tuple[str, AccountState], ...] = (
@@ -343,7 +345,26 @@ def parse_cabinet(html: str, now: dt.datetime | None = None) -> CabinetState:
         state=state,
         suspension_end=suspension_end,
         address=_text(ids.get("account-address")),
+        notices=_cabinet_notices(html),
     )
+
+
+def _cabinet_notices(html: str) -> tuple[NewsItem, ...]:
+    """«Важные сообщения» (``section.notices``): each a link to its news item, whose id is the
+    link's ``#news-<id>``; the cabinet lists only maintenance works there (the seed, line 60:
+    «узнавать ... о грядущих профилактических работах»; the section itself is assumed)."""
+    start = html.find('class="notices"')
+    if start < 0:
+        return ()
+    end = html.find("</section>", start)
+    items = []
+    for link in LexborHTMLParser(html[start:end]).css("li a"):
+        title = _text(link)
+        href = link.attributes.get("href") or ""
+        news_id = href.partition("#news-")[2] or title
+        if title:
+            items.append(NewsItem(id=news_id, title=title, kind="maintenance"))
+    return tuple(items)
 
 
 # -- tariffs and services -------------------------------------------------------------------

@@ -70,6 +70,7 @@ from aggregator.core.models import (
     TopUpResult,
     TrafficStats,
     Usage,
+    maintenance_notices,
 )
 
 from . import parsing, reports
@@ -254,6 +255,9 @@ class BashtelProvider(Provider):
             tariff_name=state.tariff_name,
             state=state.state,
             suspension_end=state.suspension_end,
+            notices=maintenance_notices(
+                state.notices, state.balance.as_of.astimezone(MOSCOW_TZ).date()
+            ),
         )
 
     async def subaccounts(self, session: Session) -> list[Subaccount]:

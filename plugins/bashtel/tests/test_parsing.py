@@ -63,6 +63,13 @@ def test_cabinet_gives_balance_tariff_and_state() -> None:
     assert state.state is AccountState.ACTIVE
     assert state.suspension_end is None
     assert state.full_name == "Иван Петрович Смирнов"
+    # «Важные сообщения»: the maintenance notice, with its news item's id
+    (notice,) = state.notices
+    assert (notice.id, notice.title, notice.kind) == (
+        "bashtel-news-2",
+        "Плановые работы в Уфе",
+        "maintenance",
+    )
 
 
 def test_cabinet_of_a_suspended_account_gives_the_end_of_the_block() -> None:

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 from aggregator import (
+    MOSCOW_TZ,
     Capability,
     Challenge,
     ChallengeAnswer,
@@ -62,6 +63,7 @@ from aggregator.core.models import (
     TariffCatalogue,
     TariffChangeResult,
     TopUpResult,
+    maintenance_notices,
 )
 from aggregator.transport import server_clock
 
@@ -478,19 +480,23 @@ class NetbynetProvider(Provider):
         """The balance, its details and ``v2/get-internet-accounts-details`` (tariff); the
         state from get-balance's ``statusCode`` (WiFire_API_inet1.js lines 93-117)."""
         with server_clock() as clock:
-            balance, details, accounts = await asyncio.gather(
+            balance, details, accounts, promotions = await asyncio.gather(
                 self._get(session, "v1/get-balance"),
                 self._get(session, "v2/get-balance-details"),
                 self._get(session, "v2/get-internet-accounts-details"),
+                self._get(session, "v1/get-promotions"),
             )
         reading = self._parse(session, parsing.parse_balance, balance, details, clock.now())
         internet = self._parse(session, parsing.parse_internet_accounts, accounts)[0]
         state = self._parse(session, parsing.parse_state, balance) or internet.state
+        # the cabinet's news feed carries the maintenance works (type MAINTENANCE): each a notice
+        news = self._parse(session, parsing.parse_promotions, promotions)
         return PollResult(
             balance=reading,
             tariff_name=internet.tariff.name,
             state=state,
             suspension_end=internet.block_end,
+            notices=maintenance_notices(news, reading.as_of.astimezone(MOSCOW_TZ).date()),
         )
 
     async def subaccounts(self, session: Session) -> list[Subaccount]:

@@ -15,7 +15,7 @@ import pytest
 from aggregator_netbynet import NetbynetProvider
 
 from aggregator import Session
-from aggregator.core.models import AccountState
+from aggregator.core.models import AccountState, NoticeKind
 from aggregator.testing import UnrecordedRequest, load_har, replay_provider, replayed_account
 
 HAR = load_har(Path(__file__).parent / "payloads" / "diagnostics.har")
@@ -28,6 +28,10 @@ async def test_the_households_poll_replays_into_the_same_reading() -> None:
     assert result.balance.amount.amount == Decimal("900.00")
     assert result.tariff_name == "Wifire 300"
     assert result.state is AccountState.ACTIVE
+    # the news feed's maintenance works: a notice (mailed once); the promotion is not
+    (notice,) = result.notices
+    assert notice.kind is NoticeKind.MAINTENANCE and notice.id == "maintenance:netbynet-news-3"
+    assert notice.title == "Профилактика на сети"
     profile = await provider.profile(SESSION, replayed_account(HAR))
     assert profile.full_name and profile.account_number
 

@@ -11,7 +11,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from aggregator import Date, DateTime, Flag, Int, Number, Roubles, Text, Wire, parse_reply
+from aggregator import (
+    MOSCOW_TZ,
+    Date,
+    DateTime,
+    Flag,
+    Int,
+    Number,
+    Roubles,
+    Text,
+    Wire,
+    parse_reply,
+)
 from aggregator.core.models import (
     AccountState,
     AutopaySettings,
@@ -40,6 +51,7 @@ from aggregator.core.models import (
     TrafficStats,
     Usage,
     UsageUnit,
+    maintenance_notices,
 )
 
 __all__ = [
@@ -91,11 +103,29 @@ class _TariffName(Wire):
     name: Text
 
 
+class _News(Wire):
+    id: Text
+    title: Text
+    text: Text = ""
+    published: Date | None = None
+    kind: Text = "news"
+
+    def model(self) -> NewsItem:
+        return NewsItem(
+            id=self.id,
+            title=self.title,
+            text=self.text,
+            published=self.published,
+            kind=_NEWS_KINDS.get(self.kind, "news"),
+        )
+
+
 class _Account(Wire):
     balance: _Balance
     tariff: _TariffName
     state: Text = ""
     suspension_end: Date | None = None
+    notices: list[_News] = []  # the operator's maintenance notices
 
 
 class _Subaccount(Wire):
@@ -273,14 +303,6 @@ class _Usage(Wire):
     traffic: _Traffic
 
 
-class _News(Wire):
-    id: Text
-    title: Text
-    text: Text = ""
-    published: Date | None = None
-    kind: Text = "news"
-
-
 class _NewsList(Wire):
     news: list[_News]
 
@@ -316,12 +338,16 @@ _STATES = {
 def poll(payload: Any, usage_payload: Any = None) -> PollResult:
     """The account, and the package remainders when its usage was read too."""
     account = parse_reply(_Account, payload, what="account")
+    balance = account.balance.model()
     return PollResult(
-        balance=account.balance.model(),
+        balance=balance,
         tariff_name=account.tariff.name,
         state=_STATES.get(account.state.lower(), AccountState.UNKNOWN),
         suspension_end=account.suspension_end,
         remainders=usage(usage_payload).remainders if usage_payload is not None else None,
+        notices=maintenance_notices(
+            (n.model() for n in account.notices), balance.as_of.astimezone(MOSCOW_TZ).date()
+        ),
     )
 
 
@@ -474,16 +500,7 @@ _NEWS_KINDS: dict[str, Literal["news", "offer", "maintenance"]] = {
 
 
 def news(payload: Any) -> list[NewsItem]:
-    return [
-        NewsItem(
-            id=n.id,
-            title=n.title,
-            text=n.text,
-            published=n.published,
-            kind=_NEWS_KINDS.get(n.kind, "news"),
-        )
-        for n in parse_reply(_NewsList, payload, what="news").news
-    ]
+    return [n.model() for n in parse_reply(_NewsList, payload, what="news").news]
 
 
 def profile(payload: Any) -> Profile:

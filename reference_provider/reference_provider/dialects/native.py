@@ -491,9 +491,11 @@ def router(backend: Backend) -> Router:
     def account_summary(
         account_id: FromPath[str], request: Request[Any, Any, Any]
     ) -> dict[str, Any]:
-        """What a poll needs in one call: balance, tariff, state, block end."""
+        """What a poll needs in one call: balance, tariff, state, block end, and the
+        operator's maintenance notices (its «important messages»: works announced)."""
         acc = account_of(request, account_id)
         block = b.current_suspension(acc)
+        notices = [n for n in b.news(acc.operator) if n.kind == "maintenance"]
         return {
             "id": acc.id,
             "number": acc.number,
@@ -503,6 +505,16 @@ def router(backend: Backend) -> Router:
             "balance": balance_json(acc),
             "tariff": {"id": acc.tariff_id, "name": b.tariff_of(acc).name},
             "suspension_end": block.last_day.isoformat() if block else None,
+            "notices": [
+                {
+                    "id": n.id,
+                    "title": n.title,
+                    "text": n.text,
+                    "published": n.published.isoformat(),
+                    "kind": n.kind,
+                }
+                for n in notices
+            ],
         }
 
     def balance_json(acc: Account) -> dict[str, Any]:
