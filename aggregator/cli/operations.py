@@ -292,8 +292,16 @@ def top_up(
     )
     paid = ""
     if outcome is not None:
+        # A payment the operator confirmed by a code may come back as a plain OperationResult
+        # (no payment record): then the amount asked for is what was paid.
+        payment = getattr(outcome.result, "payment", None)
         balance = getattr(outcome.result, "balance", None)
-        paid = _money(outcome.result.payment.amount)
+        if payment is not None:
+            paid = _money(payment.amount)
+        else:
+            from ..i18n import format_money
+
+            paid = format_money(value, "RUB", "ru")
         paid += f"; баланс / balance {_money(balance)}" if balance is not None else ""
     _done(outcome, as_json, f"Оплачено / paid: {paid}")
 

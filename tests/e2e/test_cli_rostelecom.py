@@ -279,3 +279,26 @@ async def test_a_person_links_through_sso_in_a_browser(
     assert status == 0, out + err
     assert "code=" not in out + err  # neither printed nor echoed
     assert len(cli.rostelecom_rows()) == 5
+
+
+async def test_an_sms_confirmed_top_up_on_the_stored_cookie_session(cli: Cli, sim: Sim) -> None:
+    """A later command reuses the cabinet's cookie session the link stored: the payment asks
+    for the operator's SMS code, given on stdin (and once more: its wire format is assumed)."""
+    with contextlib.closing(sqlite3.connect(cli.data_dir / "aggregator.db")) as db:
+        (account,) = db.execute(
+            "SELECT id FROM linked_accounts WHERE provider_id = 'rostelecom' "
+            "AND number_masked LIKE '%0004'"
+        ).fetchone()
+    refused = cli("top-up", str(account), "300", "--yes", "--code-stdin")
+    assert refused.returncode == 1 and "--confirm-assumed" in refused.stderr
+    term = cli.terminal(
+        "top-up", str(account), "300", "--yes", "--confirm-assumed", "--code-stdin", "--json"
+    )
+    await asyncio.to_thread(term.wait_for, r"sent a code \(SMS\) to \S+")
+    code = await sim.last_code("rostelecom", purpose="top_up")
+    term.type(code)
+    status, out, err = await asyncio.to_thread(term.finish)
+    assert status == 0, out + err
+    done = json.loads(out)
+    assert done["status"] == "done" and done["operation"] == "top_up", done
+    assert "Вход в" not in out + err  # no new login: the stored session served

@@ -10,7 +10,8 @@ Each path links the same ID (Иван Смирнов: four accounts), so every t
 login reaching the same accounts keeps one row per account. One aggregator, one reference
 provider and one browser page serve the whole module; the tests run in order. The captcha, the
 SMS code, Gosuslugi again after the session is lost, and the bonus/profile/chat on the account
-page are in ``test_journey.py``; here: each identifier tab, each code channel, each SSO.
+page are in ``test_journey.py``; here: each identifier tab, each code channel, each SSO, and
+an SMS-confirmed payment on the account page.
 """
 
 from __future__ import annotations
@@ -168,3 +169,25 @@ async def test_every_path_reached_the_same_four_accounts(page: Any) -> None:
     assert len(rows) == len(NUMBERS), rows
     await page.goto("/")
     await expect(page.locator(".card").filter(has_text="Ростелеком")).to_have_count(len(NUMBERS))
+
+
+async def test_an_sms_confirmed_top_up_on_the_account_page(page: Any, sim: Sim) -> None:
+    response = await page.request.get("/api/v1/accounts")
+    account_id = next(
+        a["id"]
+        for a in (await response.json())["accounts"]
+        if a["provider_id"] == "rostelecom" and a["number_masked"].endswith("0004")
+    )
+    await page.goto(f"/accounts/{account_id}")
+    payments = page.locator("#payments-body")
+    await payments.locator("input[id^=topup-]").fill("300")
+    await payments.get_by_role("button", name="Пополнить счёт").click()
+    # Money on a wire format the plugin only assumed: asked once more, then the SMS code.
+    await page.get_by_role("button", name="Да, выполнить").click()
+    await expect(page.get_by_text("отправил код в SMS")).to_be_visible()
+    await page.get_by_role("textbox", name="Код").fill(
+        await sim.last_code("rostelecom", purpose="top_up")
+    )
+    await page.get_by_role("button", name="Подтвердить", exact=True).click()
+    await expect(page.get_by_text("Платёж принят")).to_be_visible()
+    assert not page.js_errors, page.js_errors
