@@ -201,7 +201,10 @@ async def test_link_rostelecom_through_sso(page: Any) -> None:
 async def test_link_rostelecom_through_its_passport(page: Any, sim: Sim) -> None:
     # The passport driven in the server's Chromium: the 12-digit account number's tab.
     await _start_login(page, "rostelecom", "password")
-    await page.get_by_role("radio", name="Лицевой счёт").check()
+    # The identifier's keyboard follows the kind chosen (a phone keypad only for a phone).
+    for kind, keyboard in (("Электронная почта", "email"), ("Лицевой счёт", "numeric")):
+        await page.get_by_role("radio", name=kind).check()
+        await expect(page.locator("#identifier")).to_have_attribute("inputmode", keyboard)
     await page.locator("#identifier").fill("3610 0000 0001")
     await page.get_by_label("Пароль").fill("Rostelecom2024")
     await _continue(page)

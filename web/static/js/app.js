@@ -67,7 +67,8 @@
   document.addEventListener("DOMContentLoaded", function () { countdowns(document); });
   document.addEventListener("htmx:afterSwap", function (event) { countdowns(event.detail.target); });
 
-  // The identifier's keyboard follows the chosen kind (a phone keypad only for a phone).
+  // The identifier's keyboard, name and hint follow the chosen kind (a phone keypad only for
+  // a phone).
   document.addEventListener("change", function (event) {
     var radio = event.target;
     if (!radio || radio.name !== "identifier_kind" || !radio.hasAttribute("data-inputmode")) { return; }
@@ -75,6 +76,8 @@
     if (field) { field.setAttribute("inputmode", radio.getAttribute("data-inputmode")); }
     var hint = document.getElementById("identifier-hint");
     if (hint && radio.hasAttribute("data-hint")) { hint.textContent = radio.getAttribute("data-hint"); }
+    var label = document.getElementById("identifier-label");
+    if (label && radio.hasAttribute("data-label")) { label.textContent = radio.getAttribute("data-label"); }
   });
 
   // The account page's section navigation names every section, also those it was not told
