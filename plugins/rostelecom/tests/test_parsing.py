@@ -282,3 +282,58 @@ def test_every_real_shape_payload_cites_its_source() -> None:
         "service_info_voluntary",
     ):
         assert "_source" in load(name), name
+
+
+# -- read tolerantly: what the cabinet may add or spell differently ---------------------------
+
+
+def _noisy(value: Any) -> Any:
+    """The same reply with fields the cabinet added since (at the top and in every list item;
+    null, nested, a number), the keys of the maps it holds (tariff names by id) untouched."""
+    if isinstance(value, list):
+        return [_noisy(v) for v in value]
+    if isinstance(value, dict):
+        inner = {k: _noisy(v) if isinstance(v, list) else v for k, v in value.items()}
+        return inner | {"uiHint2027": {"x": [1, None]}, "deprecatedFlag": None, "promoId": 17}
+    return value
+
+
+def _stringly(value: Any) -> Any:
+    """Every integer as text (the cabinet's replies mix ``17`` and ``"17"``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return [_stringly(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _stringly(v) for k, v in value.items()}
+    return value
+
+
+READINGS: list[tuple[str, Any]] = [
+    ("get_accounts", parsing.parse_accounts),
+    ("balance_split", lambda p: parsing.parse_balance(p, NOW)),
+    ("balance_text", lambda p: parsing.parse_balance(p, NOW)),
+    ("tariff_names", parsing.parse_tariff_names),
+    ("service_info_operator_block", parsing.parse_service_info),
+    ("service_info_voluntary", parsing.parse_service_info),
+    ("service_tariff_mvno", parsing.parse_service_tariff),
+    ("fpl_status", parsing.parse_fpl_status),
+    ("profile", lambda p: parsing.parse_profile(p, account_number="361 000 000 001")),
+    ("available_tariffs", parsing.parse_tariffs),
+    ("options", parsing.parse_options),
+    ("payments", parsing.parse_payments),
+    ("voluntary_block_active", parsing.parse_block),
+    ("autopay", parsing.parse_autopay),
+    ("promotions", parsing.parse_promotions),
+    ("change_tariff_confirm", parsing.parse_confirm_request),
+]
+
+
+@pytest.mark.parametrize(("name", "read"), READINGS, ids=[n for n, _ in READINGS])
+def test_new_fields_and_numbers_as_text_read_the_same(name: str, read: Any) -> None:
+    payload = load(name)
+    expected = read(payload)
+    assert read(_noisy(payload)) == expected
+    assert read(_stringly(payload)) == expected
