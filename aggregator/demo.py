@@ -217,9 +217,9 @@ class Sim:
 
 async def prepare(settings: Settings, reference_url: str) -> list[str]:
     """Schema, household, owner and the linked accounts; returns a line per operator."""
-    from .households import create_household_with_owner
     from .runtime import Runtime
     from .server.integration import ensure_schema
+    from .services.households import create_household_with_owner
     from .storage.datadir import private_umask, secure_data_dir
     from .storage.db import create_engine, session_factory
     from .storage.keycheck import open_vault

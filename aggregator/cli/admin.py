@@ -7,7 +7,6 @@ import typer
 from .base import (
     console,
     fail,
-    import_attr,
     load_settings,
     new_typer,
     require_sqlite_file,
@@ -25,7 +24,8 @@ def keys_rotate() -> None:
     """Новый основной ключ и перешифровка всех секретов / New primary key; re-seal everything."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    rotate_keys = import_attr("aggregator.services.keys", "rotate_keys", "keys rotate")
+    from ..services.keys import rotate_keys
+
     settings = load_settings()
     with Progress(
         TextColumn("{task.description}"),
@@ -59,7 +59,8 @@ def keys_rotate() -> None:
 @keys_app.command("remove-old")
 def keys_remove_old() -> None:
     """Удалить старые ключи, которые больше не нужны / Remove old keys no longer used."""
-    remove_old_keys = import_attr("aggregator.services.keys", "remove_old_keys", "keys remove-old")
+    from ..services.keys import remove_old_keys
+
     report = run(remove_old_keys(load_settings()))
     typer.echo(f"Основной ключ / primary key: {report.primary_key_id}")
     typer.echo("Удалены / removed: " + (", ".join(report.removed) or "—"))
@@ -75,41 +76,24 @@ def keys_remove_old() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Обновить схему базы данных / Migrate the database to the newest schema."""
-    upgrade = import_attr("aggregator.storage.schema", "upgrade", "db upgrade")
-    from ..storage.datadir import secure_data_dir
+    from ..services.database import upgrade_schema
 
     settings = load_settings()
-    if settings.is_sqlite:
-        secure_data_dir(settings.data_dir, keep=(settings.resolved_key_file,))
     with console(stderr=True).status("Миграция / migrating…"):
-        revision = run(upgrade(settings.resolved_database_url))
-    if settings.is_sqlite:
-        secure_data_dir(settings.data_dir, keep=(settings.resolved_key_file,))  # the new file
+        revision = run(upgrade_schema(settings))
     typer.echo(f"Схема / schema: {revision}")
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Версия схемы базы / The database's schema revision (and whether it is current)."""
-    from ..storage import schema
+    from ..services.database import schema_state
 
     settings = load_settings()
     require_sqlite_file(settings)
-
-    async def current() -> str | None:
-        from ..storage.db import create_engine
-
-        engine = create_engine(settings.resolved_database_url)
-        try:
-            revision: str | None = await schema.current_revision(engine)
-            return revision
-        finally:
-            await engine.dispose()
-
-    revision = run(current())
-    head = schema.head_revision()
-    if revision == head:
-        typer.echo(f"{revision} (актуальна / current)")
+    state = run(schema_state(settings))
+    if state.is_current:
+        typer.echo(f"{state.current} (актуальна / current)")
         return
-    typer.echo(f"{revision or '—'} (новейшая / newest: {head})")
+    typer.echo(f"{state.current or '—'} (новейшая / newest: {state.head})")
     fail("схема устарела / the schema is behind: aggregator db upgrade")

@@ -9,7 +9,6 @@ same thing. Secrets are read only from a hidden prompt, stdin or a named environ
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import re
 import sys
@@ -39,10 +38,8 @@ __all__ = [
     "describe_error",
     "fail",
     "fmt_money",
-    "import_attr",
     "is_interactive",
     "load_settings",
-    "maybe_run",
     "new_typer",
     "open_db",
     "print_json",
@@ -218,10 +215,6 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def maybe_run(value: Any) -> Any:
-    return run(value) if inspect.iscoroutine(value) else value
-
-
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -233,21 +226,6 @@ def print_json(value: Any) -> None:
     import json
 
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
-
-
-def import_attr(module: str, name: str, what: str) -> Any:
-    """``module.name``, or one line "not available yet" when that part is not built yet."""
-    import importlib
-
-    try:
-        found = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            fail(f"{what}: ещё не доступно / not available yet")
-        raise
-    if not hasattr(found, name):
-        fail(f"{what}: ещё не доступно / not available yet")
-    return getattr(found, name)
 
 
 def require_sqlite_file(settings: Settings) -> None:

@@ -7,11 +7,7 @@ from typing import Annotated
 import typer
 
 from .app import app
-from .base import (
-    import_attr,
-    load_settings,
-    maybe_run,
-)
+from .base import load_settings, run
 
 # -- serve, demo, worker, poll --------------------------------------------------------------
 
@@ -22,17 +18,17 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Порт / port.")] = None,
 ) -> None:
     """Запустить панель (веб, планировщик, опрос) / Run the dashboard, scheduler and poller."""
-    settings = load_settings(host=host, port=port)
-    entry = import_attr("aggregator.server.app", "serve", "serve")
-    maybe_run(entry(settings))
+    from ..server.app import serve as serve_dashboard
+
+    serve_dashboard(load_settings(host=host, port=port))
 
 
 @app.command()
 def demo() -> None:
     """Демо: эталонный оператор и панель с демо-семьёй / The demo with a demo household."""
-    settings = load_settings()
-    entry = import_attr("aggregator.demo", "run_demo", "demo")
-    maybe_run(entry(settings))
+    from ..demo import run_demo
+
+    run_demo(load_settings())
 
 
 @app.command()
@@ -66,14 +62,14 @@ def worker(
     ] = None,
 ) -> None:
     """Дополнительный процесс опроса (PostgreSQL) / An extra polling worker process."""
-    settings = load_settings()
-    entry = import_attr("aggregator.polling.worker", "run_worker", "worker")
-    options: dict[str, object] = {}
-    if identity is not None:
-        options["identity"] = identity
-    if metrics_port is not None:
-        options["metrics_port"] = metrics_port
-        options["metrics_host"] = metrics_host
-    if concurrency is not None:
-        options["concurrency"] = concurrency
-    maybe_run(entry(settings, **options))
+    from ..polling.worker import run_worker
+
+    run(
+        run_worker(
+            load_settings(),
+            identity=identity,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+            concurrency=concurrency,
+        )
+    )

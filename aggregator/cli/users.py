@@ -64,7 +64,7 @@ def users_create(
 async def _users_create(
     settings: Settings, email: str, password: str, name: str, lang: str
 ) -> tuple[int, int]:
-    from ..households import create_household_with_owner
+    from ..services.households import create_household_with_owner
     from ..storage.db import session_factory
 
     engine = await open_db(settings)

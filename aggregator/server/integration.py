@@ -11,13 +11,10 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-import anyio
-from sqlalchemy import func, inspect, select
+from sqlalchemy import inspect
 
-from .. import households
 from ..storage.datadir import secure_data_dir
 from ..storage.keycheck import open_vault
-from ..storage.models import User
 from ..storage.schema import SchemaError, SchemaOutdated, check_current, current_revision, upgrade
 from ..vault import Vault, VaultError
 
@@ -30,14 +27,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "StartupError",
-    "any_user_exists",
-    "create_household_with_owner",
-    "hash_password",
     "open_database",
     "preflight",
     "start_background",
     "stop_background",
-    "verify_password",
 ]
 
 log = logging.getLogger(__name__)
@@ -108,31 +101,6 @@ async def preflight(settings: Settings) -> str | None:
     finally:
         await engine.dispose()
     return None
-
-
-# -- households and passwords ------------------------------------------------------------------
-
-
-async def any_user_exists(db: AsyncSession) -> bool:
-    return bool(await db.scalar(select(func.count()).select_from(User)))
-
-
-async def hash_password(password: str) -> str:
-    """An argon2id hash (computed in a worker thread: it is deliberately slow)."""
-    return str(await anyio.to_thread.run_sync(households.hash_password, password))
-
-
-async def verify_password(password_hash: str, password: str) -> bool:
-    return bool(await anyio.to_thread.run_sync(households.verify_password, password_hash, password))
-
-
-async def create_household_with_owner(
-    db: AsyncSession, *, email: str, password: str, name: str, lang: str
-) -> User:
-    """A new household and its first user, the owner (``ValueError`` says what is wrong)."""
-    return await households.create_household_with_owner(
-        db, email=email, password=password, name=name, lang=lang
-    )
 
 
 # -- background services ------------------------------------------------------------------------

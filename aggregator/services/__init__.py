@@ -10,6 +10,11 @@ or a terminal table. None of them holds SQL or a workflow of its own; a fix land
 - :mod:`.tokens`: personal API tokens (create, list, revoke, authenticate a Bearer request);
 - :mod:`.channels`: notification channels of plugins (settings, link codes, recipients, the
   channels per alert kind);
+- :mod:`.households`: the household and its first user, sign-in, members and invitations,
+  personal and household settings, password changes;
+- :mod:`.alert_rules`: the household's alert settings and an account's own thresholds;
+- :mod:`.outbox`: the household's alert mail (outbox rows, what the embedded sink got);
+- :mod:`.database`: the schema's revision and the migration (``aggregator db``);
 
 Every function takes the database session it works in (an ``AsyncSession``) and the acting
 household (and user, when a person acts through the dashboard). Functions that finish a

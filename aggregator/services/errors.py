@@ -5,7 +5,7 @@ The provider contract's errors (:mod:`aggregator.core.errors`) pass through unch
 
 from __future__ import annotations
 
-__all__ = ["BadInput", "NotFound"]
+__all__ = ["BadInput", "Forbidden", "NotFound"]
 
 
 class NotFound(LookupError):
@@ -17,7 +17,17 @@ class NotFound(LookupError):
         self.ident = ident
 
 
-_RU = {"account": "счёта", "household": "семьи", "confirmation": "подтверждения"}
+_RU = {
+    "account": "счёта",
+    "household": "семьи",
+    "confirmation": "подтверждения",
+    "member": "участника",
+    "user": "пользователя",
+}
+
+
+class Forbidden(PermissionError):
+    """The acting person may not do this (the owner removing themselves)."""
 
 
 class BadInput(ValueError):

@@ -25,12 +25,12 @@ from reference_provider.testing import running_server
 from sqlalchemy import select
 
 from aggregator.accounts import link_accounts
-from aggregator.households import create_household_with_owner
 from aggregator.plugins import load_plugins
 from aggregator.runtime import Runtime
 from aggregator.server.app import create_app
 from aggregator.server.integration import ensure_schema
 from aggregator.server.security import create_web_session, session_cookie_name
+from aggregator.services.households import create_household_with_owner
 from aggregator.services.tokens import create_token
 from aggregator.settings import Settings
 from aggregator.storage.db import create_engine, session_factory

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from aggregator.alerts.email import build_message
 from aggregator.alerts.sink import MailStore
 from aggregator.core.notify import Notification
-from aggregator.households import create_household_with_owner
+from aggregator.services.households import create_household_with_owner
 from aggregator.storage.models import AlertRule, OutboxMessage, User
 
 from .conftest import PASSWORD, Harness

@@ -156,7 +156,7 @@ async def test_another_households_objects_answer_404(harness: Harness) -> None:
     assert (await harness.client.get(f"/accounts/{account_id}")).status_code == 200
     # A second household, signed in through an invitation-free path: the CLI helper.
     server = harness.app.state.server
-    from aggregator.households import create_household_with_owner
+    from aggregator.services.households import create_household_with_owner
 
     async with server.db() as db:
         await create_household_with_owner(db, email="second@example.ru", password=PASSWORD)

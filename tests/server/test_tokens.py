@@ -9,8 +9,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from aggregator.households import create_household_with_owner
 from aggregator.services import tokens as token_service
+from aggregator.services.households import create_household_with_owner
 from aggregator.storage.models import ApiToken, LinkedAccount, User
 
 from .conftest import PASSWORD, Harness

@@ -12,7 +12,6 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery
-from sqlalchemy import select
 
 from ...core.models import (
     AutopaySettings,
@@ -23,6 +22,7 @@ from ...core.models import (
 from ...core.money import quantize
 from ...plugins import report_url
 from ...services import accounts as accounts_service
+from ...services import alert_rules
 from ...services.dashboard import (
     daily_history,
     get_account,
@@ -33,7 +33,7 @@ from ...services.errors import BadInput
 from ...services.operations import AccountOperations, Done, NeedsCode, check_period
 from ...services.provenance import assumed_operations
 from ...services.spending import MonthSpending, account_spending
-from ...storage.models import AlertRule, LinkedAccount, from_minor
+from ...storage.models import LinkedAccount, from_minor
 from .. import confirmations
 from ..flows import PendingFlow
 from ..forms import (
@@ -170,14 +170,7 @@ async def _account_page(
             "lang": lang,
         },
     )
-    rules = {
-        rule.kind: rule
-        for rule in await db.scalars(
-            select(AlertRule).where(
-                AlertRule.household_id == user.household_id, AlertRule.account_id == account_id
-            )
-        )
-    }
+    rules = await alert_rules.account_rules(db, user.household_id, account_id)
     today = await accounts_service.operator_today(db, account_id, user.timezone)
     error_message, error_action = t.error(lang, account.last_error_key)
     low, runs = rules.get("low_balance"), rules.get("runs_out")
@@ -885,7 +878,7 @@ async def account_alerts(
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     form = await form_data(request)
-    from .settings_pages import parse_threshold, save_rule
+    from .settings_pages import parse_threshold
 
     check = FormCheck()
     threshold = check(parse_threshold, form.get("threshold"))
@@ -894,17 +887,13 @@ async def account_alerts(
     minutes = check(parse_int, form.get("minutes"), "minutes", 1, 100_000)
     if check:  # the page again, everything as typed, the message at the field
         return await _account_page(request, db, server, account_id, check=check, typed=form)
-    await save_rule(db, user.household_id, account.id, "low_balance", threshold_minor=threshold)
-    await save_rule(db, user.household_id, account.id, "runs_out", days=days)
-    await save_rule(db, user.household_id, account.id, "low_data", threshold_units=data_bytes)
-    await save_rule(
-        db,
-        user.household_id,
-        account.id,
-        "low_minutes",
-        threshold_units=minutes * 60 if minutes is not None else None,
+    thresholds = alert_rules.AccountThresholds(
+        threshold_minor=threshold,
+        days=days,
+        data_bytes=data_bytes,
+        minutes_seconds=minutes * 60 if minutes is not None else None,
     )
-    await db.commit()
+    await alert_rules.save_account_thresholds(db, user.household_id, account.id, thresholds)
     return redirect(request, f"/accounts/{account_id}?saved=alerts")
 
 

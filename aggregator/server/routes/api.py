@@ -22,7 +22,6 @@ import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromQuery, JSONBody, Parameter
-from sqlalchemy import select
 
 from ...core.errors import FlowExpired
 from ...core.models import (
@@ -40,15 +39,14 @@ from ...core.models import (
 )
 from ...i18n import format_bonus
 from ...services import accounts as accounts_service
+from ...services import alert_rules
+from ...services import outbox as outbox_service
 from ...services.dashboard import AccountSummary, account_readings, get_account, household_dashboard
 from ...services.operations import AccountOperations, ChatView, Done, NeedsCode
 from ...services.provenance import needs_second_confirmation
 from ...services.spending import account_spending
 from ...storage.models import (
-    AlertRule,
-    AuditLog,
     LinkedAccount,
-    OutboxMessage,
     from_minor,
     to_minor,
 )
@@ -59,7 +57,6 @@ from ..i18n import zone
 from ..rendering import request_lang
 from .common import DB, Server, require_user
 from .pages_common import capabilities_of, provider_names, report_response
-from .settings_pages import save_rule
 
 __all__ = ["TAGS", "router"]
 
@@ -983,18 +980,6 @@ async def confirm(
     return _operation_out(request, server, account, outcome, flow)
 
 
-async def _rules(db: DB, household_id: int, account_id: int | None) -> dict[str, AlertRule]:
-    rules = await db.scalars(
-        select(AlertRule).where(
-            AlertRule.household_id == household_id,
-            AlertRule.account_id.is_(None)
-            if account_id is None
-            else AlertRule.account_id == account_id,
-        )
-    )
-    return {rule.kind: rule for rule in rules}
-
-
 def _roubles(minor: int | None) -> Decimal | None:
     return None if minor is None else from_minor(minor)
 
@@ -1009,39 +994,32 @@ def _check_amounts(**values: Decimal | None) -> None:
             raise ValidationException(f"{name}: a sum in roubles from 0 to 10 000 000")
 
 
+def _alert_settings(alerts: alert_rules.HouseholdAlerts) -> AlertSettings:
+    reminder = alerts.reminder_interval_s
+    return AlertSettings(
+        low_balance_enabled=alerts.low_balance_enabled,
+        threshold=_roubles(alerts.threshold_minor),
+        margin=_roubles(alerts.margin_minor),
+        runs_out_enabled=alerts.runs_out_enabled,
+        days=alerts.days,
+        needs_login_enabled=alerts.needs_login_enabled,
+        suspension_ends_enabled=alerts.suspension_ends_enabled,
+        suspension_days=alerts.suspension_days,
+        reminder_hours=reminder // 3600 if reminder else None,
+        trusted_payment_due_enabled=alerts.trusted_payment_due_enabled,
+        trusted_days=alerts.trusted_days,
+        chat_reply_enabled=alerts.notices.get("chat_reply", True),
+        suspension_approved_enabled=alerts.notices.get("suspension_approved", True),
+        maintenance_enabled=alerts.notices.get("maintenance", True),
+        recipients=list(alerts.recipients),
+        lang="en" if alerts.lang == "en" else "ru",
+    )
+
+
 @get("/alerts", tags=["alerts"], summary="The household's alert settings")
 async def get_alerts(request: Request[Any, Any, Any], db: DB) -> AlertSettings:
     user = require_user(request)
-    rules = await _rules(db, user.household_id, None)
-    low, runs, login, susp = (
-        rules.get(k) for k in ("low_balance", "runs_out", "needs_login", "suspension_ends")
-    )
-    trusted = rules.get("trusted_payment_due")
-    any_rule = low or runs or login or susp
-    reminder = (low.reminder_interval_s if low else None) or None
-    return AlertSettings(
-        low_balance_enabled=low.enabled if low else True,
-        threshold=_roubles(low.threshold_minor) if low else None,
-        margin=_roubles(low.margin_minor) if low else None,
-        runs_out_enabled=runs.enabled if runs else True,
-        days=runs.days if runs else None,
-        needs_login_enabled=login.enabled if login else True,
-        suspension_ends_enabled=susp.enabled if susp else True,
-        suspension_days=susp.days if susp else None,
-        reminder_hours=reminder // 3600 if reminder else None,
-        trusted_payment_due_enabled=trusted.enabled if trusted else True,
-        trusted_days=trusted.days if trusted else None,
-        chat_reply_enabled=_on(rules, "chat_reply"),
-        suspension_approved_enabled=_on(rules, "suspension_approved"),
-        maintenance_enabled=_on(rules, "maintenance"),
-        recipients=list(any_rule.recipients or []) if any_rule else [],
-        lang=(any_rule.lang if any_rule and any_rule.lang in ("ru", "en") else user.lang) or "ru",  # type: ignore[arg-type]
-    )
-
-
-def _on(rules: dict[str, AlertRule], kind: str) -> bool:
-    rule = rules.get(kind)
-    return rule.enabled if rule is not None else True
+    return _alert_settings(await alert_rules.household_alerts(db, user.household_id, user.lang))
 
 
 @put("/alerts", tags=["alerts"], summary="Change the household's alert settings")
@@ -1050,60 +1028,29 @@ async def put_alerts(
 ) -> AlertSettings:
     user = require_user(request)
     _check_amounts(threshold=data.threshold, margin=data.margin)
-    common = {"recipients": [r.lower() for r in data.recipients], "lang": data.lang}
-    reminder = data.reminder_hours * 3600 if data.reminder_hours else None
-    await save_rule(
-        db,
-        user.household_id,
-        None,
-        "low_balance",
-        enabled=data.low_balance_enabled,
+    alerts = alert_rules.HouseholdAlerts(
+        low_balance_enabled=data.low_balance_enabled,
         threshold_minor=_minor(data.threshold),
         margin_minor=_minor(data.margin),
-        reminder_interval_s=reminder,
-        **common,
-    )
-    await save_rule(
-        db,
-        user.household_id,
-        None,
-        "runs_out",
-        enabled=data.runs_out_enabled,
+        runs_out_enabled=data.runs_out_enabled,
         days=data.days,
-        reminder_interval_s=reminder,
-        **common,
+        needs_login_enabled=data.needs_login_enabled,
+        suspension_ends_enabled=data.suspension_ends_enabled,
+        suspension_days=data.suspension_days,
+        trusted_payment_due_enabled=data.trusted_payment_due_enabled,
+        trusted_days=data.trusted_days,
+        reminder_interval_s=data.reminder_hours * 3600 if data.reminder_hours else None,
+        notices={
+            "chat_reply": data.chat_reply_enabled,
+            "suspension_approved": data.suspension_approved_enabled,
+            "maintenance": data.maintenance_enabled,
+        },
+        remainders=None,  # not in the API's body: the remainder defaults stay as they are
+        recipients=tuple(data.recipients),
+        lang=data.lang,
     )
-    await save_rule(
-        db, user.household_id, None, "needs_login", enabled=data.needs_login_enabled, **common
-    )
-    await save_rule(
-        db,
-        user.household_id,
-        None,
-        "suspension_ends",
-        enabled=data.suspension_ends_enabled,
-        days=data.suspension_days,
-        **common,
-    )
-    await save_rule(
-        db,
-        user.household_id,
-        None,
-        "trusted_payment_due",
-        enabled=data.trusted_payment_due_enabled,
-        days=data.trusted_days,
-        **common,
-    )
-    for kind, enabled in (
-        ("chat_reply", data.chat_reply_enabled),
-        ("suspension_approved", data.suspension_approved_enabled),
-        ("maintenance", data.maintenance_enabled),
-    ):
-        await save_rule(db, user.household_id, None, kind, enabled=enabled, **common)
-    db.add(AuditLog(household_id=user.household_id, user_id=user.user_id, action="alerts.updated"))
-    await db.commit()
-    settings: AlertSettings = await get_alerts.fn(request=request, db=db)
-    return settings
+    await alert_rules.save_household_alerts(db, user.household_id, user.user_id, alerts)
+    return _alert_settings(await alert_rules.household_alerts(db, user.household_id, user.lang))
 
 
 @get(
@@ -1116,14 +1063,12 @@ async def get_account_alerts(
 ) -> AccountAlerts:
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
-    rules = await _rules(db, user.household_id, account.id)
-    low, runs = rules.get("low_balance"), rules.get("runs_out")
-    data, minutes = rules.get("low_data"), rules.get("low_minutes")
+    own = await alert_rules.account_thresholds(db, user.household_id, account.id)
     return AccountAlerts(
-        threshold=_roubles(low.threshold_minor) if low else None,
-        days=runs.days if runs else None,
-        data_bytes=data.threshold_units if data else None,
-        minutes_seconds=minutes.threshold_units if minutes else None,
+        threshold=_roubles(own.threshold_minor),
+        days=own.days,
+        data_bytes=own.data_bytes,
+        minutes_seconds=own.minutes_seconds,
     )
 
 
@@ -1136,15 +1081,13 @@ async def put_account_alerts(
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
     _check_amounts(threshold=data.threshold)
-    await save_rule(
-        db, user.household_id, account.id, "low_balance", threshold_minor=_minor(data.threshold)
+    thresholds = alert_rules.AccountThresholds(
+        threshold_minor=_minor(data.threshold),
+        days=data.days,
+        data_bytes=data.data_bytes,
+        minutes_seconds=data.minutes_seconds,
     )
-    await save_rule(db, user.household_id, account.id, "runs_out", days=data.days)
-    await save_rule(db, user.household_id, account.id, "low_data", threshold_units=data.data_bytes)
-    await save_rule(
-        db, user.household_id, account.id, "low_minutes", threshold_units=data.minutes_seconds
-    )
-    await db.commit()
+    await alert_rules.save_account_thresholds(db, user.household_id, account.id, thresholds)
     return data
 
 
@@ -1155,12 +1098,7 @@ async def outbox(
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
 ) -> list[OutboxOut]:
     user = require_user(request)
-    rows = await db.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.household_id == user.household_id)
-        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-        .limit(limit)
-    )
+    rows = await outbox_service.recent_messages(db, user.household_id, limit)
     return [
         OutboxOut(
             id=m.id,

@@ -2,51 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
-import zoneinfo
 from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
-from sqlalchemy import delete, select
 
-from ...alerts.outbox import outbox_message_id
-from ...alerts.sink import MailContent, MailStore
-from ...storage.models import (
-    AlertRule,
-    AuditLog,
-    Household,
-    Invitation,
-    OutboxMessage,
-    User,
-    WebSession,
-    utcnow,
-)
+from ...services import alert_rules, households, outbox
+from ...services.errors import BadInput, Forbidden, NotFound
 from ..forms import FormCheck, gigabytes_text, parse_gigabytes, parse_int, parse_roubles
 from ..i18n import LANGS
-from ..integration import hash_password, verify_password
 from ..rendering import page, translate
-from .auth import INVITATION_TTL, validate_new_password
 from .common import DB, Server, form_data, owner_required, redirect, require_user
 
-__all__ = ["ALERT_KINDS", "ROUTES", "parse_threshold", "save_rule"]
+__all__ = ["ROUTES", "parse_threshold"]
 
-ALERT_KINDS = (
-    "low_balance",
-    "runs_out",
-    "needs_login",
-    "suspension_ends",
-    "trusted_payment_due",
-    "chat_reply",
-    "suspension_approved",
-    "maintenance",
-    "low_data",
-    "low_minutes",
-)
-NOTICE_KINDS = ("chat_reply", "suspension_approved", "maintenance")
 _EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 
 
@@ -55,63 +26,20 @@ def parse_threshold(value: str | None, field: str = "threshold") -> int | None:
     return parse_roubles(value, field)
 
 
-async def save_rule(
-    db: DB,
-    household_id: int,
-    account_id: int | None,
-    kind: str,
-    **values: Any,
-) -> AlertRule | None:
-    """Create or update one rule. For an account, empty values remove the override."""
-    rule = await db.scalar(
-        select(AlertRule).where(
-            AlertRule.household_id == household_id,
-            AlertRule.kind == kind,
-            AlertRule.account_id.is_(None)
-            if account_id is None
-            else AlertRule.account_id == account_id,
-        )
-    )
-    if account_id is not None and all(v is None for v in values.values()):
-        if rule is not None:
-            await db.delete(rule)
-        return None
-    if rule is None:
-        rule = AlertRule(household_id=household_id, account_id=account_id, kind=kind)
-        db.add(rule)
-    for key, value in values.items():
-        setattr(rule, key, value)
-    return rule
-
-
 def _int_field(form: dict[str, str], name: str, low: int, high: int) -> int | None:
     return parse_int(form.get(name), name, low, high)
-
-
-async def _defaults(db: DB, household_id: int) -> dict[str, AlertRule]:
-    rules = await db.scalars(
-        select(AlertRule).where(
-            AlertRule.household_id == household_id, AlertRule.account_id.is_(None)
-        )
-    )
-    return {rule.kind: rule for rule in rules}
 
 
 @get("/settings/alerts", include_in_schema=False)
 async def alerts_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     user = require_user(request)
-    rules = await _defaults(db, user.household_id)
-    recipients: list[str] = []
-    lang = user.lang
-    for rule in rules.values():
-        recipients = recipients or list(rule.recipients or [])
-        lang = rule.lang or lang
+    alerts = await alert_rules.household_alerts(db, user.household_id, user.lang)
     return page(
         request,
         "alerts.html",
-        rules=rules,
-        recipients="\n".join(recipients),
-        alert_lang=lang,
+        rules=await alert_rules.household_rules(db, user.household_id),
+        recipients="\n".join(alerts.recipients),
+        alert_lang=alerts.lang,
         saved=request.query_params.get("saved") == "1",
         error=None,
         errors={},
@@ -130,7 +58,6 @@ async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     if garbage:
         check.add("recipients", "form.expect_emails", example=garbage[0][:60])
     lang = form.get("lang", "ru") if form.get("lang") in LANGS else "ru"
-    common = {"recipients": recipients, "lang": lang}
     reminder_h = check(_int_field, form, "reminder_hours", 1, 24 * 30)
     threshold = check(parse_threshold, form.get("threshold"))
     margin = check(parse_threshold, form.get("margin"), "margin")
@@ -144,7 +71,7 @@ async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
             request,
             "alerts.html",
             status_code=400,
-            rules=await _defaults(db, user.household_id),
+            rules=await alert_rules.household_rules(db, user.household_id),
             recipients=form.get("recipients", ""),
             alert_lang=lang,
             saved=False,
@@ -153,71 +80,27 @@ async def alerts_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
             typed=form,
             gigabytes=gigabytes_text,
         )
-    await save_rule(
-        db,
-        user.household_id,
-        None,
-        "low_balance",
-        enabled=form.get("low_balance_enabled") == "on",
+    reminder_s = reminder_h * 3600 if reminder_h else None
+    alerts = alert_rules.HouseholdAlerts(
+        low_balance_enabled=form.get("low_balance_enabled") == "on",
         threshold_minor=threshold,
         margin_minor=margin,
-        reminder_interval_s=reminder_h * 3600 if reminder_h else None,
-        **common,
-    )
-    await save_rule(
-        db,
-        user.household_id,
-        None,
-        "runs_out",
-        enabled=form.get("runs_out_enabled") == "on",
+        runs_out_enabled=form.get("runs_out_enabled") == "on",
         days=days,
-        reminder_interval_s=reminder_h * 3600 if reminder_h else None,
-        **common,
+        needs_login_enabled=form.get("needs_login_enabled") == "on",
+        suspension_ends_enabled=form.get("suspension_ends_enabled") == "on",
+        suspension_days=suspension_days,
+        trusted_payment_due_enabled=form.get("trusted_payment_due_enabled") == "on",
+        trusted_days=trusted_days,
+        reminder_interval_s=reminder_s,
+        notices={kind: form.get(f"{kind}_enabled") == "on" for kind in alert_rules.NOTICE_KINDS},
+        remainders=alert_rules.RemainderDefaults(
+            data_bytes=data_bytes, minutes_seconds=minutes * 60 if minutes else None
+        ),
+        recipients=tuple(recipients),
+        lang=lang,
     )
-    await save_rule(
-        db,
-        user.household_id,
-        None,
-        "needs_login",
-        enabled=form.get("needs_login_enabled") == "on",
-        **common,
-    )
-    await save_rule(
-        db,
-        user.household_id,
-        None,
-        "suspension_ends",
-        enabled=form.get("suspension_ends_enabled") == "on",
-        days=suspension_days,
-        **common,
-    )
-    await save_rule(
-        db,
-        user.household_id,
-        None,
-        "trusted_payment_due",
-        enabled=form.get("trusted_payment_due_enabled") == "on",
-        days=trusted_days,
-        **common,
-    )
-    for kind in NOTICE_KINDS:
-        await save_rule(
-            db, user.household_id, None, kind, enabled=form.get(f"{kind}_enabled") == "on", **common
-        )
-    # Package remainders: on for every account with packages once a threshold is typed (an
-    # account's own threshold, on its page, goes over it).
-    for kind, units in (("low_data", data_bytes), ("low_minutes", minutes and minutes * 60)):
-        await save_rule(
-            db,
-            user.household_id,
-            None,
-            kind,
-            enabled=units is not None,
-            threshold_units=units,
-            **common,
-        )
-    db.add(AuditLog(household_id=user.household_id, user_id=user.user_id, action="alerts.updated"))
-    await db.commit()
+    await alert_rules.save_household_alerts(db, user.household_id, user.user_id, alerts)
     return redirect(request, "/settings/alerts?saved=1")
 
 
@@ -233,20 +116,8 @@ async def _members_page(
     **values: Any,
 ) -> Response[Any]:
     """The members page: who is in the household and the open invitations."""
-    members = list(
-        await db.scalars(select(User).where(User.household_id == household_id).order_by(User.id))
-    )
-    invitations = list(
-        await db.scalars(
-            select(Invitation)
-            .where(
-                Invitation.household_id == household_id,
-                Invitation.accepted_at.is_(None),
-                Invitation.expires_at > utcnow(),
-            )
-            .order_by(Invitation.id.desc())
-        )
-    )
+    members = await households.members(db, household_id)
+    invitations = await households.open_invitations(db, household_id)
     context: dict[str, Any] = {"invite_link": None, "error": None, "errors": {}, "typed": {}}
     context.update(values)
     return page(
@@ -269,13 +140,13 @@ async def members_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]
 async def invite(request: Request[Any, Any, Any], db: DB, server: Server) -> Response[Any]:
     user = owner_required(request)
     form = await form_data(request)
-    address = form.get("email", "").strip().lower()
-    check = FormCheck()
-    if not _EMAIL.fullmatch(address):
-        check.add("email", "form.email_invalid")
-    elif await db.scalar(select(User.id).where(User.email == address)):
-        check.add("email", "members.email_taken")
-    if check:  # the page again, the address as typed, the message at the field
+    try:
+        token = await households.invite_member(
+            db, user.household_id, user.user_id, form.get("email", "")
+        )
+    except BadInput as exc:  # the page again, the address as typed, the message at the field
+        check = FormCheck()
+        check.add(exc.field, exc.key or "form.email_invalid")
         return await _members_page(
             request,
             db,
@@ -284,27 +155,13 @@ async def invite(request: Request[Any, Any, Any], db: DB, server: Server) -> Res
             errors=check.messages(lambda key, **v: translate(request, key, **v)),
             typed=form,
         )
-    token = secrets.token_urlsafe(32)
-    db.add(
-        Invitation(
-            household_id=user.household_id,
-            email=address,
-            token_hash=hashlib.sha256(token.encode()).hexdigest(),
-            expires_at=utcnow() + INVITATION_TTL,
-        )
-    )
-    db.add(
-        AuditLog(
-            household_id=user.household_id,
-            user_id=user.user_id,
-            action="member.invited",
-            details={"email": address},
-        )
-    )
-    await db.commit()
     link = f"{server.settings.dashboard_url}/invite/{token}"
     return await _members_page(
-        request, db, user.household_id, invite_link=link, invite_email=address
+        request,
+        db,
+        user.household_id,
+        invite_link=link,
+        invite_email=form.get("email", "").strip().lower(),
     )
 
 
@@ -313,12 +170,7 @@ async def revoke_invitation(
     request: Request[Any, Any, Any], db: DB, invitation_id: FromPath[int]
 ) -> Response[Any]:
     user = owner_required(request)
-    await db.execute(
-        delete(Invitation).where(
-            Invitation.id == invitation_id, Invitation.household_id == user.household_id
-        )
-    )
-    await db.commit()
+    await households.revoke_invitation(db, user.household_id, invitation_id)
     return redirect(request, "/members")
 
 
@@ -327,76 +179,23 @@ async def remove_member(
     request: Request[Any, Any, Any], db: DB, member_id: FromPath[int]
 ) -> Response[Any]:
     user = owner_required(request)
-    member = await db.scalar(
-        select(User).where(User.id == member_id, User.household_id == user.household_id)
-    )
-    if member is None:
-        raise NotFoundException("no such member")
-    if member.id == user.user_id:
-        raise PermissionDeniedException("the owner cannot remove themselves")
-    await db.execute(delete(WebSession).where(WebSession.user_id == member.id))
-    await db.delete(member)
-    db.add(
-        AuditLog(
-            household_id=user.household_id,
-            user_id=user.user_id,
-            action="member.removed",
-            details={"email": member.email},
-        )
-    )
-    await db.commit()
+    try:
+        await households.remove_member(db, user.household_id, user.user_id, member_id)
+    except NotFound:
+        raise NotFoundException("no such member") from None
+    except Forbidden as exc:
+        raise PermissionDeniedException(str(exc)) from None
     return redirect(request, "/members")
 
 
 # -- outbox ------------------------------------------------------------------------------
 
 
-def _sink_messages(server: Server, message_ids: set[str], limit: int = 50) -> list[MailContent]:
-    """Mail the embedded SMTP sink received that this household's outbox rows queued (by
-    their Message-ID), newest first. Recipients choose nothing: an address another household
-    added to its alerts never shows it this household's mail, nor the reverse."""
-    store = MailStore.for_settings(server.settings)
-    out: list[MailContent] = []
-    for mail in store.list(limit=None):
-        if mail.message_id.strip() not in message_ids:
-            continue
-        try:
-            out.append(store.read(mail.id))
-        except (KeyError, OSError):
-            continue
-        if len(out) >= limit:
-            break
-    return out
-
-
-async def _household_message_ids(db: DB, household_id: int, sender: str) -> set[str]:
-    """The Message-IDs of this household's outbox rows (recorded before each send)."""
-    rows = await db.execute(
-        select(OutboxMessage.id, OutboxMessage.dedupe_key, OutboxMessage.message_id).where(
-            OutboxMessage.household_id == household_id
-        )
-    )
-    return {
-        message_id or outbox_message_id(row_id, dedupe_key, sender)
-        for row_id, dedupe_key, message_id in rows
-    }
-
-
 @get("/outbox", include_in_schema=False)
 async def outbox_page(request: Request[Any, Any, Any], db: DB, server: Server) -> Response[Any]:
     user = require_user(request)
-    messages = list(
-        await db.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.household_id == user.household_id)
-            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-            .limit(100)
-        )
-    )
-    sink = _sink_messages(
-        server,
-        await _household_message_ids(db, user.household_id, server.settings.smtp_from),
-    )
+    messages = await outbox.recent_messages(db, user.household_id)
+    sink = await outbox.household_mail(db, server.settings, user.household_id)
     return page(
         request,
         "outbox.html",
@@ -411,13 +210,10 @@ async def outbox_message(
     request: Request[Any, Any, Any], db: DB, message_id: FromPath[int]
 ) -> Response[Any]:
     user = require_user(request)
-    message = await db.scalar(
-        select(OutboxMessage).where(
-            OutboxMessage.id == message_id, OutboxMessage.household_id == user.household_id
-        )
-    )
-    if message is None:
-        raise NotFoundException("no such message")
+    try:
+        message = await outbox.outbox_message(db, user.household_id, message_id)
+    except NotFound:
+        raise NotFoundException("no such message") from None
     return page(request, "outbox_message.html", message=message)
 
 
@@ -443,12 +239,12 @@ async def plugins_page(request: Request[Any, Any, Any], server: Server) -> Respo
 @get("/settings", include_in_schema=False)
 async def settings_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     user = require_user(request)
-    household = await db.get(Household, user.household_id)
+    household = await households.household(db, user.household_id)
     return page(
         request,
         "settings.html",
         household=household,
-        zones=_ZONES,
+        zones=households.TIME_ZONES,
         saved=request.query_params.get("saved"),
         error=None,
         errors={},
@@ -456,18 +252,10 @@ async def settings_page(request: Request[Any, Any, Any], db: DB) -> Response[Any
     )
 
 
-_ZONES = sorted(
-    z for z in zoneinfo.available_timezones() if z.startswith(("Europe/", "Asia/")) and "/" in z
-) or ["Europe/Moscow"]
-
-
 @post("/settings", include_in_schema=False)
 async def settings_save(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     user = require_user(request)
     form = await form_data(request)
-    row = await db.get(User, user.user_id)
-    household = await db.get(Household, user.household_id)
-    assert row is not None and household is not None
     check = FormCheck()
     interval = check(_int_field, form, "poll_interval_min", 5, 24 * 60) if user.is_owner else None
     if check:  # nothing is changed; the page again with everything typed
@@ -475,26 +263,23 @@ async def settings_save(request: Request[Any, Any, Any], db: DB) -> Response[Any
             request,
             "settings.html",
             status_code=400,
-            household=household,
-            zones=_ZONES,
+            household=await households.household(db, user.household_id),
+            zones=households.TIME_ZONES,
             saved=None,
             error="form.check_fields",
             errors=check.messages(lambda key, **v: translate(request, key, **v)),
             typed=form,
         )
-    row.display_name = form.get("display_name", "").strip()[:200]
-    if form.get("lang") in LANGS:
-        row.lang = form["lang"]
-    if user.is_owner:
-        name = form.get("household_name", "").strip()
-        if name:
-            household.name = name[:200]
-        tz = form.get("timezone", "")
-        if tz in _ZONES:
-            household.timezone = tz
-        if interval:  # empty keeps the current interval (the demo's is below a minute)
-            household.poll_interval_s = interval * 60
-    await db.commit()
+    profile = households.Profile(
+        display_name=form.get("display_name", ""),
+        lang=form.get("lang"),
+        household_name=form.get("household_name"),
+        timezone=form.get("timezone"),
+        poll_interval_s=interval * 60 if interval else None,  # empty keeps the current one
+    )
+    await households.save_profile(
+        db, user.household_id, user.user_id, is_owner=user.is_owner, profile=profile
+    )
     return redirect(request, "/settings?saved=profile")
 
 
@@ -502,42 +287,29 @@ async def settings_save(request: Request[Any, Any, Any], db: DB) -> Response[Any
 async def change_password(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
     user = require_user(request)
     form = await form_data(request)
-    row = await db.get(User, user.user_id)
-    household = await db.get(Household, user.household_id)
-    assert row is not None and household is not None
-    check = FormCheck()
-    if not await verify_password(row.password_hash, form.get("current_password", "")):
-        check.add("current_password", "settings.wrong_password")
-    else:
-        problem = validate_new_password(
-            form.get("new_password", ""), form.get("new_password_confirm", "")
+    try:
+        await households.change_password(
+            db,
+            user.user_id,
+            current=form.get("current_password", ""),
+            new=form.get("new_password", ""),
+            confirm=form.get("new_password_confirm", ""),
+            keep_session_id=user.session_id,
         )
-        if problem:
-            mismatch = problem == "form.password_mismatch"
-            check.add("new_password_confirm" if mismatch else "new_password", problem)
-    if check:  # the message at its field; passwords are never sent back into the page
+    except BadInput as exc:  # the message at its field; passwords are never sent back
+        check = FormCheck()
+        check.add(exc.field, exc.key or "form.check_fields")
         return page(
             request,
             "settings.html",
             status_code=400,
-            household=household,
-            zones=_ZONES,
+            household=await households.household(db, user.household_id),
+            zones=households.TIME_ZONES,
             saved=None,
             error=None,
             errors=check.messages(lambda key, **v: translate(request, key, **v)),
             typed={},
         )
-    row.password_hash = await hash_password(form["new_password"])
-    # Every other session of this user ends.
-    await db.execute(
-        delete(WebSession).where(WebSession.user_id == row.id, WebSession.id != user.session_id)
-    )
-    db.add(
-        AuditLog(
-            household_id=user.household_id, user_id=user.user_id, action="auth.password_changed"
-        )
-    )
-    await db.commit()
     return redirect(request, "/settings?saved=password")
 
 
