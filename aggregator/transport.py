@@ -11,6 +11,7 @@ catching transport exceptions themselves, as httpx's own ``map_httpcore_exceptio
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import email.utils
@@ -18,7 +19,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "json_body",
     "map_exception",
     "mapped_errors",
+    "open_browser_page",
     "retry_after",
     "server_clock",
 ]
@@ -198,3 +200,52 @@ async def mapped_errors() -> AsyncIterator[None]:
         if mapped is None:
             raise
         raise mapped from None
+
+
+async def open_browser_page(
+    browser: Any,
+    url: str,
+    *,
+    timeout_ms: int,
+    cookies: Sequence[Mapping[str, Any]] = (),
+    cookie_url: str | None = None,
+    ready_selector: str | None = None,
+    who: str = "the operator",
+) -> tuple[Any, Any]:
+    """A fresh context of a Playwright ``browser`` on ``url``: ``(context, page)``.
+
+    The cookies a login remembered (a known device) are restored first, for ``cookie_url``
+    (default: ``url``), with their expiry when they have one; ``ready_selector`` is awaited
+    (an anti-robot page that reloads itself into the form). A 5xx answer is
+    :class:`Unavailable` naming ``who``; Playwright's errors are the contract's; on any failure
+    the context is closed.
+    """
+    async with mapped_errors():
+        context = await browser.new_context()
+    try:
+        context.set_default_timeout(timeout_ms)
+        if cookies:
+            where = (cookie_url or url).rstrip("/") + "/"
+            await context.add_cookies(
+                [
+                    {
+                        "name": c["name"],
+                        "value": c["value"],
+                        "url": where,
+                        **({"expires": c["expires"]} if (c.get("expires") or -1) > 0 else {}),
+                    }
+                    for c in cookies
+                ]
+            )
+        page = await context.new_page()
+        async with mapped_errors():
+            response = await page.goto(url, wait_until="domcontentloaded")
+            if response is not None and response.status >= 500:
+                raise Unavailable(f"{who} answered {response.status}")
+            if ready_selector:
+                await page.wait_for_selector(ready_selector, state="attached")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await context.close()
+        raise
+    return context, page

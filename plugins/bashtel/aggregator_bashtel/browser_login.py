@@ -30,7 +30,7 @@ from aggregator import (
     Unavailable,
 )
 from aggregator.core.flows import utcnow
-from aggregator.transport import mapped_errors
+from aggregator.transport import mapped_errors, open_browser_page
 
 from . import parsing
 
@@ -67,31 +67,13 @@ async def open_login(
     browser: Any, base_url: str, credentials: Credentials, device_cookies: list[dict[str, Any]]
 ) -> LiveLogin:
     """A fresh context on the login form, with the remembered device cookie restored."""
-    async with mapped_errors():
-        context = await browser.new_context()
-    try:
-        context.set_default_timeout(NAVIGATION_TIMEOUT_MS)
-        if device_cookies:
-            await context.add_cookies(
-                [
-                    {
-                        "name": c["name"],
-                        "value": c["value"],
-                        "url": base_url + "/",
-                        **({"expires": c["expires"]} if c.get("expires") else {}),
-                    }
-                    for c in device_cookies
-                ]
-            )
-        page = await context.new_page()
-        async with mapped_errors():
-            response = await page.goto(f"{base_url}/login", wait_until="domcontentloaded")
-        if response is not None and response.status >= 500:
-            raise Unavailable(f"the operator answered {response.status}")
-    except BaseException:
-        with contextlib.suppress(Exception):
-            await context.close()
-        raise
+    context, page = await open_browser_page(
+        browser,
+        f"{base_url}/login",
+        timeout_ms=NAVIGATION_TIMEOUT_MS,
+        cookies=device_cookies,
+        cookie_url=base_url,
+    )
     return LiveLogin(context=context, page=page, credentials=credentials)
 
 

@@ -35,7 +35,7 @@ from aggregator import (
     Unavailable,
 )
 from aggregator.core.flows import utcnow
-from aggregator.transport import mapped_errors
+from aggregator.transport import mapped_errors, open_browser_page
 
 from . import parsing
 
@@ -102,34 +102,17 @@ async def open_login(
     passport_url: str,
     device: list[dict[str, Any]],
 ) -> LiveLogin:
-    """A fresh context on the passport's first screen (past the anti-robot page)."""
-    async with mapped_errors():
-        context = await browser.new_context()
-    try:
-        context.set_default_timeout(NAVIGATION_TIMEOUT_MS)
-        if device:
-            await context.add_cookies(
-                [
-                    {
-                        "name": c["name"],
-                        "value": c["value"],
-                        "url": passport_url + "/",
-                        **({"expires": c["expires"]} if c.get("expires", -1) > 0 else {}),
-                    }
-                    for c in device
-                ]
-            )
-        page = await context.new_page()
-        async with mapped_errors():
-            response = await page.goto(auth_url, wait_until="domcontentloaded")
-            if response is not None and response.status >= 500:
-                raise Unavailable(f"the passport answered {response.status}")
-            # the anti-robot page reloads itself into the first screen
-            await page.wait_for_selector("form.login-form", state="attached")
-    except BaseException:
-        with contextlib.suppress(Exception):
-            await context.close()
-        raise
+    """A fresh context on the passport's first screen (past the anti-robot page, which
+    reloads itself into the first screen)."""
+    context, page = await open_browser_page(
+        browser,
+        auth_url,
+        timeout_ms=NAVIGATION_TIMEOUT_MS,
+        cookies=device,
+        cookie_url=passport_url,
+        ready_selector="form.login-form",
+        who="the passport",
+    )
     return LiveLogin(
         context=context,
         page=page,
