@@ -1,5 +1,6 @@
 """The loopback address an SSO login's browser comes back to at a terminal (RFC 8252 7.3):
-the first GET of the callback path is kept and answered with a page; anything else is not."""
+the first GET of the callback path is kept and answered with a page; anything else is not; it
+answers while the event loop's thread is busy (the terminal's prompt blocks it)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ async def test_the_first_callback_is_kept_and_answered() -> None:
         assert (await http.get(f"{catcher.url}?code=other")).status_code == 404
         assert catcher.returned == back
         post = await http.post(catcher.url, content=b"x")
-        assert post.status_code == 400
+        assert post.status_code == 501  # only GET
 
 
 async def test_a_silent_or_broken_connection_does_not_stop_it() -> None:
@@ -47,3 +48,11 @@ def test_whether_a_login_url_sends_the_browser_back_here() -> None:
     twice = "https://idp/a?next=https%3A%2F%2Fx%2Fb%3Fredirect_uri%3Dhttp%253A%252F%252F127.0.0.1%253A5555%252Fsso%252Fcallback"
     assert _mentions(once, here) and _mentions(twice, here)
     assert not _mentions("https://idp/auth?redirect_uri=https%3A%2F%2Fdashboard%2Fcb", here)
+
+
+async def test_it_answers_while_the_loop_is_blocked_by_a_prompt() -> None:
+    async with LoopbackReturn() as catcher:
+        # A plain blocking client, as a browser is while the terminal prompt blocks the loop.
+        page = httpx.get(catcher.url + "?code=2&state=s", timeout=5)  # noqa: ASYNC210
+        assert page.status_code == 200
+        assert catcher.returned is not None and catcher.returned.endswith("?code=2&state=s")

@@ -4,7 +4,6 @@ environment variable or stdin, or the command fails saying which option to give.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -151,8 +150,7 @@ class TerminalLogin:
         sent it to, or pasted by the person (a browser on another machine)."""
         catcher = self.sso_return
         if catcher is None or not _mentions(challenge.url or "", catcher.url):
-            url = await asyncio.to_thread(
-                typer.prompt,
+            url = typer.prompt(
                 "Адрес, на который вас вернули / the URL you were sent back to",
                 hide_input=True,
             )
@@ -164,13 +162,9 @@ class TerminalLogin:
             "sent back to."
         )
         while True:
-            # The prompt waits in a thread: the loop meanwhile answers the browser.
-            line = await asyncio.to_thread(
-                typer.prompt,
-                "Enter / адрес (address)",
-                default="",
-                show_default=False,
-                hide_input=True,
+            # The listener answers the browser from its own thread while this prompt waits.
+            line = typer.prompt(
+                "Enter / адрес (address)", default="", show_default=False, hide_input=True
             )
             if str(line).strip():
                 return str(line).strip()

@@ -7,23 +7,26 @@ with a page saying to go back to the terminal and keeps the address the browser 
 (the operator's ``code`` and ``state``); the login goes on from it. A browser on another machine
 cannot reach the loopback address: the person pastes the address from its address bar instead.
 
-Only the first ``GET`` of the callback path is kept; everything else is a 404. Whoever else on
-the machine calls the address first gains nothing: the plugin checks the ``state`` it sent.
+The listener runs in a thread of its own, so the terminal's prompts stay on the main thread
+(Ctrl-C stops them at once) while it answers the browser. Only the first ``GET`` of the
+callback path is kept; everything else is a 404. Whoever else on the machine calls the address
+first gains nothing: the plugin checks the ``state`` it sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = ["CALLBACK_PATH", "LoopbackReturn"]
 
 CALLBACK_PATH = "/sso/callback"
-#: How long one connection may take to send its request head.
-READ_TIMEOUT_S = 10.0
-MAX_HEADER_LINES = 100
+#: How long one connection may stay silent.
+SOCKET_TIMEOUT_S = 10.0
 
 _DONE_PAGE = (
     '<!doctype html><html lang="ru"><head><meta charset="utf-8">'
@@ -37,70 +40,76 @@ _DONE_PAGE = (
 )
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: LoopbackReturn
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    timeout = SOCKET_TIMEOUT_S
+    server_version = "aggregator"
+    sys_version = ""
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path == CALLBACK_PATH and self.server.owner.take(self.path):
+            self._reply(200, _DONE_PAGE)
+        else:
+            self._reply(404, "")
+
+    def _reply(self, status: int, body: str) -> None:
+        payload = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Nothing on the terminal (the address carries the operator's code)."""
+
+
 class LoopbackReturn:
     """A one-shot HTTP listener on ``127.0.0.1`` (a free port) for the browser's way back."""
 
     def __init__(self) -> None:
-        self._server: asyncio.base_events.Server | None = None
-        self._returned: asyncio.Event = asyncio.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._returned = threading.Event()
         self.url = ""
         self.returned: str | None = None
 
+    def take(self, target: str) -> bool:
+        """Keep ``target`` (a request's path and query) if nothing came back yet."""
+        with self._lock:
+            if self.returned is not None:
+                return False
+            self.returned = self.url.removesuffix(CALLBACK_PATH) + target
+        self._returned.set()
+        return True
+
     async def __aenter__(self) -> LoopbackReturn:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}{CALLBACK_PATH}"
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.owner = self
+        self._server = server
+        self.url = f"http://127.0.0.1:{server.server_address[1]}{CALLBACK_PATH}"
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+        )
+        self._thread.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            await asyncio.to_thread(server.shutdown)
+            server.server_close()
 
     async def wait(self, seconds: float) -> str | None:
         """The address the browser came back with, waiting at most ``seconds``."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._returned.wait(), seconds)
+        await asyncio.to_thread(self._returned.wait, seconds)
         return self.returned
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            status, body = await self._answer(reader)
-            payload = body.encode()
-            writer.write(
-                (
-                    f"HTTP/1.1 {status}\r\n"
-                    "Content-Type: text/html; charset=utf-8\r\n"
-                    f"Content-Length: {len(payload)}\r\n"
-                    "Cache-Control: no-store\r\n"
-                    "Referrer-Policy: no-referrer\r\n"
-                    "Connection: close\r\n\r\n"
-                ).encode()
-                + payload
-            )
-            await writer.drain()
-        except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    async def _answer(self, reader: asyncio.StreamReader) -> tuple[str, str]:
-        line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT_S)
-        for _ in range(MAX_HEADER_LINES):  # the rest of the head is not needed
-            header = await asyncio.wait_for(reader.readline(), READ_TIMEOUT_S)
-            if header in (b"\r\n", b"\n", b""):
-                break
-        parts = line.decode("latin-1").split()
-        if len(parts) != 3 or parts[0] != "GET" or not parts[1].startswith("/"):
-            return "400 Bad Request", ""
-        target = parts[1]
-        if urlsplit(target).path != CALLBACK_PATH or self.returned is not None:
-            return "404 Not Found", ""
-        origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.url))
-        self.returned = origin + target
-        self._returned.set()
-        return "200 OK", _DONE_PAGE
