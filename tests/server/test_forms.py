@@ -271,3 +271,45 @@ async def test_token_name_is_asked_at_its_field(signed_in: Harness) -> None:
     assert blank.status_code == 400
     assert 'aria-invalid="true" aria-describedby="token-name-error token-name-hint"' in blank.text
     assert "Назовите токен" in blank.text and 'value="write" checked' in blank.text
+
+
+async def test_autopay_sums_keep_what_was_typed(signed_in: Harness) -> None:
+    h = signed_in
+    account_id = await _link_demo(h)
+    section = await h.htmx("GET", f"/accounts/{account_id}/payments")
+    assert f'id="ap-threshold-{account_id}"' in section.text
+    bad = await h.htmx(
+        "POST",
+        f"/accounts/{account_id}/autopay",
+        {"enabled": "1", "threshold": "сто", "amount": "1 234,56 ₽"},
+    )
+    assert bad.status_code == 400  # the section again, the sums as typed, the wrong one marked
+    assert 'value="сто" aria-invalid="true"' in bad.text
+    assert f'aria-describedby="ap-threshold-{account_id}-error"' in bad.text
+    assert 'value="1 234,56 ₽">' in bad.text and "Нужна сумма в рублях цифрами" in bad.text
+    good = await h.htmx(
+        "POST",
+        f"/accounts/{account_id}/autopay",
+        {"enabled": "1", "threshold": "150,50", "amount": "1 234,56 ₽"},
+    )
+    assert good.status_code == 200, good.text[:500]
+
+
+async def test_the_wizard_says_at_the_field_what_is_wrong(signed_in: Harness) -> None:
+    h = signed_in
+    await h.page("/accounts/add/reference?scheme=sms_code")
+    form = {"scheme": "sms_code", "identifier_kind": "phone", "identifier": "12-34"}
+    form["label"] = "Дача"
+    bad = await h.post("/accounts/add/reference", form)
+    assert bad.status_code == 400
+    text = bad.text  # in the page's language, at the field, nothing typed lost
+    assert 'value="12-34"' in text and 'value="Дача"' in text
+    assert 'aria-invalid="true" aria-describedby="identifier-error identifier-hint"' in text
+    assert "Российский номер телефона: 10 цифр" in text and "must be" not in text
+    await h.page("/accounts/add/reference?scheme=password")
+    blank = await h.post(
+        "/accounts/add/reference",
+        {"scheme": "password", "identifier_kind": "login", "identifier": "demo", "password": ""},
+    )
+    assert blank.status_code == 400 and 'aria-describedby="password-error"' in blank.text
+    assert "Введите пароль от кабинета оператора." in blank.text and 'value="demo"' in blank.text

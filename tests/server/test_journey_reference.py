@@ -136,8 +136,13 @@ async def test_account_page_operations(signed_in: Harness) -> None:
     page = await h.page(f"/accounts/{account_id}")
     assert page.status_code == 200
     assert "850,00\u00a0₽" in page.text
-    for section in ("tariffs", "services", "suspension", "usage", "payments", "chat", "news"):
+    for section in ("tariffs", "services", "suspension", "payments", "chat", "news"):
         assert f'hx-get="/accounts/{account_id}/{section}"' in page.text
+    # The packages a poll brought are shown at the top: the live section adds the traffic only.
+    assert f'hx-get="/accounts/{account_id}/usage?packages=0"' in page.text
+    traffic = await h.htmx("GET", f"/accounts/{account_id}/usage?packages=0")
+    assert traffic.status_code == 200 and "<meter" not in traffic.text
+    assert 'name="packages" value="0"' in traffic.text or "traffic-" in traffic.text
 
     # Tariff: the catalogue, the confirmation page, then a one-time code.
     tariffs = await h.htmx("GET", f"/accounts/{account_id}/tariffs")

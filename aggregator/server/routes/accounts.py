@@ -436,22 +436,42 @@ async def payments_section(
     as the operators' histories go."""
     user = require_user(request)
     account = await get_account(db, user.household_id, account_id)
+    return await _payments_fragment(request, db, server, account)
+
+
+async def _payments_fragment(
+    request: Request[Any, Any, Any],
+    db: DB,
+    server: Server,
+    account: LinkedAccount,
+    *,
+    autopay_check: FormCheck | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response[Any]:
+    """The payments section; after a wrong autopay field, again with the values as typed and
+    the problem at its field (``ap_threshold``, ``ap_amount``)."""
+    user = require_user(request)
     caps = capabilities_of(server, account.provider_id)
     today = await accounts_service.operator_today(db, account.id, user.timezone)
     ops = _ops(server)
     start, end, check = _period(request, today, 90)
     payments = [] if check else await ops.payments(db, account, start, end)
     autopay = await ops.autopay(db, account) if "autopay" in caps else None
+    messages = check.messages(lambda key, **v: translate(request, key, **v))
+    if autopay_check:
+        messages.update(autopay_check.messages(lambda key, **v: translate(request, key, **v)))
     return fragment(
         request,
         "partials/payments.html",
+        status_code=400 if autopay_check else 200,
         account=account,
         payments=sorted(payments, key=lambda p: p.at, reverse=True),
         autopay=autopay,
         caps=caps,
         start=start,
         end=end,
-        errors=check.messages(lambda key, **v: translate(request, key, **v)),
+        errors=messages,
+        autopay_typed=typed or {},
     )
 
 
@@ -820,12 +840,21 @@ async def set_autopay(
     account = await get_account(db, user.household_id, account_id)
     form = await form_data(request)
     enabled = form.get("enabled", "") in ("1", "true", "on")
+    check = FormCheck()
+    threshold = amount = None
+    if enabled:
+        if form.get("threshold", "").strip():
+            threshold = check(_amount, form.get("threshold"), "ap_threshold")
+        if form.get("amount", "").strip():
+            amount = check(_amount, form.get("amount"), "ap_amount")
+    if check:  # the section again, the sums as typed, each wrong one marked
+        return await _payments_fragment(
+            request, db, server, account, autopay_check=check, typed=form
+        )
     settings = AutopaySettings(
         enabled=enabled,
-        threshold=Money.rub(_amount(form.get("threshold"), "threshold"))
-        if enabled and form.get("threshold")
-        else None,
-        amount=Money.rub(_amount(form.get("amount"))) if enabled and form.get("amount") else None,
+        threshold=Money.rub(threshold) if threshold is not None else None,
+        amount=Money.rub(amount) if amount is not None else None,
     )
     outcome = await _ops(server).set_autopay(db, account, settings, user_id=user.user_id)
     return _outcome(request, server, account, outcome)

@@ -30,7 +30,7 @@ from ...core.errors import (
     OperationRejected,
 )
 from ...core.flows import Challenge, ChallengeAnswer, ChallengeKind, Session
-from ...core.login import Credentials, LoginScheme
+from ...core.login import Credentials, IdentifierKind, LoginScheme, SecretKind
 from ...core.provider import Provider
 from ...core.recovery import RecoveryDone, RecoveryOutcome
 from ...core.secret import Secret
@@ -43,7 +43,7 @@ from ...vault import VaultError
 from ..context import CurrentUser
 from ..flows import PendingFlow
 from ..integration import kick_polling
-from ..rendering import page, request_lang
+from ..rendering import page, request_lang, translate
 from .common import DB, Server, form_data, form_lists, redirect, require_user
 from .pages_common import provider_class
 
@@ -86,6 +86,7 @@ def _login_form(
     values: dict[str, str] | None = None,
     error: str | None = None,
     error_text: str | None = None,
+    errors: dict[str, str] | None = None,
     relogin: LinkedAccount | None = None,
     status_code: int = 200,
     notice: str | None = None,
@@ -99,10 +100,52 @@ def _login_form(
         values=values or {},
         error=error,
         error_text=error_text,
+        errors=errors or {},
         notice=notice,
         relogin=relogin,
         action=f"/accounts/{relogin.id}/relogin" if relogin else f"/accounts/add/{cls.id}",
     )
+
+
+def _field_errors(
+    request: Request[Any, Any, Any], scheme: LoginScheme, form: dict[str, str]
+) -> dict[str, str]:
+    """What is wrong with each field of a login form, in the page's language, at the field
+    (``identifier``, ``extra_<name>``): the plugin's own check, the plugin's words for it."""
+    lang = request_lang(request)
+    errors: dict[str, str] = {}
+
+    def said(hint_ru: str, hint_en: str, example: str = "") -> str:
+        words = (hint_en if lang == "en" else hint_ru) or translate(request, "wizard.invalid_input")
+        if example:
+            words = f"{words.rstrip('.')}. {translate(request, 'wizard.example', example=example)}"
+        return words
+
+    for extra in scheme.extra_fields:
+        try:
+            extra.normalise(form.get(f"extra_{extra.name}"))
+        except ValueError:
+            errors[f"extra_{extra.name}"] = said(extra.hint_ru, extra.hint_en)
+    if scheme.identifiers and scheme.secret is not SecretKind.SSO:
+        try:
+            kind = form.get("identifier_kind") or None
+            spec = scheme.identifier(kind) if kind else scheme.identifiers[0]
+        except ValueError:
+            spec = scheme.identifiers[0]
+        try:
+            spec.normalise(form.get("identifier", ""))
+        except ValueError:
+            if spec.kind is IdentifierKind.PHONE:
+                errors["identifier"] = translate(
+                    request, "wizard.expect_phone", example=spec.example or "+7 903 123-45-67"
+                )
+            elif spec.kind is IdentifierKind.EMAIL:
+                errors["identifier"] = translate(request, "form.email_invalid")
+            else:
+                errors["identifier"] = said(spec.hint_ru, spec.hint_en, spec.example)
+        if scheme.secret is SecretKind.PASSWORD and not form.get("password"):
+            errors["password"] = translate(request, "wizard.password_required")
+    return errors
 
 
 @get("/accounts/add/{provider_id:str}", include_in_schema=False)
@@ -149,13 +192,15 @@ async def _start(
             sso_provider=form.get("sso_provider") or None,
         )
     except ValueError as exc:
+        errors = _field_errors(request, scheme, form)
         return _login_form(
             request,
             cls,
             scheme,
             values=values,
-            error="wizard.invalid_input",
-            error_text=str(exc),
+            error="form.check_fields" if errors else "wizard.invalid_input",
+            error_text=None if errors else str(exc),
+            errors=errors,
             relogin=relogin,
             status_code=400,
         )
