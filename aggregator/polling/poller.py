@@ -71,6 +71,7 @@ class _PollState:
     secrets: list[str] = field(default_factory=list)
     login_attempted: bool = False
     new_session: Session | None = None
+    session_stored: bool = False  # stored for the login already, under its cluster lease
 
 
 class Poller:
@@ -223,7 +224,8 @@ class Poller:
                 ),
                 result=result,
             )
-        record.new_session = state.new_session if record.failure is None else None
+        stored = state.session_stored or record.failure is not None
+        record.new_session = None if stored else state.new_session
         record.login_attempted = state.login_attempted
         return record
 
@@ -263,24 +265,51 @@ class Poller:
             session_sealed=account.session_sealed,
             credentials_sealed=account.credentials_sealed,
         )
-        # The session belongs to the login: its accounts take turns with the newest one.
+        # The session belongs to the login: its accounts take turns with the newest one, in
+        # this process (use_lock) and, when the login has siblings, across the cluster.
         async with self.sessions.guard.use_lock(account):
-            session = self.sessions.current_session(account, row)
-            if session is not None:
-                state.secrets.extend(session.secrets())
+            cluster = self.sessions.guard.cluster
+            if cluster is None or not await cluster.shared(account):
+                return await self._poll_with(provider, cls, account, row, state)
+            async with cluster.hold(account):
+                # Under the lease the database holds the login's newest session (a sibling in
+                # another process may have renewed it since this account was claimed).
+                row.session_sealed = await cluster.stored_session(account.id)
+                self.sessions.guard.memory(account).session = None
                 try:
-                    result = await provider.poll(session, account.subaccount_id)
-                except SessionExpired:
-                    self.sessions.forget_session(account, session)
-                else:
-                    self._refreshed(provider, account, session, state)
-                    return result
-            session = await self._relogin(provider, cls, account, row, state)
-            state.new_session = session
+                    return await self._poll_with(provider, cls, account, row, state)
+                finally:
+                    # Stored before the lease is given back (a poll that failed after a fresh
+                    # login keeps that session too): the next holder reads the newest one.
+                    if state.new_session is not None:
+                        await cluster.store(account, state.new_session)
+                        state.session_stored = True
+
+    async def _poll_with(
+        self,
+        provider: Provider,
+        cls: type[Provider],
+        account: ClaimedAccount,
+        row: LinkedAccount,
+        state: _PollState,
+    ) -> PollResult:
+        """One poll with the login's newest session; a silent re-login when it is gone."""
+        session = self.sessions.current_session(account, row)
+        if session is not None:
             state.secrets.extend(session.secrets())
-            result = await provider.poll(session, account.subaccount_id)
-            self._refreshed(provider, account, session, state)
-            return result
+            try:
+                result = await provider.poll(session, account.subaccount_id)
+            except SessionExpired:
+                self.sessions.forget_session(account, session)
+            else:
+                self._refreshed(provider, account, session, state)
+                return result
+        session = await self._relogin(provider, cls, account, row, state)
+        state.new_session = session
+        state.secrets.extend(session.secrets())
+        result = await provider.poll(session, account.subaccount_id)
+        self._refreshed(provider, account, session, state)
+        return result
 
     def _refreshed(
         self, provider: Provider, account: ClaimedAccount, session: Session, state: _PollState

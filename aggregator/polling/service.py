@@ -59,6 +59,7 @@ from ..storage.models import utcnow
 from ..storage.transactions import polling_engine, transaction, url_of
 from ..vault import Vault
 from .cluster import ClusterLedger, operator_states
+from .login_lease import LoginLeases
 from .metrics import PollMetrics
 from .models import PollOutcome
 from .options import PollingOptions
@@ -179,7 +180,10 @@ class PollingService:
             vault,
             settings,
             self.options,
-            guard=LoginGuard(refused_in_db=self.store.refused_login),
+            guard=LoginGuard(
+                refused_in_db=self.store.refused_login,
+                cluster=LoginLeases(self.engine, vault, self.identity),
+            ),
         )
         self.runner = PollRunner(
             poller, self.store, committer, self.options, self.tag, metrics=self.metrics

@@ -284,24 +284,50 @@ class AccountOperations:
         if account.status == AccountStatus.NEEDS_LOGIN.value:
             raise NeedsLogin("this account needs a person to log in again")
         async with keeper.gate(account.provider_id), keeper.guard.use_lock(account):
-            try:
-                session = keeper.current_session(account, account)
-            except Unreadable:
-                session = None
-            if session is None or (
-                session.expires_at is not None and session.expires_at <= utcnow()
-            ):
-                session = await self._relogin(db, account, provider, cls, started)
-            try:
-                result = await operation(provider, session, account.subaccount_id)
-            except SessionExpired:
-                keeper.forget_session(account, session)
-                session = await self._relogin(db, account, provider, cls, started)
-                result = await operation(provider, session, account.subaccount_id)
-            refreshed = provider.refreshed_session(session)
-            if refreshed is not None:
-                keeper.remember_session(account, refreshed)
-                await self._store_session(db, account, refreshed)
+            cluster = keeper.guard.cluster
+            if cluster is None or not await cluster.shared(account):
+                return await self._call_with(db, account, provider, cls, operation, started)
+            # The login's siblings may be polled by another process: its turn across the
+            # cluster, with the session the database holds now (aggregator.polling.login_lease).
+            async with cluster.hold(account):
+                keeper.guard.memory(account).session = None
+                fresh = await cluster.stored_session(account.id)
+                return await self._call_with(
+                    db, account, provider, cls, operation, started, sealed=fresh
+                )
+
+    async def _call_with(
+        self,
+        db: AsyncSession,
+        account: LinkedAccount,
+        provider: Provider,
+        cls: type[Provider],
+        operation: Callable[[Provider, Session, str], Awaitable[T]],
+        started: float,
+        *,
+        sealed: bytes | Literal[False] | None = False,
+    ) -> T:
+        """The operation with the login's newest session (``sealed``: as the database holds it
+        now; False: the process's newest, else the account's); a silent re-login when needed.
+        A renewed or new session is stored for the login before this returns."""
+        keeper = self.sessions
+        row = account if sealed is False else LinkedAccount(id=account.id, session_sealed=sealed)
+        try:
+            session = keeper.current_session(account, row)
+        except Unreadable:
+            session = None
+        if session is None or (session.expires_at is not None and session.expires_at <= utcnow()):
+            session = await self._relogin(db, account, provider, cls, started)
+        try:
+            result = await operation(provider, session, account.subaccount_id)
+        except SessionExpired:
+            keeper.forget_session(account, session)
+            session = await self._relogin(db, account, provider, cls, started)
+            result = await operation(provider, session, account.subaccount_id)
+        refreshed = provider.refreshed_session(session)
+        if refreshed is not None:
+            keeper.remember_session(account, refreshed)
+            await self._store_session(db, account, refreshed)
         return result
 
     async def _relogin(

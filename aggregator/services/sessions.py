@@ -45,6 +45,7 @@ from ..vault import VaultError
 
 if TYPE_CHECKING:
     from ..core.provider import Provider
+    from ..polling.login_lease import LoginLeases
     from ..polling.status import Failure
     from ..runtime import Runtime
     from ..storage.models import LinkedAccount
@@ -137,6 +138,9 @@ class LoginGuard:
 
     share_for_s: float = 60.0
     refused_in_db: Callable[[LoginTarget], Awaitable[Failure | None]] | None = None
+    # The cluster-wide turn of a login whose accounts share its session (another process may
+    # poll a sibling): set by the polling service (aggregator.polling.login_lease).
+    cluster: LoginLeases | None = None
     _locks: dict[LoginKey, asyncio.Lock] = field(default_factory=dict)
     _memory: dict[LoginKey, _LoginMemory] = field(default_factory=dict)
     _use_locks: dict[LoginKey, asyncio.Lock] = field(default_factory=dict)

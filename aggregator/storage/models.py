@@ -45,6 +45,7 @@ __all__ = [
     "Household",
     "Invitation",
     "LinkedAccount",
+    "LoginLease",
     "NotifierLinkCode",
     "NotifierRecipient",
     "NotifierSettings",
@@ -513,6 +514,19 @@ class OperatorSlot(Base):
     slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     holder: Mapped[str | None] = mapped_column(String(128), default=None)
     expires_at: Mapped[float | None] = mapped_column(default=None)
+
+
+class LoginLease(Base):
+    """An operator login's turn, held by one process while it uses the login's session (see
+    :mod:`aggregator.polling.login_lease`); ``expires_at`` (seconds since the epoch) ends it."""
+
+    __tablename__ = "login_leases"
+
+    provider_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    household_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    login_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[float] = mapped_column()
 
 
 class OperatorNode(Base):
