@@ -123,7 +123,7 @@ async def test_a_one_time_code_from_the_first_screen(
     # A wrong code first: the passport says so and the person types it again.
     await page.get_by_role("textbox", name="Код", exact=True).fill("000000")
     await _continue(page)
-    await expect(page.get_by_role("textbox", name="Код", exact=True)).to_be_visible()
+    await expect(page.get_by_text("Неверный или просроченный код")).to_be_visible()
     await page.get_by_role("textbox", name="Код", exact=True).fill(
         await sim.last_code("rostelecom")
     )
