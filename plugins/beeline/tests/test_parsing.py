@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -429,3 +430,91 @@ def test_a_shared_balance_names_its_contract() -> None:
     shared = {**own, "sharedBalance": "true", "ban": 40012345}
     assert parsing.parse_shared_balance(shared) == "ban:40012345"
     assert parsing.parse_shared_balance({**own, "sharedBalance": True, "ban": None}) is None
+
+
+# -- every endpoint the plugin calls has a reply in the real shape here ------------------------
+# endpoint -> (payloads of its replies, the reader each goes through); a file endpoint names why
+# it has none. A new endpoint in the plugin without a payload here fails the test below.
+ENDPOINT_PAYLOADS: dict[str, tuple[tuple[str, ...], Any] | str] = {
+    "2.0/auth/auth": (
+        ("auth_ok", "auth_temp", "auth_temp_as_text"),
+        lambda p: parsing.parse_auth(p),
+    ),
+    "1.0/passReset": (("pass_reset",), parsing.parse_pass_reset),
+    "1.0/setting/changePassword": (("change_password",), parsing.check_meta),
+    "1.0/sso/subscribers": (("subscribers",), parsing.parse_subscribers),
+    "1.0/sso/contactData": (
+        ("contact_data",),
+        lambda p: parsing.parse_contact_data(p, "9031234567"),
+    ),
+    "1.0/info/payType": (("pay_type_prepaid", "pay_type_postpaid"), parsing.parse_pay_type),
+    "1.0/info/prepaidBalance": (
+        ("prepaid_balance", "prepaid_balance_text"),
+        lambda p: parsing.parse_balance(p, "PREPAID", NOW),
+    ),
+    "1.0/info/postpaidBalance": (
+        ("postpaid_balance",),
+        lambda p: parsing.parse_balance(p, "POSTPAID", NOW),
+    ),
+    "1.0/info/pricePlan": (("price_plan", "price_plan_daily"), parsing.parse_price_plan),
+    "1.0/info/pricePlanAvailableList": (
+        ("available_price_plans",),
+        lambda p: parsing.parse_tariff_catalogue(load("price_plan"), p),
+    ),
+    "request/changePricePlan": (("change_price_plan",), parsing.parse_request_id),
+    "1.0/info/status": (("status_active", "status_suspended"), parsing.parse_status),
+    "1.0/info/serviceList": (
+        ("service_list",),
+        lambda p: parsing.parse_services(p, load("available_service_list")),
+    ),
+    "1.0/info/serviceAvailableList": (
+        ("available_service_list",),
+        lambda p: parsing.parse_services(load("service_list"), p),
+    ),
+    "1.0/info/subscriptions": (("subscriptions",), parsing.parse_subscriptions),
+    "1.0/request/subscription/remove": (("subscription_remove",), parsing.parse_request_id),
+    "1.0/request/serviceActivate": (("service_activate",), parsing.parse_request_id),
+    "1.0/request/serviceDeactivate": (("service_activate",), parsing.parse_request_id),
+    "1.0/request/suspendRestore": (("suspend_restore",), parsing.parse_request_id),
+    "1.0/info/accumulators": (
+        ("accumulators", "accumulators_unlimited"),
+        parsing.parse_accumulators,
+    ),
+    "1.0/info/rests": (("rests", "rests_unlimited"), parsing.parse_rests),
+    "1.0/info/payments/history": (("payments_history",), parsing.parse_payments),
+    "request/prepaidDetail": (("prepaid_detail",), parsing.parse_request_id),
+    "1.0/request/requestAttachment": "a file (the report itself), no JSON",
+    "1.0/info/targetedOffers": (("offers",), parsing.parse_offers),
+    "1.0/info/trustPayment": (
+        ("trust_payment", "trust_payment_owed"),
+        parsing.parse_trust_payment,
+    ),
+    "1.0/request/trustPayment": (
+        ("trust_payment_taken",),
+        lambda p: parsing.parse_trust_taken(
+            p, Decimal(100), parsing.parse_trust_payment(load("trust_payment_owed"))
+        ),
+    ),
+    "1.0/chat/topics": (("chat_topics",), parsing.parse_chat_topics),
+    "1.0/chat/history": (("chat_history",), parsing.parse_chat_messages),
+    "1.0/chat/unseen": (("chat_unseen",), parsing.parse_chat_messages),
+    "1.0/chat/message": (("chat_message",), parsing.parse_chat_messages),
+}
+
+
+def test_every_endpoint_the_plugin_calls_has_a_real_shape_reply_that_it_reads() -> None:
+    import aggregator_beeline
+
+    source = "".join(
+        p.read_text(encoding="utf-8") for p in Path(aggregator_beeline.__file__).parent.glob("*.py")
+    )
+    called = set(re.findall(r'"((?:[12]\.0/|request/)[A-Za-z/]+)"', source))
+    assert called <= set(ENDPOINT_PAYLOADS), sorted(called - set(ENDPOINT_PAYLOADS))
+    for endpoint, entry in ENDPOINT_PAYLOADS.items():
+        assert endpoint in called, f"{endpoint} is no longer called: drop it here"
+        if isinstance(entry, str):
+            continue
+        names, reader = entry
+        for name in names:
+            assert load(name)["_source"], name
+            reader(load(name))  # read without error: a reading or the right contract value

@@ -25,8 +25,10 @@ from aggregator.core.models import (
     AccountState,
     BonusPoints,
     ChatAuthor,
+    NoticeKind,
     PaymentKind,
     SuspensionState,
+    maintenance_notices,
 )
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -326,9 +328,13 @@ def test_support_requests_and_the_bots_reply() -> None:
 
 def test_promotions_are_news_and_offers() -> None:
     items = parsing.parse_promotions(reply("get_promotions.json"))
-    assert {i.kind for i in items} == {"offer", "news"}
+    assert {i.kind for i in items} == {"offer", "news", "maintenance"}
     assert items[0].title == "Мобильный интернет Wifire"
     assert items[0].published == dt.date(2024, 6, 10)
+    # the works announced become a maintenance notice (mailed once); older ones are history
+    (notice,) = maintenance_notices(items, dt.date(2024, 6, 15))
+    assert notice.kind is NoticeKind.MAINTENANCE and notice.id == "maintenance:netbynet-news-3"
+    assert maintenance_notices(items, dt.date(2024, 6, 24)) == []
 
 
 def test_notifications_say_the_block_request_was_received_then_approved() -> None:
@@ -336,3 +342,81 @@ def test_notifications_say_the_block_request_was_received_then_approved() -> Non
     assert [i.title.split()[-1] for i in items] == ["одобрена", "принята"]
     assert items[0].published == dt.date(2024, 6, 15)
     assert all(i.kind == "news" for i in items)
+
+
+# -- every endpoint the plugin calls has a reply in the real shape here ------------------------
+# endpoint -> (payloads of its replies, the reader each goes through); a file endpoint names why
+# it has none. A new endpoint in the plugin without a payload here fails the test below.
+ENDPOINT_PAYLOADS: dict[str, tuple[tuple[str, ...], Any] | str] = {
+    "v1/get-way": (("get_way",), parsing.check_result),
+    "v3/login": (
+        ("login_ok", "login_ok_change_password", "login_captcha", "login_captcha_flag"),
+        parsing.parse_login,
+    ),
+    "v2/captcha-challenge": "the captcha picture (PNG), no JSON",
+    "v1/change-password": (("change_password",), parsing.check_result),
+    "v1/password-recovery": (("password_recovery",), parsing.check_result),
+    "v1/password-recovery/complete": (("password_recovery_complete",), parsing.check_result),
+    "v1/get-balance": (
+        ("get_balance", "get_balance_negative"),
+        lambda p: parsing.parse_balance(p, reply("get_balance_details.json")),
+    ),
+    "v2/get-balance-details": (
+        ("get_balance_details", "get_balance_details_no_bonus"),
+        lambda p: parsing.parse_balance(reply("get_balance.json"), p),
+    ),
+    "v2/get-internet-accounts-details": (
+        (
+            "get_internet_accounts_details",
+            "get_internet_accounts_details_blocked",
+            "get_internet_accounts_details_suspended",
+        ),
+        parsing.parse_internet_accounts,
+    ),
+    "v2/get-profile-info": (("profile_v2", "get_profile_info"), parsing.parse_profile),
+    "v1/get-tariffs": (("get_tariffs", "get_tariffs_scheduled"), parsing.parse_tariffs),
+    "v1/change-tariff": (("change_tariff",), parsing.parse_tariff_change),
+    "v1/get-services": (("get_services",), parsing.parse_services),
+    "v1/change-service": (("change_service",), parsing.check_result),
+    "v1/voluntary-block": (
+        ("voluntary_block_none", "voluntary_block_requested", "voluntary_block_active"),
+        parsing.parse_block,
+    ),
+    "v1/voluntary-block/calculate": (("voluntary_block_calculate",), parsing.parse_block_quote),
+    "v1/voluntary-block/cancel": (("voluntary_block_none",), parsing.parse_block),
+    "v1/request-topics": (("request_topics",), parsing.parse_topics),
+    "v1/requests": (("requests", "request_sent"), parsing.parse_chat),
+    "v1/get-payments": (
+        ("get_payments",),
+        lambda p: parsing.parse_payments(p, reply("get_charges.json")),
+    ),
+    "v1/get-charges": (
+        ("get_charges",),
+        lambda p: parsing.parse_payments(reply("get_payments.json"), p),
+    ),
+    "v1/pay": (("pay",), parsing.parse_top_up),
+    "v1/autopay": (("autopay", "set_autopay"), parsing.parse_autopay),
+    "v1/get-promotions": (("get_promotions",), parsing.parse_promotions),
+    "v1/notifications": (("notifications",), parsing.parse_notifications),
+}
+
+
+def test_every_endpoint_the_plugin_calls_has_a_real_shape_reply_that_it_reads() -> None:
+    import re
+
+    import aggregator_netbynet
+
+    source = "".join(
+        p.read_text(encoding="utf-8")
+        for p in Path(aggregator_netbynet.__file__).parent.glob("*.py")
+    )
+    called = set(re.findall(r'"(v[0-9]/[a-z0-9/-]+)"', source))
+    assert called <= set(ENDPOINT_PAYLOADS), sorted(called - set(ENDPOINT_PAYLOADS))
+    for endpoint, entry in ENDPOINT_PAYLOADS.items():
+        assert endpoint in called, f"{endpoint} is no longer called: drop it here"
+        if isinstance(entry, str):
+            continue
+        names, reader = entry
+        for name in names:
+            assert reply(f"{name}.json")["_source"], name
+            reader(reply(f"{name}.json"))
