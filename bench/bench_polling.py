@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -86,10 +87,35 @@ def settings_for(data_dir: Path, provider: str, database_url: str | None) -> Set
     )
 
 
+BENCH_RATE = 1000.0
+"""The request-rate budget per operator in the bench (``--rate``): the plugins declare what
+the real operators tolerate (tens of requests a second); the reference provider is local, so
+the bench raises the budget to measure the poll cycle, not the budget. The token bucket, its
+refills through the database and the declared concurrency stay in force."""
+
+
+def bench_limits(rate: float | None) -> None:
+    """Every plugin's declared limits with the bench's rate budget (None: as declared)."""
+    if rate is None:
+        return
+    for operator in OPERATORS:
+        cls = load_plugins().provider(operator)
+        cls.limits = dataclasses.replace(cls.limits, requests_per_s=rate, burst=None)
+
+
 def limit_of(operator: str) -> int:
     """The operator's concurrency limit as the aggregator applies it (declared, lowered)."""
     runtime = Runtime(Settings(), registry=load_plugins())
     return runtime.politeness.limits(operator).concurrency
+
+
+def declared_text() -> str:
+    runtime = Runtime(Settings(), registry=load_plugins())
+    out = []
+    for op in OPERATORS:
+        limits = runtime.politeness.limits(op)
+        out.append(f"{op} {limits.concurrency} at once, {limits.requests_per_s or 0:g} req/s")
+    return "; ".join(out)
 
 
 # -- setup (parent) ----------------------------------------------------------------------------
@@ -430,7 +456,15 @@ def main() -> None:
     parser.add_argument("--identity", default="bench")
     parser.add_argument("--record", type=Path)
     parser.add_argument("--polled", type=Path)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=float(os.environ.get("BENCH_RATE", BENCH_RATE)),
+        help="the request-rate budget per operator, req/s (0: as the plugins declare)",
+    )
     args = parser.parse_args()
+    os.environ["BENCH_RATE"] = str(args.rate)  # the children apply the same limits
+    bench_limits(args.rate or None)
     if args.child:
         work = child(
             args.child, args.provider, args.database_url, args.record, args.identity, args.polled
@@ -447,6 +481,7 @@ def main() -> None:
         print(json.dumps(result), flush=True)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"limits (concurrency declared, rate --rate {args.rate:g}): {declared_text()}")
     if args.postgres is not None:
         if not args.postgres:
             parser.error(f"--postgres needs a URL or ${PG_ENV}")

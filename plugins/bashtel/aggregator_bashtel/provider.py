@@ -38,6 +38,7 @@ from aggregator import (
     LoginScheme,
     NotSupported,
     OperationRejected,
+    OperatorLimits,
     ParseError,
     Provider,
     ProviderContext,
@@ -142,6 +143,13 @@ class BashtelProvider(Provider):
     default_base_url = "http://127.0.0.1:8081/bashtel"
     login_schemes = (LOGIN_SCHEME,)
     min_poll_interval: ClassVar[dt.timedelta] = dt.timedelta(minutes=15)
+    # What lk.bashtel.ru tolerates from all our workers together: a regional operator's
+    # server-rendered cabinet (each poll is two HTML pages, a login a browser session), so
+    # few at once and a slow rate. No published limit: the values are ours, kept well below
+    # what one person clicking through the cabinet in a few tabs would cause.
+    limits: ClassVar[OperatorLimits] = OperatorLimits(
+        concurrency=3, requests_per_s=8.0, burst=8, read_timeout_s=30.0
+    )
     # No independent public client of lk.bashtel.ru is known: the cabinet's pages are shaped
     # after the operator's own description (the seed article) of each feature; the traffic
     # page and the account list are not in it.

@@ -43,6 +43,7 @@ from aggregator import (
     LoginScheme,
     NotSupported,
     OperationRejected,
+    OperatorLimits,
     ParseError,
     PasswordPolicy,
     Provider,
@@ -163,6 +164,13 @@ class BeelineProvider(Provider):
     login_schemes: ClassVar[tuple[LoginScheme, ...]] = (SCHEME_PASSWORD, SCHEME_SMS)
     recovery_schemes: ClassVar[tuple[RecoveryScheme, ...]] = (RECOVERY,)
     min_poll_interval: ClassVar[dt.timedelta] = dt.timedelta(minutes=5)
+    # What the «Мой Билайн» API (my.beeline.ru/api) tolerates from all our workers together:
+    # the national mobile app's JSON API answers a burst with HTTP 429 «Too Many Requests»
+    # (lkapi.js L81-92; the reference dialect allows 40 a second per token). No published
+    # per-client limit: the values are ours, below that per-token ceiling for the whole IP.
+    limits: ClassVar[OperatorLimits] = OperatorLimits(
+        concurrency=6, requests_per_s=30.0, burst=30, read_timeout_s=30.0
+    )
     # How the wire of each capability is known (reference_provider/DIALECTS.md, Beeline, cites
     # the independent clients): the trusted payment and the chat only from the seed article;
     # the offers' path is proven but their reply assumed.

@@ -34,6 +34,7 @@ from aggregator import (
     LoginScheme,
     NotSupported,
     OperationRejected,
+    OperatorLimits,
     ParseError,
     PasswordPolicy,
     Provider,
@@ -213,6 +214,12 @@ class NetbynetProvider(Provider):
     default_base_url = "http://127.0.0.1:8081/netbynet"
     login_schemes = (LOGIN_SCHEME,)
     recovery_schemes = (RECOVERY,)
+    # What the NetByNet (Wifire) cabinet API tolerates from all our workers together: a
+    # regional operator's JSON API, its login guarded by a captcha after failures. No
+    # published limit: the values are ours, modest for a regional operator's API.
+    limits: ClassVar[OperatorLimits] = OperatorLimits(
+        concurrency=4, requests_per_s=15.0, burst=15, read_timeout_s=30.0
+    )
     # How the wire of each capability is known (reference_provider/DIALECTS.md, NetByNet, cites
     # AnyBalance and MobileBalance): the login, balance and profile are proven; the rest is
     # built as the seed article describes, its wire assumed.

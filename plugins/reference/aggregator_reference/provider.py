@@ -27,6 +27,7 @@ from aggregator import (
     IdentifierSpec,
     LoginScheme,
     OperationRejected,
+    OperatorLimits,
     PasswordPolicy,
     Provider,
     Secret,
@@ -94,6 +95,9 @@ class ReferenceProvider(Provider):
     name: ClassVar[str] = "Эталонный оператор"
     name_en: ClassVar[str] = "Reference operator"
     default_base_url: ClassVar[str] = "http://127.0.0.1:8081/reference/api/v1"
+    # Our own reference operator (a demo and test backend): as the core's default
+    # concurrency, with a rate budget generous enough for the benches and the demo.
+    limits: ClassVar[OperatorLimits] = OperatorLimits(concurrency=8, requests_per_s=100.0)
     # The reference operator is the reference provider's native dialect: its wire format is
     # known from its own source (reference_provider/dialects/native.py), every capability.
     provenance: ClassVar[Mapping[str, str]] = {

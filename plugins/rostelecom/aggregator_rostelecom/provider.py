@@ -48,6 +48,7 @@ from aggregator import (
     LoginScheme,
     NotSupported,
     OperationRejected,
+    OperatorLimits,
     ParseError,
     PasswordPolicy,
     Provider,
@@ -266,6 +267,12 @@ class RostelecomProvider(Provider):
         SCHEME_SSO,
     )
     recovery_schemes: ClassVar[tuple[RecoveryScheme, ...]] = (RECOVERY,)
+    # What lk.rt.ru and its SSO (b2c.passport.rt.ru) tolerate from all our workers together:
+    # a national operator whose SSO answers bursts with a captcha. No published limit: the
+    # values are ours (a few at once, a rate a busy household's browser tabs would reach).
+    limits: ClassVar[OperatorLimits] = OperatorLimits(
+        concurrency=4, requests_per_s=15.0, burst=15, read_timeout_s=30.0
+    )
     #: How each capability's wire format is known (reference_provider/DIALECTS.md section 9
     #: cites each endpoint). The chat follows the seed article, its wire is assumed.
     provenance: ClassVar[Mapping[str, str]] = {
