@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .assets import WebAssets
     from .users import CurrentUser
 
-__all__ = ["Renderer", "current_user", "page", "request_lang", "translate"]
+__all__ = ["Renderer", "current_user", "page", "phone_text", "request_lang", "translate"]
 
 
 class Renderer:
@@ -94,9 +94,21 @@ class Renderer:
             "month_name": month_name,
             "month_short": month_short,
             "age": age,
+            "phone": phone_text,
             "lang": lang,
             "tz": tz,
         }
+
+
+def phone_text(value: str) -> str:
+    """A Russian phone number as people write it ("9031234567" -> "+7 903 123-45-67"); any
+    other text as it is."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if len(digits) == 11 and digits[0] in "78":
+        digits = digits[1:]
+    if len(digits) != 10 or len(value.strip()) > 18:
+        return value
+    return f"+7 {digits[:3]} {digits[3:6]}-{digits[6:8]}-{digits[8:]}"
 
 
 class _RenderingState(Protocol):

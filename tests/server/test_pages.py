@@ -333,3 +333,12 @@ async def test_a_loyalty_bonus_shows_on_the_account_page_and_in_the_api(
         ("bytes", 1610612736, 10737418240, False),
         ("seconds", 0, None, True),
     ]
+
+
+def test_a_phone_reads_as_people_write_it() -> None:
+    from aggregator.server.rendering import phone_text
+
+    assert phone_text("9031234567") == "+7 903 123-45-67"
+    assert phone_text("+7 (903) 123-45-67") == "+7 903 123-45-67"
+    assert phone_text("89031234567") == "+7 903 123-45-67"
+    assert phone_text("REF-0001") == "REF-0001" and phone_text("123") == "123"
