@@ -216,14 +216,22 @@ async def test_a_block_we_asked_for_found_in_force_is_mailed_as_approved_once(
 async def test_an_operators_maintenance_notice_is_mailed_once(
     env: InProcessEnv, service: PollingService, sink: MailSink, operator: str
 ) -> None:
-    """The operator's news feed announces works (the reference operator's account reply, the
-    NetByNet cabinet's promotions): the poll returns it as a notice, mailed once however many
-    polls see it again."""
+    """The operator announces works in its news (the reference operator's account reply, the
+    NetByNet cabinet's promotions): the poll returns them as a notice, mailed once however many
+    polls see it again; works long past are not news."""
     household = await create_household(env.engine, users=[("ivan@example.ru", "ru")])
     await only(env, household, maintenance={})
     (account_id,), _ = await env.link(operator, 1, household_id=household)
     sender = OutboxSender(service.engine, notifier_instances(env.runtime, env.settings))
-    (works,) = [n for n in env.backend.news(operator) if n.kind == "maintenance"]
+    for _ in range(2):  # past works are history: nothing to tell
+        (outcome,) = await service.poll_accounts([account_id])
+        assert outcome.status == "ok", outcome
+        await sender.send_due()
+        await asyncio.sleep(0.3)
+    assert sink.store.count() == 0
+    works = env.backend.announce(
+        operator, "Плановые работы на сети", "С 02:00 до 05:00 возможны перерывы.", in_days=2
+    )
     for _ in range(3):
         (outcome,) = await service.poll_accounts([account_id])
         assert outcome.status == "ok", outcome

@@ -32,6 +32,7 @@ from aggregator import (
 from aggregator.core.models import (
     AccountState,
     ChatAuthor,
+    NoticeKind,
     OperationResult,
     PaymentKind,
     ReportFormat,
@@ -467,3 +468,13 @@ async def test_over_loopback_a_form_login_polls_and_a_slow_cabinet_is_timeout(
         with pytest.raises(Unavailable):
             await provider.poll(session, "")
         assert (await provider.poll(session, "")).state is AccountState.ACTIVE
+
+
+async def test_works_announced_are_a_maintenance_notice_of_the_poll(
+    provider: BashtelProvider, session: Session, backend: Backend
+) -> None:
+    assert (await provider.poll(session, "")).notices == []  # past works are history
+    works = backend.announce("bashtel", "Работы на линии в Стерлитамаке", in_days=2)
+    (notice,) = (await provider.poll(session, "")).notices
+    assert notice.kind is NoticeKind.MAINTENANCE and notice.id == f"maintenance:{works.id}"
+    assert notice.title == "Работы на линии в Стерлитамаке"

@@ -209,7 +209,8 @@ _register(
         news=(
             (-3, "news", "Новый тариф «Плюс»", "Больше минут и гигабайт за ту же цену."),
             (-10, "offer", "Скидка 20% на онлайн-кинотеатр", "Три месяца со скидкой."),
-            (2, "maintenance", "Плановые работы", "Ночью возможны перерывы в работе сервиса."),
+            # past works: history, not a notice (Backend.announce publishes new ones)
+            (-30, "maintenance", "Плановые работы", "Ночью возможны перерывы в работе сервиса."),
         ),
         agent_delay_minutes=(5, 15),
         confirm_operations=frozenset({"change_tariff", "top_up", "enable_paid_service"}),
@@ -500,7 +501,7 @@ _register(
         news=(
             (-4, "news", "Летай: новые каналы", "В пакет «Кино» добавлены 5 каналов."),
             (
-                3,
+                -30,  # past works: history; Backend.announce publishes new ones
                 "maintenance",
                 "Плановые работы в Уфе",
                 "Возможны перерывы в работе интернета с 01:00 до 04:00.",
@@ -568,7 +569,7 @@ _register(
         news=(
             (-5, "offer", "Мобильный интернет Wifire", "10 ГБ за 300 ₽ для абонентов."),
             (-12, "news", "Скорость 300 Мбит/с в Воронеже", "Новый тариф уже доступен."),
-            (1, "maintenance", "Работы на сети в Воронеже", "Ночью возможны перерывы до 30 минут."),
+            (-40, "maintenance", "Работы на сети в Воронеже", "Ночью были перерывы до 30 минут."),
         ),
         agent_delay_minutes=(3, 10),
         session_ttl=dt.timedelta(days=7),

@@ -171,13 +171,37 @@ class Domain(IdpMixin, ChatMixin):
 
     # -- content -------------------------------------------------------------------------
     def news(self, operator: str) -> list[NewsItem]:
-        """News, offers and maintenance notices, newest first (dates relative to the start)."""
+        """News, offers and maintenance notices, newest first (dates relative to the start),
+        with what the operator announced since (:meth:`announce`)."""
         start = self.clock.start.date()
         items = [
             NewsItem(f"{operator}-news-{i}", title, text, start + dt.timedelta(days=offset), kind)  # type: ignore[arg-type]
             for i, (offset, kind, title, text) in enumerate(self.operator(operator).news, 1)
         ]
+        items += self.announcements.get(operator, [])
         return sorted(items, key=lambda n: n.published, reverse=True)
+
+    def announce(
+        self,
+        operator: str,
+        title: str,
+        text: str = "",
+        *,
+        kind: Literal["news", "offer", "maintenance"] = "maintenance",
+        in_days: int = 1,
+    ) -> NewsItem:
+        """The operator publishes a news item now (maintenance works ``in_days`` from today by
+        default): it appears in every dialect's news and, for maintenance, its notices."""
+        self.operator(operator)  # an unknown operator is refused
+        item = NewsItem(
+            f"{operator}-announced-{self.next_id()}",
+            title,
+            text,
+            self.now().date() + dt.timedelta(days=in_days),
+            kind,
+        )
+        self.announcements.setdefault(operator, []).append(item)
+        return item
 
     def profile(self, sub: Subscriber, acc: Account | None = None) -> dict[str, Any]:
         acc = acc or (self.accounts[sub.account_ids[0]] if sub.account_ids else None)

@@ -19,6 +19,7 @@ from .models import (
     Captcha,
     ConfirmationTicket,
     IdpIdentity,
+    NewsItem,
     OutboxMessage,
     Session,
     Subscriber,
@@ -80,6 +81,7 @@ class DomainState:
         self.tickets: dict[str, ConfirmationTicket] = {}
         self.retired_tickets: dict[str, ConfirmationTicket] = {}  # expired or tried out
         self.outbox: list[OutboxMessage] = []
+        self.announcements: dict[str, list[NewsItem]] = {}  # operator -> news announced since
         self.demo_passwords: dict[str, str] = {}  # subscriber id -> password (demo data only)
         self.idp_identities: dict[tuple[str, str], IdpIdentity] = {}  # (idp, username)
         self.idp_subjects: dict[tuple[str, str], IdpIdentity] = {}  # (idp, subject)

@@ -4,6 +4,7 @@ profile.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -57,7 +58,11 @@ def cabinet_page(request: Request[Any, Any, Any], backend: BackendDep) -> Respon
                 "active": "действует",
             }.get(block.status(backend.now()), ""),
         }
-    notices = [n for n in backend.news(OPERATOR) if n.kind == "maintenance"]
+    # «Важные сообщения»: works announced, or past by a week at most (older ones are history)
+    recent = backend.now().date() - dt.timedelta(days=7)
+    notices = [
+        n for n in backend.news(OPERATOR) if n.kind == "maintenance" and n.published >= recent
+    ]
     return render(
         "cabinet.html",
         **cab.context(backend, "cabinet", "Состояние лицевого счёта"),
