@@ -449,6 +449,14 @@ class ChallengeWithoutDestination(FakeProvider):
         return result
 
 
+class OffersAResendItCannotSend(FakeProvider):
+    async def start_login(self, credentials: Credentials) -> Session | Challenge:
+        result = await super().start_login(credentials)
+        if isinstance(result, Challenge) and result.kind is ChallengeKind.CODE:
+            return result.model_copy(update={"resend_after_s": 30})
+        return result
+
+
 class TariffsReturnsADict(FakeProvider):
     async def tariffs(self, session: Session, account: str) -> Any:
         return {"current": "basic"}
@@ -564,6 +572,13 @@ BROKEN: list[tuple[type[Provider], str, dict[str, Any], type[BaseException], str
         {"contract_scheme": "sms"},
         ContractViolation,
         "masked_destination",
+    ),
+    (
+        OffersAResendItCannotSend,
+        "test_login",
+        {"contract_scheme": "sms"},
+        ContractViolation,
+        "resend_code is missing",
     ),
     (
         TariffsReturnsADict,

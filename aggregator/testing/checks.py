@@ -137,6 +137,9 @@ def check_challenge(challenge: Challenge, provider: type[Provider], where: str) 
             raise _fail(f"{where}.channel must be 'sms' or 'email', not {challenge.channel!r}")
         if not challenge.masked_destination:
             raise _fail(f"{where} must say where the code went (masked_destination)")
+        if challenge.resend_after_s is not None and provider.resend_code is Provider.resend_code:
+            # The page offers "send the code again" after resend_after_s: it must work.
+            raise _fail(f"{where} offers a resend (resend_after_s) but resend_code is missing")
     elif kind is ChallengeKind.SSO_REDIRECT and not (challenge.url or "").startswith(
         ("http://", "https://")
     ):
