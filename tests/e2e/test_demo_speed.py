@@ -194,6 +194,21 @@ async def test_gosuslugi_at_a_person_s_pace(page: Any) -> None:
     await _add_numbers(page)
 
 
+@pytest.mark.skipif("rostelecom" not in load_plugins().providers, reason="no rostelecom plugin")
+async def test_rostelecom_through_gosuslugi_at_a_person_s_pace(page: Any) -> None:
+    """The round trip the issue saw expire: Rostelecom's passport, Gosuslugi and back."""
+    await page.goto("/accounts/add/rostelecom?scheme=sso")
+    await page.get_by_role("button", name="Госуслуги").click()
+    await page.get_by_role("link", name=re.compile("Войти через Госуслуги")).click()
+    await human()
+    await page.locator("#username").fill("ivan.smirnov")
+    await page.locator("#password").fill("sso-demo-2024")
+    await page.locator("#login").click()
+    await human()
+    await page.locator("#allow").click()
+    await _add_numbers(page)
+
+
 async def test_cancel_keeps_what_was_typed(page: Any) -> None:
     await page.goto("/accounts/add/reference?scheme=sms_code")
     await page.get_by_role("radio", name="Телефон").check()
