@@ -316,10 +316,23 @@ _REPORT_LABELS = (
 )
 
 
-def report_url(registry: PluginRegistry, provider_id: str) -> str | None:
+def report_url(
+    registry: PluginRegistry, provider_id: str, dashboard_url: str | None = None
+) -> str | None:
     """Where to report a problem with the plugin that provides ``provider_id``: the
     distribution's ``[project.urls]`` (``Issues``, ``Bug Tracker``, ... else ``Homepage``),
-    or None when the plugin declares none (or was not installed as a distribution)."""
+    or None when the plugin declares none (or was not installed as a distribution).
+
+    An address that is a path (``/help/report?plugin=bashtel``: the built-in plugins, which
+    have no public tracker) is the aggregator's own help page, joined to ``dashboard_url``
+    when it is given."""
+    found = _declared_report_url(registry, provider_id)
+    if found and found.startswith("/") and dashboard_url:
+        return dashboard_url.rstrip("/") + found
+    return found
+
+
+def _declared_report_url(registry: PluginRegistry, provider_id: str) -> str | None:
     plugin = registry.plugins.get(registry.provider_plugin.get(provider_id, ""))
     if plugin is None or not plugin.distribution:
         return None

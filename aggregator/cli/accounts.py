@@ -24,12 +24,21 @@ from .base import (
     run,
     safe_cell,
 )
-from .login import TerminalLogin, parse_fields, pick_subaccounts
+from .login import (
+    AllSubaccountsOption,
+    HouseholdOption,
+    InteractiveOption,
+    LabelOption,
+    SubaccountOption,
+    TerminalLogin,
+    finish_login,
+    link_found,
+    parse_fields,
+)
 from .operator import AccountArg, CodeEnvOption, Codes, CodeStdinOption, JsonOption
 from .sso_return import LoopbackReturn
 
 if TYPE_CHECKING:
-    from ..core.flows import Challenge, Session
     from ..diagnostics import Diagnostics
     from ..services.dashboard import AccountSummary
     from ..settings import Settings
@@ -79,24 +88,11 @@ def accounts_add(
     sso_provider: Annotated[
         str | None, typer.Option("--sso-provider", help="gosuslugi, tbank, vk, ok, mailru.")
     ] = None,
-    subaccounts: Annotated[
-        list[str] | None,
-        typer.Option("--subaccount", help="Какой счёт добавить / subaccount id (repeatable)."),
-    ] = None,
-    all_subaccounts: Annotated[
-        bool, typer.Option("--all-subaccounts", help="Добавить все / link every subaccount.")
-    ] = False,
-    label: Annotated[str | None, typer.Option("--label", help="Подпись / label.")] = None,
-    household_id: Annotated[
-        int | None, typer.Option("--household", help="Семья / household id.")
-    ] = None,
-    interactive: Annotated[
-        bool | None,
-        typer.Option(
-            "--interactive/--no-interactive",
-            help="Спрашивать недостающее / prompt for what is missing (default: on a terminal).",
-        ),
-    ] = None,
+    subaccounts: SubaccountOption = None,
+    all_subaccounts: AllSubaccountsOption = False,
+    label: LabelOption = None,
+    household_id: HouseholdOption = None,
+    interactive: InteractiveOption = None,
     code_env: CodeEnvOption = None,
     code_stdin: CodeStdinOption = False,
 ) -> None:
@@ -142,7 +138,6 @@ async def _accounts_add(
     household_id: int | None,
     login: TerminalLogin,
 ) -> None:
-    from ..core.flows import Session
     from ..core.login import SecretKind
     from ..runtime import Runtime
     from ..services import accounts as accounts_service
@@ -214,43 +209,27 @@ async def _accounts_add(
                     # The browser comes back to this process (or the person pastes the address).
                     login.sso_return = await stack.enter_async_context(LoopbackReturn())
                     provider.context.settings.setdefault("sso_redirect_uri", login.sso_return.url)
-                result: Session | Challenge = await provider.start_login(credentials)
-                for _ in range(10):
-                    if isinstance(result, Session):
-                        break
-                    answer = await login.answer(result)
-                    result = await provider.continue_login(result, answer)
-            if not isinstance(result, Session):
-                fail("вход не завершился / the login did not finish")
-            session = result
+                session = await finish_login(
+                    provider, await provider.start_login(credentials), login
+                )
             if login.new_password:
                 from ..accounts import credentials_after_new_password
 
                 credentials = credentials_after_new_password(
                     provider_cls, credentials, login.new_password
                 )
-            found = await accounts_service.found_subaccounts(provider, session)
-            if wanted and not found:
-                fail("у этого входа нет отдельных счетов / this login has no subaccounts")
-            chosen = pick_subaccounts(found, wanted, all_subaccounts, asking) if found else []
-            if label is None:
-                label = (
-                    str(typer.prompt("Подпись / label", default="", show_default=False))
-                    if asking
-                    else ""
-                )
-        async with session_factory(engine)() as db:
-            linked = await accounts_service.link(
-                db,
+            rows = await link_found(
+                engine,
                 vault,
                 provider,
                 household_id=household_pk,
                 credentials=credentials,
                 session=session,
-                chosen=chosen,
+                wanted=wanted,
+                all_subaccounts=all_subaccounts,
                 label=label,
+                interactive=asking,
             )
-            rows = [(a.id, a.label, a.number_masked) for a in linked]
     finally:
         await engine.dispose()
     print_linked(rows, provider_cls.id)
@@ -343,14 +322,13 @@ def accounts_show(account_id: AccountArg, as_json: JsonOption = False) -> None:
 
     async def read() -> dict[str, Any]:
         from ..plugins import load_plugins
-        from ..services.accounts import get_account
+        from ..services.accounts import get_account, the_household
         from ..services.dashboard import household_dashboard
-        from ..storage.models import Household, from_minor
+        from ..storage.models import from_minor
 
         async with database(settings) as db:
             account = await get_account(db, None, account_id)
-            household = await db.get(Household, account.household_id)
-            assert household is not None
+            household = await the_household(db, account.household_id)
             board = await household_dashboard(db, household.id, account_id=account.id)
             summary = board.accounts[0]
             row = _row(summary, household)
@@ -437,10 +415,11 @@ def _add_plugin_error_advice(rows: list[dict[str, Any]]) -> None:
     from ..plugins import load_plugins, report_url
 
     registry = load_plugins()
+    dashboard = load_settings().dashboard_url
     for row in failed:
         row["advice"] = {
             "diagnose": f"aggregator accounts diagnose {row['id']} --out diagnostics.har",
-            "report_url": report_url(registry, row["operator"]),
+            "report_url": report_url(registry, row["operator"], dashboard),
         }
 
 

@@ -28,12 +28,10 @@ ToOption = Annotated[str | None, typer.Option("--to", help="По / last day (def
 
 
 async def _household_zone(work: Operating) -> tuple[str, dt.tzinfo]:
-    from ..services.accounts import zone
-    from ..storage.models import Household
+    from ..services.accounts import the_household, zone
 
-    household = await work.db.get(Household, work.account.household_id)
-    name = household.timezone if household is not None else "Europe/Moscow"
-    return name, zone(name)
+    household = await the_household(work.db, work.account.household_id)
+    return household.timezone, zone(household.timezone)
 
 
 async def _period(

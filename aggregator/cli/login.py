@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 from urllib.parse import unquote
 
 import typer
@@ -16,13 +16,46 @@ from .base import choose, fail
 from .operator import Codes
 
 if TYPE_CHECKING:
-    from ..core.flows import Challenge, ChallengeAnswer
-    from ..core.login import ExtraField, LoginScheme
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from ..core.flows import Challenge, ChallengeAnswer, Session
+    from ..core.login import Credentials, ExtraField, LoginScheme
     from ..core.models import Subaccount
+    from ..core.provider import Provider
     from ..core.recovery import RecoveryScheme
+    from ..vault import Vault
     from .sso_return import LoopbackReturn
 
-__all__ = ["TerminalLogin", "parse_fields", "pick_subaccounts"]
+__all__ = [
+    "AllSubaccountsOption",
+    "HouseholdOption",
+    "InteractiveOption",
+    "LabelOption",
+    "SubaccountOption",
+    "TerminalLogin",
+    "finish_login",
+    "link_found",
+    "parse_fields",
+    "pick_subaccounts",
+]
+
+# The options every command that links accounts takes (accounts add, accounts recover).
+SubaccountOption = Annotated[
+    list[str] | None,
+    typer.Option("--subaccount", help="Какой счёт добавить / subaccount id (repeatable)."),
+]
+AllSubaccountsOption = Annotated[
+    bool, typer.Option("--all-subaccounts", help="Добавить все / link every subaccount.")
+]
+LabelOption = Annotated[str | None, typer.Option("--label", help="Подпись / label.")]
+HouseholdOption = Annotated[int | None, typer.Option("--household", help="Семья / household id.")]
+InteractiveOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--interactive/--no-interactive",
+        help="Спрашивать недостающее / prompt for what is missing (default: on a terminal).",
+    ),
+]
 
 #: After Enter, how long to wait for a browser still on its way back.
 SSO_GRACE_S = 5.0
@@ -257,3 +290,62 @@ def pick_subaccounts(
         if picked and all(p.isdigit() and 1 <= int(p) <= len(found) for p in picked):
             return [found[int(p) - 1] for p in dict.fromkeys(picked)]
         typer.echo("Введите номера через запятую / numbers separated by commas", err=True)
+
+
+async def finish_login(
+    provider: Provider, first: Session | Challenge, login: TerminalLogin
+) -> Session:
+    """Answer the operator's challenges in the terminal until the login is a session."""
+    from ..core.flows import Session
+
+    result = first
+    for _ in range(10):
+        if isinstance(result, Session):
+            return result
+        result = await provider.continue_login(result, await login.answer(result))
+    if not isinstance(result, Session):
+        fail("вход не завершился / the login did not finish")
+    return result
+
+
+async def link_found(
+    engine: AsyncEngine,
+    vault: Vault,
+    provider: Provider,
+    *,
+    household_id: int,
+    credentials: Credentials,
+    session: Session,
+    wanted: Sequence[str],
+    all_subaccounts: bool,
+    label: str | None,
+    interactive: bool,
+) -> list[tuple[int, str, str]]:
+    """The accounts a fresh login reaches, chosen (``--subaccount``, ``--all-subaccounts`` or
+    asked), labelled and linked through the application layer: ``(id, label, masked number)``
+    of each linked row."""
+    from ..services import accounts as accounts_service
+    from ..storage.db import session_factory
+
+    found = await accounts_service.found_subaccounts(provider, session)
+    if wanted and not found:
+        fail("у этого входа нет отдельных счетов / this login has no subaccounts")
+    chosen = pick_subaccounts(found, wanted, all_subaccounts, interactive) if found else []
+    if label is None:
+        label = (
+            str(typer.prompt("Подпись / label", default="", show_default=False))
+            if interactive
+            else ""
+        )
+    async with session_factory(engine)() as db:
+        linked = await accounts_service.link(
+            db,
+            vault,
+            provider,
+            household_id=household_id,
+            credentials=credentials,
+            session=session,
+            chosen=chosen,
+            label=label,
+        )
+        return [(a.id, a.label, a.number_masked) for a in linked]

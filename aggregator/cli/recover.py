@@ -16,11 +16,21 @@ import typer
 
 from .accounts import accounts_app, print_linked
 from .base import choose, fail, is_interactive, load_settings, open_db, run
-from .login import TerminalLogin, parse_fields, pick_subaccounts
+from .login import (
+    AllSubaccountsOption,
+    HouseholdOption,
+    InteractiveOption,
+    LabelOption,
+    SubaccountOption,
+    TerminalLogin,
+    finish_login,
+    link_found,
+    parse_fields,
+)
 from .operator import CodeEnvOption, Codes, CodeStdinOption
 
 if TYPE_CHECKING:
-    from ..core.flows import Challenge, Session
+    from ..core.flows import Challenge
     from ..core.provider import Provider
     from ..core.recovery import RecoveryDone
     from ..settings import Settings
@@ -54,24 +64,11 @@ def accounts_recover(
         bool,
         typer.Option("--link/--no-link", help="Войти и добавить счета / then log in and link."),
     ] = True,
-    subaccounts: Annotated[
-        list[str] | None,
-        typer.Option("--subaccount", help="Какой счёт добавить / subaccount id (repeatable)."),
-    ] = None,
-    all_subaccounts: Annotated[
-        bool, typer.Option("--all-subaccounts", help="Добавить все / link every subaccount.")
-    ] = False,
-    label: Annotated[str | None, typer.Option("--label", help="Подпись / label.")] = None,
-    household_id: Annotated[
-        int | None, typer.Option("--household", help="Семья / household id.")
-    ] = None,
-    interactive: Annotated[
-        bool | None,
-        typer.Option(
-            "--interactive/--no-interactive",
-            help="Спрашивать недостающее / prompt for what is missing (default: on a terminal).",
-        ),
-    ] = None,
+    subaccounts: SubaccountOption = None,
+    all_subaccounts: AllSubaccountsOption = False,
+    label: LabelOption = None,
+    household_id: HouseholdOption = None,
+    interactive: InteractiveOption = None,
     code_env: CodeEnvOption = None,
     code_stdin: CodeStdinOption = False,
 ) -> None:
@@ -141,7 +138,6 @@ async def _recover(
     household_id: int | None,
     terminal: TerminalLogin,
 ) -> None:
-    from ..core.flows import Session
     from ..core.recovery import RecoveryOutcome
     from ..runtime import Runtime
     from ..services import accounts as accounts_service
@@ -201,28 +197,21 @@ async def _recover(
             typer.echo("Пароль изменён / the password is changed.")
             if not link:
                 return
-            credentials = done.credentials
-            result: Session | Challenge = await recovery_service.log_in(provider, done)
-            for _ in range(10):
-                if isinstance(result, Session):
-                    break
-                result = await provider.continue_login(result, await terminal.answer(result))
-            if not isinstance(result, Session):
-                fail("вход не завершился / the login did not finish")
-            found = await accounts_service.found_subaccounts(provider, result)
-            chosen = pick_subaccounts(found, wanted, all_subaccounts, asking) if found else []
-            async with session_factory(engine)() as db:
-                linked = await accounts_service.link(
-                    db,
-                    vault,
-                    provider,
-                    household_id=household_pk,
-                    credentials=credentials,
-                    session=result,
-                    chosen=chosen,
-                    label=label or "",
-                )
-                rows = [(a.id, a.label, a.number_masked) for a in linked]
+            session = await finish_login(
+                provider, await recovery_service.log_in(provider, done), terminal
+            )
+            rows = await link_found(
+                engine,
+                vault,
+                provider,
+                household_id=household_pk,
+                credentials=done.credentials,
+                session=session,
+                wanted=wanted,
+                all_subaccounts=all_subaccounts,
+                label=label,
+                interactive=asking,
+            )
     finally:
         await engine.dispose()
     print_linked(rows, cls.id)

@@ -189,7 +189,7 @@ async def record_diagnostics(
         "base_url": runtime.base_url(provider_id),
         "hosts": runtime.host_urls(provider_id),
         "account": subaccount_id,
-        "report_url": report_url(runtime.registry, provider_id),
+        "report_url": report_url(runtime.registry, provider_id, runtime.settings.dashboard_url),
         "taken_at": taken.isoformat(),
         "login_asked": login,
         "steps": steps,
@@ -202,7 +202,7 @@ async def record_diagnostics(
         filename=filename,
         outcome=outcome,
         operator=provider_id,
-        report_url=report_url(runtime.registry, provider_id),
+        report_url=report_url(runtime.registry, provider_id, runtime.settings.dashboard_url),
     )
 
 

@@ -27,6 +27,7 @@ from ..storage.models import (
     utcnow,
 )
 from .errors import NotFound
+from .households import household
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,6 +47,7 @@ __all__ = [
     "households",
     "identities",
     "link",
+    "linked_subaccount_ids",
     "operator_today",
     "relogin_done",
     "remove_account",
@@ -75,10 +77,7 @@ async def the_household(db: AsyncSession, household_id: int | None) -> Household
     ``ValueError`` when there is none yet or several (the message says what to give).
     """
     if household_id is not None:
-        found = await db.get(Household, household_id)
-        if found is None:
-            raise NotFound("household", household_id)
-        return found
+        return await household(db, household_id)
     households = list((await db.scalars(select(Household).order_by(Household.id))).all())
     if not households:
         raise ValueError(
@@ -176,6 +175,19 @@ async def operator_today(db: AsyncSession, account_id: int, timezone: str) -> dt
 
 
 # -- linking -------------------------------------------------------------------------------
+
+
+async def linked_subaccount_ids(db: AsyncSession, household_id: int, provider_id: str) -> set[str]:
+    """The numbers of this operator the household has already linked (a login's choice step
+    marks them)."""
+    return set(
+        await db.scalars(
+            select(LinkedAccount.subaccount_id).where(
+                LinkedAccount.household_id == household_id,
+                LinkedAccount.provider_id == provider_id,
+            )
+        )
+    )
 
 
 async def found_subaccounts(provider: Provider, session: Session) -> list[Subaccount]:

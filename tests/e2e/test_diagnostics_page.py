@@ -87,7 +87,9 @@ async def test_download_diagnostics_from_the_account_page(page: Any) -> None:
             assert form not in content, f"{value[:3]}… ({kind}) is in the downloaded file"
 
 
-async def test_a_plugin_error_account_says_what_to_do(page: Any, sim: Sim) -> None:
+async def test_a_plugin_error_account_says_what_to_do(
+    page: Any, sim: Sim, aggregator_url: str
+) -> None:
     account = await _account_id(page)
     fault = await sim.call(
         "POST", "/faults", json={"kind": "malformed_json", "operator": "reference"}
@@ -105,8 +107,17 @@ async def test_a_plugin_error_account_says_what_to_do(page: Any, sim: Sim) -> No
         await sim.call("DELETE", "/faults")
     advice = page.locator("#plugin-error-advice")
     await expect(advice).to_contain_text("Скачайте диагностику")
-    address = report_url(load_plugins(), "reference")
-    assert address
-    await expect(advice.get_by_role("link", name=address)).to_have_attribute("href", address)
+    address = report_url(load_plugins(), "reference", aggregator_url)
+    # The built-in plugins have no public tracker: their address is the dashboard's own page
+    # saying how to take the diagnostics and whom to give them to.
+    assert address == f"{aggregator_url}/help/report?plugin=reference"
+    link = advice.get_by_role("link", name=address)
+    await expect(link).to_have_attribute("href", address)
     await check_a11y(page, "account-plugin-error")
+    await page.goto(address)
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Как сообщить о сбое модуля оператора"
+    )
+    await expect(page.locator("main")).to_contain_text("accounts diagnose")
+    await check_a11y(page, "report-help")
     assert fault["kind"] == "malformed_json"

@@ -95,6 +95,7 @@ async def test_every_page_renders(signed_in: Harness, lang: str) -> None:
         "/outbox",
         "/plugins",
         "/settings",
+        "/help/report?plugin=reference",
         "/api/schema",
     ]
     for path in pages:

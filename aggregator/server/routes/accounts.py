@@ -211,7 +211,9 @@ async def _account_page(
         summary=summary,
         provider_name=provider_name(server, account.provider_id, lang),
         plugin_missing=provider_class(server, account.provider_id) is None,
-        report_url=report_url(server.require_runtime().registry, account.provider_id),
+        report_url=report_url(
+            server.require_runtime().registry, account.provider_id, server.settings.dashboard_url
+        ),
         assumed=assumed_operations(provider_class(server, account.provider_id)),
         caps=capabilities_of(server, account.provider_id),
         chart=chart,

@@ -15,7 +15,6 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
-from sqlalchemy import select
 
 from ...accounts import (
     credentials_after_new_password,
@@ -338,14 +337,7 @@ async def _linked_ids(db: DB, user: CurrentUser, flow: PendingFlow) -> set[str]:
     """The numbers of this operator the household has already linked (the choice step)."""
     if flow.session is None:
         return set()
-    return set(
-        await db.scalars(
-            select(LinkedAccount.subaccount_id).where(
-                LinkedAccount.household_id == user.household_id,
-                LinkedAccount.provider_id == flow.provider_id,
-            )
-        )
-    )
+    return await accounts_service.linked_subaccount_ids(db, user.household_id, flow.provider_id)
 
 
 def _render_step(
