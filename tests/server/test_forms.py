@@ -313,3 +313,11 @@ async def test_the_wizard_says_at_the_field_what_is_wrong(signed_in: Harness) ->
     )
     assert blank.status_code == 400 and 'aria-describedby="password-error"' in blank.text
     assert "Введите пароль от кабинета оператора." in blank.text and 'value="demo"' in blank.text
+
+
+async def test_a_login_without_a_password_does_not_speak_of_one(signed_in: Harness) -> None:
+    h = signed_in
+    code = await h.page("/accounts/add/reference?scheme=sms_code")
+    assert "Пароль не хранится" in code.text and "Пароль хранится только" not in code.text
+    password = await h.page("/accounts/add/reference?scheme=password")
+    assert "Пароль хранится только в зашифрованном виде" in password.text
