@@ -45,8 +45,8 @@ from ..storage.transactions import transaction
 
 if TYPE_CHECKING:
     from ..core.flows import Session
-    from ..services.sessions import LoginTarget
     from ..vault import Vault
+    from .models import LoginTarget
 
 __all__ = ["LoginLeases"]
 

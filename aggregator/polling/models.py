@@ -5,13 +5,28 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from ..core.flows import Session
 from ..core.models import PollResult
 from .status import Failure
 
-__all__ = ["ClaimedAccount", "PollOutcome", "PollRecord"]
+__all__ = ["ClaimedAccount", "LoginTarget", "PollOutcome", "PollRecord"]
+
+
+class LoginTarget(Protocol):
+    """What identifies an account's login: a claimed account or a linked-account row."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def household_id(self) -> int: ...
+    @property
+    def provider_id(self) -> str: ...
+    @property
+    def login_key(self) -> str: ...
+    @property
+    def login_scheme(self) -> str: ...
 
 
 @dataclass(frozen=True)

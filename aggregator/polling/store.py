@@ -52,7 +52,7 @@ from .poller import REFUSED_KEYS
 from .status import POLLABLE_STATUSES, Failure
 
 if TYPE_CHECKING:
-    from ..services.sessions import LoginTarget
+    from .models import LoginTarget
 
 __all__ = ["GroupCommitter", "ResultStore", "WriteResult"]
 

@@ -35,12 +35,13 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from ..accounts import open_credentials, open_session
 from ..core.errors import TemporaryError, Timeout, Unavailable
 from ..core.flows import Challenge, Session
 from ..polling.breaker import OperatorGate, OperatorGates
+from ..polling.models import LoginTarget
 from ..vault import VaultError
 
 if TYPE_CHECKING:
@@ -69,21 +70,6 @@ log = logging.getLogger(__name__)
 
 LoginKey = tuple[str, int, str]  # provider id, household id, login key
 DEFAULT_TIMEOUT_S = 90.0
-
-
-class LoginTarget(Protocol):
-    """What identifies an account's login: a claimed account or a linked-account row."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def household_id(self) -> int: ...
-    @property
-    def provider_id(self) -> str: ...
-    @property
-    def login_key(self) -> str: ...
-    @property
-    def login_scheme(self) -> str: ...
 
 
 # -- what a silent login can end in, besides a session -----------------------------------------
