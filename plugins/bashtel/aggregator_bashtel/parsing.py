@@ -278,7 +278,7 @@ def _bonus(text: str, html: str) -> Money | BonusPoints:
     found = _POINTS_NUMBER.search(text)
     if found is None:
         raise _fail(f"a bonus in points without a number: {text!r}", html)
-    return BonusPoints(points=Decimal(_SPACES.sub("", found[0]).replace(",", ".")))
+    return BonusPoints(points=parse_number(found[0], payload=html))
 
 
 def parse_cabinet(html: str, now: dt.datetime | None = None) -> CabinetState:

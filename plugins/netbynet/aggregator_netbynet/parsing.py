@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field
@@ -409,7 +408,7 @@ def parse_services(payload: Any) -> list[Service]:
 class _Entry(Wire):
     id: Text
     date: DateTime
-    amount: Number
+    amount: Roubles  # signed: a payment in, a charge out
     description: Text = ""
 
 
@@ -422,11 +421,11 @@ class _Charges(Wire):
 
 
 def _entry(prefix: str, item: _Entry, kind: PaymentKind | None) -> Payment:
-    amount = item.amount
+    amount = item.amount.amount
     return Payment(
         id=f"{prefix}{item.id}",
         at=item.date,
-        amount=Money.rub(abs(amount).quantize(Decimal("0.01"))),
+        amount=Money.rub(abs(amount)),
         kind=kind or (PaymentKind.PAYMENT if amount >= 0 else PaymentKind.CHARGE),
         description=item.description,
     )
@@ -450,7 +449,7 @@ class _TopUp(Wire):
 def parse_top_up(payload: Any) -> TopUpResult:
     """``v1/pay``: the payment made and the balance after it."""
     reply = parse_reply(_TopUp, check_result(payload), what="netbynet pay")
-    if reply.payment.amount <= 0:
+    if reply.payment.amount.amount <= 0:
         raise ParseError("netbynet: the payment is not money in", payload=payload)
     return TopUpResult(
         payment=_entry("p", reply.payment, PaymentKind.PAYMENT), balance=reply.accountBalance

@@ -643,4 +643,4 @@ class NetbynetProvider(Provider):
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=3))).date()
+    return dt.datetime.now(MOSCOW_TZ).date()

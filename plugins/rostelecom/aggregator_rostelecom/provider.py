@@ -63,6 +63,8 @@ from aggregator import (
     SessionExpired,
     SsoProvider,
     Unavailable,
+    from_minor,
+    to_minor,
 )
 from aggregator.core.models import (
     AutopaySettings,
@@ -878,10 +880,10 @@ class RostelecomProvider(Provider):
     def _to_kopecks(amount: Decimal) -> int:
         if not amount.is_finite() or amount <= 0:
             raise OperationRejected("Сумма должна быть больше нуля", code="amount")
-        kopecks = amount * 100
-        if kopecks != kopecks.to_integral_value():
+        kopecks = to_minor(amount)  # the kit's one conversion to minor units
+        if from_minor(kopecks) != amount:
             raise OperationRejected("Сумма указана точнее копейки", code="amount")
-        return int(kopecks)
+        return kopecks
 
     async def top_up(
         self, session: Session, account: str, amount: Decimal
