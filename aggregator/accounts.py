@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from .core.flows import Session
@@ -38,6 +38,7 @@ __all__ = [
     "seal_credentials",
     "seal_session",
     "store_login_session",
+    "store_login_sessions",
 ]
 
 _TABLE = LinkedAccount.__tablename__
@@ -85,26 +86,45 @@ async def store_login_session(
     """Store ``session`` for every account of one operator login (the session belongs to the
     login, not to each number): one statement in the caller's transaction, each row sealed
     under its own id. Returns the ids written."""
+    written = await store_login_sessions(
+        conn, vault, {(household_id, provider_id, login_key): session}
+    )
+    return written.get((household_id, provider_id, login_key), [])
+
+
+LoginKey = tuple[int, str, str]
+"""An operator login: (household id, operator id, login key)."""
+
+
+async def store_login_sessions(
+    conn: AsyncConnection, vault: Vault, sessions: Mapping[LoginKey, Session]
+) -> dict[LoginKey, list[int]]:
+    """:func:`store_login_session` for several logins at once: one query finds their
+    accounts, one statement writes them (the poller stores a group of polls this way)."""
+    if not sessions:
+        return {}
     table = cast(Table, LinkedAccount.__table__)
-    ids = [
-        int(row[0])
-        for row in await conn.execute(
-            select(table.c.id).where(
-                table.c.household_id == household_id,
-                table.c.provider_id == provider_id,
-                table.c.login_key == login_key,
-            )
+    found: dict[LoginKey, list[int]] = {}
+    keys = list(sessions)
+    for start in range(0, len(keys), 300):  # bounded parameter lists
+        chunk = keys[start : start + 300]
+        rows = await conn.execute(
+            select(table.c.id, table.c.household_id, table.c.provider_id, table.c.login_key)
+            .where(tuple_(table.c.household_id, table.c.provider_id, table.c.login_key).in_(chunk))
+            .order_by(table.c.id)
         )
-    ]
-    if not ids:
-        return []
+        for row in rows:
+            key = (int(row.household_id), str(row.provider_id), str(row.login_key))
+            found.setdefault(key, []).append(int(row.id))
     values = []
-    for account_id in ids:
-        row = LinkedAccount(id=account_id)
-        seal_session(vault, row, session)
-        values.append({"b_id": account_id, "session_sealed": row.session_sealed})
-    await conn.execute(update(table).where(table.c.id == bindparam("b_id")), values)
-    return ids
+    for key, ids in found.items():
+        data = sessions[key].model_dump(mode="json", context={"reveal_secrets": True})
+        for account_id in ids:
+            sealed = vault.seal_json(data, aad=aad_for(_TABLE, account_id, "session_sealed"))
+            values.append({"b_id": account_id, "session_sealed": sealed})
+    if values:
+        await conn.execute(update(table).where(table.c.id == bindparam("b_id")), values)
+    return found
 
 
 def open_session(vault: Vault, account: LinkedAccount) -> Session | None:

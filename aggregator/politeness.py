@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,8 @@ __all__ = [
     "TokenSource",
     "refill",
 ]
+
+log = logging.getLogger(__name__)
 
 TokenSource = Callable[[str, OperatorLimits, float], Awaitable[float]]
 """``take(operator, limits, wanted) -> granted``: tokens of the operator's rate budget."""
@@ -86,6 +89,7 @@ class OperatorBudget:
         default_factory=collections.deque, repr=False
     )
     _refilling: asyncio.Lock | None = field(default=None, repr=False)
+    _prefetch: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def acquire(self) -> None:
         """Wait for a slot, then for a token; the caller must :meth:`release` the slot."""
@@ -132,9 +136,29 @@ class OperatorBudget:
                 waiter.set_result(None)
                 room -= 1
 
+    def drop_tokens(self) -> None:
+        """Forget the tokens held (their source changes) and stop fetching more."""
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            prefetch.cancel()
+        self._tokens = 0.0
+        self._tokens_until = 0.0
+
+    def _target(self) -> int:
+        """Tokens held at most: a window's worth of the rate (at least one, at most a burst)."""
+        rate = self.limits.requests_per_s or 1.0
+        return max(1, min(math.floor(self.limits.bucket), round(rate * TOKEN_WINDOW_S)))
+
     async def _token(self) -> None:
-        if self._tokens >= 1 and time.monotonic() < self._tokens_until:
+        now = time.monotonic()
+        if self._tokens >= 1 and now < self._tokens_until:
             self._tokens -= 1
+            # Running low, or the window nearly over: fetch the next tokens in the background
+            # so that a request seldom waits for the database.
+            if self._prefetch is None and (
+                self._tokens < self._target() / 2 or now > self._tokens_until - TOKEN_WINDOW_S / 4
+            ):
+                self._prefetch = asyncio.get_running_loop().create_task(self._refill_ahead())
             return
         if self._refilling is None:
             self._refilling = asyncio.Lock()
@@ -142,10 +166,7 @@ class OperatorBudget:
             rate = self.limits.requests_per_s or 1.0
             waited = False
             while not (self._tokens >= 1 and time.monotonic() < self._tokens_until):
-                wanted = float(
-                    max(1, min(math.floor(self.limits.bucket), round(rate * TOKEN_WINDOW_S)))
-                )
-                granted = await self.tokens_from(self.operator, self.limits, wanted)
+                granted = await self.tokens_from(self.operator, self.limits, float(self._target()))
                 if granted >= 1:
                     self._tokens = granted
                     self._tokens_until = time.monotonic() + TOKEN_WINDOW_S
@@ -155,6 +176,31 @@ class OperatorBudget:
             if waited:
                 self.throttled += 1
             self._tokens -= 1
+
+    async def _refill_ahead(self) -> None:
+        """Top the tokens up to a window's worth (never more: no burst saved up), valid for a
+        new window."""
+        try:
+            if self._refilling is None:
+                self._refilling = asyncio.Lock()
+            async with self._refilling:
+                now = time.monotonic()
+                left = math.floor(self._tokens) if now < self._tokens_until else 0
+                wanted = self._target() - left
+                if wanted < 1:
+                    return
+                granted = await self.tokens_from(self.operator, self.limits, float(wanted))
+                if granted >= 1:
+                    now = time.monotonic()
+                    left = math.floor(self._tokens) if now < self._tokens_until else 0
+                    self._tokens = left + granted
+                    self._tokens_until = now + TOKEN_WINDOW_S
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next request takes its tokens itself (and sees the error)
+            log.debug("fetching %s's next tokens failed", self.operator, exc_info=True)
+        finally:
+            self._prefetch = None
 
 
 class Politeness:
@@ -209,6 +255,7 @@ class Politeness:
         self._tokens = LocalTokens()
         self.on_wait = lambda _budget: None
         for budget in self._budgets.values():
+            budget.drop_tokens()
             budget.set_capacity(budget.limits.concurrency)
 
     async def _take_tokens(self, operator: str, limits: OperatorLimits, wanted: float) -> float:

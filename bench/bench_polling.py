@@ -142,8 +142,10 @@ async def setup(
     await engine.dispose()
 
 
-async def make_due(database_url: str, when: dt.datetime | None) -> int:
-    """Every account due at ``when`` (None: now), no claim; the number of accounts."""
+async def make_due(database_url: str, when: dt.datetime | None, poll: int | None = None) -> int:
+    """Accounts due at ``when`` (None: now), no claim; the number made due. ``poll``: only
+    that many, spread evenly over the ids (so over every operator); the others are due
+    tomorrow (still in every index and every claim's way)."""
     from sqlalchemy import func, select, update
 
     from aggregator.storage.models import LinkedAccount
@@ -151,8 +153,26 @@ async def make_due(database_url: str, when: dt.datetime | None) -> int:
 
     engine = polling_engine(database_url)
     async with engine.begin() as conn:
-        await conn.execute(update(LinkedAccount).values(next_due_at=when, poll_claim=None))
         total = int(await conn.scalar(select(func.count()).select_from(LinkedAccount)) or 0)
+        if poll is None or poll >= total:
+            await conn.execute(update(LinkedAccount).values(next_due_at=when, poll_claim=None))
+        else:
+            later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+            await conn.execute(update(LinkedAccount).values(next_due_at=later, poll_claim=None))
+            step = total // poll
+            ids = (
+                (await conn.execute(select(LinkedAccount.id).order_by(LinkedAccount.id)))
+                .scalars()
+                .all()
+            )
+            chosen = list(ids[::step][:poll])
+            for start in range(0, len(chosen), 5000):
+                await conn.execute(
+                    update(LinkedAccount)
+                    .where(LinkedAccount.id.in_(chosen[start : start + 5000]))
+                    .values(next_due_at=when)
+                )
+            total = len(chosen)
     await engine.dispose()
     return total
 
@@ -175,7 +195,7 @@ async def wait_polled(database_url: str, since: dt.datetime, total: int) -> floa
                 )
             if done == total:
                 return time.perf_counter()
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.25)  # a count over every account: not too often
     finally:
         await engine.dispose()
 
@@ -229,7 +249,7 @@ async def child(
     async with Runtime(settings, event_hooks={"request": [on_request]}) as runtime:
         total = 0
         if polled_path is None:
-            total = await make_due(settings.resolved_database_url, None)
+            total = await make_due(settings.resolved_database_url, None, _poll_limit())
         cpu_before = _cpu()
         started = time.perf_counter()
         profile = os.environ.get("BENCH_PROFILE_MEMORY")
@@ -259,6 +279,12 @@ async def child(
         "cpu_s": _cpu() - cpu_before,
         "peaks": peaks,
     }
+
+
+def _poll_limit() -> int | None:
+    """``--poll``: how many accounts a cycle polls (None: every one)."""
+    value = os.environ.get("BENCH_POLL", "")
+    return int(value) if value else None
 
 
 def _cpu() -> float:
@@ -365,7 +391,7 @@ def run_workers(
                 raise RuntimeError(f"a worker did not start: {line!r}")
         server.reset_in_flight()
         since = dt.datetime.now(dt.UTC)
-        total = asyncio.run(make_due(database_url, None))
+        total = asyncio.run(make_due(database_url, None, _poll_limit()))
         started = time.perf_counter()
         finished = asyncio.run(wait_polled(database_url, since, total))
         seen = server.in_flight()
@@ -433,6 +459,12 @@ def bare_best(record: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return shared, split
 
 
+def bare_split(record: Path) -> dict[str, Any]:
+    """The one-client-per-operator loop once (PostgreSQL mode: it runs before and after the
+    workers, the faster of the two counts)."""
+    return asyncio.run(bare(record, client_per_operator=True))
+
+
 def load() -> str:
     return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
@@ -457,6 +489,13 @@ def main() -> None:
     parser.add_argument("--record", type=Path)
     parser.add_argument("--polled", type=Path)
     parser.add_argument(
+        "--poll",
+        type=int,
+        default=int(os.environ.get("BENCH_POLL") or 0),
+        help="PostgreSQL: poll only this many of the accounts in each cycle, spread evenly "
+        "(every account stays linked and indexed); 0: all",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         default=float(os.environ.get("BENCH_RATE", BENCH_RATE)),
@@ -464,6 +503,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ["BENCH_RATE"] = str(args.rate)  # the children apply the same limits
+    os.environ["BENCH_POLL"] = str(args.poll or "")
     bench_limits(args.rate or None)
     if args.child:
         work = child(
@@ -473,7 +513,7 @@ def main() -> None:
         if profile and args.record is None and args.polled is None:
             import cProfile
 
-            with cProfile.Profile() as profiler:
+            with cProfile.Profile(time.thread_time) as profiler:  # CPU, not wall time
                 result = asyncio.run(work)
             profiler.dump_stats(profile)
         else:
@@ -578,7 +618,7 @@ def postgres_main(server_url: str, sizes: list[int], worker_counts: list[int]) -
                 asyncio.run(setup(data_dir, server, size, url))
                 record = Path(tmp) / f"requests-{size}.pickle"
                 run_child(data_dir, server.url, url, record)  # warm-up, records the requests
-                _shared, best = bare_best(record)
+                best = bare_split(record)
                 for count in worker_counts:
                     before = load()
                     result = run_workers(Path(tmp), data_dir, server, url, count)
@@ -589,7 +629,7 @@ def postgres_main(server_url: str, sizes: list[int], worker_counts: list[int]) -
                         file=sys.stderr,
                         flush=True,
                     )
-                _shared, best_after = bare_best(record)
+                best_after = bare_split(record)
                 for index, row in enumerate(rows):
                     if row[0] == size and best_after["seconds"] < row[2]["seconds"]:
                         rows[index] = (row[0], row[1], best_after, row[3])
@@ -598,19 +638,21 @@ def postgres_main(server_url: str, sizes: list[int], worker_counts: list[int]) -
 
     print("\nPostgreSQL, aggregator worker processes polling together")
     print(
-        f"{'accounts':>9} | {'workers':>7} | {'acc/s':>6} | {'req/s':>6} | "
-        f"{'best bare req/s':>15} | {'ratio':>6} | {'ms/account':>10} | {'dup':>3} | "
+        f"{'accounts':>9} | {'polled':>7} | {'workers':>7} | {'acc/s':>6} | {'req/s':>6} | "
+        f"{'best bare req/s':>15} | {'ratio':>6} | {'ms/account':>10} | "
+        f"{'CPU ms/account':>14} | {'dup':>3} | "
         f"{'peak RSS per worker MB':>22} | {'CPU s per worker':>18} | {'load':>14}"
     )
-    print("-" * 150)
+    print("-" * 175)
     for size, result, best, before in rows:
         rps = result["requests"] / result["seconds"]
         best_rps = best["requests"] / best["seconds"]
         print(
-            f"{size:>9} | {result['workers']:>7} | "
+            f"{size:>9} | {result['accounts']:>7} | {result['workers']:>7} | "
             f"{result['accounts'] / result['seconds']:>6.0f} | "
             f"{rps:>6.0f} | {best_rps:>15.0f} | {rps / best_rps:>6.0%} | "
             f"{1000 * result['seconds'] / result['accounts']:>10.3f} | "
+            f"{1000 * sum(result['cpu_s']) / result['accounts']:>14.2f} | "
             f"{result['duplicates']:>3} | "
             f"{' '.join(f'{r:.0f}' for r in result['rss_mb']):>22} | "
             f"{' '.join(f'{c:.1f}' for c in result['cpu_s']):>18} | {before:>14}"
@@ -626,9 +668,12 @@ def postgres_main(server_url: str, sizes: list[int], worker_counts: list[int]) -
         if len(mine) > 1:
             small, large = mine[0][1], mine[-1][1]
             ratio = (large["seconds"] / large["accounts"]) / (small["seconds"] / small["accounts"])
+            cpu = (sum(large["cpu_s"]) / large["accounts"]) / (
+                sum(small["cpu_s"]) / small["accounts"]
+            )
             print(
-                f"{count} workers: cost per account at {large['accounts']} vs "
-                f"{small['accounts']}: {ratio:.2f}x (1.00 = linear)"
+                f"{count} workers: cost per polled account with {mine[-1][0]} vs "
+                f"{mine[0][0]} accounts linked: {ratio:.2f}x wall, {cpu:.2f}x CPU (1.00 = flat)"
             )
 
 

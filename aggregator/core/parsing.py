@@ -252,15 +252,27 @@ class Wire(BaseModel):
     def _defaults_for_blanks(cls, data: Any) -> Any:
         if not isinstance(data, Mapping):
             return data
-        cleaned = dict(data)
-        for name, info in cls.model_fields.items():
-            if info.is_required():
-                continue
-            for key in {name, info.alias or name}:
-                value = cleaned.get(key, ...)
-                if value is None or (isinstance(value, str) and not value.strip()):
-                    cleaned.pop(key)
+        keys = _OPTIONAL_KEYS.get(cls)
+        if keys is None:  # once per model: the keys of its optional fields
+            keys = _OPTIONAL_KEYS[cls] = tuple(
+                key
+                for name, info in cls.model_fields.items()
+                if not info.is_required()
+                for key in {name, info.alias or name}
+            )
+        cleaned: dict[Any, Any] | None = None
+        for key in keys:
+            value = data.get(key, ...)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                if cleaned is None:
+                    cleaned = dict(data)
+                cleaned.pop(key, None)
+        if cleaned is None:
+            return data if isinstance(data, dict) else dict(data)
         return cleaned
+
+
+_OPTIONAL_KEYS: dict[type[Wire], tuple[str, ...]] = {}
 
 
 # -- validation -----------------------------------------------------------------------------

@@ -91,6 +91,7 @@ class LoginLeases:
         self.siblings_ttl_s = siblings_ttl_s
         self.clock = clock
         self._siblings: dict[LoginKey, tuple[int, float]] = {}
+        self._prune_at = 1024
         self.waits = 0  # times a poll waited for another process's lease (tests, metrics)
 
     @staticmethod
@@ -98,7 +99,11 @@ class LoginLeases:
         return (account.provider_id, account.household_id, account.login_key)
 
     async def shared(self, account: LoginTarget) -> bool:
-        """Whether the account's login has other accounts (kept ``siblings_ttl_s``)."""
+        """Whether the account's login has other accounts: as read with the poller's claim
+        (no query), else looked up and kept ``siblings_ttl_s``."""
+        claimed = getattr(account, "siblings", None)
+        if isinstance(claimed, int):
+            return claimed > 1
         key = self.key(account)
         now = time.monotonic()
         known = self._siblings.get(key)
@@ -117,6 +122,11 @@ class LoginLeases:
                 )
                 or 0
             )
+        if len(self._siblings) >= self._prune_at:  # forget what ran out, now and then
+            self._siblings = {
+                k: v for k, v in self._siblings.items() if now - v[1] < self.siblings_ttl_s
+            }
+            self._prune_at = max(1024, 2 * len(self._siblings))
         self._siblings[key] = (count, now)
         return count > 1
 

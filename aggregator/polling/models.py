@@ -56,6 +56,9 @@ class ClaimedAccount:
     suspension_state: str | None = None
     suspension_start: dt.date | None = None
     suspension_planned_end: dt.date | None = None
+    # How many accounts the operator login has (this one included), read with the claim: a
+    # login with siblings takes turns across the cluster (aggregator.polling.login_lease).
+    siblings: int | None = None
 
 
 @dataclass

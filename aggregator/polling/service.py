@@ -309,6 +309,7 @@ class PollingService:
     def kick(self) -> None:
         """Look for due accounts now (after linking one) instead of at the next tick."""
         if self.scheduler is not None:
+            self.store.forget_operators()
             self._request_tick()
 
     def wake_mail(self) -> None:
@@ -362,7 +363,8 @@ class PollingService:
         """Claim due accounts, as many batches per operator as this process has room for,
         and start polling each batch. The number of accounts claimed."""
         options = self.options
-        due = await self.store.count_due()
+        # Counted up to what sizes the batches (a backlog of 100,000 costs no more to look at).
+        due = await self.store.count_due(cap=2 * options.jobs_per_operator * options.max_batch)
         claimed = 0
         for provider_id, count in sorted(due.items()):
             running = self._batches[provider_id]

@@ -22,19 +22,21 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..accounts import balance_key_for, store_login_session
+from ..accounts import LoginKey, balance_key_for, store_login_sessions
 from ..alerts.episodes import AccountInfo, AlertItem, AlertWriter
 from ..alerts.forecast import SpendHistory, forecast
 from ..alerts.remainders import left_by_unit, to_json
 from ..alerts.rules import AccountFacts
+from ..core.flows import Session
 from ..core.models import AccountState, BonusPoints, Money, Notice, NoticeKind, PollResult
 from ..core.parsing import MOSCOW_TZ
 from ..storage.models import (
@@ -62,6 +64,9 @@ accounts_t = cast(Table, LinkedAccount.__table__)
 households_t = cast(Table, Household.__table__)
 readings_t = cast(Table, BalanceReading.__table__)
 
+OPERATORS_TTL_S = 30.0
+"""How long the list of operators with accounts is trusted before it is read again."""
+
 
 @dataclass(frozen=True)
 class WriteResult:
@@ -83,38 +88,83 @@ class ResultStore:
         self.alerts = alerts
         self.postgres = engine.dialect.name == "postgresql"
         self.last_queued = 0
+        self._operators: tuple[float, list[str]] | None = None
         # Called after a commit that queued outbox rows (wakes the sender).
         self.on_queued: Callable[[int], None] | None = None
 
     # -- claims ----------------------------------------------------------------------------
-    async def count_due(self, now: dt.datetime | None = None) -> dict[str, int]:
-        """Due accounts per operator."""
+    async def count_due(
+        self, now: dt.datetime | None = None, *, cap: int | None = None
+    ) -> dict[str, int]:
+        """Due accounts per operator (operators with none left out). ``cap``: count each
+        operator's only up to ``cap`` (read off the index, however many accounts there are)."""
         now = now or utcnow()
-        statement = (
-            select(accounts_t.c.provider_id, func.count())
-            .where(
-                accounts_t.c.status.in_(POLLABLE_STATUSES),
-                or_(accounts_t.c.next_due_at.is_(None), accounts_t.c.next_due_at <= now),
+        if cap is None:
+            statement = (
+                select(accounts_t.c.provider_id, func.count())
+                .where(
+                    accounts_t.c.status.in_(POLLABLE_STATUSES),
+                    or_(accounts_t.c.next_due_at.is_(None), accounts_t.c.next_due_at <= now),
+                )
+                .group_by(accounts_t.c.provider_id)
             )
-            .group_by(accounts_t.c.provider_id)
-        )
+            async with transaction(self.engine) as conn:
+                rows = (await conn.execute(statement)).all()
+            return {row[0]: int(row[1]) for row in rows}
+        operators = await self.operators()
+        if not operators:
+            return {}
+        counts = []
+        for operator in operators:
+            for due in _due_of(operator, now):
+                part = due.with_only_columns(literal(1)).limit(cap).subquery()
+                counts.append(select(func.count()).select_from(part).scalar_subquery())
         async with transaction(self.engine) as conn:
-            rows = (await conn.execute(statement)).all()
-        return {row[0]: int(row[1]) for row in rows}
+            row = (await conn.execute(select(*counts))).one()
+        out = {}
+        for index, operator in enumerate(operators):
+            count = min(cap, int(row[2 * index]) + int(row[2 * index + 1]))
+            if count:
+                out[operator] = count
+        return out
+
+    async def operators(self) -> list[str]:
+        """The operators that have accounts (looked up again every ``OPERATORS_TTL_S``, or
+        after :meth:`forget_operators`)."""
+        mono = time.monotonic()
+        if self._operators is None or mono - self._operators[0] > OPERATORS_TTL_S:
+            async with transaction(self.engine) as conn:
+                found = (
+                    (await conn.execute(select(accounts_t.c.provider_id).distinct()))
+                    .scalars()
+                    .all()
+                )
+            self._operators = (mono, sorted(str(op) for op in found))
+        return list(self._operators[1])
+
+    def forget_operators(self) -> None:
+        """Accounts were linked: an operator may be new."""
+        self._operators = None
 
     async def claim_due(
         self, provider_id: str | None, limit: int, token: str, lease_s: float
     ) -> list[int]:
-        """Claim up to ``limit`` due accounts (of one operator, or any); their ids."""
+        """Claim up to ``limit`` due accounts (of one operator, or any); their ids.
+
+        Of one operator: those never polled (``next_due_at`` NULL) first, then the most
+        overdue, each read off the index ``ix_linked_accounts_operator_due``: a claim costs
+        the batch it takes, not a scan of every pollable account."""
         now = utcnow()
-        due = select(accounts_t.c.id).where(
-            accounts_t.c.status.in_(POLLABLE_STATUSES),
-            or_(accounts_t.c.next_due_at.is_(None), accounts_t.c.next_due_at <= now),
-        )
-        if provider_id is not None:
-            due = due.where(accounts_t.c.provider_id == provider_id)
-        due = due.order_by(accounts_t.c.next_due_at.nulls_first(), accounts_t.c.id).limit(limit)
-        return await self._claim(due, token, now, lease_s)
+        if provider_id is None:
+            due = select(accounts_t.c.id).where(
+                accounts_t.c.status.in_(POLLABLE_STATUSES),
+                or_(accounts_t.c.next_due_at.is_(None), accounts_t.c.next_due_at <= now),
+            )
+            due = due.order_by(accounts_t.c.next_due_at.nulls_first(), accounts_t.c.id)
+            return await self._claim([due.limit(limit)], token, now, lease_s, limit)
+        never, dated = _due_of(provider_id, now)
+        dated = dated.order_by(accounts_t.c.next_due_at, accounts_t.c.id)
+        return await self._claim([never, dated], token, now, lease_s, limit)
 
     async def claim_ids(
         self, ids: Sequence[int], token: str, lease_s: float, *, include_paused: bool = False
@@ -131,24 +181,46 @@ class ResultStore:
         )
         if not include_paused:
             due = due.where(accounts_t.c.status.in_(POLLABLE_STATUSES))
-        return await self._claim(due, token, now, lease_s)
+        return await self._claim([due], token, now, lease_s, len(ids))
 
-    async def _claim(self, due: Any, token: str, now: dt.datetime, lease_s: float) -> list[int]:
-        if self.postgres:
-            due = due.with_for_update(skip_locked=True)
-        statement = (
-            update(accounts_t)
-            .where(accounts_t.c.id.in_(due.scalar_subquery()))
-            .values(poll_claim=token, next_due_at=now + dt.timedelta(seconds=lease_s))
-            .returning(accounts_t.c.id)
-        )
+    async def _claim(
+        self, queries: list[Any], token: str, now: dt.datetime, lease_s: float, limit: int
+    ) -> list[int]:
+        """Claim what ``queries`` select, in turn, up to ``limit`` accounts (one transaction)."""
+        claimed: list[int] = []
         async with transaction(self.engine) as conn:
-            return sorted(row[0] for row in await conn.execute(statement))
+            for due in queries:
+                wanted = limit - len(claimed)
+                if wanted <= 0:
+                    break
+                due = due.limit(wanted)
+                if self.postgres:
+                    due = due.with_for_update(skip_locked=True)
+                statement = (
+                    update(accounts_t)
+                    .where(accounts_t.c.id.in_(due.scalar_subquery()))
+                    .values(poll_claim=token, next_due_at=now + dt.timedelta(seconds=lease_s))
+                    .returning(accounts_t.c.id)
+                )
+                claimed += [row[0] for row in await conn.execute(statement)]
+        return sorted(claimed)
 
     async def load(self, ids: Sequence[int], token: str) -> list[ClaimedAccount]:
         """The claimed accounts among ``ids`` (those whose claim is still ``token``)."""
         if not ids:
             return []
+        login = accounts_t.alias("login")
+        siblings = (
+            select(func.count())
+            .select_from(login)
+            .where(
+                login.c.household_id == accounts_t.c.household_id,
+                login.c.provider_id == accounts_t.c.provider_id,
+                login.c.login_key == accounts_t.c.login_key,
+            )
+            .scalar_subquery()
+            .label("siblings")
+        )
         statement = (
             select(
                 accounts_t.c.id,
@@ -172,6 +244,7 @@ class ResultStore:
                 accounts_t.c.suspension_state,
                 accounts_t.c.suspension_start,
                 accounts_t.c.suspension_planned_end,
+                siblings,
             )
             .join(households_t, households_t.c.id == accounts_t.c.household_id)
             .where(accounts_t.c.id.in_(list(ids)), accounts_t.c.poll_claim == token)
@@ -202,6 +275,7 @@ class ResultStore:
                 suspension_state=row.suspension_state,
                 suspension_start=row.suspension_start,
                 suspension_planned_end=row.suspension_planned_end,
+                siblings=int(row.siblings or 1),
             )
             for row in rows
         ]
@@ -349,15 +423,12 @@ class ResultStore:
             await conn.execute(statement, rows)
         # A fresh session belongs to the login: every account of it gets it, once per login
         # (the last one polled in this group is the newest).
-        fresh: dict[tuple[int, str, str], Any] = {}
+        fresh: dict[LoginKey, Session] = {}
         for record in valid:
             if record.new_session is not None and record.failure is None:
                 a = record.account
                 fresh[(a.household_id, a.provider_id, a.login_key)] = record.new_session
-        for (household_id, provider_id, login_key), session in fresh.items():
-            await store_login_session(
-                conn, self.vault, household_id, provider_id, login_key, session
-            )
+        await store_login_sessions(conn, self.vault, fresh)
 
         for record in valid:
             if record.failure is not None and record.failure.login_refused:
@@ -497,6 +568,17 @@ class ResultStore:
             )
             items.append(AlertItem(info, facts, notify=False, note={"same_login_as": account.id}))
         return items
+
+
+def _due_of(provider_id: str, now: dt.datetime) -> tuple[Any, Any]:
+    """One operator's due accounts as two index range reads: never polled, and overdue."""
+    base = select(accounts_t.c.id).where(
+        accounts_t.c.provider_id == provider_id, accounts_t.c.status.in_(POLLABLE_STATUSES)
+    )
+    return (
+        base.where(accounts_t.c.next_due_at.is_(None)),
+        base.where(accounts_t.c.next_due_at <= now),
+    )
 
 
 def _approved(account: ClaimedAccount, result: PollResult) -> tuple[Notice, ...]:

@@ -194,6 +194,8 @@ class LinkedAccount(Base):
     __table_args__ = (
         UniqueConstraint("household_id", "provider_id", "login_key", "subaccount_id"),
         Index("ix_linked_accounts_due", "status", "next_due_at"),
+        # The poller's claims: one operator's due accounts, oldest first, read off the index.
+        Index("ix_linked_accounts_operator_due", "provider_id", "next_due_at"),
         Index("ix_linked_accounts_identity", "household_id", "provider_id", "account_key"),
     )
 
