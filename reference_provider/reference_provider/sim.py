@@ -7,7 +7,7 @@ Everything here is also a Python method of :class:`~reference_provider.backend.B
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Response, Router, delete, get, post, put
 from litestar.connection import ASGIConnection
@@ -93,6 +93,14 @@ class IdpComplete(BaseModel):
 class ExpireSessions(BaseModel):
     operator: str | None = None
     login: str | None = None
+
+
+class Announce(BaseModel):
+    operator: str
+    title: str = Field(min_length=1, max_length=300)
+    text: str = Field("", max_length=2000)
+    kind: Literal["news", "offer", "maintenance"] = "maintenance"
+    in_days: int = Field(1, ge=-365, le=365, description="its date, from today")
 
 
 def _err(exc: DomainError) -> Response[Any]:
@@ -302,6 +310,20 @@ def sim_router(backend: Backend) -> Router:
             {"expired": backend.expire_sessions(operator=data.operator, subscriber_id=sub_id)}
         )
 
+    @post("/news", status_code=201, sync_to_thread=False)
+    def announce(data: JSONBody[Announce]) -> Response[Any]:
+        """The operator publishes a news item (by default maintenance works tomorrow)."""
+        try:
+            item = backend.announce(
+                data.operator, data.title, data.text, kind=data.kind, in_days=data.in_days
+            )
+        except DomainError as exc:
+            return _err(exc)
+        return Response(
+            {"id": item.id, "published": item.published.isoformat(), "kind": item.kind},
+            status_code=201,
+        )
+
     @post("/idp/complete", status_code=200, sync_to_thread=False)
     def idp_complete(data: JSONBody[IdpComplete]) -> Response[Any]:
         """Do what a person does at the identity provider; return the callback URL."""
@@ -365,6 +387,7 @@ def sim_router(backend: Backend) -> Router:
             add_fault,
             clear_faults,
             expire,
+            announce,
             idp_complete,
             chat,
             in_flight,

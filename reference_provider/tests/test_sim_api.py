@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 from reference_provider.app import create_app
 from reference_provider.backend import Backend
@@ -225,3 +227,18 @@ async def test_in_flight_counts_each_operators_requests_in_flight_and_its_peak(
     backend.in_flight.leave("reference")
     reset = (await client.delete("/sim/in-flight")).json()
     assert reset == {"operators": {}}
+
+
+async def test_an_operator_announces_works(client: httpx.AsyncClient) -> None:
+    made = await client.post(
+        "/sim/news", json={"operator": "reference", "title": "Работы на сети", "in_days": 2}
+    )
+    assert made.status_code == 201, made.text
+    item = made.json()
+    assert item["kind"] == "maintenance"
+    today = dt.date.fromisoformat((await client.get("/sim/clock")).json()["today"])
+    assert item["published"] == (today + dt.timedelta(days=2)).isoformat()
+    unknown = await client.post("/sim/news", json={"operator": "nobody", "title": "x"})
+    assert unknown.status_code == 404
+    empty = await client.post("/sim/news", json={"operator": "reference", "title": ""})
+    assert empty.status_code == 400
