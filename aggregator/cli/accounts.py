@@ -31,8 +31,10 @@ from .login import (
     LabelOption,
     SubaccountOption,
     TerminalLogin,
+    choose_operator,
     finish_login,
     link_found,
+    open_linking,
     parse_fields,
 )
 from .operator import AccountArg, CodeEnvOption, Codes, CodeStdinOption, JsonOption
@@ -140,98 +142,79 @@ async def _accounts_add(
 ) -> None:
     from ..core.login import SecretKind
     from ..runtime import Runtime
-    from ..services import accounts as accounts_service
-    from ..storage.db import session_factory
-    from ..storage.keycheck import open_vault
 
     asking = login.interactive
-    engine = await open_db(settings)
-    try:
-        vault = await open_vault(settings, engine)
-        async with session_factory(engine)() as db:
-            household = await accounts_service.the_household(db, household_id)
-            household_pk = household.id
-        async with Runtime(settings) as runtime:
-            registry = runtime.registry
-            if provider_id is None:
-                if not asking:
-                    login.need("operator", "--provider")
-                options = [
-                    (pid, f"{cls.name} ({cls.name_en})")
-                    for pid, cls in sorted(registry.providers.items())
-                ]
-                if not options:
-                    fail("нет ни одного плагина оператора / no operator plugin is loaded")
-                provider_id = choose("Оператор / operator:", options)
-            provider_cls = registry.provider(provider_id)
-            if scheme_id is None:
-                schemes = [
-                    (s.id, f"{s.title_ru} / {s.title_en}") for s in provider_cls.login_schemes
-                ]
-                scheme_id = (
-                    choose("Способ входа / login with:", schemes) if asking else schemes[0][0]
-                )
-            scheme = provider_cls.scheme(scheme_id)
-            unknown = set(fields) - {f.name for f in scheme.extra_fields}
-            if unknown:
-                fail(
-                    "у этого входа нет полей / this login has no fields: "
-                    + ", ".join(sorted(unknown))
-                )
-            kind, value = "", ""
-            if scheme.secret is not SecretKind.SSO:
-                kind, value = login.identifier(scheme, identifier_kind, identifier)
-            extras = {f.name: login.extra(f, fields.get(f.name)) for f in scheme.extra_fields}
-            if scheme.secret is SecretKind.SSO:
-                choices = [(p.value, p.value) for p in scheme.sso_providers]
-                if sso_provider is None:
-                    if not asking and len(choices) > 1:
-                        login.need("identity provider", "--sso-provider")
-                    sso_provider = choose("Войти через / log in with:", choices)
-                credentials = scheme.build_credentials(extras=extras, sso_provider=sso_provider)
-            else:
-                secret: str | None = None
-                if scheme.secret is SecretKind.PASSWORD:
-                    secret = read_secret(
-                        stdin=password_stdin,
-                        env=password_env,
-                        interactive=asking,
-                        label="Пароль / password",
-                        option_hint="--password-stdin | --password-env VAR",
-                    )
-                credentials = scheme.build_credentials(
-                    value, secret, identifier_kind=kind, extras=extras
-                )
-            provider = runtime.provider(provider_cls.id)
-            typer.echo(f"Вход в {provider_cls.name} / logging in to {provider_cls.name_en}…")
-            async with contextlib.AsyncExitStack() as stack:
-                if scheme.secret is SecretKind.SSO and asking:
-                    # The browser comes back to this process (or the person pastes the address).
-                    login.sso_return = await stack.enter_async_context(LoopbackReturn())
-                    provider.context.settings.setdefault("sso_redirect_uri", login.sso_return.url)
-                session = await finish_login(
-                    provider, await provider.start_login(credentials), login
-                )
-            if login.new_password:
-                from ..accounts import credentials_after_new_password
-
-                credentials = credentials_after_new_password(
-                    provider_cls, credentials, login.new_password
-                )
-            rows = await link_found(
-                engine,
-                vault,
-                provider,
-                household_id=household_pk,
-                credentials=credentials,
-                session=session,
-                wanted=wanted,
-                all_subaccounts=all_subaccounts,
-                label=label,
-                interactive=asking,
+    async with (
+        open_linking(settings, household_id) as (engine, vault, household_pk),
+        Runtime(settings) as runtime,
+    ):
+        registry = runtime.registry
+        provider_id = choose_operator(
+            registry.providers,
+            provider_id,
+            login,
+            "нет ни одного плагина оператора / no operator plugin is loaded",
+        )
+        provider_cls = registry.provider(provider_id)
+        if scheme_id is None:
+            schemes = [(s.id, f"{s.title_ru} / {s.title_en}") for s in provider_cls.login_schemes]
+            scheme_id = choose("Способ входа / login with:", schemes) if asking else schemes[0][0]
+        scheme = provider_cls.scheme(scheme_id)
+        unknown = set(fields) - {f.name for f in scheme.extra_fields}
+        if unknown:
+            fail(
+                "у этого входа нет полей / this login has no fields: " + ", ".join(sorted(unknown))
             )
-    finally:
-        await engine.dispose()
+        kind, value = "", ""
+        if scheme.secret is not SecretKind.SSO:
+            kind, value = login.identifier(scheme, identifier_kind, identifier)
+        extras = {f.name: login.extra(f, fields.get(f.name)) for f in scheme.extra_fields}
+        if scheme.secret is SecretKind.SSO:
+            choices = [(p.value, p.value) for p in scheme.sso_providers]
+            if sso_provider is None:
+                if not asking and len(choices) > 1:
+                    login.need("identity provider", "--sso-provider")
+                sso_provider = choose("Войти через / log in with:", choices)
+            credentials = scheme.build_credentials(extras=extras, sso_provider=sso_provider)
+        else:
+            secret: str | None = None
+            if scheme.secret is SecretKind.PASSWORD:
+                secret = read_secret(
+                    stdin=password_stdin,
+                    env=password_env,
+                    interactive=asking,
+                    label="Пароль / password",
+                    option_hint="--password-stdin | --password-env VAR",
+                )
+            credentials = scheme.build_credentials(
+                value, secret, identifier_kind=kind, extras=extras
+            )
+        provider = runtime.provider(provider_cls.id)
+        typer.echo(f"Вход в {provider_cls.name} / logging in to {provider_cls.name_en}…")
+        async with contextlib.AsyncExitStack() as stack:
+            if scheme.secret is SecretKind.SSO and asking:
+                # The browser comes back to this process (or the person pastes the address).
+                login.sso_return = await stack.enter_async_context(LoopbackReturn())
+                provider.context.settings.setdefault("sso_redirect_uri", login.sso_return.url)
+            session = await finish_login(provider, await provider.start_login(credentials), login)
+        if login.new_password:
+            from ..accounts import credentials_after_new_password
+
+            credentials = credentials_after_new_password(
+                provider_cls, credentials, login.new_password
+            )
+        rows = await link_found(
+            engine,
+            vault,
+            provider,
+            household_id=household_pk,
+            credentials=credentials,
+            session=session,
+            wanted=wanted,
+            all_subaccounts=all_subaccounts,
+            label=label,
+            interactive=asking,
+        )
     print_linked(rows, provider_cls.id)
 
 

@@ -5,14 +5,15 @@ environment variable or stdin, or the command fails saying which option to give.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 from urllib.parse import unquote
 
 import typer
 
-from .base import choose, fail
+from .base import choose, fail, open_db
 from .operator import Codes
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from ..core.models import Subaccount
     from ..core.provider import Provider
     from ..core.recovery import RecoveryScheme
+    from ..settings import Settings
     from ..vault import Vault
     from .sso_return import LoopbackReturn
 
@@ -33,8 +35,10 @@ __all__ = [
     "LabelOption",
     "SubaccountOption",
     "TerminalLogin",
+    "choose_operator",
     "finish_login",
     "link_found",
+    "open_linking",
     "parse_fields",
     "pick_subaccounts",
 ]
@@ -349,3 +353,40 @@ async def link_found(
             label=label,
         )
         return [(a.id, a.label, a.number_masked) for a in linked]
+
+
+def choose_operator(
+    providers: Mapping[str, type[Provider]],
+    chosen: str | None,
+    login: TerminalLogin,
+    none_message: str,
+) -> str:
+    """The operator given (``--provider``), else asked among ``providers`` on a terminal."""
+    if chosen is not None:
+        return chosen
+    if not login.interactive:
+        login.need("operator", "--provider")
+    options = [(pid, f"{cls.name} ({cls.name_en})") for pid, cls in sorted(providers.items())]
+    if not options:
+        fail(none_message)
+    return choose("Оператор / operator:", options)
+
+
+@asynccontextmanager
+async def open_linking(
+    settings: Settings, household_id: int | None
+) -> AsyncIterator[tuple[AsyncEngine, Vault, int]]:
+    """What linking from a terminal needs: the database (its schema current), the vault and
+    the household the accounts go to (``--household``, or the only one)."""
+    from ..services import accounts as accounts_service
+    from ..storage.db import session_factory
+    from ..storage.keycheck import open_vault
+
+    engine = await open_db(settings)
+    try:
+        vault = await open_vault(settings, engine)
+        async with session_factory(engine)() as db:
+            household = (await accounts_service.the_household(db, household_id)).id
+        yield engine, vault, household
+    finally:
+        await engine.dispose()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .accounts import accounts_app, print_linked
-from .base import choose, fail, is_interactive, load_settings, open_db, run
+from .base import choose, fail, is_interactive, load_settings, run
 from .login import (
     AllSubaccountsOption,
     HouseholdOption,
@@ -23,8 +23,10 @@ from .login import (
     LabelOption,
     SubaccountOption,
     TerminalLogin,
+    choose_operator,
     finish_login,
     link_found,
+    open_linking,
     parse_fields,
 )
 from .operator import CodeEnvOption, Codes, CodeStdinOption
@@ -140,78 +142,68 @@ async def _recover(
 ) -> None:
     from ..core.recovery import RecoveryOutcome
     from ..runtime import Runtime
-    from ..services import accounts as accounts_service
     from ..services import recovery as recovery_service
     from ..services.errors import BadInput
-    from ..storage.db import session_factory
-    from ..storage.keycheck import open_vault
 
     asking = terminal.interactive
-    engine = await open_db(settings)
-    try:
-        vault = await open_vault(settings, engine)
-        async with session_factory(engine)() as db:
-            household_pk = (await accounts_service.the_household(db, household_id)).id
-        async with Runtime(settings) as runtime:
-            able = {
-                pid: cls for pid, cls in runtime.registry.providers.items() if cls.recovery_schemes
-            }
-            if provider_id is None:
-                if not asking:
-                    terminal.need("operator", "--provider")
-                options = [(pid, f"{c.name} ({c.name_en})") for pid, c in sorted(able.items())]
-                if not options:
-                    fail("ни один оператор не восстанавливает пароль / no operator offers it")
-                provider_id = choose("Оператор / operator:", options)
-            cls = runtime.registry.provider(provider_id)
-            if not cls.recovery_schemes:
-                fail(
-                    f"{cls.name} не восстанавливает пароль здесь / "
-                    f"{cls.name_en} offers no password recovery here"
-                )
-            scheme = cls.recovery_scheme()
-            kind, value = terminal.identifier(scheme, identifier_kind, identifier)
-            extras = {f.name: terminal.extra(f, fields.get(f.name)) for f in scheme.extra_fields}
-            if channel is None and len(scheme.channels) > 1 and asking:
-                channel = choose(
-                    "Куда прислать код / where to send the code:",
-                    [(c, {"sms": "SMS", "email": "e-mail"}[c]) for c in scheme.channels],
-                )
-            try:
-                request = recovery_service.build_request(
-                    cls, scheme.id, value, identifier_kind=kind, extras=extras, channel=channel
-                )
-            except BadInput as exc:
-                fail(exc.message)
-            provider = runtime.provider(cls.id)
-            typer.echo(f"Восстановление пароля / password recovery: {cls.name} ({cls.name_en})…")
-            done = await _steps(provider, await recovery_service.start(provider, request), terminal)
-            where = done.masked_destination or "—"
-            if done.outcome is RecoveryOutcome.INSTRUCTIONS_SENT or done.credentials is None:
-                typer.echo(
-                    f"Инструкция отправлена ({done.channel or 'sms'}) на {where}; задайте пароль "
-                    f"по ней и выполните `aggregator accounts add` / instructions sent to {where}: "
-                    "follow them, then run `aggregator accounts add`"
-                )
-                return
-            typer.echo("Пароль изменён / the password is changed.")
-            if not link:
-                return
-            session = await finish_login(
-                provider, await recovery_service.log_in(provider, done), terminal
+    async with (
+        open_linking(settings, household_id) as (engine, vault, household_pk),
+        Runtime(settings) as runtime,
+    ):
+        able = {pid: cls for pid, cls in runtime.registry.providers.items() if cls.recovery_schemes}
+        provider_id = choose_operator(
+            able,
+            provider_id,
+            terminal,
+            "ни один оператор не восстанавливает пароль / no operator offers it",
+        )
+        cls = runtime.registry.provider(provider_id)
+        if not cls.recovery_schemes:
+            fail(
+                f"{cls.name} не восстанавливает пароль здесь / "
+                f"{cls.name_en} offers no password recovery here"
             )
-            rows = await link_found(
-                engine,
-                vault,
-                provider,
-                household_id=household_pk,
-                credentials=done.credentials,
-                session=session,
-                wanted=wanted,
-                all_subaccounts=all_subaccounts,
-                label=label,
-                interactive=asking,
+        scheme = cls.recovery_scheme()
+        kind, value = terminal.identifier(scheme, identifier_kind, identifier)
+        extras = {f.name: terminal.extra(f, fields.get(f.name)) for f in scheme.extra_fields}
+        if channel is None and len(scheme.channels) > 1 and asking:
+            channel = choose(
+                "Куда прислать код / where to send the code:",
+                [(c, {"sms": "SMS", "email": "e-mail"}[c]) for c in scheme.channels],
             )
-    finally:
-        await engine.dispose()
+        try:
+            request = recovery_service.build_request(
+                cls, scheme.id, value, identifier_kind=kind, extras=extras, channel=channel
+            )
+        except BadInput as exc:
+            fail(exc.message)
+        provider = runtime.provider(cls.id)
+        typer.echo(f"Восстановление пароля / password recovery: {cls.name} ({cls.name_en})…")
+        done = await _steps(provider, await recovery_service.start(provider, request), terminal)
+        where = done.masked_destination or "—"
+        if done.outcome is RecoveryOutcome.INSTRUCTIONS_SENT or done.credentials is None:
+            typer.echo(
+                f"Инструкция отправлена ({done.channel or 'sms'}) на {where}; задайте пароль "
+                f"по ней и выполните `aggregator accounts add` / instructions sent to {where}: "
+                "follow them, then run `aggregator accounts add`"
+            )
+            return
+        typer.echo("Пароль изменён / the password is changed.")
+        if not link:
+            return
+        session = await finish_login(
+            provider, await recovery_service.log_in(provider, done), terminal
+        )
+        rows = await link_found(
+            engine,
+            vault,
+            provider,
+            household_id=household_pk,
+            credentials=done.credentials,
+            session=session,
+            wanted=wanted,
+            all_subaccounts=all_subaccounts,
+            label=label,
+            interactive=asking,
+        )
     print_linked(rows, cls.id)
