@@ -381,6 +381,32 @@ def test_errors_are_described_in_russian_and_english(error: Exception, expected:
     assert expected in describe_error(error)
 
 
+def test_error_texts_come_from_the_dashboards_catalogue() -> None:
+    """Every contract error says in the terminal what the dashboard says (web/locales)."""
+    from aggregator import errors as contract
+    from aggregator.server.assets import find_web_dir
+    from aggregator.server.i18n import Translator
+
+    catalogue = Translator(find_web_dir() / "locales")
+    kinds = [
+        contract.InvalidCredentials("x"),
+        contract.SessionExpired("x"),
+        contract.AccountLocked("x"),
+        contract.CodeRejected(),
+        contract.FlowExpired("x"),
+        contract.Unavailable("x"),
+        contract.Timeout("x"),
+        contract.RateLimited("x"),
+        contract.OperationRejected(),
+        contract.ParseError("x"),
+        contract.NotSupported("x"),
+    ]
+    for error in kinds:
+        ru, _ = catalogue.error("ru", error.key)
+        en, _ = catalogue.error("en", error.key)
+        assert describe_error(error).startswith(f"{ru.rstrip('.')} / {en.rstrip('.')}"), error.key
+
+
 # -- db and users ---------------------------------------------------------------------------
 
 
