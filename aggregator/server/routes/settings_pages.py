@@ -236,20 +236,35 @@ async def plugins_page(request: Request[Any, Any, Any], server: Server) -> Respo
 # -- personal and household settings ---------------------------------------------------------
 
 
-@get("/settings", include_in_schema=False)
-async def settings_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
-    user = require_user(request)
-    household = await households.household(db, user.household_id)
+async def _settings(
+    request: Request[Any, Any, Any],
+    db: DB,
+    household_id: int,
+    *,
+    check: FormCheck | None = None,
+    error: str | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response[Any]:
+    """The settings page; with a failed ``check`` (or ``error``) again as a 400, what was typed
+    kept (passwords are never sent back), each message at its field."""
+    failed = bool(check) or error is not None
     return page(
         request,
         "settings.html",
-        household=household,
+        status_code=400 if failed else 200,
+        household=await households.household(db, household_id),
         zones=households.TIME_ZONES,
-        saved=request.query_params.get("saved"),
-        error=None,
-        errors={},
-        typed={},
+        saved=None if failed else request.query_params.get("saved"),
+        error=error,
+        errors=check.messages(lambda key, **v: translate(request, key, **v)) if check else {},
+        typed=typed or {},
     )
+
+
+@get("/settings", include_in_schema=False)
+async def settings_page(request: Request[Any, Any, Any], db: DB) -> Response[Any]:
+    user = require_user(request)
+    return await _settings(request, db, user.household_id)
 
 
 @post("/settings", include_in_schema=False)
@@ -259,16 +274,8 @@ async def settings_save(request: Request[Any, Any, Any], db: DB) -> Response[Any
     check = FormCheck()
     interval = check(_int_field, form, "poll_interval_min", 5, 24 * 60) if user.is_owner else None
     if check:  # nothing is changed; the page again with everything typed
-        return page(
-            request,
-            "settings.html",
-            status_code=400,
-            household=await households.household(db, user.household_id),
-            zones=households.TIME_ZONES,
-            saved=None,
-            error="form.check_fields",
-            errors=check.messages(lambda key, **v: translate(request, key, **v)),
-            typed=form,
+        return await _settings(
+            request, db, user.household_id, check=check, error="form.check_fields", typed=form
         )
     profile = households.Profile(
         display_name=form.get("display_name", ""),
@@ -299,17 +306,7 @@ async def change_password(request: Request[Any, Any, Any], db: DB) -> Response[A
     except BadInput as exc:  # the message at its field; passwords are never sent back
         check = FormCheck()
         check.add(exc.field, exc.key or "form.check_fields")
-        return page(
-            request,
-            "settings.html",
-            status_code=400,
-            household=await households.household(db, user.household_id),
-            zones=households.TIME_ZONES,
-            saved=None,
-            error=None,
-            errors=check.messages(lambda key, **v: translate(request, key, **v)),
-            typed={},
-        )
+        return await _settings(request, db, user.household_id, check=check)
     return redirect(request, "/settings?saved=password")
 
 
