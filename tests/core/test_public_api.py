@@ -23,6 +23,8 @@ EXPECTED = {
     # password recovery, a flow of challenges like a login
     "RecoveryDone", "RecoveryOutcome", "RecoveryRequest", "RecoveryScheme",
     "OperatorLimits",  # an operator's declared limits (requests at once, rate budget)
+    # Russian-first formatting from Babel, for plugins that write to people (notifiers)
+    "format_days", "format_money", "format_number",
 }  # fmt: skip
 
 
