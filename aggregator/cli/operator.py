@@ -134,6 +134,7 @@ class Operating:
 async def operating(settings: Settings, account_id: int) -> AsyncIterator[Operating]:
     """The account ``account_id`` (any household: the machine's administrator runs the CLI)
     with the operations of a fresh runtime."""
+    from ..polling.login_lease import LoginLeases
     from ..runtime import Runtime
     from ..services.accounts import get_account
     from ..services.operations import AccountOperations
@@ -145,7 +146,8 @@ async def operating(settings: Settings, account_id: int) -> AsyncIterator[Operat
         vault = await open_vault(settings, engine)
         async with Runtime(settings) as runtime, session_factory(engine)() as db:
             account = await get_account(db, None, account_id)
-            yield Operating(db, AccountOperations(runtime, vault), account)
+            leases = LoginLeases(engine, vault, "cli")
+            yield Operating(db, AccountOperations(runtime, vault, leases=leases), account)
     finally:
         await engine.dispose()
 

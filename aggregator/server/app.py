@@ -27,6 +27,7 @@ from litestar.static_files import create_static_files_router
 
 from .. import __version__
 from ..logs import install_redaction
+from ..polling.login_lease import LoginLeases
 from ..polling.options import PollingOptions
 from ..runtime import Runtime
 from ..services.operations import AccountOperations
@@ -215,7 +216,11 @@ def create_app(
             server.sessionmaker = session_factory(engine)
             server.runtime = runtime or Runtime(settings)
             _configure_providers(server.runtime, settings)
-            server.operations = AccountOperations(server.runtime, server.vault)
+            server.operations = AccountOperations(
+                server.runtime,
+                server.vault,
+                leases=LoginLeases(engine, server.vault, "dashboard"),
+            )
             await start_background(server)
             # Everything built so far lives as long as the process: keep it out of the
             # garbage collector's scans, which otherwise grow with it (shorter pauses).

@@ -86,6 +86,7 @@ from .sessions import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from ..polling.login_lease import LoginLeases
     from ..runtime import Runtime
     from ..vault import Vault
 
@@ -245,11 +246,19 @@ class AccountOperations:
     """Typed operator calls for one process (one per :class:`~aggregator.runtime.Runtime`)."""
 
     def __init__(
-        self, runtime: Runtime, vault: Vault, sessions: SessionKeeper | None = None
+        self,
+        runtime: Runtime,
+        vault: Vault,
+        sessions: SessionKeeper | None = None,
+        *,
+        leases: LoginLeases | None = None,
     ) -> None:
         self.runtime = runtime
         self.vault = vault
         self._sessions = sessions
+        # The cluster-wide turn of a login when no poller of this process brings its own (a
+        # dashboard without the embedded scheduler, the CLI): see aggregator.polling.login_lease.
+        self.leases = leases
 
     @property
     def sessions(self) -> SessionKeeper:
@@ -284,7 +293,7 @@ class AccountOperations:
         if account.status == AccountStatus.NEEDS_LOGIN.value:
             raise NeedsLogin("this account needs a person to log in again")
         async with keeper.gate(account.provider_id), keeper.guard.use_lock(account):
-            cluster = keeper.guard.cluster
+            cluster = keeper.guard.cluster or self.leases
             if cluster is None or not await cluster.shared(account):
                 return await self._call_with(db, account, provider, cls, operation, started)
             # The login's siblings may be polled by another process: its turn across the

@@ -13,7 +13,7 @@ import openpyxl
 import pypdf
 from sqlalchemy import func, select
 
-from aggregator.storage.models import LinkedAccount
+from aggregator.storage.models import LinkedAccount, LoginLease
 
 from .conftest import Harness
 
@@ -267,3 +267,28 @@ async def test_relogin_renews_an_account_that_needs_a_person(signed_in: Harness)
         assert account is not None and account.status == "new" and account.last_error_key is None
     renewed = await h.htmx("GET", f"/accounts/{account_id}/tariffs")
     assert renewed.status_code == 200
+
+
+async def test_operations_on_sibling_accounts_take_the_logins_turn(signed_in: Harness) -> None:
+    """Without the embedded scheduler the dashboard takes the login's cluster lease itself: a
+    section read and a service switched on two accounts of one login work, and every lease is
+    given back (aggregator.polling.login_lease)."""
+    h = signed_in
+    step = await _start(h, "password", identifier="demo", password="demo-password")
+    await _choose(h, step, "REF-0001", "REF-0002")
+    first, second = await _accounts(h)
+    server = h.app.state.server
+    leases = server.operations.leases
+    assert leases is not None and await leases.shared(first)
+    for account in (first, second):
+        tariffs = await h.htmx("GET", f"/accounts/{account.id}/tariffs")
+        assert tariffs.status_code == 200, tariffs.text
+    services = await h.htmx("GET", f"/accounts/{first.id}/services")
+    toggle = re.search(rf'hx-post="/accounts/{first.id}/services/([^"]+)"', services.text)
+    assert toggle is not None
+    changed = await h.htmx(
+        "POST", f"/accounts/{first.id}/services/{toggle.group(1)}", {"enabled": "0"}
+    )
+    assert changed.status_code == 200, changed.text[-1500:]
+    async with server.db() as db:
+        assert list(await db.scalars(select(LoginLease))) == []
