@@ -761,3 +761,20 @@ async def test_the_kit_sees_a_logged_password_even_where_the_aggregator_scrubs_l
         await run_check(LogsThePassword, operator_http, "test_login", contract_scheme="password")
     assert "log line" in str(caught.value)
     assert PASSWORD not in str(caught.value)
+
+
+def test_the_poll_check_refuses_a_bonus_below_zero_and_takes_points() -> None:
+    from aggregator.testing.checks import check_poll
+
+    def poll(bonus: models.Money | models.BonusPoints | None) -> models.PollResult:
+        balance = models.Balance(
+            amount=models.Money.rub(10), as_of=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), bonus=bonus
+        )
+        return models.PollResult(balance=balance)
+
+    check_poll(poll(models.BonusPoints(points=1250)))
+    check_poll(poll(models.Money.rub(75)))
+    check_poll(poll(None))
+    for bad in (models.BonusPoints(points=-1), models.Money.rub(-1)):
+        with pytest.raises(ContractViolation, match="bonus"):
+            check_poll(poll(bad))

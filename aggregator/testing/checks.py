@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from ..core.flows import Challenge, ChallengeKind, Session
 from ..core.models import (
+    BonusPoints,
     Money,
     PackageRemainder,
     PollResult,
@@ -232,10 +233,17 @@ def check_trusted_payment(state: TrustedPayment, today: dt.date, where: str) -> 
 
 
 def check_poll(poll: PollResult) -> None:
-    """Notice ids are unique within a poll (each is delivered once by its id)."""
+    """Notice ids are unique within a poll (each is delivered once by its id); a bonus is
+    never below zero."""
     ids = [(n.kind, n.id) for n in poll.notices]
     if len(ids) != len(set(ids)):
         raise _fail("poll: two notices of one kind share an id")
+    bonus = poll.balance.bonus
+    if bonus is not None:
+        # Points are BonusPoints (shown as points), never Money; either is never below zero.
+        value = bonus.points if isinstance(bonus, BonusPoints) else bonus.amount
+        if value < 0:
+            raise _fail("poll: a bonus balance below zero (none is None)")
     trusted = poll.trusted_payment
     if trusted is not None and trusted.owed and trusted.due_date is None:
         raise _fail("poll: a trusted payment debt without a due date")
