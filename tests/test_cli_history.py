@@ -53,8 +53,14 @@ def test_spending_payments_and_traffic_for_a_period(tmp_path: Path, reference: s
         "accounts", "add", "--no-interactive", "--provider", "reference", "--scheme", "password",
         "--identifier", "demo", "--password-stdin", "--all-subaccounts", stdin=PASSWORD + "\n",
     )  # fmt: skip
-    account = str(cli.json("accounts", "list")[0]["id"])
+    accounts = cli.json("accounts", "list")
+    account = str(next(a for a in accounts if a["label"] == "Телефон Ивана")["id"])
     cli.ok("poll", "--account", account)
+
+    # What the card shows, from the stored reading: the package remainders.
+    shown = cli.json("accounts", "show", account)
+    assert shown["remainders"] and all(": " in r for r in shown["remainders"])
+    assert "Остатки пакетов / package remainders" in cli.ok("accounts", "show", account)
 
     today = dt.date.today()
     first = (today.replace(day=1) - dt.timedelta(days=40)).replace(day=1)  # two months back

@@ -41,6 +41,9 @@ from .operator import AccountArg, CodeEnvOption, Codes, CodeStdinOption, JsonOpt
 from .sso_return import LoopbackReturn
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from ..core.models import PackageRemainder
     from ..diagnostics import Diagnostics
     from ..services.dashboard import AccountSummary
     from ..settings import Settings
@@ -298,8 +301,9 @@ async def _accounts_rows(settings: Settings, household_id: int | None) -> list[d
 
 @accounts_app.command("show")
 def accounts_show(account_id: AccountArg, as_json: JsonOption = False) -> None:
-    """Один счёт: баланс, тариф, прогноз / One account: balance, tariff, forecast, status."""
-    from ..i18n import format_money
+    """Один счёт: баланс, бонусы, остатки пакетов, тариф, прогноз / One account: balance,
+    bonus, package remainders, tariff, forecast, status."""
+    from ..i18n import format_bonus, format_money
 
     settings = load_settings()
 
@@ -337,6 +341,14 @@ def accounts_show(account_id: AccountArg, as_json: JsonOption = False) -> None:
                 if summary.next_charge_date
                 else None,
                 badge=summary.badge,
+                bonus=format_bonus(summary.bonus_minor, summary.bonus_unit, summary.currency, "ru")
+                if summary.bonus_minor is not None
+                else None,
+                remainders=[_remainder_text(r) for r in summary.remainders or []],
+                trusted_debt=format_money(summary.trusted_debt, summary.currency, "ru")
+                if summary.trusted_debt is not None
+                else None,
+                trusted_due=summary.trusted_due.isoformat() if summary.trusted_due else None,
                 login_scheme=account.login_scheme,
                 capabilities=capabilities,
                 created=account.created_at.isoformat(),
@@ -354,6 +366,10 @@ def accounts_show(account_id: AccountArg, as_json: JsonOption = False) -> None:
         "number": "Номер / number",
         "status": "Состояние / status",
         "balance_text": "Баланс / balance",
+        "bonus": "Бонусы / bonus",
+        "remainders": "Остатки пакетов / package remainders",
+        "trusted_debt": "Доверительный платёж / trusted payment owed",
+        "trusted_due": "Вернуть до / due",
         "updated": "Обновлён / updated",
         "tariff": "Тариф / tariff",
         "operator_state": "У оператора / at the operator",
@@ -370,6 +386,26 @@ def accounts_show(account_id: AccountArg, as_json: JsonOption = False) -> None:
             continue
         text = ", ".join(value) if isinstance(value, list) else str(value)
         typer.echo(f"{title}: {text}")
+
+
+def _remainder_text(r: PackageRemainder) -> str:
+    """One package as the overview card says it (ru), ``name: left [of size]``."""
+    from ..core.models import UsageUnit
+    from ..i18n import format_bytes, format_minutes, format_number
+
+    if r.unlimited:
+        return f"{r.name}: безлимит / unlimited"
+
+    def amount(value: Decimal) -> str:
+        if r.unit is UsageUnit.BYTES:
+            return format_bytes(value, "ru")
+        if r.unit is UsageUnit.SECONDS:
+            return format_minutes(value, "ru")
+        unit = "" if r.unit is not UsageUnit.UNKNOWN else f" {r.raw_unit or ''}"
+        return f"{format_number(value, 'ru')}{unit}"
+
+    size = f" из {amount(r.size)}" if r.size is not None else ""
+    return f"{r.name}: {amount(r.rest)}{size}"
 
 
 @accounts_app.command("label")
