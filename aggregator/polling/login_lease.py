@@ -99,28 +99,36 @@ class LoginLeases:
         return (account.provider_id, account.household_id, account.login_key)
 
     async def shared(self, account: LoginTarget) -> bool:
-        """Whether the account's login has other accounts (kept ``siblings_ttl_s``). A miss
-        reads the counts of every login of the household at that operator at once (one query
-        for a household of many logins, not one per login)."""
+        """Whether the account's login has other accounts: as read with the poller's claim
+        (no query), else looked up and kept ``siblings_ttl_s``."""
+        claimed = getattr(account, "siblings", None)
+        if isinstance(claimed, int):
+            return claimed > 1
         key = self.key(account)
         now = time.monotonic()
         known = self._siblings.get(key)
         if known is not None and now - known[1] < self.siblings_ttl_s:
             return known[0] > 1
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(accounts_t.c.login_key, func.count())
-                .where(
-                    accounts_t.c.household_id == account.household_id,
-                    accounts_t.c.provider_id == account.provider_id,
+            count = int(
+                await conn.scalar(
+                    select(func.count())
+                    .select_from(accounts_t)
+                    .where(
+                        accounts_t.c.household_id == account.household_id,
+                        accounts_t.c.provider_id == account.provider_id,
+                        accounts_t.c.login_key == account.login_key,
+                    )
                 )
-                .group_by(accounts_t.c.login_key)
+                or 0
             )
-            counts = {str(login_key): int(count) for login_key, count in rows}
-        for login_key, count in counts.items():
-            self._siblings[(account.provider_id, account.household_id, login_key)] = (count, now)
-        self._siblings[key] = (counts.get(account.login_key, 0), now)
-        return counts.get(account.login_key, 0) > 1
+        if len(self._siblings) >= self._prune_at:  # forget what ran out, now and then
+            self._siblings = {
+                k: v for k, v in self._siblings.items() if now - v[1] < self.siblings_ttl_s
+            }
+            self._prune_at = max(1024, 2 * len(self._siblings))
+        self._siblings[key] = (count, now)
+        return count > 1
 
     async def _try(self, key: LoginKey) -> bool:
         provider_id, household_id, login_key = key
