@@ -96,7 +96,9 @@ async def test_relinking_after_rotation_updates_the_same_row(
             fresh,
             household_id=household.id,
             provider=FakeProvider,
-            credentials=_credentials(f"{CANARY}-changed").model_copy(update={"identifier": "9031234500"}),
+            credentials=_credentials(f"{CANARY}-changed").model_copy(
+                update={"identifier": "9031234500"}
+            ),
             session=_session(),
             subaccounts=[Subaccount(id="s0", number="9031234500", kind="mobile")],
         )
