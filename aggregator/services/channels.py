@@ -35,6 +35,7 @@ from ..vault import Vault, VaultError, aad_for
 
 __all__ = [
     "ChannelError",
+    "ChannelFieldError",
     "ChannelView",
     "LinkCode",
     "RecipientView",
@@ -48,8 +49,22 @@ __all__ = [
 ]
 
 
+MAX_SETTING_LENGTH = 500
+
+
 class ChannelError(ValueError):
     """A channel request that cannot be done as asked (the message says why)."""
+
+
+class ChannelFieldError(ChannelError):
+    """One typed setting is refused: ``problem`` is ``required`` or ``too_long``; the page
+    marks ``field`` and says in the catalogue's words what it expects."""
+
+    def __init__(self, field: ChannelField, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        what = "is required" if problem == "required" else "is too long"
+        super().__init__(f"{field.label_en} {what}")
 
 
 @dataclass(frozen=True)
@@ -210,9 +225,9 @@ async def save_channel_settings(
         else:
             value = " ".join((values.get(f.name) or "").split())
         if f.required and not value:
-            raise ChannelError(f"{f.label_en} is required")
-        if len(value) > 500:
-            raise ChannelError(f"{f.label_en} is too long")
+            raise ChannelFieldError(f, "required")
+        if len(value) > MAX_SETTING_LENGTH:
+            raise ChannelFieldError(f, "too_long")
         if value:
             (secret if f.secret else plain)[f.name] = value
     if row is None:

@@ -82,3 +82,27 @@ async def test_settings_code_choice_and_notice(signed_in: Harness) -> None:
     home = await h.page("/")
     assert "больше не доставляет оповещения в «Иван»" in home.text
     assert "bot was blocked" in home.text and 'href="/settings/channels"' in home.text
+
+
+async def test_a_missing_token_is_marked_at_its_field_in_words(signed_in: Harness) -> None:
+    """The first save without the bot's token: the field says what it needs (Russian first),
+    not an English line at the top of the page; nothing is stored."""
+    h = signed_in
+    refused = await h.post("/settings/channels/telegram", {"bot_token": "   "})
+    assert refused.status_code == 400
+    html = refused.text
+    field = re.search(r'<input id="telegram-bot_token"[^>]*>', html)
+    assert field and 'aria-invalid="true"' in field.group(0)
+    assert 'aria-describedby="telegram-bot_token-error telegram-bot_token-hint"' in field.group(0)
+    message = re.search(r'<p class="field-error" id="telegram-bot_token-error">([^<]*)</p>', html)
+    assert message and "Заполните поле «Токен бота»" in message.group(1)
+    assert "is required" not in html and 'class="alert alert-error"' not in html
+    async with h.app.state.server.db() as db:
+        assert (await db.execute(select(NotifierSettings))).first() is None
+    # Saved once, the kept token makes the field optional (an empty save keeps it).
+    assert (await h.post("/settings/channels/telegram", {"bot_token": TOKEN})).status_code == 303
+    page = await h.page("/settings/channels")
+    field = re.search(r'<input id="telegram-bot_token"[^>]*>', page.text)
+    assert field and " required" not in field.group(0)
+    too_long = await h.post("/settings/channels/telegram", {"bot_token": "x" * 501})
+    assert too_long.status_code == 400 and "не длиннее 500 символов" in too_long.text

@@ -27,6 +27,8 @@ async def _render(
     code: channel_service.LinkCode | None = None,
     error: str | None = None,
     typed_choice: dict[str, list[str] | None] | None = None,
+    field_error: tuple[str, channel_service.ChannelFieldError] | None = None,
+    typed: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response[Any]:
     user = require_user(request)
@@ -49,6 +51,11 @@ async def _render(
         channel_names=names,
         code=code,
         error=error,
+        # A refused setting: (channel id, the error); the page marks that field and keeps what
+        # was typed in the channel's plain fields (a secret is never sent back).
+        field_error=field_error,
+        typed=typed or {},
+        max_length=channel_service.MAX_SETTING_LENGTH,
         saved=request.query_params.get("saved"),
     )
 
@@ -99,6 +106,15 @@ async def channels_save(
             notifier_id,
             form,
             user_id=user.user_id,
+        )
+    except channel_service.ChannelFieldError as exc:
+        return await _render(
+            request,
+            db,
+            server,
+            field_error=(notifier_id, exc),
+            typed=form,
+            status_code=400,
         )
     except channel_service.ChannelError as exc:
         if str(exc).startswith("no such channel"):
