@@ -47,8 +47,9 @@ REFERENCE_HOST = "127.0.0.1"
 REFERENCE_PORT = 8081
 CLOCK_SPEED = 720.0  # a billing day every two minutes
 # The billing calendar (and the months of history made up to its first day) starts this many
-# days back: at a day every two minutes it reaches today's date after an hour, so what a demo
-# session shows (readings, payments, charges, the chart) is dated in the past, not the future.
+# days back: at a day every two minutes it reaches today's date after an hour and from then on
+# keeps to real time, so what a demo session shows (readings, payments, charges, the chart) is
+# dated in the past, never in the future, however long the demo runs.
 CLOCK_START_DAYS_AGO = 30
 POLL_EVERY_S = 20
 # The low-balance rule of the demo household: below 100 ₽, re-armed 5 ₽ above it. The draining
@@ -376,7 +377,8 @@ def run_demo(settings: Settings) -> None:
             f"  Вход / sign in:         {DEMO_EMAIL}  /  {DEMO_PASSWORD}",
             f"  Письма / alert e-mails: {url}/outbox",
             f"  Эталонный оператор / reference provider: {reference_url} "
-            f"(clock x{CLOCK_SPEED:g}: a day every {86400 / CLOCK_SPEED / 60:g} min)",
+            f"(clock x{CLOCK_SPEED:g}: a day every {86400 / CLOCK_SPEED / 60:g} min "
+            f"until it reaches today, then real time)",
             f"  Входы, коды из SMS, капчи / demo logins, codes, captchas: {reference_url}/sim/demo",
             *(f"  · {line}" for line in report),
             "  Ctrl-C останавливает всё / stops everything",

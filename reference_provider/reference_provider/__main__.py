@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> None:
         "--clock-start-days-ago",
         type=float,
         default=0.0,
-        help="start the billing calendar this many days back (a fast clock then reaches today "
-        "later instead of running into the future at once)",
+        help="start the billing calendar this many days back: a fast clock runs fast until it "
+        "reaches today, then keeps to real time, so nothing it dates is ever in the future",
     )
     parser.add_argument(
         "--keep-alive-s",
@@ -57,7 +57,13 @@ def main(argv: list[str] | None = None) -> None:
     start = None
     if args.clock_start_days_ago:
         start = dt.datetime.now(dt.UTC) - dt.timedelta(days=args.clock_start_days_ago)
-    app = create_app(seed=args.seed, sim=args.sim, clock_speed=args.clock_speed, clock_start=start)
+    app = create_app(
+        seed=args.seed,
+        sim=args.sim,
+        clock_speed=args.clock_speed,
+        clock_start=start,
+        clock_not_after_real=start is not None,
+    )
     gc.collect()
     gc.freeze()  # the demo data and the app live forever: keep them out of every GC pass
     print(

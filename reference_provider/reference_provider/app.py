@@ -62,16 +62,24 @@ def create_app(
     sim: bool = False,
     clock_speed: float = 1.0,
     clock_start: dt.datetime | None = None,
+    clock_not_after_real: bool = False,
     backend: Backend | None = None,
 ) -> Litestar:
     """The app. ``backend`` (made from ``seed``, ``clock_speed`` and ``clock_start``, the
     billing clock's first moment (now when None), when None) is ``app.state.backend``;
+    ``clock_not_after_real`` keeps a fast clock from running past the wall clock;
     ``sim`` mounts the simulation API at ``/sim`` (loopback only)."""
     from .idp_routes import idp_router
     from .sim import sim_router
 
     if backend is None:
-        backend = Backend(seed=seed, clock_speed=clock_speed, start=clock_start, sim=sim)
+        backend = Backend(
+            seed=seed,
+            clock_speed=clock_speed,
+            start=clock_start,
+            not_after_real=clock_not_after_real,
+            sim=sim,
+        )
     backend.sim = sim
     handlers: list[Any] = [index, _mount("/", idp_router(backend))]
     error_renderers: dict[str, Any] = {}

@@ -26,12 +26,13 @@ class Backend(Domain):
         start: dt.datetime | None = None,
         demo: bool = True,
         sim: bool = False,
+        not_after_real: bool = False,
     ) -> None:
-        super().__init__(BillingClock(start, clock_speed), seed)
+        super().__init__(BillingClock(start, clock_speed, not_after_real=not_after_real), seed)
         self.faults = FaultSet(seed)
         self.in_flight = InFlight()  # requests being answered, per operator
         self.sim = sim
-        self._made_with = (seed, clock_speed, start, demo)
+        self._made_with = (seed, clock_speed, start, demo, not_after_real)
         if demo:
             populate_demo(self)
 
@@ -45,9 +46,17 @@ class Backend(Domain):
         in-flight counts the middlewares hold are kept and emptied, and ``sim`` stays as it was.
         """
         faults, sim, in_flight = self.faults, self.sim, self.in_flight
-        seed, clock_speed, start, demo = self._made_with
+        seed, clock_speed, start, demo, not_after_real = self._made_with
         vars(self).clear()
-        Backend.__init__(self, seed=seed, clock_speed=clock_speed, start=start, demo=demo, sim=sim)
+        Backend.__init__(
+            self,
+            seed=seed,
+            clock_speed=clock_speed,
+            start=start,
+            demo=demo,
+            sim=sim,
+            not_after_real=not_after_real,
+        )
         faults.clear()
         self.faults = faults
         in_flight.reset()  # the middleware holds it too

@@ -83,10 +83,12 @@ async def test_remainders_on_the_dashboard_and_the_account_page(page: Any, sim: 
         await sim.advance(days=1)
         await _refresh(page, account_id)
     panel = page.locator("#remainders")
-    await expect(panel.locator(".remainder-total[data-unit=bytes]")).to_contain_text(
-        re.compile(r"Интернет: осталось [\d,]+\sГБ из [\d,]+\sГБ")
+    await expect(panel.locator(".meters li[data-unit=bytes]")).to_contain_text(
+        re.compile(r"осталось [\d,]+\sГБ из [\d,]+\sГБ")
     )
-    await expect(panel.locator(".remainder-total[data-unit=seconds]")).to_contain_text("минут")
+    await expect(panel.locator(".meters li[data-unit=seconds]")).to_contain_text("минут")
+    # One package per unit: its meter says it all, no totals line repeats it.
+    await expect(panel.locator(".remainder-total")).to_have_count(0)
     await expect(panel.locator("meter").first).to_be_visible()
     await expect(page.locator("#remainder-chart-bytes canvas").first).to_be_visible()
     await check_a11y(page, "account-remainders")
@@ -114,7 +116,7 @@ async def test_a_remainder_alert_fires_once_when_gb_run_low(page: Any, sim: Sim)
 
     await sim.call("PUT", "/accounts/reference/REF-0001/usage", json={"used": 0.97})
     await _refresh(page, account_id)
-    await expect(page.locator("#remainders .remainder-total[data-unit=bytes] .badge")).to_have_text(
+    await expect(page.locator("#remainders .meters li[data-unit=bytes] .badge")).to_have_text(
         "мало"
     )
     assert await eventually(lambda: _data_mails(page), attempts=60)

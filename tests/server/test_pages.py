@@ -310,6 +310,12 @@ async def test_a_loyalty_bonus_shows_on_the_account_page_and_in_the_api(
                         "size": "10737418240",
                     },
                     {"name": "Звонки", "unit": "seconds", "rest": "0", "unlimited": True},
+                    {
+                        "name": "Ночной интернет",
+                        "unit": "bytes",
+                        "rest": "2147483648",
+                        "size": "2147483648",
+                    },
                 ],
             )
         )
@@ -327,12 +333,17 @@ async def test_a_loyalty_bonus_shows_on_the_account_page_and_in_the_api(
     board = await signed_in.page("/")
     assert 'class="card-bonus">350,00' in board.text  # the overview card says it too
     # The reading's package remainders: on the card, the account page and in the API.
-    assert "осталось 1,5\u00a0ГБ из 10\u00a0ГБ" in board.text
+    assert "осталось 3,5\u00a0ГБ из 12\u00a0ГБ" in board.text  # both data packages
     assert "Минуты</dt><dd>безлимит" in board.text
     assert "Остатки пакетов" in page.text
+    # The account page totals only the unit of two packages; one package reads on its meter.
+    assert page.text.count('<li class="remainder-total') == 1
+    assert 'data-unit="bytes"><strong>Интернет</strong>: осталось 3,5\u00a0ГБ из 12' in page.text
+    assert "осталось 1,5\u00a0ГБ из 10\u00a0ГБ" in page.text
     assert [(r["unit"], r["rest"], r["total"], r["unlimited"]) for r in mine["remainders"]] == [
         ("bytes", 1610612736, 10737418240, False),
         ("seconds", 0, None, True),
+        ("bytes", 2147483648, 2147483648, False),
     ]
 
 

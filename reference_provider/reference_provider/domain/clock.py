@@ -3,6 +3,11 @@
 All billing happens in Moscow time (UTC+3): a billing day is a Moscow calendar day. The clock
 can run faster than real time (``speed``), be frozen (``speed=0``, what tests use) and be moved
 forward by hand (:meth:`BillingClock.advance`); it never goes back.
+
+A fast clock that starts in the past may be told not to run past real time
+(``not_after_real=True``, what ``make demo`` uses): it runs fast until it reaches the wall
+clock, then keeps to it, so whatever it dates (payments, charges, readings) is never in the
+future however long the demo runs.
 """
 
 from __future__ import annotations
@@ -27,7 +32,13 @@ def first_of_next_month(day: dt.date) -> dt.date:
 
 
 class BillingClock:
-    def __init__(self, start: dt.datetime | None = None, speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        start: dt.datetime | None = None,
+        speed: float = 1.0,
+        *,
+        not_after_real: bool = False,
+    ) -> None:
         if start is None:
             start = dt.datetime.now(MSK).replace(microsecond=0)
         if start.tzinfo is None:
@@ -41,6 +52,7 @@ class BillingClock:
         self.manual_advance = dt.timedelta(0)
         self._today = self.start.date()
         self._today_until = -1.0  # monotonic time until which ``_today`` is right
+        self.not_after_real = not_after_real
 
     @property
     def speed(self) -> float:
@@ -57,21 +69,32 @@ class BillingClock:
 
     def now(self) -> dt.datetime:
         """The current billing time, aware, in Moscow time."""
+        return self._running()[0] + self.manual_advance
+
+    def _running(self) -> tuple[dt.datetime, float]:
+        """The clock before manual advances, and the rate it runs at now (simulated seconds
+        per real second)."""
         simulated = self._elapsed_before
         if self._speed:
             simulated += (time.monotonic() - self._real_start) * self._speed
-        return self.start + dt.timedelta(seconds=simulated) + self.manual_advance
+        running = self.start + dt.timedelta(seconds=simulated)
+        if self.not_after_real:
+            real = dt.datetime.now(MSK)
+            if running >= real:
+                return real, 1.0  # caught up with the wall clock: keep to it
+        return running, self._speed
 
     def today(self) -> dt.date:
         """The billing day; cached until the next Moscow midnight on this clock (hot path)."""
         real = time.monotonic()
         if real < self._today_until:
             return self._today
-        now = self.now()
+        running, rate = self._running()
+        now = running + self.manual_advance
         self._today = now.date()
         midnight = dt.datetime.combine(self._today + dt.timedelta(days=1), dt.time(), MSK)
-        if self._speed:
-            self._today_until = real + (midnight - now).total_seconds() / self._speed - 0.001
+        if rate:
+            self._today_until = real + (midnight - now).total_seconds() / rate - 0.001
         else:
             self._today_until = float("inf")
         return self._today
@@ -90,6 +113,7 @@ class BillingClock:
             "now": now.isoformat(),
             "today": now.date().isoformat(),
             "speed": self._speed,
+            "not_after_real": self.not_after_real,
             "start": self.start.isoformat(),
             "manual_advance_seconds": self.manual_advance.total_seconds(),
         }
