@@ -499,8 +499,12 @@ def main() -> None:
         work = child(
             args.child, args.provider, args.database_url, args.record, args.identity, args.polled
         )
-        profile = os.environ.get("BENCH_CPROFILE")  # diagnostics: <file> of the measured run
-        if profile and args.record is None and args.polled is None:
+        # Diagnostics: BENCH_CPROFILE=<file> profiles the measured run (a PostgreSQL worker
+        # writes <file>.<identity>).
+        profile = os.environ.get("BENCH_CPROFILE")
+        if profile and args.polled is not None:
+            profile = f"{profile}.{args.identity}"
+        if profile and args.record is None:
             import cProfile
 
             with cProfile.Profile(time.thread_time) as profiler:  # CPU, not wall time
