@@ -7,15 +7,24 @@ strings, such as "5 дней", are made once per page), then the template only p
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from ..alerts.remainders import UnitLeft
 from ..i18n import format_points
 from ..services.dashboard import AccountSummary, Dashboard
 
-__all__ = ["Card", "RemainderLine", "cards", "remainder_amount", "remainder_lines"]
+__all__ = [
+    "Card",
+    "RemainderLine",
+    "cards",
+    "remainder_amount",
+    "remainder_lines",
+    "remainder_totals",
+]
 
 #: The order remainders are shown in, and their names' keys.
 REMAINDER_UNITS = ("bytes", "seconds", "sms", "mms")
@@ -104,6 +113,20 @@ def remainder_lines(
             )
         )
     return out
+
+
+def remainder_totals(
+    summary: AccountSummary, t: Callable[..., str], size: Callable[..., str]
+) -> dict[str, Any]:
+    """The account page's per-unit totals above the package meters, only where they add
+    something (``remainder_lines``): a unit with one package reads in full on its meter, so its
+    total is not repeated and its "running low" mark goes on that meter (``low_units``)."""
+    packages = Counter(r.unit.value for r in summary.remainders or ())
+    lines = remainder_lines(summary, t, size)
+    return {
+        "remainder_lines": [line for line in lines if packages[line.unit] > 1],
+        "low_units": {line.unit for line in lines if line.low and packages[line.unit] == 1},
+    }
 
 
 def _bonus_text(

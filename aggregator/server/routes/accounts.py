@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import Counter
-from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -26,7 +24,6 @@ from ...plugins import report_url
 from ...services import accounts as accounts_service
 from ...services import alert_rules
 from ...services.dashboard import (
-    AccountSummary,
     daily_history,
     get_account,
     household_dashboard,
@@ -51,7 +48,7 @@ from ..forms import (
     roubles_text,
 )
 from ..i18n import zone
-from ..presenters import remainder_lines
+from ..presenters import remainder_totals
 from ..rendering import page, request_lang, translate
 from .common import DB, Server, form_data, redirect, require_user
 from .pages_common import (
@@ -71,20 +68,6 @@ FORECAST_DAYS = 30
 
 def _today(tz: str) -> dt.date:
     return dt.datetime.now(zone(tz)).date()
-
-
-def _remainder_totals(
-    summary: AccountSummary, t: Callable[..., str], size: Callable[..., str]
-) -> dict[str, Any]:
-    """The per-unit totals above the package meters, only where they add something: a unit
-    with one package already reads in full on its meter, so its total is not repeated; its
-    "running low" mark goes on that meter instead (``low_units``)."""
-    packages = Counter(r.unit.value for r in summary.remainders or ())
-    lines = remainder_lines(summary, t, size)
-    return {
-        "remainder_lines": [line for line in lines if packages[line.unit] > 1],
-        "low_units": {line.unit for line in lines if line.low and packages[line.unit] == 1},
-    }
 
 
 def _remainder_charts(
@@ -221,7 +204,7 @@ async def _account_page(
             else "",
         ),
         remainder_charts=remainder_charts,
-        **_remainder_totals(
+        **remainder_totals(
             summary, translate_, server.renderer.helpers(lang, user.timezone)["size"]
         ),
         account=account,
